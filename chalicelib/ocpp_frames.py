@@ -1,0 +1,191 @@
+"""OCPP-J 1.6 frames: parsing, schema validation with the official schemas, answers and timestamps.
+
+The schemas come from the `ocpp` package. Its validator is imported lazily because jsonschema is
+heavy and most cold starts (API routes) never validate a frame.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+CALL, CALLRESULT, CALLERROR = 2, 3, 4
+OCPP_VERSION = "1.6"
+MAX_FRAME_BYTES = 64 * 1024
+# A uniqueId is at most 36 characters (OCPP-J 1.6, section 4.1.3).
+MAX_UNIQUE_ID = 36
+NO_ID = "-1"
+
+# Every action a 1.6 charge point can send to the central system (core, firmware, local auth profiles).
+CHARGER_ACTIONS = frozenset({
+    "Authorize", "BootNotification", "DataTransfer", "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification", "Heartbeat", "MeterValues", "StartTransaction",
+    "StatusNotification", "StopTransaction",
+})
+# Actions of the 1.6 security extension: known to the schemas, not supported by this central system.
+KNOWN_UNSUPPORTED_ACTIONS = frozenset({
+    "SecurityEventNotification", "SignCertificate", "LogStatusNotification",
+    "SignedFirmwareStatusNotification",
+})
+# What the central system may send to a charger (remote commands).
+CENTRAL_SYSTEM_ACTIONS = frozenset({
+    "CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache",
+    "ClearChargingProfile", "DataTransfer", "GetCompositeSchedule", "GetConfiguration",
+    "GetDiagnostics", "GetLocalListVersion", "RemoteStartTransaction", "RemoteStopTransaction",
+    "ReserveNow", "Reset", "SendLocalList", "SetChargingProfile", "TriggerMessage",
+    "UnlockConnector", "UpdateFirmware",
+})
+
+# The one vendor extension this system defines: a charger tells its location and hardware with
+# DataTransfer(vendorId=INFO_VENDOR_ID, messageId=INFO_MESSAGE_ID, data=JSON {location, maxPower kW, connectors}).
+INFO_VENDOR_ID = "ev-charging-central-system"
+INFO_MESSAGE_ID = "ChargePointInfo"
+
+_CHARGE_POINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,47}$")
+_EARLIEST = datetime(2010, 1, 1, tzinfo=timezone.utc)
+
+
+class FrameError(Exception):
+    """A frame that gets a CALLERROR. The code is one of the spec's (OCPP-J 1.6, section 4.2.3)."""
+
+    def __init__(self, code: str, description: str, unique_id: str | None = None) -> None:
+        super().__init__(f"{code}: {description}")
+        self.code = code
+        self.description = description
+        self.unique_id = unique_id
+
+    def frame(self) -> list:
+        return call_error(self.unique_id or NO_ID, self.code, self.description)
+
+
+@dataclass(frozen=True)
+class Call:
+    unique_id: str
+    action: str
+    payload: dict[str, Any]
+
+    def frame(self) -> list:
+        return [CALL, self.unique_id, self.action, self.payload]
+
+
+def call_result(unique_id: str, payload: dict[str, Any]) -> list:
+    return [CALLRESULT, unique_id, payload]
+
+
+def call_error(unique_id: str, code: str, description: str, details: dict | None = None) -> list:
+    return [CALLERROR, unique_id, code, description[:255], details or {}]
+
+
+def is_valid_charge_point_id(charge_point_id: str) -> bool:
+    return bool(_CHARGE_POINT_ID.match(charge_point_id or ""))
+
+
+def decode(raw: str | bytes | list) -> list:
+    """JSON text (or an already decoded list) -> the frame as a list; FrameError when it is not one."""
+    if isinstance(raw, (str, bytes)):
+        if len(raw) > MAX_FRAME_BYTES:
+            raise FrameError("FormatViolation", f"frame is larger than {MAX_FRAME_BYTES} bytes")
+        try:
+            raw = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise FrameError("FormatViolation", "frame is not valid JSON") from None
+    elif len(json.dumps(raw)) > MAX_FRAME_BYTES:
+        raise FrameError("FormatViolation", f"frame is larger than {MAX_FRAME_BYTES} bytes")
+    if not isinstance(raw, list) or not raw:
+        raise FrameError("FormatViolation", "frame must be a non-empty JSON array")
+    return raw
+
+
+def frame_unique_id(frame: list) -> str | None:
+    """The frame's uniqueId when it has a usable one, so that even a broken CALL can be answered."""
+    if len(frame) > 1 and isinstance(frame[1], str) and 0 < len(frame[1]) <= MAX_UNIQUE_ID:
+        return frame[1]
+    return None
+
+
+def parse_call(raw: str | bytes | list) -> Call:
+    """A CALL frame from a charger, shape- and schema-checked; FrameError otherwise."""
+    frame = decode(raw)
+    unique_id = frame_unique_id(frame)
+    if frame[0] != CALL:
+        raise FrameError("ProtocolError", "expected a CALL frame [2, uniqueId, action, payload]", unique_id)
+    if len(frame) != 4:
+        raise FrameError("ProtocolError", "a CALL frame has exactly 4 elements", unique_id)
+    if unique_id is None:
+        raise FrameError("ProtocolError", f"uniqueId must be a string of 1 to {MAX_UNIQUE_ID} characters")
+    _, _, action, payload = frame
+    if not isinstance(action, str):
+        raise FrameError("ProtocolError", "action must be a string", unique_id)
+    if action in KNOWN_UNSUPPORTED_ACTIONS:
+        raise FrameError("NotSupported", f"action {action} is recognised but not supported", unique_id)
+    if action not in CHARGER_ACTIONS:
+        raise FrameError("NotImplemented", f"unknown action {action!r}", unique_id)
+    if not isinstance(payload, dict):
+        raise FrameError("FormatViolation", "payload must be a JSON object", unique_id)
+    call = Call(unique_id, action, payload)
+    validate(CALL, action, payload, unique_id)
+    return call
+
+
+# jsonschema keyword -> the spec's error code for a payload that breaks it.
+_SCHEMA_ERROR_CODES = {
+    "required": "ProtocolError",
+    "type": "TypeConstraintViolation",
+    "maxLength": "TypeConstraintViolation",
+    "minLength": "TypeConstraintViolation",
+    "enum": "PropertyConstraintViolation",
+    "minimum": "PropertyConstraintViolation",
+    "maximum": "PropertyConstraintViolation",
+    "multipleOf": "PropertyConstraintViolation",
+    "minItems": "OccurrenceConstraintViolation",
+    "maxItems": "OccurrenceConstraintViolation",
+    "additionalProperties": "FormatViolation",
+}
+
+
+def validate(message_type: int, action: str, payload: dict, unique_id: str | None = None) -> None:
+    """Check a CALL (message_type CALL) or CALLRESULT payload against the official 1.6 schema."""
+    from jsonschema.exceptions import best_match
+    from ocpp.messages import get_validator
+
+    errors = list(get_validator(message_type, action, OCPP_VERSION).iter_errors(payload))
+    if errors:
+        error = best_match(errors)
+        where = "/".join(str(p) for p in error.absolute_path) or "payload"
+        code = _SCHEMA_ERROR_CODES.get(str(error.validator), "FormatViolation")
+        raise FrameError(code, f"{action} {where}: {error.message}", unique_id)
+
+
+def parse_timestamp(value: str, field: str = "timestamp") -> datetime:
+    """An OCPP dateTime as an aware UTC datetime. A value without offset is taken as UTC."""
+    if not isinstance(value, str) or not 10 <= len(value) <= 40:
+        raise FrameError("TypeConstraintViolation", f"{field} must be an ISO 8601 date-time")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise FrameError("TypeConstraintViolation", f"{field} is not an ISO 8601 date-time: {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def check_timestamp(value: str, received_at: datetime, drift_seconds: int, field: str = "timestamp") -> datetime:
+    """Parse a charger timestamp and refuse the absurd: before 2010 (a charger with no clock) or ahead
+    of the central system's clock by more than the tolerated drift."""
+    moment = parse_timestamp(value, field)
+    if moment < _EARLIEST:
+        raise FrameError("PropertyConstraintViolation", f"{field} {value} is before 2010: the charger's clock is not set")
+    if (moment - received_at).total_seconds() > drift_seconds:
+        raise FrameError("PropertyConstraintViolation", f"{field} {value} is in the future")
+    return moment
+
+
+def format_timestamp(moment: datetime) -> str:
+    """UTC, millisecond precision, trailing Z: the form every OCPP implementation parses."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)

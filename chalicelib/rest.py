@@ -1,0 +1,153 @@
+"""The REST API's logic: parameters checked with clear messages, tamper-proof page tokens, and the
+views of charge points, sessions and fleet statistics. app.py only routes to these functions."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from chalice import BadRequestError, ConflictError, NotFoundError
+
+from chalicelib import central_system, charging_rules, ocpp_frames, simulator, storage
+from chalicelib import settings as settings_module
+
+SESSION_STATUSES = ("Active", "Completed")
+MAX_LIMIT = 100
+
+
+def _check_params(params: dict | None, allowed: tuple[str, ...]) -> dict:
+    params = params or {}
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise BadRequestError(f"unknown query parameter {unknown[0]!r}; allowed: {', '.join(allowed)}")
+    return params
+
+
+def _limit(params: dict, default: int) -> int:
+    raw = params.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise BadRequestError(f"limit must be a whole number from 1 to {MAX_LIMIT}, got {raw!r}")
+    return int(raw)
+
+
+def _choice(params: dict, name: str, choices: tuple[str, ...]) -> str | None:
+    value = params.get(name)
+    if value is not None and value not in choices:
+        raise BadRequestError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+# --- page tokens: opaque, signed, and bound to the query that issued them -------------------------
+
+def _signature(body: bytes) -> str:
+    secret = settings_module.get().pagination_secret.encode()
+    return base64.urlsafe_b64encode(hmac.new(secret, body, hashlib.sha256).digest()[:18]).decode()
+
+
+def encode_token(last_key: dict | None, query: dict) -> str | None:
+    if not last_key:
+        return None
+    body = json.dumps({"k": last_key, "q": query}, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(body).decode().rstrip("=") + "." + _signature(body)
+
+
+def decode_token(token: str | None, query: dict) -> dict | None:
+    if token is None:
+        return None
+    invalid = BadRequestError("nextToken is not valid for this query: pass back the nextToken of the previous page")
+    try:
+        encoded, signature = token.split(".")
+        body = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    except ValueError:
+        raise invalid from None
+    if not hmac.compare_digest(signature, _signature(body)):
+        raise invalid
+    content = json.loads(body)
+    if content["q"] != query:
+        raise invalid
+    return content["k"]
+
+
+# --- routes --------------------------------------------------------------------------------------
+
+def list_charge_points(params: dict | None) -> dict:
+    params = _check_params(params, ("status", "limit", "nextToken"))
+    status = _choice(params, "status", charging_rules.CHARGE_POINT_STATUSES)
+    query = {"route": "chargepoints", "status": status}
+    page = storage.list_charge_points(_limit(params, 50), decode_token(params.get("nextToken"), query), status)
+    return {"chargePoints": [charging_rules.charge_point_view(item) for item in page.items],
+            "nextToken": encode_token(page.last_key, query)}
+
+
+def get_charge_point(charge_point_id: str) -> dict:
+    item = storage.get_charge_point(charge_point_id) if ocpp_frames.is_valid_charge_point_id(charge_point_id) else None
+    if item is None:
+        raise NotFoundError(f"no charge point {charge_point_id!r}")
+    return charging_rules.charge_point_view(item)
+
+
+def list_sessions(params: dict | None) -> dict:
+    params = _check_params(params, ("status", "chargePointId", "limit", "nextToken"))
+    status = _choice(params, "status", SESSION_STATUSES)
+    charge_point_id = params.get("chargePointId")
+    if charge_point_id is not None and not ocpp_frames.is_valid_charge_point_id(charge_point_id):
+        raise BadRequestError("chargePointId must be 1-48 letters, digits or ._:@-")
+    query = {"route": "sessions", "status": status, "chargePointId": charge_point_id}
+    page = storage.list_sessions(_limit(params, 20), decode_token(params.get("nextToken"), query), status,
+                                 charge_point_id)
+    return {"sessions": [charging_rules.session_view(item) for item in page.items],
+            "nextToken": encode_token(page.last_key, query)}
+
+
+def get_session(session_id: str) -> dict:
+    item = storage.get_session(session_id) if len(session_id) <= 64 else None
+    if item is None:
+        raise NotFoundError(f"no session {session_id!r}")
+    return charging_rules.session_view(item)
+
+
+def stats() -> dict:
+    settings = settings_module.get()
+    totals = storage.read_stats(settings.stats_shards)
+    return {
+        "totalChargePoints": totals.get("totalChargePoints", 0),
+        "availableChargePoints": totals.get("status_Available", 0),
+        "chargingChargePoints": totals.get("status_Charging", 0),
+        "activeSessions": totals.get("activeSessions", 0),
+        "completedSessions": totals.get("completedSessions", 0),
+        "totalEnergyKwh": round(totals.get("energyWh", 0) / 1000, 3),
+        "totalRevenue": totals.get("revenueMinor", 0) / 100,
+        "currency": settings.tariff.currency,
+        "rejectedMessages": totals.get("rejectedMessages", 0),
+    }
+
+
+def simulate(body: Any) -> dict:
+    if body is None:
+        body = {}
+    if not isinstance(body, dict) or set(body) - {"chargePointId", "messageType"}:
+        raise BadRequestError('body must be a JSON object with optional "chargePointId" and "messageType"')
+    charge_point_id, message_type = body.get("chargePointId"), body.get("messageType")
+    if (charge_point_id is None) != (message_type is None):
+        raise BadRequestError('"chargePointId" and "messageType" go together')
+    if charge_point_id is not None and not isinstance(charge_point_id, str):
+        raise BadRequestError('"chargePointId" must be a string')
+    try:
+        return {"messages": simulator.run_tick(charge_point_id=charge_point_id, message_type=message_type)}
+    except simulator.UnknownChargePoint as error:
+        raise NotFoundError(str(error)) from None
+    except simulator.UnknownMessageType as error:
+        raise BadRequestError(str(error)) from None
+    except (simulator.NotPossible, simulator.TickBusy) as error:
+        raise ConflictError(str(error)) from None
+
+
+def ocpp(charge_point_id: str, raw: bytes | None) -> tuple[int, list]:
+    """POST /ocpp/{id}: one CALL frame in, its CALLRESULT (200) or CALLERROR (400) out."""
+    try:
+        answer = central_system.handle(charge_point_id, raw or b"")
+    except central_system.InvalidChargePointId as error:
+        raise BadRequestError(str(error)) from None
+    return (200 if answer[0] == ocpp_frames.CALLRESULT else 400), answer

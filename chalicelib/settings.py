@@ -1,0 +1,153 @@
+"""Configuration, read once from environment variables (set per stage in .chalice/config.json).
+
+Every variable, its default and its meaning is listed in the README's configuration table; a bad value
+fails loudly at start-up with the variable's name rather than deep inside a request.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Mapping
+
+
+class SettingsError(ValueError):
+    """A configuration variable holds a value the system cannot use."""
+
+
+BOOT_POLICIES = ("accept-all", "allow-list")
+BOOT_REFUSALS = ("Pending", "Rejected")
+
+
+@dataclass(frozen=True)
+class Tariff:
+    price_per_kwh: Decimal
+    session_fee: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    charge_points_table: str
+    sessions_table: str
+    simulator_table: str
+    stats_table: str
+    event_bus_name: str
+    boot_policy: str
+    known_charge_points: tuple[str, ...]
+    boot_refusal: str
+    authorized_id_tags: tuple[str, ...]
+    heartbeat_interval: int
+    tariff: Tariff
+    stats_shards: int
+    max_clock_drift_seconds: int
+    pagination_secret: str
+    fleet_size: int
+    simulator_speed: float
+    simulator_seed: int | None
+    simulator_interval_seconds: float
+    schedule_minutes: int
+
+    def boot_status(self, charge_point_id: str) -> str:
+        """Registration status a BootNotification from this charge point receives."""
+        if self.boot_policy == "accept-all":
+            return "Accepted"
+        if any(fnmatch.fnmatchcase(charge_point_id, pattern) for pattern in self.known_charge_points):
+            return "Accepted"
+        return self.boot_refusal
+
+    def id_tag_status(self, id_tag: str) -> str:
+        """idTagInfo.status for an idTag: a '*' in AUTHORIZED_ID_TAGS accepts every tag."""
+        if "*" in self.authorized_id_tags or id_tag in self.authorized_id_tags:
+            return "Accepted"
+        return "Invalid"
+
+
+def _text(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, default).strip()
+    if not value:
+        raise SettingsError(f"{name} must not be empty")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _decimal(env: Mapping[str, str], name: str, default: str) -> Decimal:
+    raw = env.get(name, default)
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise SettingsError(f"{name} must be a decimal number, got {raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise SettingsError(f"{name} must be zero or more, got {raw!r}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name, default)
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _list(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, default).split(",") if item.strip())
+
+
+def load(env: Mapping[str, str]) -> Settings:
+    stage = _text(env, "STAGE", "local")
+    return Settings(
+        stage=stage,
+        charge_points_table=_text(env, "CHARGE_POINTS_TABLE", f"ev-{stage}-charge-points"),
+        sessions_table=_text(env, "SESSIONS_TABLE", f"ev-{stage}-charging-sessions"),
+        simulator_table=_text(env, "SIMULATOR_TABLE", f"ev-{stage}-simulator"),
+        stats_table=_text(env, "STATS_TABLE", f"ev-{stage}-stats"),
+        event_bus_name=_text(env, "EVENT_BUS_NAME", f"ev-bus-{stage}"),
+        boot_policy=_choice(env, "BOOT_POLICY", "allow-list", BOOT_POLICIES),
+        known_charge_points=_list(env, "KNOWN_CHARGE_POINTS", "CP-DEMO-*"),
+        boot_refusal=_choice(env, "BOOT_UNKNOWN_STATUS", "Rejected", BOOT_REFUSALS),
+        authorized_id_tags=_list(env, "AUTHORIZED_ID_TAGS", "*"),
+        heartbeat_interval=_int(env, "HEARTBEAT_INTERVAL_SECONDS", 60, 10, 86400),
+        tariff=Tariff(
+            price_per_kwh=_decimal(env, "TARIFF_PRICE_PER_KWH", "0.30"),
+            session_fee=_decimal(env, "TARIFF_SESSION_FEE", "0.00"),
+            currency=_text(env, "TARIFF_CURRENCY", "EUR"),
+        ),
+        stats_shards=_int(env, "STATS_SHARDS", 16, 1, 100),
+        max_clock_drift_seconds=_int(env, "MAX_CLOCK_DRIFT_SECONDS", 300, 0, 86400),
+        pagination_secret=_text(env, "PAGINATION_SECRET", f"ev-{stage}-pagination"),
+        fleet_size=_int(env, "FLEET_SIZE", 3, 0, 100000),
+        simulator_speed=_float(env, "SIMULATOR_SPEED", 1.0, 0.1, 1000.0),
+        simulator_seed=_int(env, "SIMULATOR_SEED", 0, 0, 2**63) if env.get("SIMULATOR_SEED") else None,
+        simulator_interval_seconds=_float(env, "SIMULATOR_INTERVAL_SECONDS", 5.0, 0.0, 3600.0),
+        schedule_minutes=_int(env, "SIMULATOR_SCHEDULE_MINUTES", 2, 1, 1440),
+    )
+
+
+@lru_cache(maxsize=1)
+def get() -> Settings:
+    """The process's settings; tests that change the environment call get.cache_clear()."""
+    return load(os.environ)

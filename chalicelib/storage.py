@@ -1,0 +1,563 @@
+"""DynamoDB: the only module that talks to it.
+
+Every write that applies an OCPP message carries a *guard* on the charge point item: the charge point is
+accepted, the message is not older than the last one heard (lastSeen) and is not a repeat of the last
+call (lastCallId). The duplicate check therefore costs no extra request; only a write whose condition
+fails is followed by a read, to tell why. Request counts per operation are in the docstrings and are
+pinned by tests/test_request_budget.py.
+"""
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable
+
+from chalicelib import settings as settings_module
+
+RESOURCES_FILE = Path(__file__).resolve().parents[1] / ".chalice" / "resources.json"
+# Logical id in resources.json -> the Settings attribute holding the table's name.
+TABLES = {
+    "ChargePointsTable": "charge_points_table",
+    "SessionsTable": "sessions_table",
+    "SimulatorTable": "simulator_table",
+    "StatsTable": "stats_table",
+}
+CHARGE_POINT_FLEET = "chargepoint"
+SESSION_FLEET = "session"
+
+APPLIED, DUPLICATE, STALE, NOT_ACCEPTED, CONFLICT, MISSING = (
+    "applied", "duplicate", "stale", "not-accepted", "conflict", "missing")
+
+_lock = threading.Lock()
+_client: Any = None
+
+
+def client() -> Any:
+    """The DynamoDB client, created on first use. boto3 itself honours AWS_ENDPOINT_URL and
+    AWS_ENDPOINT_URL_DYNAMODB, which is how local mode and the tests point it elsewhere."""
+    global _client
+    with _lock:
+        if _client is None:
+            import boto3
+            from botocore.config import Config
+
+            _client = boto3.client("dynamodb", config=Config(
+                retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10))
+        return _client
+
+
+def reset_client() -> None:
+    """Forget the client (tests that switch backends)."""
+    global _client
+    with _lock:
+        _client = None
+
+
+def _names() -> settings_module.Settings:
+    return settings_module.get()
+
+
+# --- (de)serialisation --------------------------------------------------------------------------
+
+def _to_attr(value: Any) -> dict:
+    from boto3.dynamodb.types import TypeSerializer
+
+    return TypeSerializer().serialize(_decimals(value))
+
+
+def _decimals(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _decimals(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_decimals(v) for v in value]
+    return value
+
+
+def to_item(values: dict) -> dict:
+    return {k: _to_attr(v) for k, v in values.items()}
+
+
+def from_item(item: dict | None) -> dict | None:
+    if item is None:
+        return None
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    return {k: deserializer.deserialize(v) for k, v in item.items()}
+
+
+class _Expression:
+    """Builds expression attribute names and values, so callers never juggle placeholders."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, dict] = {}
+
+    def name(self, path: str) -> str:
+        parts = []
+        for segment in path.split("."):
+            placeholder = f"#n{len(self.names)}"
+            self.names[placeholder] = segment
+            parts.append(placeholder)
+        return ".".join(parts)
+
+    def value(self, value: Any) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = _to_attr(value)
+        return placeholder
+
+    def update(self, sets: dict[str, Any] | None = None, adds: dict[str, Any] | None = None) -> str:
+        clauses = []
+        if sets:
+            clauses.append("SET " + ", ".join(f"{self.name(k)} = {self.value(v)}" for k, v in sets.items()))
+        if adds:
+            clauses.append("ADD " + ", ".join(f"{self.name(k)} {self.value(v)}" for k, v in adds.items()))
+        return " ".join(clauses)
+
+    def args(self) -> dict:
+        args: dict[str, Any] = {"ExpressionAttributeNames": self.names}
+        if self.values:
+            args["ExpressionAttributeValues"] = self.values
+        return args
+
+
+# --- the guard on the charge point ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Stamp:
+    """Who sent the message being applied, its uniqueId, when it was heard, and the answer it gets."""
+    charge_point_id: str
+    unique_id: str
+    seen: str
+    answer: str
+
+
+@dataclass
+class Result:
+    outcome: str
+    charge_point: dict | None = None
+    session: dict | None = None
+
+
+def _guarded_charge_point_update(stamp: Stamp, sets: dict | None = None, adds: dict | None = None,
+                                 check_seen: bool = True) -> dict:
+    expr = _Expression()
+    all_sets = {"lastSeen": stamp.seen, "lastCallId": stamp.unique_id, "lastAnswer": stamp.answer, **(sets or {})}
+    if not check_seen:
+        del all_sets["lastSeen"]
+    condition = (f"{expr.name('registration')} = {expr.value('Accepted')}"
+                 f" AND {expr.name('lastCallId')} <> {expr.value(stamp.unique_id)}")
+    if check_seen:
+        condition += f" AND {expr.name('lastSeen')} <= {expr.value(stamp.seen)}"
+    return {
+        "TableName": _names().charge_points_table,
+        "Key": to_item({"chargePointId": stamp.charge_point_id}),
+        "UpdateExpression": expr.update(all_sets, adds),
+        "ConditionExpression": condition,
+        **expr.args(),
+    }
+
+
+def classify(charge_point: dict | None, stamp: Stamp) -> str:
+    """Why a guarded write on this charge point failed (or APPLIED when the guard itself holds)."""
+    if charge_point is None or charge_point.get("registration") != "Accepted":
+        return NOT_ACCEPTED
+    if charge_point.get("lastCallId") == stamp.unique_id:
+        return DUPLICATE
+    if charge_point.get("lastSeen", "") > stamp.seen:
+        return STALE
+    return APPLIED
+
+
+def touch_charge_point(stamp: Stamp, sets: dict | None = None, adds: dict | None = None) -> Result:
+    """Record a message on the charge point: 1 UpdateItem; +1 GetItem when the guard fails."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client().update_item(**_guarded_charge_point_update(stamp, sets, adds))
+        return Result(APPLIED)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+    charge_point = get_charge_point(stamp.charge_point_id, consistent=True)
+    return Result(classify(charge_point, stamp), charge_point)
+
+
+def _stats_key(shard: int) -> dict:
+    return to_item({"shard": shard})
+
+
+def _stats_update(shard: int, adds: dict[str, int]) -> dict:
+    expr = _Expression()
+    return {"TableName": _names().stats_table, "Key": _stats_key(shard), "UpdateExpression": expr.update(adds=adds),
+            **expr.args()}
+
+
+def add_to_stats(shard: int, adds: dict[str, int]) -> None:
+    """Bump counters on one shard: 1 UpdateItem."""
+    client().update_item(**_stats_update(shard, adds))
+
+
+def _transact(items: list[dict]) -> bool:
+    """TransactWriteItems: True when written, False when a condition failed. Conflicts with a
+    concurrent transaction on the same items are retried (1 request each time)."""
+    from botocore.exceptions import ClientError
+
+    for attempt in range(8):
+        try:
+            client().transact_write_items(TransactItems=items)
+            return True
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if code == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons:
+                return False
+            if code not in ("TransactionCanceledException", "TransactionConflictException"):
+                raise
+            if not reasons and code == "TransactionCanceledException":
+                return False
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))
+    raise RuntimeError("transaction kept conflicting with concurrent writes")
+
+
+# --- charge points -------------------------------------------------------------------------------
+
+def get_charge_point(charge_point_id: str, consistent: bool = False) -> dict | None:
+    """1 GetItem."""
+    response = client().get_item(TableName=_names().charge_points_table,
+                                 Key=to_item({"chargePointId": charge_point_id}), ConsistentRead=consistent)
+    return from_item(response.get("Item"))
+
+
+def create_charge_point(item: dict, shard: int) -> bool:
+    """A charge point's first accepted boot: the item and the fleet counters in 1 TransactWriteItems.
+    False when it exists already."""
+    item = {**item, "fleet": CHARGE_POINT_FLEET, "shard": shard}
+    return _transact([
+        {"Put": {"TableName": _names().charge_points_table, "Item": to_item(item),
+                 "ConditionExpression": "attribute_not_exists(chargePointId)"}},
+        {"Update": _stats_update(shard, {"totalChargePoints": 1, f"status_{item['status']}": 1})},
+    ])
+
+
+def apply_status(stamp: Stamp, connector: str, entry: dict, new_status: str, old_status: str,
+                 version: int, shard: int, sets: dict | None = None, check_seen: bool = True) -> Result:
+    """A connector status change, with the charge point's status and the status counters moved in the
+    same TransactWriteItems (1 request; a plain UpdateItem when the charge point's status stays).
+    Optimistic on statusVersion: CONFLICT tells the caller to read again and retry."""
+    update = _guarded_charge_point_update(
+        stamp, {f"connectorStatus.{connector}": entry, "status": new_status, "statusVersion": version + 1, **(sets or {})},
+        check_seen=check_seen)
+    expr_names, expr_values = update["ExpressionAttributeNames"], update["ExpressionAttributeValues"]
+    expr_names["#sv"] = "statusVersion"
+    expr_values[":sv"] = _to_attr(version)
+    update["ConditionExpression"] += " AND #sv = :sv"
+    if new_status == old_status:
+        from botocore.exceptions import ClientError
+
+        try:
+            client().update_item(**update)
+            return Result(APPLIED)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+    elif _transact([{"Update": update},
+                    {"Update": _stats_update(shard, {f"status_{old_status}": -1, f"status_{new_status}": 1})}]):
+        return Result(APPLIED)
+    charge_point = get_charge_point(stamp.charge_point_id, consistent=True)
+    outcome = classify(charge_point, stamp)
+    return Result(CONFLICT if outcome == APPLIED else outcome, charge_point)
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+def get_session(session_id: str, consistent: bool = False) -> dict | None:
+    """1 GetItem."""
+    response = client().get_item(TableName=_names().sessions_table, Key=to_item({"sessionId": session_id}),
+                                 ConsistentRead=consistent)
+    return from_item(response.get("Item"))
+
+
+def _session_and_charge_point(session_id: str, charge_point_id: str) -> tuple[dict | None, dict | None]:
+    """Both items in 1 BatchGetItem (strongly consistent), to explain a failed transaction."""
+    names = _names()
+    response = client().batch_get_item(RequestItems={
+        names.sessions_table: {"Keys": [to_item({"sessionId": session_id})], "ConsistentRead": True},
+        names.charge_points_table: {"Keys": [to_item({"chargePointId": charge_point_id})], "ConsistentRead": True},
+    })
+    found = response.get("Responses", {})
+    session = next(iter(found.get(names.sessions_table, [])), None)
+    charge_point = next(iter(found.get(names.charge_points_table, [])), None)
+    return from_item(session), from_item(charge_point)
+
+
+def start_session(session: dict, stamp: Stamp, shard: int) -> Result:
+    """A new Active session, the guard and the active-sessions counter: 1 TransactWriteItems.
+    When the session exists already (a resent StartTransaction) it comes back in the Result."""
+    item = {**session, "fleet": SESSION_FLEET, "startKey": f"{session['startTime']}#{session['sessionId']}"}
+    for check_seen in (True, False):
+        written = _transact([
+            {"Put": {"TableName": _names().sessions_table, "Item": to_item(item),
+                     "ConditionExpression": "attribute_not_exists(sessionId)"}},
+            {"Update": _guarded_charge_point_update(stamp, check_seen=check_seen)},
+            {"Update": _stats_update(shard, {"activeSessions": 1})},
+        ])
+        if written:
+            return Result(APPLIED)
+        existing, charge_point = _session_and_charge_point(session["sessionId"], stamp.charge_point_id)
+        if existing is not None:
+            return Result(DUPLICATE, charge_point, existing)
+        outcome = classify(charge_point, stamp)
+        if outcome != STALE:
+            return Result(CONFLICT if outcome == APPLIED else outcome, charge_point)
+    return Result(CONFLICT)
+
+
+def record_meter(session_id: str, stamp: Stamp, sample_time: str, sets: dict, register_wh: int | None) -> Result:
+    """Latest meter reading of an Active session with the guard: 1 TransactWriteItems. The conditions keep
+    readings in time order and the register rising; a failure is explained with 1 BatchGetItem."""
+    expr = _Expression()
+    last_time = expr.name("lastMeterTime")
+    condition = (f"{expr.name('status')} = {expr.value('Active')}"
+                 f" AND (attribute_not_exists({last_time}) OR {last_time} < {expr.value(sample_time)})")
+    if register_wh is not None:
+        condition += (f" AND {expr.name('lastRegisterWh')} <= {expr.value(register_wh)}"
+                      f" AND {expr.name('meterStart')} <= {expr.value(register_wh)}")
+    session_update = {"TableName": _names().sessions_table, "Key": to_item({"sessionId": session_id}),
+                      "UpdateExpression": expr.update({**sets, "lastMeterTime": sample_time}),
+                      "ConditionExpression": condition, **expr.args()}
+    for check_seen in (True, False):
+        if _transact([{"Update": session_update},
+                      {"Update": _guarded_charge_point_update(stamp, check_seen=check_seen)}]):
+            return Result(APPLIED)
+        session, charge_point = _session_and_charge_point(session_id, stamp.charge_point_id)
+        outcome = classify(charge_point, stamp)
+        if outcome != STALE:
+            return Result(outcome if outcome != APPLIED else MISSING if session is None else CONFLICT,
+                          charge_point, session)
+    return Result(CONFLICT, charge_point, session)
+
+
+def attach_late_samples(session_id: str, sample_times: list[str]) -> None:
+    """Readings that arrive after the stop stay with their session without reopening it. A string set,
+    so a duplicate delivery adds nothing: 1 UpdateItem."""
+    expr = _Expression()
+    client().update_item(
+        TableName=_names().sessions_table, Key=to_item({"sessionId": session_id}),
+        UpdateExpression=f"ADD {expr.name('lateSampleTimes')} {expr.value(set(sample_times))}",
+        ConditionExpression="attribute_exists(sessionId)", **expr.args())
+
+
+def complete_session(session_id: str, stamp: Stamp, sets: dict, shard: int, energy_wh: int,
+                     revenue_minor: int) -> Result:
+    """Active -> Completed with the guard and the fleet totals: 1 TransactWriteItems."""
+    expr = _Expression()
+    session_update = {"TableName": _names().sessions_table, "Key": to_item({"sessionId": session_id}),
+                      "UpdateExpression": expr.update({**sets, "status": "Completed"}),
+                      "ConditionExpression": f"{expr.name('status')} = {expr.value('Active')}", **expr.args()}
+    totals = {"activeSessions": -1, "completedSessions": 1, "energyWh": energy_wh, "revenueMinor": revenue_minor}
+    for check_seen in (True, False):
+        if _transact([{"Update": session_update},
+                      {"Update": _guarded_charge_point_update(stamp, check_seen=check_seen)},
+                      {"Update": _stats_update(shard, totals)}]):
+            return Result(APPLIED)
+        session, charge_point = _session_and_charge_point(session_id, stamp.charge_point_id)
+        if session is None or session["status"] != "Active":
+            return Result(DUPLICATE, charge_point, session)
+        outcome = classify(charge_point, stamp)
+        if outcome != STALE:
+            return Result(CONFLICT if outcome == APPLIED else outcome, charge_point, session)
+    return Result(CONFLICT)
+
+
+# --- statistics ----------------------------------------------------------------------------------
+
+def read_stats(shards: int) -> dict[str, int]:
+    """The fleet's counters summed over every shard: 1 BatchGetItem (up to 100 shards)."""
+    table = _names().stats_table
+    keys = [_stats_key(shard) for shard in range(shards)]
+    totals: dict[str, int] = {}
+    while keys:
+        response = client().batch_get_item(RequestItems={table: {"Keys": keys}})
+        for item in response.get("Responses", {}).get(table, []):
+            for name, value in from_item(item).items():
+                if name != "shard":
+                    totals[name] = totals.get(name, 0) + int(value)
+        keys = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+    return totals
+
+
+# --- listing: Query on an index, then the page's items in one BatchGetItem ------------------------
+
+@dataclass
+class Page:
+    items: list[dict]
+    last_key: dict | None = None
+
+
+def _query_keys(table: str, index: str, partition: tuple[str, str], limit: int, start: dict | None,
+                newest_first: bool, filter_status: str | None = None) -> tuple[list[dict], dict | None]:
+    expr = _Expression()
+    args: dict[str, Any] = {
+        "TableName": table, "IndexName": index, "Limit": limit, "ScanIndexForward": not newest_first,
+        "KeyConditionExpression": f"{expr.name(partition[0])} = {expr.value(partition[1])}",
+    }
+    if filter_status:
+        args["FilterExpression"] = f"{expr.name('status')} = {expr.value(filter_status)}"
+    if start:
+        args["ExclusiveStartKey"] = start
+    response = client().query(**args, **expr.args())
+    return response.get("Items", []), response.get("LastEvaluatedKey")
+
+
+def _batch_get(table: str, key_name: str, keys: list[dict]) -> list[dict]:
+    """Full items for index keys, in the index's order: 1 BatchGetItem for a page of up to 100."""
+    wanted = [{key_name: k[key_name]} for k in keys]
+    found: dict[str, dict] = {}
+    pending = wanted
+    while pending:
+        response = client().batch_get_item(RequestItems={table: {"Keys": pending}})
+        for item in response.get("Responses", {}).get(table, []):
+            found[item[key_name]["S"]] = item
+        pending = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+    return [from_item(found[k[key_name]["S"]]) for k in wanted if k[key_name]["S"] in found]
+
+
+def list_charge_points(limit: int, start: dict | None, status: str | None = None) -> Page:
+    """A page of charge points by id: 1 Query + 1 BatchGetItem; never a Scan."""
+    table = _names().charge_points_table
+    partition = ("status", status) if status else ("fleet", CHARGE_POINT_FLEET)
+    index = "status-index" if status else "fleet-index"
+    keys, last = _query_keys(table, index, partition, limit, start, newest_first=False)
+    return Page(_batch_get(table, "chargePointId", keys) if keys else [], last)
+
+
+def list_sessions(limit: int, start: dict | None, status: str | None = None,
+                  charge_point_id: str | None = None) -> Page:
+    """A page of sessions, newest first: 1 Query + 1 BatchGetItem; never a Scan."""
+    table = _names().sessions_table
+    if charge_point_id:
+        keys, last = _query_keys(table, "chargepoint-index", ("chargePointId", charge_point_id), limit, start,
+                                 newest_first=True, filter_status=status)
+    elif status:
+        keys, last = _query_keys(table, "status-index", ("status", status), limit, start, newest_first=True)
+    else:
+        keys, last = _query_keys(table, "fleet-index", ("fleet", SESSION_FLEET), limit, start, newest_first=True)
+    return Page(_batch_get(table, "sessionId", keys) if keys else [], last)
+
+
+# --- the simulator's own memory ------------------------------------------------------------------
+
+def load_simulator_items(keys: Iterable[str]) -> dict[str, dict]:
+    """Simulator items by pk, in BatchGetItem calls of 100 keys."""
+    table = _names().simulator_table
+    pending = [to_item({"pk": key}) for key in dict.fromkeys(keys)]
+    found: dict[str, dict] = {}
+    while pending:
+        chunk, pending = pending[:100], pending[100:]
+        while chunk:
+            response = client().batch_get_item(RequestItems={table: {"Keys": chunk, "ConsistentRead": True}})
+            for item in response.get("Responses", {}).get(table, []):
+                loaded = from_item(item)
+                found[loaded["pk"]] = loaded
+            chunk = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+    return found
+
+
+def save_simulator_items(puts: list[dict], deletes: Iterable[str] = ()) -> None:
+    """Writes and deletes in BatchWriteItem calls of 25, re-sending what DynamoDB left unprocessed."""
+    table = _names().simulator_table
+    requests = [{"PutRequest": {"Item": to_item(item)}} for item in puts]
+    requests += [{"DeleteRequest": {"Key": to_item({"pk": key})}} for key in deletes]
+    attempt = 0
+    while requests:
+        chunk, requests = requests[:25], requests[25:]
+        response = client().batch_write_item(RequestItems={table: chunk})
+        unprocessed = response.get("UnprocessedItems", {}).get(table, [])
+        if unprocessed:
+            requests = unprocessed + requests
+            attempt += 1
+            time.sleep(min(0.05 * 2**attempt, 2))
+
+
+def put_simulator_item(item: dict) -> None:
+    """1 PutItem."""
+    client().put_item(TableName=_names().simulator_table, Item=to_item(item))
+
+
+def acquire_lease(name: str, holder: str, now_epoch: float, seconds: float) -> bool:
+    """A lease so that two simulator ticks never run at once: 1 conditional UpdateItem."""
+    from botocore.exceptions import ClientError
+
+    expr = _Expression()
+    try:
+        client().update_item(
+            TableName=_names().simulator_table, Key=to_item({"pk": name}),
+            UpdateExpression=expr.update({"holder": holder, "until": Decimal(str(now_epoch + seconds))}),
+            ConditionExpression=(f"attribute_not_exists({expr.name('until')}) OR "
+                                 f"{expr.name('until')} < {expr.value(Decimal(str(now_epoch)))}"),
+            **expr.args())
+        return True
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+def release_lease(name: str, holder: str) -> None:
+    from botocore.exceptions import ClientError
+
+    expr = _Expression()
+    try:
+        client().update_item(
+            TableName=_names().simulator_table, Key=to_item({"pk": name}),
+            UpdateExpression=expr.update({"until": Decimal(0)}),
+            ConditionExpression=f"{expr.name('holder')} = {expr.value(holder)}", **expr.args())
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
+# --- tables, from the one declaration in .chalice/resources.json ---------------------------------
+
+@dataclass
+class TableSpec:
+    logical_id: str
+    name: str
+    definition: dict = field(default_factory=dict)
+
+
+def table_specs() -> list[TableSpec]:
+    """CreateTable arguments for every table declared in resources.json, named per the settings."""
+    resources = json.loads(RESOURCES_FILE.read_text())["Resources"]
+    names = _names()
+    specs = []
+    for logical_id, attribute in TABLES.items():
+        props = resources[logical_id]["Properties"]
+        definition = {key: props[key] for key in ("AttributeDefinitions", "KeySchema", "BillingMode") if key in props}
+        if "GlobalSecondaryIndexes" in props:
+            definition["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        specs.append(TableSpec(logical_id, getattr(names, attribute), definition))
+    return specs
+
+
+def ensure_tables() -> list[str]:
+    """Create the declared tables that do not exist yet; returns the names it created."""
+    existing = set()
+    for page in client().get_paginator("list_tables").paginate():
+        existing.update(page["TableNames"])
+    created = []
+    for spec in table_specs():
+        if spec.name in existing:
+            continue
+        client().create_table(TableName=spec.name, **spec.definition)
+        client().get_waiter("table_exists").wait(TableName=spec.name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+        created.append(spec.name)
+    return created
