@@ -208,7 +208,7 @@ def session_view(item: dict) -> dict:
         "currency": tariff.currency,
         "lastMeterTime": item.get("lastMeterTime"),
         "stopReason": item.get("stopReason"),
-        "lateMeterValues": int(item.get("lateMeterValues", 0)),
+        "lateMeterValues": len(item.get("lateSampleTimes", ())),
     }
     return view
 

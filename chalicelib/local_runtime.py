@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -54,7 +55,7 @@ def start_dynamodb_local(data_dir: Path | None = None) -> tuple[subprocess.Popen
         data_dir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         ["java", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar), "-port", str(port),
-         *storage_args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+         *storage_args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -92,6 +93,9 @@ def _database() -> str:
         print("\n" + "!" * len(banner) + "\n" + banner + "\n" + "!" * len(banner) + "\n", file=sys.stderr, flush=True)
         return "moto, in memory"
     atexit.register(_stop, process)
+    # SIGTERM ends the process through sys.exit, so the atexit hook stops DynamoDB Local too.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
     return f"DynamoDB Local at {endpoint}, data in {DATA_DIR}"
 
