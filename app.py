@@ -69,7 +69,7 @@ def stats():
 
 @app.route("/simulate", methods=["POST"], cors=True, content_types=["application/json"])
 def simulate():
-    return rest.simulate(app.current_request.json_body)
+    return rest.simulate(app.current_request.raw_body)
 
 
 # --- the dashboard --------------------------------------------------------------------------------

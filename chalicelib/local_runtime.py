@@ -29,7 +29,6 @@ from chalicelib import events, storage
 from chalicelib import settings as settings_module
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = ROOT / ".local" / "dynamodb"
 log = logging.getLogger("ev.local")
 
 
@@ -83,8 +82,10 @@ def _stop(process: subprocess.Popen) -> None:
 def _database() -> str:
     if os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
         return f"DynamoDB at {os.environ['AWS_ENDPOINT_URL_DYNAMODB']} (AWS_ENDPOINT_URL_DYNAMODB)"
+    setting = os.environ.get("LOCAL_DATA_DIR", str(ROOT / ".local" / "dynamodb"))
+    data_dir = None if setting == "memory" else Path(setting)
     try:
-        process, endpoint = start_dynamodb_local(DATA_DIR)
+        process, endpoint = start_dynamodb_local(data_dir)
     except (FileNotFoundError, RuntimeError, TimeoutError) as error:
         from moto import mock_aws
 
@@ -97,7 +98,7 @@ def _database() -> str:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
-    return f"DynamoDB Local at {endpoint}, data in {DATA_DIR}"
+    return f"DynamoDB Local at {endpoint}, data {f'in {data_dir}' if data_dir else 'in memory'}"
 
 
 def _scheduled_event() -> dict:

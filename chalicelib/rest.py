@@ -6,8 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any
-
 from chalice import BadRequestError, ConflictError, NotFoundError
 
 from chalicelib import central_system, charging_rules, ocpp_frames, simulator, storage
@@ -124,9 +122,12 @@ def stats() -> dict:
     }
 
 
-def simulate(body: Any) -> dict:
-    if body is None:
-        body = {}
+def simulate(raw: bytes | None) -> dict:
+    """POST /simulate: one tick now; or, with {"chargePointId", "messageType"}, exactly that message."""
+    try:
+        body = json.loads(raw) if raw and raw.strip() else {}
+    except ValueError:
+        raise BadRequestError("body must be JSON") from None
     if not isinstance(body, dict) or set(body) - {"chargePointId", "messageType"}:
         raise BadRequestError('body must be a JSON object with optional "chargePointId" and "messageType"')
     charge_point_id, message_type = body.get("chargePointId"), body.get("messageType")

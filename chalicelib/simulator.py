@@ -84,7 +84,7 @@ def new_charger(charge_point_id: str, number: int, now: datetime, rng: random.Ra
     profile = DEMO_PROFILES[(number - 1) % len(DEMO_PROFILES)]
     connectors = {
         str(c): {"status": "Available", "reported": None, "meterWh": rng.randint(100_000, 2_000_000),
-                 "nextArrival": _iso(now + timedelta(seconds=rng.uniform(20, 90))), "car": None, "tx": None,
+                 "nextArrival": _iso(now + timedelta(seconds=rng.uniform(5, 40))), "car": None, "tx": None,
                  "until": None, "faultReturn": None, "lastSample": None}
         for c in range(1, profile["connectors"] + 1)
     }

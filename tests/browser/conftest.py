@@ -6,20 +6,13 @@
   server-stop test when DASHBOARD_TEST_URL is set (default: that test is skipped then).
 * Without Playwright or /usr/bin/chromium the tests are skipped, unless CI is set: then they fail.
 """
-import json
 import os
 import shlex
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.live_server import ServerProcess, chalice_command, free_port, live_env  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -46,65 +39,10 @@ def browser_requirements():
         pytest.skip(f"browser tests skipped: {reason}")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get_json(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.status, json.loads(r.read().decode())
-
-
-def chalice_command(port):
-    script = Path(sys.executable).parent / "chalice"
-    prefix = [str(script)] if script.exists() else [sys.executable, "-m", "chalice"]
-    return prefix + ["local", "--stage", "local", "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"]
-
-
-class ServerProcess:
-    """A server started in its own process group, restartable on the same port."""
-
-    def __init__(self, command, port, env=None, cwd=REPO):
-        self.command, self.port, self.env, self.cwd = command, port, env, cwd
-        self.url = f"http://127.0.0.1:{port}/"
-        self.proc = None
-        self.log = tempfile.NamedTemporaryFile(prefix="dashboard-server-", suffix=".log", delete=False)
-
-    def start(self, timeout=90):
-        self.proc = subprocess.Popen(self.command, cwd=self.cwd, env=self.env, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                if http_get_json(self.url + "stats", timeout=2)[0] == 200:
-                    return self
-            except (OSError, urllib.error.URLError, ValueError):
-                pass
-            time.sleep(0.5)
-        output = Path(self.log.name).read_text(errors="replace")[-4000:]
-        self.stop()
-        raise RuntimeError(f"server {self.command} did not answer GET /stats within {timeout} s:\n{output}")
-
-    def stop(self):
-        if not self.proc or self.proc.poll() is not None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-
 def app_env():
-    return {**os.environ, "SIMULATOR_INTERVAL_SECONDS": "2"}
+    """The local stage as `make run` has it, with fast ticks and an in-memory DynamoDB Local so that
+    several servers can run at once."""
+    return live_env(SIMULATOR_INTERVAL_SECONDS="2")
 
 
 @pytest.fixture(scope="session")

@@ -147,7 +147,24 @@ def test_sessions_table_filter_and_paging(page, live_server):
         assert page.locator("[data-testid=page-info]").inner_text() == "Page 1"
 
 
+def ensure_a_session(base):
+    """Have the simulator start a transaction now rather than wait for a car to arrive."""
+    import urllib.error
+    import urllib.request
+
+    for cp_id in DEMO_IDS:
+        body = json.dumps({"chargePointId": cp_id, "messageType": "StartTransaction"}).encode()
+        request = urllib.request.Request(base + "simulate", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(request, timeout=10)
+            return
+        except urllib.error.HTTPError as error:
+            assert error.code == 409, error.read()  # no free connector there, or a tick running
+
+
 def test_selecting_a_session_charts_it(page, live_server):
+    ensure_a_session(live_server)
     open_dashboard(page, live_server, "?refresh=2")
     page.wait_for_selector("[data-testid=session-row]", timeout=60000)
     active = page.locator("[data-testid=session-row][data-status=Active]")
