@@ -36,7 +36,7 @@ CARS = (
     {"model": "Tourer 90", "capacityKwh": 90, "maxKw": 150, "curve": [[0, 1.0], [50, 0.85], [80, 0.45], [100, 0.1]]},
 )
 FAULT_CODES = ("GroundFailure", "HighTemperature", "PowerSwitchFailure", "OverCurrentFailure")
-SAMPLE_SECONDS = 30
+SAMPLE_SECONDS = 60  # MeterValueSampleInterval: real chargers use 10-60 s
 MEAN_IDLE_SECONDS = 15 * 60
 MEAN_SECONDS_BETWEEN_FAULTS = 8 * 3600
 PAUSE_CHANCE_PER_HOUR = 0.3
@@ -221,7 +221,6 @@ class Charger:
 
     def run_until(self, target: datetime) -> None:
         moment = _at(self.state["clock"])
-        self._resend_unanswered(moment)
         if self.state["boot"] == "new" or (self.state["boot"] == "refused" and moment >= _at(self.state["bootRetry"])):
             self._boot(moment)
         while moment < target:
@@ -229,6 +228,7 @@ class Charger:
             moment += step
             if self.state["boot"] == "accepted":
                 self._live(moment, step.total_seconds())
+        self._resend_unanswered(target)
         self.state["clock"] = _iso(target)
 
     def _resend_unanswered(self, moment: datetime) -> None:
@@ -425,28 +425,31 @@ def run_tick(now: datetime | None = None, charge_point_id: str | None = None,
     try:
         states, replies = _load(ids, now, settings)
         sent: list[Outgoing] = []
-        for cp, state in states.items():
-            sent += _tick_charger(state, replies, now, settings, message_type)
+        consumed: list[str] = []
+        for state in states.values():
+            sent += _tick_charger(state, replies, now, settings, message_type, consumed)
         entries = [events.call_entry(out.charge_point_id, out.frame, now) for out in sent]
         events.publish(entries)
         storage.save_simulator_items([{"pk": cp, "state": json.dumps(state)} for cp, state in states.items()],
-                                     deletes=replies.keys())
+                                     deletes=consumed)
     finally:
         storage.release_lease(LEASE, holder)
     return [{"chargePointId": out.charge_point_id, "message": out.frame} for out in sent]
 
 
 def _tick_charger(state: dict, replies: dict[str, dict], now: datetime, settings: settings_module.Settings,
-                  message_type: str | None) -> list[Outgoing]:
+                  message_type: str | None, consumed: list[str]) -> list[Outgoing]:
+    """One charger's tick. A forced message is sent alone: the inbox waits for the next regular tick."""
     charger = Charger(state, _rng(settings, state["id"], f"{state['clock']}#{state['seq']}"), settings.simulator_speed)
     moment = _at(state["clock"])
-    for unique_id in list(state["awaiting"]):
-        reply = replies.get(reply_key(state["id"], unique_id))
-        if reply:
-            charger.receive(unique_id, json.loads(reply["message"]), moment)
     if message_type:
         charger.force(message_type, moment)
     else:
+        for unique_id in list(state["awaiting"]):
+            reply = replies.get(reply_key(state["id"], unique_id))
+            if reply:
+                charger.receive(unique_id, json.loads(reply["message"]), moment)
+                consumed.append(reply["pk"])
         elapsed = min((now - _at(state["wall"])).total_seconds(), MAX_CATCH_UP_SECONDS)
         charger.run_until(moment + timedelta(seconds=max(elapsed, 0) * settings.simulator_speed))
         state["wall"] = _iso(now)

@@ -45,7 +45,7 @@ def _fresh_tables(monkeypatch: pytest.MonkeyPatch) -> None:
     storage.ensure_tables()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def app_module():
     import app
 
