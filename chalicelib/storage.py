@@ -12,10 +12,12 @@ import json
 import random
 import threading
 import time
+from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from chalicelib import settings as settings_module
 
@@ -56,6 +58,23 @@ def reset_client() -> None:
     global _client
     with _lock:
         _client = None
+
+
+@contextmanager
+def counting_requests() -> Iterator[Counter]:
+    """Count the DynamoDB requests made while inside, by operation name, at the client (before each
+    call is sent): how tests/test_request_budget.py and scripts/benchmark.py hold the counts above."""
+    counts: Counter = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        counts[model.name] += 1
+
+    hooks = client().meta.events
+    hooks.register("before-call.dynamodb", count)
+    try:
+        yield counts
+    finally:
+        hooks.unregister("before-call.dynamodb", count)
 
 
 def _names() -> settings_module.Settings:
