@@ -6,13 +6,20 @@ import os
 
 from chalice import Chalice, CORSConfig, Rate, Response
 
-from chalicelib import central_system, dashboard, events, rest, simulator
+from chalicelib import auth, central_system, dashboard, events, openapi, rest, simulator
 from chalicelib import settings as settings_module
 
 settings = settings_module.get()
 app = Chalice(app_name="ev-charging")
-app.api.cors = CORSConfig(allow_origin=os.environ.get("CORS_ALLOW_ORIGIN", "*"))
+app.api.cors = CORSConfig(allow_origin=settings.cors_allow_origin)
 app.api.binary_types = []  # every response is text: JSON, HTML, CSS, JS, SVG
+# Operator routes carry this stage's API key or IAM authorizer (none in local): see chalicelib/auth.py.
+OPERATOR = auth.operator_route_options(settings)
+
+
+@app.middleware("http")
+def json_unless_said_otherwise(event, get_response):
+    return rest.default_content_type(get_response(event))
 
 
 # --- the simulated charge points ------------------------------------------------------------------
@@ -36,7 +43,8 @@ def handle_ocpp_event(event):
 
 @app.route("/ocpp/{charge_point_id}", methods=["POST"], content_types=["application/json", "text/plain"])
 def ocpp_over_http(charge_point_id):
-    status, answer = rest.ocpp(charge_point_id, app.current_request.raw_body)
+    request = app.current_request
+    status, answer = rest.ocpp(charge_point_id, request.raw_body, request.headers.get("authorization"))
     return Response(body=answer, status_code=status)
 
 
@@ -50,6 +58,12 @@ def list_charge_points():
 @app.route("/chargepoints/{charge_point_id}", cors=True)
 def get_charge_point(charge_point_id):
     return rest.get_charge_point(charge_point_id)
+
+
+@app.route("/chargepoints/{charge_point_id}/password", methods=["PUT"], cors=True, content_types=["application/json"],
+           **OPERATOR)
+def set_charge_point_password(charge_point_id):
+    return rest.set_password(charge_point_id, app.current_request.raw_body)
 
 
 @app.route("/sessions", cors=True)
@@ -67,9 +81,14 @@ def stats():
     return rest.stats()
 
 
-@app.route("/simulate", methods=["POST"], cors=True, content_types=["application/json"])
+@app.route("/simulate", methods=["POST"], cors=True, content_types=["application/json"], **OPERATOR)
 def simulate():
     return rest.simulate(app.current_request.raw_body)
+
+
+@app.route("/openapi.json", cors=True)
+def openapi_document():
+    return openapi.document()
 
 
 # --- the dashboard --------------------------------------------------------------------------------

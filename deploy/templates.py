@@ -1,0 +1,185 @@
+"""Everything deploy/ derives from the one declaration in .chalice/ (resources.json and config.json),
+so that both deploy paths and the tests read the same source.
+
+usage: python deploy/templates.py stage-env STAGE           shell exports of the stage's environment
+       python deploy/templates.py policy STAGE              the iam_policy_file for `chalice deploy`
+       python deploy/templates.py data-template             the data-only stack (tables, bus, queues, logs)
+       python deploy/templates.py sam-transform IN OUT      SAM -> CloudFormation, offline
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / ".chalice" / "config.json"
+RESOURCES = ROOT / ".chalice" / "resources.json"
+APP_NAME = "ev-charging"
+# What a data-only stack holds: every declared resource that chalice does not generate or refer to.
+DATA_TYPES = ("AWS::DynamoDB::Table", "AWS::Events::EventBus", "AWS::SQS::Queue", "AWS::SQS::QueuePolicy")
+ARN_FORMATS = {  # resource type -> its ARN from its name, for a policy file that cannot hold intrinsics
+    "AWS::DynamoDB::Table": "arn:aws:dynamodb:*:*:table/{}",
+    "AWS::Events::EventBus": "arn:aws:events:*:*:event-bus/{}",
+    "AWS::SQS::Queue": "arn:aws:sqs:*:*:{}",
+}
+NAME_PROPERTY = {"AWS::DynamoDB::Table": "TableName", "AWS::Events::EventBus": "Name", "AWS::SQS::Queue": "QueueName"}
+
+
+def load(path: Path = RESOURCES) -> dict:
+    return json.loads(path.read_text())
+
+
+def stage_env(stage: str) -> dict[str, str]:
+    """The environment chalice gives the stage's functions: config.json's top level, then the stage's."""
+    config = load(CONFIG)
+    if stage not in config["stages"]:
+        raise SystemExit(f"no stage {stage!r} in {CONFIG}")
+    return {**config.get("environment_variables", {}), **config["stages"][stage].get("environment_variables", {})}
+
+
+def function_names(resources: dict) -> dict[str, str]:
+    """Logical id of each function the merge template configures -> its chalice name (api_handler, ...)."""
+    names = {}
+    for logical_id, resource in resources["Resources"].items():
+        name = resource.get("Properties", {}).get("FunctionName", {}).get("Fn::Sub", "")
+        if name.startswith(APP_NAME + "-${Stage}-"):
+            names[logical_id] = name.removeprefix(APP_NAME + "-${Stage}-")
+    return names
+
+
+def physical_names(resources: dict, stage: str) -> dict[str, str]:
+    """Logical id -> the name a data resource gets in this stage (tables, bus, queues)."""
+    names = {}
+    for logical_id, resource in resources["Resources"].items():
+        prop = NAME_PROPERTY.get(resource.get("Type", ""))
+        if prop:
+            names[logical_id] = _sub(resource["Properties"][prop]["Fn::Sub"], stage, {})
+    return names
+
+
+def _sub(text: str, stage: str, names: dict[str, str]) -> str:
+    """Fn::Sub for a policy file: the stage is known, the account and region are not (wildcards)."""
+    known = {"Stage": stage, "AWS::Partition": "aws", "AWS::Region": "*", "AWS::AccountId": "*"}
+
+    def value(match: re.Match) -> str:
+        key = match.group(1)
+        if key in known:
+            return known[key]
+        logical_id, _, attribute = key.partition(".")
+        if attribute == "Arn" and logical_id in names:
+            return names[logical_id]
+        raise ValueError(f"cannot resolve ${{{key}}} outside CloudFormation")
+    return re.sub(r"\$\{([^}]+)\}", value, text)
+
+
+def _resolve(value: Any, stage: str, arns: dict[str, str]) -> Any:
+    if isinstance(value, list):
+        return [_resolve(item, stage, arns) for item in value]
+    if isinstance(value, dict):
+        if "Fn::GetAtt" in value and value["Fn::GetAtt"][1] == "Arn":
+            return arns[value["Fn::GetAtt"][0]]
+        if "Fn::Sub" in value:
+            return _sub(value["Fn::Sub"], stage, arns)
+        return {key: _resolve(item, stage, arns) for key, item in value.items()}
+    return value
+
+
+def role_policies(resources: dict) -> dict[str, list[dict]]:
+    """Chalice function name -> the statements of its role in the merge template."""
+    names = function_names(resources)
+    roles = {}
+    for logical_id, name in names.items():
+        role = "".join(word.capitalize() for word in name.split("_")) + "Role"  # ApiHandlerRole, not APIHandlerRole
+        roles[name] = resources["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    return roles
+
+
+def chalice_policy(stage: str, resources: dict | None = None) -> dict:
+    """The iam_policy_file of `chalice deploy`: every function's statements from the merge template,
+    with the stage's names in place of the intrinsics (one file serves all the stage's functions)."""
+    resources = resources or load()
+    types = {k: v["Type"] for k, v in resources["Resources"].items() if "Type" in v}
+    arns = {k: ARN_FORMATS[types[k]].format(name) for k, name in physical_names(resources, stage).items()}
+    merged: dict[tuple, set] = {}
+    for statements in role_policies(resources).values():
+        for statement in statements:
+            resource = _resolve(statement["Resource"], stage, arns)
+            for item in resource if isinstance(resource, list) else [resource]:
+                merged.setdefault((statement["Sid"], item), set()).update(statement["Action"])
+    # One statement per Sid, listing the resources that need the same actions.
+    by_sid: dict[str, dict] = {}
+    for (sid, item), actions in sorted(merged.items()):
+        key = sid + "|" + ",".join(sorted(actions))
+        by_sid.setdefault(key, {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": []})
+        by_sid[key]["Resource"].append(item)
+    statements = list(by_sid.values())
+    for index, statement in enumerate(statements):
+        if sum(s["Sid"] == statement["Sid"] for s in statements) > 1:
+            statement["Sid"] = f"{statement['Sid']}{index}"
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def data_template(resources: dict | None = None) -> dict:
+    """The data-only stack for the `chalice deploy` path: tables, bus, queues and the functions' log
+    groups (named as chalice deploy names the functions), from the same declarations."""
+    resources = copy.deepcopy(resources or load())
+    functions = function_names(resources)
+    kept = {k: v for k, v in resources["Resources"].items() if v.get("Type") in DATA_TYPES}
+    for logical_id, name in functions.items():
+        group = resources["Resources"][logical_id + "LogGroup"]
+        group["Properties"]["LogGroupName"] = {"Fn::Sub": f"/aws/lambda/{APP_NAME}-${{Stage}}-{name}"}
+        kept[logical_id + "LogGroup"] = group
+    outputs = {}
+    for logical_id, resource in kept.items():
+        if resource["Type"] in NAME_PROPERTY:
+            outputs[logical_id + "Arn"] = {"Value": {"Fn::GetAtt": [logical_id, "Arn"]},
+                                           "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-" + logical_id + "Arn"}}}
+    return {"AWSTemplateFormatVersion": "2010-09-09",
+            "Description": "EV charging: the data resources for the `chalice deploy` path (deploy/data-stack.sh)",
+            "Parameters": resources["Parameters"], "Mappings": resources["Mappings"],
+            "Conditions": resources["Conditions"], "Resources": kept, "Outputs": outputs}
+
+
+def sam_transform(template: dict) -> dict:
+    """What CloudFormation's SAM transform does server-side, offline (after `aws cloudformation package`
+    has put the archive in S3), so the generated rules, stages and permissions can be checked here."""
+    import boto3
+    from samtranslator.parser.parser import Parser
+    from samtranslator.public.exceptions import InvalidDocumentException
+    from samtranslator.translator.translator import Translator
+
+    template = copy.deepcopy(template)
+    for resource in template["Resources"].values():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://deployment-bucket/deployment.zip"
+    try:
+        # No managed policy to look up (chalice gives every function its role); the region only fills
+        # ARNs SAM builds, so any region checks the same template.
+        translator = Translator({}, Parser(), boto_session=boto3.session.Session(region_name="us-east-1"))
+        return translator.translate(template, parameter_values={}, get_managed_policy_map=lambda: {})
+    except InvalidDocumentException as error:
+        raise SystemExit("SAM transform failed: " + "; ".join(cause.message for cause in error.causes)) from None
+
+
+def main(argv: list[str]) -> None:
+    command, args = (argv[0], argv[1:]) if argv else ("", [])
+    if command == "stage-env" and len(args) == 1:
+        for name, value in stage_env(args[0]).items():
+            print(f"export {name}={shlex.quote(value)}")
+    elif command == "policy" and len(args) == 1:
+        print(json.dumps(chalice_policy(args[0]), indent=2))
+    elif command == "data-template" and not args:
+        print(json.dumps(data_template(), indent=2))
+    elif command == "sam-transform" and len(args) == 2:
+        Path(args[1]).write_text(json.dumps(sam_transform(load(Path(args[0]))), indent=2))
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
