@@ -179,6 +179,8 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
+    if isinstance(value, (set, frozenset)):  # a string set (unknownStops): JSON has no sets
+        return sorted(_plain(v) for v in value)
     return value
 
 

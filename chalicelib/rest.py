@@ -6,9 +6,9 @@ import base64
 import hashlib
 import hmac
 import json
-from chalice import BadRequestError, ConflictError, NotFoundError
+from chalice import BadRequestError, ConflictError, NotFoundError, Response, UnauthorizedError
 
-from chalicelib import central_system, charging_rules, ocpp_frames, simulator, storage
+from chalicelib import auth, central_system, charging_rules, ocpp_frames, simulator, storage
 from chalicelib import settings as settings_module
 
 SESSION_STATUSES = ("Active", "Completed")
@@ -60,12 +60,20 @@ def decode_token(token: str | None, query: dict) -> dict | None:
         body = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
     except ValueError:
         raise invalid from None
-    if not hmac.compare_digest(signature, _signature(body)):
+    # Bytes, not str: compare_digest refuses non-ASCII strings with a TypeError (a 500).
+    if not hmac.compare_digest(signature.encode(), _signature(body).encode()):
         raise invalid
     content = json.loads(body)
     if content["q"] != query:
         raise invalid
     return content["k"]
+
+
+def default_content_type(response: Response) -> Response:
+    """Chalice sends its error bodies and plain views without a Content-Type: say they are JSON."""
+    if not any(name.lower() == "content-type" for name in response.headers):
+        response.headers["Content-Type"] = "application/json"
+    return response
 
 
 # --- routes --------------------------------------------------------------------------------------
@@ -145,10 +153,31 @@ def simulate(raw: bytes | None) -> dict:
         raise ConflictError(str(error)) from None
 
 
-def ocpp(charge_point_id: str, raw: bytes | None) -> tuple[int, list]:
-    """POST /ocpp/{id}: one CALL frame in, its CALLRESULT (200) or CALLERROR (400) out."""
+def ocpp(charge_point_id: str, raw: bytes | None, authorization: str | None = None) -> tuple[int, list]:
+    """POST /ocpp/{id}: one CALL frame in, its CALLRESULT (200) or CALLERROR (400) out. With
+    OCPP_AUTH=basic the charger must send HTTP Basic with its id and password (401 otherwise)."""
+    if not auth.charger_may_send(charge_point_id, authorization):
+        raise UnauthorizedError(f"charge point {charge_point_id[:48]!r} must authenticate with HTTP Basic: "
+                                "its id as user name and its password")
     try:
         answer = central_system.handle(charge_point_id, raw or b"")
     except central_system.InvalidChargePointId as error:
         raise BadRequestError(str(error)) from None
     return (200 if answer[0] == ocpp_frames.CALLRESULT else 400), answer
+
+
+def set_password(charge_point_id: str, raw: bytes | None) -> dict:
+    """PUT /chargepoints/{id}/password: {"password": "..."} becomes the charger's OCPP Basic password."""
+    if not ocpp_frames.is_valid_charge_point_id(charge_point_id):
+        raise BadRequestError("charge point id must be 1-48 letters, digits or ._:@-")
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        raise BadRequestError("body must be JSON") from None
+    if not isinstance(body, dict) or set(body) != {"password"}:
+        raise BadRequestError('body must be a JSON object {"password": "..."}')
+    try:
+        set_at = auth.set_password(charge_point_id, body["password"])
+    except auth.PasswordError as error:
+        raise BadRequestError(str(error)) from None
+    return {"chargePointId": charge_point_id, "passwordSetAt": set_at}

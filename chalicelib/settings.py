@@ -19,6 +19,8 @@ class SettingsError(ValueError):
 
 BOOT_POLICIES = ("accept-all", "allow-list")
 BOOT_REFUSALS = ("Pending", "Rejected")
+OCPP_AUTH_MODES = ("none", "basic")
+OPERATOR_AUTH_MODES = ("none", "api-key", "iam")
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,18 @@ class Settings:
     simulator_seed: int | None
     simulator_interval_seconds: float
     schedule_minutes: int
+    ocpp_auth: str
+    operator_auth: str
+    cors_allow_origin: str
+
+    def __post_init__(self) -> None:
+        # Production is never left open by a forgotten variable.
+        if self.stage == "prod":
+            for name, value, open_value in (("OPERATOR_AUTH", self.operator_auth, "none"),
+                                            ("OCPP_AUTH", self.ocpp_auth, "none"),
+                                            ("CORS_ALLOW_ORIGIN", self.cors_allow_origin, "*")):
+                if value == open_value:
+                    raise SettingsError(f"{name} must not be {open_value!r} in stage prod")
 
     def boot_status(self, charge_point_id: str) -> str:
         """Registration status a BootNotification from this charge point receives."""
@@ -144,6 +158,9 @@ def load(env: Mapping[str, str]) -> Settings:
         simulator_seed=_int(env, "SIMULATOR_SEED", 0, 0, 2**63) if env.get("SIMULATOR_SEED") else None,
         simulator_interval_seconds=_float(env, "SIMULATOR_INTERVAL_SECONDS", 5.0, 0.0, 3600.0),
         schedule_minutes=_int(env, "SIMULATOR_SCHEDULE_MINUTES", 2, 1, 1440),
+        ocpp_auth=_choice(env, "OCPP_AUTH", "none", OCPP_AUTH_MODES),
+        operator_auth=_choice(env, "OPERATOR_AUTH", "none", OPERATOR_AUTH_MODES),
+        cors_allow_origin=_text(env, "CORS_ALLOW_ORIGIN", "*"),
     )
 
 

@@ -256,6 +256,27 @@ def get_charge_point(charge_point_id: str, consistent: bool = False) -> dict | N
 
 
 def create_charge_point(item: dict, shard: int) -> bool:
+def _credentials_key(charge_point_id: str) -> dict:
+    """A charger's password hash lives in an item of its own in the charge points table, so that it can
+    be set before the charger's first boot (which creates the charge point item) and is never part of
+    the charge point the API shows. '#' cannot occur in a charge point id, and the item has none of the
+    indexes' keys, so no listing ever sees it."""
+    return to_item({"chargePointId": f"credentials#{charge_point_id}"})
+
+
+def get_password_hash(charge_point_id: str) -> str | None:
+    """1 GetItem (strongly consistent: a new password works at once)."""
+    response = client().get_item(TableName=_names().charge_points_table, Key=_credentials_key(charge_point_id),
+                                 ConsistentRead=True)
+    return (from_item(response.get("Item")) or {}).get("passwordHash")
+
+
+def put_password_hash(charge_point_id: str, password_hash: str, set_at: str) -> None:
+    """1 PutItem."""
+    item = {**_credentials_key(charge_point_id), **to_item({"passwordHash": password_hash, "passwordSetAt": set_at})}
+    client().put_item(TableName=_names().charge_points_table, Item=item)
+
+
     """A charge point's first accepted boot: the item and the fleet counters in 1 TransactWriteItems.
     False when it exists already."""
     item = {**item, "fleet": CHARGE_POINT_FLEET, "shard": shard}

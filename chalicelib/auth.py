@@ -1,0 +1,129 @@
+"""Who may call what, per stage.
+
+- Operators (POST /simulate, PUT /chargepoints/{id}/password, remote commands): OPERATOR_AUTH picks
+  API Gateway's API key (`api-key`), an IAM authorizer (`iam`) or nothing (`none`, the local stage).
+  API Gateway enforces both before the Lambda runs; this module only says which one a route carries.
+- Chargers (POST /ocpp/{id}, and the WebSocket upgrade): OCPP 1.6 security profile 1, HTTP Basic with
+  the charge point's id as user name and a password of its own, enforced when OCPP_AUTH=basic. The
+  password is stored only as a salted PBKDF2-SHA256 hash (storage.get_password_hash).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import threading
+
+from chalicelib import ocpp_frames, storage
+from chalicelib import settings as settings_module
+
+# OWASP's 2023 figure for PBKDF2-HMAC-SHA256. The stored hash names its own iteration count, so it
+# can be raised later without invalidating stored passwords.
+ITERATIONS = 600_000
+SCHEME = "pbkdf2_sha256"
+# The OCPP security whitepaper's AuthorizationKey: 16 to 40 characters.
+MIN_PASSWORD, MAX_PASSWORD = 16, 40
+
+# A verified (stored hash -> SHA-256 of the password) pair, so that a warm Lambda does not pay the
+# slow hash on every message of a charger that already proved itself. Keyed by the stored hash, so
+# a password change invalidates it by itself.
+_verified: dict[str, str] = {}
+_verified_lock = threading.Lock()
+_MAX_VERIFIED = 10_000
+
+
+class PasswordError(ValueError):
+    """A password the system will not store."""
+
+
+def operator_route_options(settings: settings_module.Settings) -> dict:
+    """The keyword arguments of @app.route that protect an operator route in this stage."""
+    if settings.operator_auth == "api-key":
+        return {"api_key_required": True}
+    if settings.operator_auth == "iam":
+        from chalice import IAMAuthorizer
+
+        return {"authorizer": IAMAuthorizer()}
+    return {}
+
+
+def check_password_rules(password: object) -> str:
+    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise PasswordError(f"password must be a string of {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    if not password.isascii() or not password.isprintable():
+        raise PasswordError("password must be printable ASCII characters")
+    return password
+
+
+def hash_password(password: str, salt: bytes | None = None, iterations: int = ITERATIONS) -> str:
+    """`pbkdf2_sha256$iterations$salt$hash`, salt and hash in base64."""
+    salt = salt if salt is not None else os.urandom(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    return "$".join((SCHEME, str(iterations), base64.b64encode(salt).decode(), base64.b64encode(digest).decode()))
+
+
+def verify_password(password: str, stored: str) -> bool:
+    fingerprint = hashlib.sha256(password.encode()).hexdigest()
+    with _verified_lock:
+        if hmac.compare_digest(_verified.get(stored, ""), fingerprint):
+            return True
+    try:
+        scheme, iterations, salt, expected = stored.split("$")
+        if scheme != SCHEME:
+            return False
+        digest = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(iterations))
+    except (ValueError, binascii.Error):
+        return False
+    if not hmac.compare_digest(digest, base64.b64decode(expected)):
+        return False
+    with _verified_lock:
+        if len(_verified) >= _MAX_VERIFIED:
+            _verified.clear()
+        _verified[stored] = fingerprint
+    return True
+
+
+def basic_credentials(charge_point_id: str, authorization_header: str | None) -> str | None:
+    """The password in an HTTP Basic header whose user name is this charge point's id, else None.
+    The id may itself contain ':' (OCPP allows it), so the split is after the expected user name."""
+    if not authorization_header:
+        return None
+    scheme, _, encoded = authorization_header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user_prefix = f"{charge_point_id}:"
+    return decoded[len(user_prefix):] if decoded.startswith(user_prefix) else None
+
+
+def check_basic_auth(charge_point_id: str, authorization_header: str | None) -> bool:
+    """True when the header carries this charge point's id and its password (1 GetItem). For the
+    WebSocket upgrade as much as for POST /ocpp/{id}."""
+    if not ocpp_frames.is_valid_charge_point_id(charge_point_id):
+        return False
+    password = basic_credentials(charge_point_id, authorization_header)
+    if password is None:
+        return False
+    stored = storage.get_password_hash(charge_point_id)
+    return stored is not None and verify_password(password, stored)
+
+
+def charger_may_send(charge_point_id: str, authorization_header: str | None) -> bool:
+    """Whether a charger's request passes this stage's OCPP_AUTH."""
+    if settings_module.get().ocpp_auth == "none":
+        return True
+    return check_basic_auth(charge_point_id, authorization_header)
+
+
+def set_password(charge_point_id: str, password: object) -> str:
+    """Store a charger's new password, hashed; returns when it was set. A charger may be given its
+    password before its first boot: the hash lives in an item of its own (see storage)."""
+    hashed = hash_password(check_password_rules(password))
+    set_at = ocpp_frames.format_timestamp(ocpp_frames.now())
+    storage.put_password_hash(charge_point_id, hashed, set_at)
+    return set_at
