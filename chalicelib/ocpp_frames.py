@@ -9,6 +9,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
@@ -145,13 +146,21 @@ _SCHEMA_ERROR_CODES = {
 }
 
 
-def validate(message_type: int, action: str, payload: dict, unique_id: str | None = None) -> None:
-    """Check a CALL (message_type CALL) or CALLRESULT payload against the official 1.6 schema."""
-    from jsonschema.exceptions import best_match
+@lru_cache(maxsize=None)
+def _validator(message_type: int, action: str) -> Any:
+    """The official schema's validator, looked up once per message type and action: the simulator
+    checks every frame it sends and the central system every frame it gets and answers."""
     from ocpp.messages import get_validator
 
-    errors = list(get_validator(message_type, action, OCPP_VERSION).iter_errors(payload))
+    return get_validator(message_type, action, OCPP_VERSION)
+
+
+def validate(message_type: int, action: str, payload: dict, unique_id: str | None = None) -> None:
+    """Check a CALL (message_type CALL) or CALLRESULT payload against the official 1.6 schema."""
+    errors = list(_validator(message_type, action).iter_errors(payload))
     if errors:
+        from jsonschema.exceptions import best_match
+
         error = best_match(errors)
         where = "/".join(str(p) for p in error.absolute_path) or "payload"
         code = _SCHEMA_ERROR_CODES.get(str(error.validator), "FormatViolation")
