@@ -60,15 +60,14 @@ def handle(charge_point_id: str, raw: str | bytes | list, received_at: datetime 
     if not ocpp_frames.is_valid_charge_point_id(charge_point_id):
         raise InvalidChargePointId(f"charge point id {charge_point_id[:60]!r} is not 1-48 letters, digits or ._:@-")
     settings = get_settings()
-    action = None
+    call = None
     try:
         call = ocpp_frames.parse_call(raw)
-        action = call.action
         payload = _HANDLERS[call.action](Message(charge_point_id, call, received_at or ocpp_frames.now(), settings))
     except FrameError as error:
-        if action is not None:
-            error.unique_id = call.unique_id
-        _count_rejection(charge_point_id, action, error, settings)
+        if call is not None:
+            error.unique_id, error.action = call.unique_id, call.action
+        _count_rejection(charge_point_id, error.action, error, settings)
         return error.frame()
     ocpp_frames.validate(ocpp_frames.CALLRESULT, call.action, payload)
     log.info(json.dumps({"event": "answered", "chargePointId": charge_point_id, "messageId": call.unique_id,

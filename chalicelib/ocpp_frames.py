@@ -51,11 +51,12 @@ _EARLIEST = datetime(2010, 1, 1, tzinfo=timezone.utc)
 class FrameError(Exception):
     """A frame that gets a CALLERROR. The code is one of the spec's (OCPP-J 1.6, section 4.2.3)."""
 
-    def __init__(self, code: str, description: str, unique_id: str | None = None) -> None:
+    def __init__(self, code: str, description: str, unique_id: str | None = None, action: str | None = None) -> None:
         super().__init__(f"{code}: {description}")
         self.code = code
         self.description = description
         self.unique_id = unique_id
+        self.action = action
 
     def frame(self) -> list:
         return call_error(self.unique_id or NO_ID, self.code, self.description)
@@ -125,9 +126,12 @@ def parse_call(raw: str | bytes | list) -> Call:
         raise FrameError("NotImplemented", f"unknown action {action!r}", unique_id)
     if not isinstance(payload, dict):
         raise FrameError("FormatViolation", "payload must be a JSON object", unique_id)
-    call = Call(unique_id, action, payload)
-    validate(CALL, action, payload, unique_id)
-    return call
+    try:
+        validate(CALL, action, payload, unique_id)
+    except FrameError as error:
+        error.action = action
+        raise
+    return Call(unique_id, action, payload)
 
 
 # jsonschema keyword -> the spec's error code for a payload that breaks it.
