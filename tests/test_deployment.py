@@ -1,0 +1,486 @@
+"""Deployment, proven offline: what `chalice package` builds from .chalice/ is what the code needs.
+
+One package per stage per session (deploy/package.sh, the script both deploy paths use), then:
+cfn-lint with the serverless rules on the SAM template and on its offline SAM transform; the API's
+timeout; the environment; the handler's rule on the publisher's bus, with real simulator events through
+a moto bus into SQS; the IAM policy against the AWS calls an end-to-end run makes; the archive.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+import zipfile
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from chalicelib import events, local_runtime, ocpp_frames, settings, simulator, storage
+from deploy import templates
+from tests.conftest import ROOT, _fresh_tables
+
+STAGES = ("dev", "prod")
+API_GATEWAY_LIMIT_SECONDS = 29
+MAX_ARCHIVE_BYTES = 3 * 1024 * 1024  # measured 1.2 MB; Lambda's own limit is 50 MB
+DASHBOARD_FILES = sorted(path.name for path in (ROOT / "static").iterdir() if path.is_file())
+# Variables the code reads that are deliberately left unset in Lambda, and why.
+UNSET_IN_LAMBDA = {
+    "SIMULATOR_SEED": "unset: each deployment's fleet behaves differently",
+    "SIMULATOR_INTERVAL_SECONDS": "the local ticker only (Lambda ticks on the schedule)",
+    "OCPP_PORT": "the OCPP WebSocket gateway, which runs outside Lambda",
+    "OUTBOX_POLL_SECONDS": "the OCPP WebSocket gateway, which runs outside Lambda",
+}
+# Set by the merge template (not config.json), so `chalice deploy` keeps the stage's derived default.
+TEMPLATE_ONLY = {"PAGINATION_SECRET"}
+RESOURCE_VARIABLES = {"CHARGE_POINTS_TABLE": "ChargePointsTable", "SESSIONS_TABLE": "SessionsTable",
+                      "SIMULATOR_TABLE": "SimulatorTable", "STATS_TABLE": "StatsTable",
+                      "COMMANDS_TABLE": "CommandsTable", "EVENT_BUS_NAME": "EventBus"}
+
+
+@pytest.fixture(scope="session")
+def packaged(tmp_path_factory) -> dict[str, Path]:
+    """deploy/package.sh for each stage, plus the SAM transform CloudFormation would apply."""
+    out = {}
+    for stage in STAGES:
+        directory = tmp_path_factory.mktemp(f"package-{stage}")
+        subprocess.run(["bash", "deploy/package.sh", stage, str(directory)], cwd=ROOT, check=True,
+                       capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
+        transformed = templates.sam_transform(json.loads((directory / "sam.json").read_text()))
+        (directory / "cfn.json").write_text(json.dumps(transformed))
+        out[stage] = directory
+    return out
+
+
+def _sam(packaged, stage: str) -> dict:
+    return json.loads((packaged[stage] / "sam.json").read_text())
+
+
+def _functions(template: dict) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
+
+
+def _lint(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())", "-a", "cfn_lint_serverless.rules", "--", str(path)],
+                          cwd=ROOT, capture_output=True, text=True)
+
+
+# --- the package and the linters ------------------------------------------------------------------
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("template", ["sam.json", "cfn.json"])
+def test_cfn_lint_with_serverless_rules_finds_nothing(packaged, stage, template):
+    result = _lint(packaged[stage] / template)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_the_data_stack_of_the_chalice_deploy_path_lints_clean(tmp_path):
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps(templates.data_template()))
+    result = _lint(path)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_the_linter_would_catch_a_broken_template(packaged, tmp_path):
+    """The clean results above mean something: a wrong logical id in the merge is reported."""
+    template = _sam(packaged, "dev")
+    template["Resources"]["APIHandlerRole"] = {"Properties": {"Policies": []}}  # it is ApiHandlerRole
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(template))
+    assert "E3001" in _lint(path).stdout
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_api_function_answers_within_api_gateways_limit(packaged, stage):
+    api = _functions(_sam(packaged, stage))["APIHandler"]
+    assert api["Properties"]["Timeout"] < API_GATEWAY_LIMIT_SECONDS
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_event_source_has_a_dead_letter_queue_and_every_async_function_a_failure_destination(packaged, stage):
+    resources = json.loads((packaged[stage] / "cfn.json").read_text())["Resources"]
+    rules = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
+    assert len(rules) == 3  # the schedule and the two bus rules
+    for rule in rules:
+        for target in rule["Properties"]["Targets"]:
+            assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventsDLQ", "Arn"]}
+    configs = {r["Properties"]["FunctionName"]["Ref"]: r for r in resources.values()
+               if r["Type"] == "AWS::Lambda::EventInvokeConfig"}
+    assert set(configs) == {"SimulateTick", "SimulatorInbox", "HandleOcppEvent"}
+    for config in configs.values():
+        assert config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {
+            "Fn::GetAtt": ["AsyncFailureQueue", "Arn"]}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_schedule_is_the_configured_one(packaged, stage):
+    """chalice reads the rate while importing app.py: package.sh must give it the stage's settings."""
+    minutes = templates.stage_env(stage)["SIMULATOR_SCHEDULE_MINUTES"]
+    event = _functions(_sam(packaged, stage))["SimulateTick"]["Properties"]["Events"]["SimulateTickEvent"]
+    assert event["Properties"]["Schedule"] == f"rate({minutes} minutes)"
+
+
+def test_prod_keeps_its_data_safe(packaged):
+    resources = _sam(packaged, "prod")["Resources"]
+    tables = {k: v for k, v in resources.items() if v["Type"] == "AWS::DynamoDB::Table"}
+    assert set(tables) == set(storage.TABLES)
+    for table in tables.values():
+        assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+        assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["Properties"]["PointInTimeRecoverySpecification"] == {
+            "PointInTimeRecoveryEnabled": {"Fn::If": ["IsProd", True, False]}}
+
+
+# --- the archive ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_archive_holds_the_dashboard_where_the_app_looks_and_stays_small(packaged, stage):
+    archive = packaged[stage] / "deployment.zip"
+    with zipfile.ZipFile(archive) as zipped:
+        names = set(zipped.namelist())
+        for name in DASHBOARD_FILES:
+            assert zipped.read(f"static/{name}") == (ROOT / "static" / name).read_bytes()
+    assert "chalicelib/dashboard.py" in names and "app.py" in names
+    assert not any("__pycache__" in name for name in names)
+    assert not any(name.startswith(("boto3/", "botocore/", "moto/")) for name in names)  # the runtime has boto3
+    assert archive.stat().st_size < MAX_ARCHIVE_BYTES
+
+
+# --- the environment ------------------------------------------------------------------------------
+
+class RecordingEnv(dict):
+    """An environment that notes every variable the settings ask for."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def _variables_read(stage: str) -> set[str]:
+    env = RecordingEnv(templates.stage_env(stage))
+    settings.load(env)
+    return env.read | {"CORS_ALLOW_ORIGIN"}  # app.py's CORS origin
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_variable_the_code_reads_is_set_for_every_function(packaged, stage):
+    needed = _variables_read(stage) - set(UNSET_IN_LAMBDA)
+    for name, function in _functions(_sam(packaged, stage)).items():
+        missing = needed - set(function["Properties"]["Environment"]["Variables"])
+        assert not missing, f"{name} lacks {sorted(missing)}"
+    # The `chalice deploy` path has only config.json.
+    assert needed - set(templates.stage_env(stage)) == TEMPLATE_ONLY
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_resource_variable_names_a_declared_resource(packaged, stage):
+    template = _sam(packaged, stage)
+    assert set(RESOURCE_VARIABLES) == {n for n in _variables_read(stage) if n.endswith("_TABLE")} | {"EVENT_BUS_NAME"}
+    for function in _functions(template).values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        for name, logical_id in RESOURCE_VARIABLES.items():
+            assert variables[name] == {"Ref": logical_id}
+            assert logical_id in template["Resources"]
+    # `chalice deploy` uses config.json's literal names: they must be the names the data stack creates.
+    names = templates.physical_names(templates.load(), stage)
+    config = templates.stage_env(stage)
+    assert {name: config[name] for name in RESOURCE_VARIABLES} == {
+        name: names[logical_id] for name, logical_id in RESOURCE_VARIABLES.items()}
+
+
+def test_the_local_stage_still_loads():
+    assert settings.load(templates.stage_env("local")).stage == "local"
+
+
+# --- the bus: the handler's rule against the simulator's real events -------------------------------
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_handlers_rules_are_on_the_bus_the_publisher_writes_to(packaged, stage, app_module):
+    resources = json.loads((packaged[stage] / "cfn.json").read_text())["Resources"]
+    patterns = {s.name: s.event_pattern for s in app_module.app.event_sources if hasattr(s, "event_pattern")}
+    function_of = {v: k for k, v in templates.function_names(templates.load()).items()}
+    for name, pattern in patterns.items():
+        rule = resources[f"{function_of[name]}{function_of[name]}Event"]
+        assert rule["Properties"]["EventBusName"] == {"Ref": "EventBus"}
+        assert rule["Properties"]["EventPattern"] == pattern
+    sam = _sam(packaged, stage)
+    for function in _functions(sam).values():
+        assert function["Properties"]["Environment"]["Variables"]["EVENT_BUS_NAME"] == {"Ref": "EventBus"}
+
+
+def _bus_with_rule(pattern: dict) -> tuple[object, str]:
+    """A moto bus named as the publisher's, whose rule (the handler's pattern) feeds an SQS queue."""
+    import boto3
+
+    bus = settings.get().event_bus_name
+    client, sqs = boto3.client("events"), boto3.client("sqs")
+    client.create_event_bus(Name=bus)
+    queue = sqs.create_queue(QueueName=f"handler-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    client.put_rule(Name="handler", EventBusName=bus, EventPattern=json.dumps(pattern))
+    client.put_targets(Rule="handler", EventBusName=bus, Targets=[{"Id": "1", "Arn": queue_arn}])
+    return sqs, queue
+
+
+def _drain(sqs, queue: str) -> list[dict]:
+    received = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return received
+        for message in messages:
+            received.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_the_handlers_pattern_takes_every_simulator_event_and_nothing_else(aws, app_module):
+    pattern = next(s.event_pattern for s in app_module.app.event_sources if s.name == "handle_ocpp_event")
+    if True:
+        sqs, queue = _bus_with_rule(pattern)
+        published: list[dict] = []
+        publisher = events.EventBridgePublisher()
+
+        class Bus(events.LocalBus):  # to EventBridge (moto), and to the app's own handlers for the answers
+            def publish(self, entries: list[dict]) -> None:
+                published.extend(entries)
+                publisher.publish(entries)
+                super().publish(entries)
+
+        bus = Bus()
+        for pattern_, target in aws.subscribers:
+            bus.subscribe(pattern_, target)
+        events.use(bus)
+        start = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+        for tick in range(12):
+            simulator.run_tick(now=start + timedelta(minutes=5 * tick))
+        calls = [json.loads(e["Detail"]) for e in published if e["Source"] == events.CHARGER_SOURCE]
+        replies = [e for e in published if e["Source"] == events.CENTRAL_SYSTEM_SOURCE]
+        assert {c["action"] for c in calls} >= {"BootNotification", "StatusNotification", "Heartbeat"}
+        assert replies, "the central system answered on the same bus"
+        received = _drain(sqs, queue)
+        assert sorted(e["detail"]["messageId"] for e in received) == sorted(c["messageId"] for c in calls)
+        # Nothing else: the answers above went by too; now some neighbours of the pattern.
+        others = [
+            {"Source": "ev.simulator", "DetailType": "OCPP CallResult"},
+            {"Source": "ev.simulator-test", "DetailType": events.CALL_DETAIL_TYPE},
+            {"Source": "aws.events", "DetailType": "Scheduled Event"},
+            {"Source": "com.example", "DetailType": "Something else"},
+        ]
+        publisher.publish([{**o, "Detail": "{}", "EventBusName": settings.get().event_bus_name} for o in others])
+        assert _drain(sqs, queue) == []
+    events.use(aws)
+
+
+# --- IAM: the policy against the calls an end-to-end run makes --------------------------------------
+
+# API call -> the IAM actions it needs (TransactWriteItems needs each contained item's own action).
+TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                    "ConditionCheck": "ConditionCheckItem"}
+
+
+def _needs(service: str, operation: str, params: dict, tables: dict[str, str], bus: str) -> set[tuple]:
+    """(IAM action, resource) pairs one API call needs; resources as ("table"|"index", logical id) or ("bus",)."""
+    if service == "events":
+        assert operation == "PutEvents" and {e["EventBusName"] for e in params["Entries"]} == {bus}
+        return {("events:PutEvents", ("bus",))}
+    assert service == "dynamodb", service
+    if operation in ("BatchGetItem", "BatchWriteItem"):
+        return {(f"dynamodb:{operation}", ("table", tables[name])) for name in params["RequestItems"]}
+    if operation == "TransactWriteItems":
+        return {(f"dynamodb:{TRANSACT_ACTIONS[kind]}", ("table", tables[spec["TableName"]]))
+                for item in params["TransactItems"] for kind, spec in item.items()}
+    kind = "index" if params.get("IndexName") else "table"
+    return {(f"dynamodb:{operation}", (kind, tables[params["TableName"]]))}
+
+
+class CallRecorder:
+    """A botocore hook on every client: each AWS call, charged to the Lambda function that made it (the
+    innermost app.py handler on the stack; REST routes all run in api_handler)."""
+
+    def __init__(self, app_module) -> None:
+        self.app_file = str(Path(app_module.__file__).resolve())
+        self.routes = {view.view_name for methods in app_module.app.routes.values() for view in methods.values()}
+        self.calls: dict[str, set[tuple]] = defaultdict(set)
+        self.operations: set[tuple[str, str]] = set()
+
+    def function(self) -> str | None:
+        frame = sys._getframe(2)
+        while frame is not None:
+            if frame.f_code.co_filename == self.app_file and frame.f_code.co_name != "<module>":
+                name = frame.f_code.co_name
+                return "api_handler" if name in self.routes else name
+            frame = frame.f_back
+        return None
+
+    def __call__(self, params: dict, model, **_) -> None:
+        function = self.function()
+        if function is None:
+            return  # test set-up (tables, bus), or the WebSocket gateway's work: not a Lambda function
+        service = model.service_model.endpoint_prefix
+        names = settings.get()
+        tables = {getattr(names, attribute): logical_id for logical_id, attribute in storage.TABLES.items()}
+        self.operations.add((service, model.name))
+        self.calls[function] |= _needs(service, model.name, params, tables, names.event_bus_name)
+
+
+def _granted(statements: list[dict]) -> set[tuple]:
+    """The (action, resource) pairs a role's statements grant on data (tables, indexes, the bus)."""
+    granted = set()
+    for statement in statements:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for resource in resources:
+            logical_id = resource.get("Fn::GetAtt", [None])[0] if isinstance(resource, dict) else None
+            if logical_id == "EventBus":
+                key = ("bus",)
+            elif logical_id in storage.TABLES:
+                key = ("table", logical_id)
+            elif "Fn::Sub" in resource and resource["Fn::Sub"].endswith(".Arn}/index/*"):
+                key = ("index", resource["Fn::Sub"][2:].split(".")[0])
+            else:
+                continue  # logs, X-Ray, the failure queue: the runtime's, checked below
+            granted |= {(action, key) for action in statement["Action"]}
+    return granted
+
+
+@pytest.fixture(scope="module")
+def recorded(app_module) -> CallRecorder:
+    """An end-to-end run through the app's handlers, as Lambda would invoke them, with every AWS call
+    recorded: the REST API (every route, the HTTP OCPP transport, a remote command), scheduled ticks
+    over a simulated morning, and the bus handlers those ticks trigger."""
+    import boto3
+    from chalice.test import Client
+    from moto import mock_aws
+
+    monkeypatch = pytest.MonkeyPatch()
+    recorder = CallRecorder(app_module)
+    clock = [datetime(2026, 3, 2, 6, 0, tzinfo=timezone.utc)]
+    monkeypatch.setattr(ocpp_frames, "now", lambda: clock[0])
+    with mock_aws():
+        boto3.setup_default_session()
+        boto3.DEFAULT_SESSION.events.register("provide-client-params.*.*", recorder)
+        _fresh_tables(monkeypatch)
+        boto3.client("events").create_event_bus(Name=settings.get().event_bus_name)
+        local = local_runtime.local_bus(app_module.app)
+
+        calls: list[dict] = []
+
+        class Bus(events.LocalBus):  # PutEvents on EventBridge, then delivered to the handlers
+            def publish(self, entries: list[dict]) -> None:
+                events.EventBridgePublisher().publish(entries)
+                super().publish(entries)
+
+            def deliver(self, delivered) -> None:
+                delivered = list(delivered)
+                calls.extend(e for e in delivered if e["source"] == events.CHARGER_SOURCE)
+                super().deliver(delivered)
+
+        bus = Bus()
+        bus.subscribers = local.subscribers
+        events.use(bus)
+        scheduled = {"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
+                     "account": "1", "time": "2026-03-02T06:00:00Z", "region": "us-east-1", "resources": [],
+                     "detail": {}}
+        for _ in range(48):  # four simulated hours of 5-minute ticks, through the scheduled handler
+            app_module.simulate_tick(scheduled, None)
+            clock[0] += timedelta(minutes=5)
+        # EventBridge delivers at least once: the transaction messages once more, as a redelivery would.
+        transactional = [e for e in calls if e["detail"]["action"] in ("StartTransaction", "StopTransaction")]
+        assert {e["detail"]["action"] for e in transactional} == {"StartTransaction", "StopTransaction"}
+        for event in transactional:
+            app_module.handle_ocpp_event(event, None)
+        _exercise_the_api(app_module, Client, clock)
+        events.use(None)
+    monkeypatch.undo()
+    settings.get.cache_clear()
+    storage.reset_client()
+    boto3.DEFAULT_SESSION = None
+    return recorder
+
+
+def _exercise_the_api(app_module, client_class, clock) -> None:
+    def frame(action: str, payload: dict) -> str:
+        return json.dumps([2, uuid.uuid4().hex[:12], action, payload])
+
+    at = ocpp_frames.format_timestamp
+    cp = "CP-HTTP-1"
+    with client_class(app_module.app) as client:
+        def ok(response):
+            assert response.status_code < 300, (response.status_code, response.body)
+            return json.loads(response.body) if response.body.startswith((b"{", b"[")) else response.body
+
+        def ocpp(action: str, payload: dict) -> list:
+            return ok(client.http.post(f"/ocpp/{cp}", body=frame(action, payload),
+                                       headers={"Content-Type": "application/json"}))
+
+        ocpp("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+        ocpp("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Preparing"})
+        ocpp("Heartbeat", {})
+        start = ocpp("StartTransaction", {"connectorId": 1, "idTag": "TAG1", "meterStart": 100,
+                                          "timestamp": at(clock[0])})
+        transaction = start[2]["transactionId"]
+        ocpp("MeterValues", {"connectorId": 1, "transactionId": transaction, "meterValue": [
+            {"timestamp": at(clock[0] + timedelta(minutes=1)),
+             "sampledValue": [{"value": "600", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]})
+        ocpp("StopTransaction", {"transactionId": transaction, "meterStop": 900,
+                                 "timestamp": at(clock[0] + timedelta(minutes=2))})
+        ocpp("Authorize", {"idTag": "TAG1"})
+        ok(client.http.post("/simulate", body=b"", headers={"Content-Type": "application/json"}))
+        for path in ("/", "/assets/dashboard.js", "/openapi.json", "/stats", "/chargepoints", f"/chargepoints/{cp}",
+                     "/chargepoints?status=Available", "/sessions", "/sessions?status=Completed",
+                     f"/sessions?chargePointId={cp}"):
+            ok(client.http.get(path))
+        session = ok(client.http.get(f"/sessions?chargePointId={cp}"))["sessions"][0]
+        ok(client.http.get(f"/sessions/{session['sessionId']}"))
+        ok(client.http.put(f"/chargepoints/{cp}/password", body=json.dumps({"password": "p" * 20}),
+                           headers={"Content-Type": "application/json"}))
+        # What the WebSocket gateway does when the charger connects (outside Lambda, so not recorded).
+        storage.set_online(cp, True, at(clock[0] + timedelta(minutes=3)), "connection-1", "gateway-1")
+        command = ok(client.http.post(f"/chargepoints/{cp}/commands", body=json.dumps({"action": "Reset", "payload": {
+            "type": "Soft"}}), headers={"Content-Type": "application/json"}))
+        ok(client.http.get(f"/chargepoints/{cp}/commands/{command['commandId']}"))
+
+
+def test_the_end_to_end_run_reaches_every_function(recorded):
+    assert set(recorded.calls) == {"api_handler", "simulate_tick", "simulator_inbox", "handle_ocpp_event"}
+
+
+def test_each_functions_role_grants_exactly_the_calls_it_makes(recorded):
+    """Least privilege, proven: every call recorded is granted, and every grant was used."""
+    roles = templates.role_policies(templates.load())
+    assert set(roles) == set(recorded.calls)
+    for function, statements in roles.items():
+        granted, needed = _granted(statements), recorded.calls[function]
+        assert needed - granted == set(), f"{function} would be denied"
+        assert granted - needed == set(), f"{function} is granted more than it uses"
+
+
+def test_each_role_reaches_only_its_own_log_group_and_async_functions_their_failure_queue():
+    resources = templates.load()
+    asynchronous = {"simulate_tick", "simulator_inbox", "handle_ocpp_event"}
+    for function, statements in templates.role_policies(resources).items():
+        by_sid = {s["Sid"]: s for s in statements}
+        assert by_sid["Logs"]["Resource"]["Fn::Sub"].endswith(f"/aws/lambda/ev-charging-${{Stage}}-{function}:*")
+        assert ("AsyncOnFailure" in by_sid) == (function in asynchronous)
+        assert "logs:CreateLogGroup" not in by_sid["Logs"]["Action"]  # the template declares the group
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_chalice_deploy_policy_file_is_the_templates_roles_with_no_wildcard_action(stage):
+    committed = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
+    assert committed == templates.chalice_policy(stage), f"run: python deploy/templates.py policy {stage}"
+    actions = [a for s in committed["Statement"] for a in s["Action"]]
+    assert actions and not any("*" in action for action in actions)
+    resources = [r for s in committed["Statement"] for r in s["Resource"]]
+    assert all(f"-{stage}" in r or r == "*" for r in resources)
+    assert [s["Sid"] for s in committed["Statement"] if s["Resource"] == ["*"]] == ["XRay"]  # no resource-level
