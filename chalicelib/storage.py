@@ -255,7 +255,6 @@ def get_charge_point(charge_point_id: str, consistent: bool = False) -> dict | N
     return from_item(response.get("Item"))
 
 
-def create_charge_point(item: dict, shard: int) -> bool:
 def _credentials_key(charge_point_id: str) -> dict:
     """A charger's password hash lives in an item of its own in the charge points table, so that it can
     be set before the charger's first boot (which creates the charge point item) and is never part of
@@ -277,6 +276,7 @@ def put_password_hash(charge_point_id: str, password_hash: str, set_at: str) -> 
     client().put_item(TableName=_names().charge_points_table, Item=item)
 
 
+def create_charge_point(item: dict, shard: int) -> bool:
     """A charge point's first accepted boot: the item and the fleet counters in 1 TransactWriteItems.
     False when it exists already."""
     item = {**item, "fleet": CHARGE_POINT_FLEET, "shard": shard}
@@ -513,9 +513,18 @@ def load_simulator_items(keys: Iterable[str]) -> dict[str, dict]:
 
 def save_simulator_items(puts: list[dict], deletes: Iterable[str] = ()) -> None:
     """Writes and deletes in BatchWriteItem calls of 25, re-sending what DynamoDB left unprocessed."""
-    table = _names().simulator_table
     requests = [{"PutRequest": {"Item": to_item(item)}} for item in puts]
     requests += [{"DeleteRequest": {"Key": to_item({"pk": key})}} for key in deletes]
+    _batch_write(_names().simulator_table, requests)
+
+
+def load_sessions(items: list[dict]) -> None:
+    """Session items written as they are, in BatchWriteItem calls of 25: a bulk load that bypasses the
+    central system (scripts/benchmark.py builds 100,000 stored sessions with it)."""
+    _batch_write(_names().sessions_table, [{"PutRequest": {"Item": to_item(item)}} for item in items])
+
+
+def _batch_write(table: str, requests: list[dict]) -> None:
     attempt = 0
     while requests:
         chunk, requests = requests[:25], requests[25:]

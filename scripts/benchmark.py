@@ -1,0 +1,363 @@
+"""Performance at fleet scale, measured side by side in one run, printed as one table.
+
+    .venv/bin/python scripts/benchmark.py --backend both
+
+1. DynamoDB requests per message, by action and on average, over a simulated fleet's traffic (counted at
+   the client), against the budget: Heartbeat and MeterValues 1, at most 2 on average.
+2. The central system's messages per second next to the raw single-PutItem rate on the same backend.
+3. GET /stats and GET /sessions?status=Active (first page) latency medians with 100 and with 100,000
+   stored sessions (bulk-loaded in the central system's own item shape, counters to match).
+4. One simulator tick of a 1,000 charge point fleet: events, PutEvents calls, seconds, peak memory.
+5. `import app` against `import boto3` in fresh interpreters, and the deployment package's size.
+
+Backends: moto (in process) and DynamoDB Local (AWS's engine on Java 17). The latency ratios count
+from DynamoDB Local only: moto's Query walks the whole table, real DynamoDB does not.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import uuid
+import zlib
+from collections import Counter
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {"STAGE": "bench", "LOCAL_RUNTIME": "off", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench",
+       "AWS_SECRET_ACCESS_KEY": "bench", "BOOT_POLICY": "accept-all", "AUTHORIZED_ID_TAGS": "*",
+       "SIMULATOR_SEED": "11", "SIMULATOR_SPEED": "1", "EVENT_BUS_NAME": "ev-bus-bench"}
+os.environ.update(ENV)
+for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+    os.environ.pop(_name, None)
+sys.path.insert(0, str(ROOT))
+
+import app  # noqa: E402
+from chalicelib import (central_system, charging_rules, events, local_runtime, ocpp_frames, pricing,  # noqa: E402
+                        settings, simulator, storage)
+
+TICK = timedelta(minutes=2)  # the schedule's rate in .chalice/config.json
+PAGE = 20  # /sessions' default page size
+BUDGET_AVERAGE = 2.0
+ONE_REQUEST = ("Heartbeat", "MeterValues")
+RATIO_LIMIT = 1.3
+
+
+def configure(**values: object) -> None:
+    for name, value in values.items():
+        os.environ[name] = str(value)
+    settings.get.cache_clear()
+
+
+def fresh_tables() -> None:
+    """New, empty tables for the next measurement (names from the environment, as in every stage)."""
+    suffix = uuid.uuid4().hex[:8]
+    configure(CHARGE_POINTS_TABLE=f"bench-cp-{suffix}", SESSIONS_TABLE=f"bench-sessions-{suffix}",
+              SIMULATOR_TABLE=f"bench-sim-{suffix}", STATS_TABLE=f"bench-stats-{suffix}")
+    storage.ensure_tables()
+
+
+@contextmanager
+def backend(name: str) -> Iterator[None]:
+    if name == "moto":
+        from moto import mock_aws
+
+        with mock_aws():
+            storage.reset_client()
+            yield
+    else:
+        process, endpoint = local_runtime.start_dynamodb_local(None)
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
+        storage.reset_client()
+        try:
+            yield
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+            del os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
+    storage.reset_client()
+
+
+def log(text: str) -> None:
+    print(f"  [{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+# --- 1 and 2: the central system on a simulated fleet's traffic ----------------------------------
+
+def answer_calls(bus: events.LocalBus, counted: Counter, requests: Counter, messages: Counter) -> float:
+    """Answer the CALLs the last tick published, one by one as the bus would; the answers wait in the
+    bus for the simulator's inbox. Returns the seconds spent answering."""
+    calls, bus.queue = [e for e in bus.queue if e["source"] == events.CHARGER_SOURCE], []
+    spent = 0.0
+    for event in calls:
+        before = sum(counted.values())
+        started = time.perf_counter()
+        events.answer_call_event(event, central_system.handle)
+        spent += time.perf_counter() - started
+        action = event["detail"]["action"]
+        requests[action] += sum(counted.values()) - before
+        messages[action] += 1
+    bus.flush()
+    return spent
+
+
+def message_mix(fleet: int, minutes: int) -> dict:
+    """A fleet lives `minutes` (ending now, so that no timestamp is in the future) on 2-minute ticks."""
+    fresh_tables()
+    configure(FLEET_SIZE=fleet)
+    bus = local_runtime.local_bus(app.app, deferred=True)
+    events.use(bus)
+    requests: Counter = Counter()
+    messages: Counter = Counter()
+    start = datetime.now(timezone.utc) - timedelta(minutes=minutes)
+    spent = 0.0
+    with storage.counting_requests() as counted:
+        for tick in range(minutes // 2 + 1):
+            simulator.run_tick(start + tick * TICK)
+            spent += answer_calls(bus, counted, requests, messages)
+    events.use(None)
+    return {"requests": requests, "messages": messages, "seconds": spent}
+
+
+def raw_put_rate(count: int) -> float:
+    """Single PutItem requests per second, one after the other, on the same backend."""
+    started = time.perf_counter()
+    for n in range(count):
+        storage.put_simulator_item({"pk": f"bench#{n}", "state": "x" * 200})
+    return count / (time.perf_counter() - started)
+
+
+# --- 3: API latency with 100 and with 100,000 stored sessions ------------------------------------
+
+def session_items(first: int, count: int, active: int, tariff: dict, fleet: int) -> Iterator[dict]:
+    """Sessions in the central system's item shape (see central_system.start_transaction and
+    stop_transaction); the first `active` are still charging."""
+    day = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    for n in range(first, first + count):
+        cp = f"CP-BENCH-{n % fleet:05d}"
+        started = day + timedelta(seconds=37 * n)
+        start_time = ocpp_frames.format_timestamp(started)
+        tx = charging_rules.transaction_id(cp, 1, "TAG-1", 1000 * n, start_time, 0)
+        session_id = charging_rules.session_id(cp, tx)
+        item = {"sessionId": session_id, "transactionId": tx, "chargePointId": cp, "connectorId": 1,
+                "idTag": "TAG-1", "idTagStatus": "Accepted", "meterStart": 1000 * n, "startTime": start_time,
+                "tariff": tariff, "fleet": storage.SESSION_FLEET, "startKey": f"{start_time}#{session_id}"}
+        if n - first < active:
+            item.update(status="Active", lastRegisterWh=1000 * n + 5000, powerW=11000, soc=55,
+                        lastMeterTime=ocpp_frames.format_timestamp(started + timedelta(minutes=30)))
+        else:
+            energy = 5000 + n % 40_000
+            item.update(status="Completed", stopTime=ocpp_frames.format_timestamp(started + timedelta(hours=1)),
+                        meterStop=1000 * n + energy, energyWh=energy, lastRegisterWh=1000 * n + energy, powerW=0,
+                        cost=str(pricing.session_cost(energy, pricing.tariff_from_record(tariff))),
+                        stopReason="EVDisconnected")
+        yield item
+
+
+def load_sessions(first: int, count: int, active: int, fleet: int = 1000) -> None:
+    """Bulk-load sessions and move the sharded counters by exactly what they add."""
+    settings_now = settings.get()
+    tariff = pricing.tariff_record(settings_now.tariff)
+    shards: dict[int, Counter] = {}
+    chunk: list[dict] = []
+    for item in session_items(first, count, active, tariff, fleet):
+        totals = shards.setdefault(zlib.crc32(item["chargePointId"].encode()) % settings_now.stats_shards, Counter())
+        if item["status"] == "Active":
+            totals["activeSessions"] += 1
+        else:
+            totals.update(completedSessions=1, energyWh=item["energyWh"],
+                          revenueMinor=pricing.to_minor_units(pricing.session_cost(
+                              item["energyWh"], pricing.tariff_from_record(tariff))))
+        chunk.append(item)
+        if len(chunk) == 1000:
+            storage.load_sessions(chunk)
+            chunk = []
+    storage.load_sessions(chunk)
+    for shard, totals in shards.items():
+        storage.add_to_stats(shard, dict(totals))
+
+
+def latency_ms(client, path: str, repeat: int) -> float:
+    for _ in range(3):
+        client.http.get(path)
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = client.http.get(path)
+        samples.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.body
+    return statistics.median(samples) * 1000
+
+
+def api_latency(small: int, large: int, repeat: int) -> dict:
+    from chalice.test import Client
+
+    fresh_tables()
+    paths = ("/stats", "/sessions?status=Active")
+    found: dict = {}
+    with Client(app.app) as client:
+        load_sessions(0, small, active=30)
+        found[small] = {p: latency_ms(client, p, repeat) for p in paths}
+        stats = json.loads(client.http.get("/stats").body)
+        assert stats["activeSessions"] + stats["completedSessions"] == small, stats
+        started = time.perf_counter()
+        load_sessions(small, large - small, active=1000 - 30)
+        log(f"loaded {large - small} sessions in {time.perf_counter() - started:.0f} s")
+        found[large] = {p: latency_ms(client, p, repeat) for p in paths}
+        stats = json.loads(client.http.get("/stats").body)
+        assert stats["activeSessions"] == 1000 and stats["completedSessions"] == large - 1000, stats
+        page = json.loads(client.http.get("/sessions?status=Active").body)["sessions"]
+        assert len(page) == PAGE and all(s["status"] == "Active" for s in page)
+    return found
+
+
+# --- 4: a simulator tick of a large fleet --------------------------------------------------------
+
+def fleet_tick(fleet: int) -> dict:
+    """Tick 1 boots the fleet and the central system answers; tick 2, two minutes later, is the one
+    measured: the answers read, every charger announcing itself and living two minutes."""
+    fresh_tables()
+    configure(FLEET_SIZE=fleet)
+    bus = local_runtime.local_bus(app.app, deferred=True)
+    events.use(bus)
+    start = datetime.now(timezone.utc) - 3 * TICK
+    simulator.run_tick(start)
+    answer_calls(bus, Counter(), Counter(), Counter())
+    counting_bus = events.LocalBus()  # no subscribers: counts PutEvents calls as EventBridgePublisher makes them
+    events.use(counting_bus)
+    with storage.counting_requests() as counted:
+        started = time.perf_counter()
+        sent = simulator.run_tick(start + TICK)
+        seconds = time.perf_counter() - started
+    put_events = counting_bus.calls
+    tracemalloc.start()
+    simulator.run_tick(start + 2 * TICK)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    events.use(None)
+    return {"events": len(sent), "putEvents": put_events, "seconds": seconds, "requests": counted,
+            "peakMb": peak / 2**20}
+
+
+# --- 5: cold start and package --------------------------------------------------------------------
+
+def import_seconds(module: str, repeat: int) -> float:
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **ENV}
+    runs = [float(subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                                 check=True).stdout) for _ in range(repeat)]
+    return statistics.median(runs)
+
+
+def package_bytes() -> tuple[int, str]:
+    """The deployment archive: out/deployment.zip when `chalice package` wrote one, else built now."""
+    existing = ROOT / "out" / "deployment.zip"
+    if existing.exists():
+        return existing.stat().st_size, "out/deployment.zip"
+    with tempfile.TemporaryDirectory() as out:
+        subprocess.run([str(Path(sys.executable).parent / "chalice"), "package", "--stage", "dev", out], cwd=ROOT,
+                       env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}, check=True, capture_output=True)
+        return (Path(out) / "deployment.zip").stat().st_size, "chalice package --stage dev"
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+def measure(name: str, args: argparse.Namespace) -> dict:
+    found: dict = {}
+    with backend(name):
+        log(f"{name}: message mix, {args.mix_fleet} charge points for {args.mix_minutes} minutes")
+        found["mix"] = message_mix(args.mix_fleet, args.mix_minutes)
+        log(f"{name}: raw PutItem rate")
+        found["put_rate"] = raw_put_rate(args.puts)
+        log(f"{name}: simulator tick, {args.fleet} charge points")
+        found["tick"] = fleet_tick(args.fleet)
+        log(f"{name}: API latency, {args.small} and {args.sessions} sessions")
+        found["latency"] = api_latency(args.small, args.sessions, args.repeat)
+    return found
+
+
+def table(results: dict[str, dict], args: argparse.Namespace, imports: dict, package: tuple[int, str]) -> str:
+    names = list(results)
+    header = "| measurement | target | " + " | ".join(NAMES[n] for n in names) + " |"
+    lines = [header, "|" + " --- |" * (2 + len(names))]
+
+    def row(label: str, target: str, cell: Callable[[dict], str]) -> None:
+        lines.append(f"| {label} | {target} | " + " | ".join(cell(results[n]) for n in names) + " |")
+
+    actions = sorted(set().union(*(r["mix"]["messages"] for r in results.values())))
+    for action in actions:
+        row(f"DynamoDB requests per {action}", "1" if action in ONE_REQUEST else "",
+            lambda r, a=action: f"{r['mix']['requests'][a] / r['mix']['messages'][a]:.2f} "
+                                f"({r['mix']['messages'][a]} msgs)" if r["mix"]["messages"][a] else "-")
+    row("DynamoDB requests per message, whole mix", f"<= {BUDGET_AVERAGE:g}",
+        lambda r: f"{sum(r['mix']['requests'].values()) / sum(r['mix']['messages'].values()):.2f} "
+                  f"({sum(r['mix']['messages'].values())} msgs)")
+    row("central system, messages/s", "", lambda r: f"{sum(r['mix']['messages'].values()) / r['mix']['seconds']:.0f}")
+    row("raw single PutItem, requests/s", "", lambda r: f"{r['put_rate']:.0f}")
+    row("messages/s ÷ PutItem/s", "≈ 1 ÷ requests per message",
+        lambda r: f"{sum(r['mix']['messages'].values()) / r['mix']['seconds'] / r['put_rate']:.2f}")
+    for path in ("/stats", "/sessions?status=Active"):
+        for size in (args.small, args.sessions):
+            row(f"GET {path} median, {size:,} sessions", "", lambda r, p=path, s=size: f"{r['latency'][s][p]:.1f} ms")
+        row(f"GET {path} ratio {args.sessions:,} / {args.small:,}", f"<= {RATIO_LIMIT} (DynamoDB Local)",
+            lambda r, p=path: f"{r['latency'][args.sessions][p] / r['latency'][args.small][p]:.2f}")
+    row(f"simulator tick, {args.fleet:,} charge points: events", "", lambda r: f"{r['tick']['events']:,}")
+    row("  PutEvents calls", "⌈events / 10⌉", lambda r: f"{r['tick']['putEvents']:,}")
+    row("  DynamoDB requests", f"⌈{args.fleet}/100⌉ + replies BatchGetItem, ⌈writes/25⌉ BatchWriteItem",
+        lambda r: ", ".join(f"{k} {v}" for k, v in sorted(r["tick"]["requests"].items())))
+    row("  seconds", "well inside the 60 s Lambda timeout", lambda r: f"{r['tick']['seconds']:.1f} s")
+    row("  peak Python memory (next tick)", "within 512 MB", lambda r: f"{r['tick']['peakMb']:.0f} MB")
+    lines.append(f"| `import app` / `import boto3` (median of {args.imports}) | <= {RATIO_LIMIT} | "
+                 + f"{imports['app'] * 1000:.0f} ms / {imports['boto3'] * 1000:.0f} ms = "
+                 + f"{imports['app'] / imports['boto3']:.2f}" + " |" * len(names))
+    lines.append(f"| deployment package ({package[1]}) | small | {package[0] / 2**20:.2f} MB" + " |" * len(names))
+    return "\n".join(lines)
+
+
+NAMES = {"moto": "moto", "dynamodb-local": "DynamoDB Local"}
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                     if line.startswith("MemTotal"))
+    return (f"{os.cpu_count()} CPUs ({cpu}), {memory_kb / 2**20:.1f} GiB RAM, Python {platform.python_version()}, "
+            f"{time.strftime('%Y-%m-%d')}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=("moto", "dynamodb-local", "both"), default="both")
+    parser.add_argument("--sessions", type=int, default=100_000, help="the large data set")
+    parser.add_argument("--small", type=int, default=100, help="the small data set")
+    parser.add_argument("--fleet", type=int, default=1000, help="charge points in the measured tick")
+    parser.add_argument("--mix-fleet", type=int, default=30, help="charge points in the message mix")
+    parser.add_argument("--mix-minutes", type=int, default=90, help="simulated minutes of the message mix")
+    parser.add_argument("--puts", type=int, default=1000, help="PutItem requests for the raw rate")
+    parser.add_argument("--repeat", type=int, default=50, help="requests per latency median")
+    parser.add_argument("--imports", type=int, default=7, help="fresh interpreters per import median")
+    args = parser.parse_args()
+    names = ["moto", "dynamodb-local"] if args.backend == "both" else [args.backend]
+    results = {name: measure(name, args) for name in names}
+    log("imports and package")
+    imports = {module: import_seconds(module, args.imports) for module in ("app", "boto3")}
+    package = package_bytes()
+    print(f"Machine: {machine()}\n")
+    print(table(results, args, imports, package))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
