@@ -6,10 +6,11 @@ import os
 
 from chalice import Chalice, CORSConfig, Rate, Response
 
-from chalicelib import auth, central_system, dashboard, events, openapi, rest, simulator
+from chalicelib import auth, central_system, dashboard, events, openapi, rest, simulator, telemetry
 from chalicelib import settings as settings_module
 
 settings = settings_module.get()
+telemetry.configure()  # JSON log lines with EMF metrics, on stdout for CloudWatch
 app = Chalice(app_name="ev-charging")
 app.api.cors = CORSConfig(allow_origin=settings.cors_allow_origin)
 app.api.binary_types = []  # every response is text: JSON, HTML, CSS, JS, SVG

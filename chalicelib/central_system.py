@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Callable
 
 from chalicelib import charging_rules as rules
-from chalicelib import ocpp_frames, pricing, storage
+from chalicelib import ocpp_frames, pricing, storage, telemetry
 from chalicelib.ocpp_frames import FrameError
 from chalicelib.settings import Settings
 from chalicelib.settings import get as get_settings
@@ -70,14 +70,16 @@ def handle(charge_point_id: str, raw: str | bytes | list, received_at: datetime 
         _count_rejection(charge_point_id, error.action, error, settings)
         return error.frame()
     ocpp_frames.validate(ocpp_frames.CALLRESULT, call.action, payload)
-    log.info(json.dumps({"event": "answered", "chargePointId": charge_point_id, "messageId": call.unique_id,
-                         "action": call.action}))
+    telemetry.event(log, logging.INFO, "answered", charge_point_id, call.unique_id, action=call.action,
+                    metrics={"MessagesProcessed": 1}, dimensions={"Action": call.action})
     return ocpp_frames.call_result(call.unique_id, payload)
 
 
 def _count_rejection(charge_point_id: str, action: str | None, error: FrameError, settings: Settings) -> None:
-    log.warning(json.dumps({"event": "rejected", "chargePointId": charge_point_id, "messageId": error.unique_id,
-                            "action": action, "errorCode": error.code, "description": error.description}))
+    telemetry.event(log, logging.WARNING, "rejected", charge_point_id, error.unique_id, action=action,
+                    errorCode=error.code, description=error.description,
+                    # action is set only for a known OCPP action: a charger cannot mint new metrics.
+                    metrics={"MessagesRejected": 1}, dimensions={"Action": action or "Unknown"})
     storage.add_to_stats(zlib.crc32(charge_point_id.encode()) % settings.stats_shards, {"rejectedMessages": 1})
 
 
@@ -102,7 +104,8 @@ def boot_notification(msg: Message) -> dict:
     status = msg.settings.boot_status(msg.charge_point_id)
     answer = {"status": status, "currentTime": msg.seen, "interval": msg.settings.heartbeat_interval}
     if status != "Accepted":
-        log.info(json.dumps({"event": "boot-refused", "chargePointId": msg.charge_point_id, "status": status}))
+        log.info(json.dumps({"event": "boot-refused", "chargePointId": msg.charge_point_id,
+                             "messageId": msg.call.unique_id, "status": status}))
         return answer
     p = msg.payload
     fields = {"vendor": p["chargePointVendor"], "model": p["chargePointModel"], "bootedAt": msg.seen,
@@ -181,6 +184,8 @@ def start_transaction(msg: Message) -> dict:
         }
         result = storage.start_session(session, msg.stamp(answer), msg.shard)
         if result.outcome == storage.APPLIED:
+            telemetry.event(log, logging.INFO, "session-started", msg.charge_point_id, msg.call.unique_id,
+                            sessionId=session["sessionId"], metrics={"SessionsStarted": 1})
             return answer
         if result.session is None:
             return _settle(result, answer, msg.charge_point_id)
@@ -254,6 +259,9 @@ def stop_transaction(msg: Message) -> dict:
                 "cost": str(cost), "powerW": 0, "lastRegisterWh": last_register,
                 **({"stopReason": p["reason"]} if "reason" in p else {})}
         result = storage.complete_session(session_id, stamp, sets, msg.shard, energy_wh, pricing.to_minor_units(cost))
+        if result.outcome == storage.APPLIED:  # counted once: a redelivered stop is a DUPLICATE
+            telemetry.event(log, logging.INFO, "session-completed", msg.charge_point_id, msg.call.unique_id,
+                            sessionId=session_id, metrics={"SessionsCompleted": 1, "EnergyDeliveredWh": energy_wh})
         if result.outcome in (storage.APPLIED, storage.DUPLICATE):
             return answer
         if result.outcome != storage.CONFLICT:

@@ -170,7 +170,7 @@ class RecordingEnv(dict):
 def _variables_read(stage: str) -> set[str]:
     env = RecordingEnv(templates.stage_env(stage))
     settings.load(env)
-    return env.read | {"CORS_ALLOW_ORIGIN"}  # app.py's CORS origin
+    return env.read
 
 
 @pytest.mark.parametrize("stage", STAGES)
