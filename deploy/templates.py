@@ -20,8 +20,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / ".chalice" / "config.json"
 RESOURCES = ROOT / ".chalice" / "resources.json"
 APP_NAME = "ev-charging"
-# What a data-only stack holds: every declared resource that chalice does not generate or refer to.
-DATA_TYPES = ("AWS::DynamoDB::Table", "AWS::Events::EventBus", "AWS::SQS::Queue", "AWS::SQS::QueuePolicy")
 ARN_FORMATS = {  # resource type -> its ARN from its name, for a policy file that cannot hold intrinsics
     "AWS::DynamoDB::Table": "arn:aws:dynamodb:*:*:table/{}",
     "AWS::Events::EventBus": "arn:aws:events:*:*:event-bus/{}",
@@ -124,16 +122,28 @@ def chalice_policy(stage: str, resources: dict | None = None) -> dict:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def _references(value: Any) -> set[str]:
+    text = json.dumps(value)
+    found = set(re.findall(r'"Ref": "([^"]+)"', text)) | set(re.findall(r'"Fn::GetAtt": \["([^"]+)"', text))
+    found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}]+)\}", text)}
+    return {name for name in found if not name.startswith("AWS::")}
+
+
 def data_template(resources: dict | None = None) -> dict:
-    """The data-only stack for the `chalice deploy` path: tables, bus, queues and the functions' log
-    groups (named as chalice deploy names the functions), from the same declarations."""
+    """The data-only stack for the `chalice deploy` path, from the same declarations: every declared
+    resource that does not depend on what chalice creates (tables, bus, queues, the API's log group
+    and operator key), plus the functions' log groups, named as `chalice deploy` names the functions."""
     resources = copy.deepcopy(resources or load())
-    functions = function_names(resources)
-    kept = {k: v for k, v in resources["Resources"].items() if v.get("Type") in DATA_TYPES}
-    for logical_id, name in functions.items():
-        group = resources["Resources"][logical_id + "LogGroup"]
-        group["Properties"]["LogGroupName"] = {"Fn::Sub": f"/aws/lambda/{APP_NAME}-${{Stage}}-{name}"}
-        kept[logical_id + "LogGroup"] = group
+    for logical_id, name in function_names(resources).items():
+        group = resources["Resources"][logical_id + "LogGroup"]["Properties"]
+        group["LogGroupName"] = {"Fn::Sub": f"/aws/lambda/{APP_NAME}-${{Stage}}-{name}"}
+    kept = {k: v for k, v in resources["Resources"].items() if "Type" in v}
+    known = set(resources["Parameters"])
+    while True:
+        dependent = {k for k, v in kept.items() if not _references(v) <= set(kept) | known}
+        if not dependent:
+            break
+        kept = {k: v for k, v in kept.items() if k not in dependent}
     outputs = {}
     for logical_id, resource in kept.items():
         if resource["Type"] in NAME_PROPERTY:

@@ -484,3 +484,88 @@ def test_the_chalice_deploy_policy_file_is_the_templates_roles_with_no_wildcard_
     resources = [r for s in committed["Statement"] for r in s["Resource"]]
     assert all(f"-{stage}" in r or r == "*" for r in resources)
     assert [s["Sid"] for s in committed["Statement"] if s["Resource"] == ["*"]] == ["XRay"]  # no resource-level
+
+
+# --- the `chalice deploy` path: the data stack, then the wiring, on moto ------------------------------
+
+@pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")  # moto's CloudFormation, not ours
+def test_the_chalice_deploy_path_data_stack_then_wiring(tmp_path, app_module):
+    """deploy/data-stack.sh's template creates the named resources; deploy/wire_custom_bus.py then puts
+    the handlers' rules on the custom bus (with the DLQ), the failure destinations and the API stage
+    settings onto what `chalice deploy` made (stood in for here: moto runs no chalice deploy)."""
+    import boto3
+    from moto import mock_aws
+
+    from deploy import wire_custom_bus
+
+    stage = "dev"
+    names = templates.physical_names(templates.load(), stage)
+    with mock_aws():
+        cfn = boto3.client("cloudformation")
+        cfn.create_stack(StackName=f"ev-charging-data-{stage}", TemplateBody=json.dumps(templates.data_template()),
+                         Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}], Capabilities=["CAPABILITY_IAM"])
+        tables = boto3.client("dynamodb").list_tables()["TableNames"]
+        assert sorted(tables) == sorted(names[t] for t in storage.TABLES)
+        apigateway = boto3.client("apigateway")
+        apigateway.create_api_key(name=f"ev-charging-{stage}-operator", enabled=True)  # moto's CFN lacks ApiKey
+        deployed = _stand_in_for_chalice_deploy(stage, tmp_path)
+        patterns, scheduled = wire_custom_bus.app_event_sources()
+        wiring = wire_custom_bus.Wiring(stage, deployed_file=deployed)
+        for _ in range(2):  # idempotent
+            wiring.wire(patterns, scheduled)
+
+        client = boto3.client("events")
+        for function, pattern in patterns.items():
+            rule = client.describe_rule(Name=wiring.rule_name(function), EventBusName=names["EventBus"])
+            assert json.loads(rule["EventPattern"]) == pattern
+            [target] = client.list_targets_by_rule(Rule=rule["Name"], EventBusName=names["EventBus"])["Targets"]
+            assert target["Arn"] == wiring.functions[function]
+            assert target["DeadLetterConfig"]["Arn"].endswith(names["EventsDLQ"])
+        [schedule_target] = client.list_targets_by_rule(Rule=f"ev-charging-{stage}-simulate_tick-event")["Targets"]
+        assert schedule_target["DeadLetterConfig"]["Arn"].endswith(names["EventsDLQ"])
+        for function in [*patterns, *scheduled]:
+            config = boto3.client("lambda").get_function_event_invoke_config(FunctionName=wiring.functions[function])
+            assert config["DestinationConfig"]["OnFailure"]["Destination"].endswith(names["AsyncFailureQueue"])
+        api_stage = apigateway.get_stage(restApiId=wiring.rest_api, stageName="api")
+        assert api_stage["methodSettings"]["*/*"]["throttlingRateLimit"] == 20
+        assert api_stage["accessLogSettings"]["destinationArn"].endswith(f"/aws/apigateway/ev-charging-{stage}-access")
+        [plan] = apigateway.get_usage_plans()["items"]
+        assert apigateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"]
+
+        wiring.unwire(patterns)
+        assert client.list_rules(EventBusName=names["EventBus"])["Rules"] == []
+        assert apigateway.get_usage_plans()["items"] == []
+
+
+def _stand_in_for_chalice_deploy(stage: str, directory: Path) -> Path:
+    """The functions, REST API and schedule rule `chalice deploy` creates, and its deployed/STAGE.json."""
+    import io
+
+    import boto3
+
+    role = boto3.client("iam").create_role(RoleName="chalice", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("app.py", "")
+    resources = []
+    for name in templates.function_names(templates.load()).values():
+        arn = boto3.client("lambda").create_function(
+            FunctionName=f"ev-charging-{stage}-{name}", Runtime="python3.11", Role=role, Handler=f"app.{name}",
+            Code={"ZipFile": archive.getvalue()})["FunctionArn"]
+        resources.append({"name": name, "resource_type": "lambda_function", "lambda_arn": arn})
+    events_client = boto3.client("events")
+    rule = f"ev-charging-{stage}-simulate_tick-event"
+    events_client.put_rule(Name=rule, ScheduleExpression="rate(2 minutes)")
+    tick = next(r["lambda_arn"] for r in resources if r["name"] == "simulate_tick")
+    events_client.put_targets(Rule=rule, Targets=[{"Id": "1", "Arn": tick}])
+    resources.append({"name": "simulate_tick-event", "resource_type": "cloudwatch_event", "rule_name": rule})
+    apigateway = boto3.client("apigateway")
+    api = apigateway.create_rest_api(name="ev-charging")["id"]
+    root = apigateway.get_resources(restApiId=api)["items"][0]["id"]
+    apigateway.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigateway.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+    apigateway.create_deployment(restApiId=api, stageName="api")
+    resources.append({"name": "rest_api", "resource_type": "rest_api", "rest_api_id": api})
+    path = directory / f"{stage}.json"
+    path.write_text(json.dumps({"resources": resources, "schema_version": "2.0", "backend": "api"}))
+    return path
