@@ -25,7 +25,14 @@ def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 120) -> 
     return False
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # A terminal closing or a `kill` stops everything too, not just Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     port = os.environ.get("PORT", "8000")
     chalice = Path(sys.executable).parent / "chalice"
     command = [str(chalice), "local", "--stage", "local", "--host", "127.0.0.1", "--port", port, "--no-autoreload"]
