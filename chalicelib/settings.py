@@ -37,6 +37,7 @@ class Settings:
     sessions_table: str
     simulator_table: str
     stats_table: str
+    commands_table: str
     event_bus_name: str
     boot_policy: str
     known_charge_points: tuple[str, ...]
@@ -52,9 +53,12 @@ class Settings:
     simulator_seed: int | None
     simulator_interval_seconds: float
     schedule_minutes: int
+    ocpp_port: int
     ocpp_auth: str
     operator_auth: str
     cors_allow_origin: str
+    command_timeout_seconds: int
+    outbox_poll_seconds: float
 
     def __post_init__(self) -> None:
         # Production is never left open by a forgotten variable.
@@ -87,15 +91,21 @@ def _text(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float,
+            kind: type = float) -> float:
     raw = env.get(name, str(default))
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+        noun = "a whole number" if kind is int else "a number"
+        raise SettingsError(f"{name} must be {noun}, got {raw!r}") from None
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    return int(_number(env, name, default, low, high, int))
 
 
 def _decimal(env: Mapping[str, str], name: str, default: str) -> Decimal:
@@ -106,17 +116,6 @@ def _decimal(env: Mapping[str, str], name: str, default: str) -> Decimal:
         raise SettingsError(f"{name} must be a decimal number, got {raw!r}") from None
     if not value.is_finite() or value < 0:
         raise SettingsError(f"{name} must be zero or more, got {raw!r}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name, str(default))
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
     return value
 
 
@@ -139,6 +138,7 @@ def load(env: Mapping[str, str]) -> Settings:
         sessions_table=_text(env, "SESSIONS_TABLE", f"ev-{stage}-charging-sessions"),
         simulator_table=_text(env, "SIMULATOR_TABLE", f"ev-{stage}-simulator"),
         stats_table=_text(env, "STATS_TABLE", f"ev-{stage}-stats"),
+        commands_table=_text(env, "COMMANDS_TABLE", f"ev-{stage}-commands"),
         event_bus_name=_text(env, "EVENT_BUS_NAME", f"ev-bus-{stage}"),
         boot_policy=_choice(env, "BOOT_POLICY", "allow-list", BOOT_POLICIES),
         known_charge_points=_list(env, "KNOWN_CHARGE_POINTS", "CP-DEMO-*"),
@@ -154,13 +154,16 @@ def load(env: Mapping[str, str]) -> Settings:
         max_clock_drift_seconds=_int(env, "MAX_CLOCK_DRIFT_SECONDS", 300, 0, 86400),
         pagination_secret=_text(env, "PAGINATION_SECRET", f"ev-{stage}-pagination"),
         fleet_size=_int(env, "FLEET_SIZE", 3, 0, 100000),
-        simulator_speed=_float(env, "SIMULATOR_SPEED", 1.0, 0.1, 1000.0),
+        simulator_speed=_number(env, "SIMULATOR_SPEED", 1.0, 0.1, 1000.0),
         simulator_seed=_int(env, "SIMULATOR_SEED", 0, 0, 2**63) if env.get("SIMULATOR_SEED") else None,
-        simulator_interval_seconds=_float(env, "SIMULATOR_INTERVAL_SECONDS", 5.0, 0.0, 3600.0),
+        simulator_interval_seconds=_number(env, "SIMULATOR_INTERVAL_SECONDS", 5.0, 0.0, 3600.0),
         schedule_minutes=_int(env, "SIMULATOR_SCHEDULE_MINUTES", 2, 1, 1440),
+        ocpp_port=_int(env, "OCPP_PORT", 9000, 1, 65535),
         ocpp_auth=_choice(env, "OCPP_AUTH", "none", OCPP_AUTH_MODES),
         operator_auth=_choice(env, "OPERATOR_AUTH", "none", OPERATOR_AUTH_MODES),
         cors_allow_origin=_text(env, "CORS_ALLOW_ORIGIN", "*"),
+        command_timeout_seconds=_int(env, "COMMAND_TIMEOUT_SECONDS", 60, 1, 3600),
+        outbox_poll_seconds=_number(env, "OUTBOX_POLL_SECONDS", 0.5, 0.05, 60.0),
     )
 
 
