@@ -6,7 +6,7 @@ import os
 
 from chalice import Chalice, CORSConfig, Rate, Response
 
-from chalicelib import auth, central_system, dashboard, events, openapi, rest, simulator, telemetry
+from chalicelib import auth, central_system, commands, dashboard, events, openapi, rest, simulator, telemetry
 from chalicelib import settings as settings_module
 
 settings = settings_module.get()
@@ -61,10 +61,21 @@ def get_charge_point(charge_point_id):
     return rest.get_charge_point(charge_point_id)
 
 
+@app.route("/chargepoints/{charge_point_id}/commands", methods=["POST"], cors=True, content_types=["application/json"],
+           **OPERATOR)
+def send_command(charge_point_id):
+    return commands.submit(charge_point_id, app.current_request.raw_body)
+
+
 @app.route("/chargepoints/{charge_point_id}/password", methods=["PUT"], cors=True, content_types=["application/json"],
            **OPERATOR)
 def set_charge_point_password(charge_point_id):
     return rest.set_password(charge_point_id, app.current_request.raw_body)
+
+
+@app.route("/chargepoints/{charge_point_id}/commands/{command_id}", cors=True)
+def get_command(charge_point_id, command_id):
+    return commands.view(charge_point_id, command_id)
 
 
 @app.route("/sessions", cors=True)

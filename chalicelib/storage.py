@@ -28,6 +28,7 @@ TABLES = {
     "SessionsTable": "sessions_table",
     "SimulatorTable": "simulator_table",
     "StatsTable": "stats_table",
+    "CommandsTable": "commands_table",
 }
 CHARGE_POINT_FLEET = "chargepoint"
 SESSION_FLEET = "session"
@@ -572,6 +573,100 @@ def release_lease(name: str, holder: str) -> None:
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
+
+
+# --- WebSocket connections and remote commands ---------------------------------------------------
+
+def _update_if(args: dict) -> bool:
+    """One conditional UpdateItem: False when its condition does not hold."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client().update_item(**args)
+        return True
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False
+
+
+def set_online(charge_point_id: str, online: bool, seen: str, connection_id: str, gateway_id: str = "") -> bool:
+    """A charger's WebSocket connected (online, with the gateway and connection that hold it) or closed:
+    1 UpdateItem, +1 when a newer lastSeen is already recorded (lastSeen never goes back: it guards
+    every write). Only a registered charge point is marked, and a disconnect only counts for the
+    connection it ends, so a charger that already reconnected stays online. False when nothing changed."""
+    for with_seen in (True, False):
+        expr = _Expression()
+        sets: dict[str, Any] = {"online": online, **({"lastSeen": seen} if with_seen else {})}
+        if online:
+            sets.update(connectionId=connection_id, gatewayId=gateway_id)
+        condition = f"attribute_exists({expr.name('chargePointId')})"
+        if not online:
+            condition += f" AND {expr.name('connectionId')} = {expr.value(connection_id)}"
+        if with_seen:
+            condition += f" AND {expr.name('lastSeen')} <= {expr.value(seen)}"
+        if _update_if({"TableName": _names().charge_points_table, "Key": to_item({"chargePointId": charge_point_id}),
+                       "UpdateExpression": expr.update(sets), "ConditionExpression": condition, **expr.args()}):
+            return True
+    return False
+
+
+def create_command(command: dict, connection_id: str, stale_before: str) -> bool:
+    """Queue a command in the outbox of the gateway holding the charger's socket, and take the charger's
+    single slot for an outstanding command, in 1 TransactWriteItems. The slot is free when empty or
+    when its command is older than stale_before (timed out). False when the charger is not connected
+    on connection_id or its slot is taken."""
+    expr = _Expression()
+    slot, created = expr.name("pendingCommand"), expr.name("createdAt")
+    condition = (f"{expr.name('online')} = {expr.value(True)} AND {expr.name('connectionId')} = {expr.value(connection_id)}"
+                 f" AND (attribute_not_exists({slot}) OR {slot}.{created} < {expr.value(stale_before)})")
+    update = {"TableName": _names().charge_points_table, "Key": to_item({"chargePointId": command["chargePointId"]}),
+              "UpdateExpression": f"SET {slot} = {expr.value({'commandId': command['commandId'], 'createdAt': command['createdAt']})}",
+              "ConditionExpression": condition, **expr.args()}
+    return _transact([
+        {"Put": {"TableName": _names().commands_table, "Item": to_item(command),
+                 "ConditionExpression": "attribute_not_exists(commandId)"}},
+        {"Update": update},
+    ])
+
+
+def get_command(charge_point_id: str, command_id: str) -> dict | None:
+    """1 GetItem (strongly consistent: a command's state changes within seconds)."""
+    response = client().get_item(TableName=_names().commands_table, ConsistentRead=True,
+                                 Key=to_item({"chargePointId": charge_point_id, "commandId": command_id}))
+    return from_item(response.get("Item"))
+
+
+def outbox(gateway_id: str, limit: int = 100) -> list[dict]:
+    """Commands waiting to be sent by this gateway: 1 Query on the sparse outbox index."""
+    expr = _Expression()
+    response = client().query(TableName=_names().commands_table, IndexName="outbox-index", Limit=limit,
+                              KeyConditionExpression=f"{expr.name('outbox')} = {expr.value(gateway_id)}", **expr.args())
+    return [from_item(item) for item in response.get("Items", [])]
+
+
+def update_command(charge_point_id: str, command_id: str, sets: dict, only_if_queued: bool = False) -> bool:
+    """Move a pending command on (sent, answered, failed, timed out) and out of the outbox: 1 conditional
+    UpdateItem. False when it is no longer pending (or, with only_if_queued, already sent)."""
+    expr = _Expression()
+    outbox_name = expr.name("outbox")
+    condition = f"{expr.name('status')} = {expr.value('pending')}"
+    if only_if_queued:
+        condition += f" AND attribute_exists({outbox_name})"
+    return _update_if({"TableName": _names().commands_table,
+                       "Key": to_item({"chargePointId": charge_point_id, "commandId": command_id}),
+                       "UpdateExpression": f"{expr.update(sets)} REMOVE {outbox_name}",
+                       "ConditionExpression": condition, **expr.args()})
+
+
+def release_command_slot(charge_point_id: str, command_id: str) -> bool:
+    """Free the charger's outstanding-command slot if this command still holds it: 1 UpdateItem."""
+    expr = _Expression()
+    slot = expr.name("pendingCommand")
+    return _update_if({"TableName": _names().charge_points_table, "Key": to_item({"chargePointId": charge_point_id}),
+                       "UpdateExpression": f"REMOVE {slot}",
+                       "ConditionExpression": f"{slot}.{expr.name('commandId')} = {expr.value(command_id)}",
+                       **expr.args()})
 
 
 # --- tables, from the one declaration in .chalice/resources.json ---------------------------------

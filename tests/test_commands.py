@@ -1,0 +1,135 @@
+"""Remote commands: POST /chargepoints/{id}/commands and GET .../commands/{commandId} (moto).
+
+The API, the gateway holding the socket and the answer may each be in another process; these tests
+drive each step through the same functions those processes call, and the last ones over a real socket."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from websockets.asyncio.client import connect
+
+from chalicelib import commands, ocpp_frames, settings, storage
+from tests.test_ocpp_gateway import exchange, gateway  # noqa: F401  (the fixture)
+
+BOOT = [2, "b1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]
+
+
+def post(client, cp: str, body) -> tuple[int, dict]:
+    response = client.http.post(f"/chargepoints/{cp}/commands", headers={"Content-Type": "application/json"},
+                                body=body if isinstance(body, str) else json.dumps(body))
+    return response.status_code, json.loads(response.body)
+
+
+def get(client, cp: str, command_id: str) -> tuple[int, dict]:
+    response = client.http.get(f"/chargepoints/{cp}/commands/{command_id}")
+    return response.status_code, json.loads(response.body)
+
+
+def registered(client, cp: str, online: bool = True, gateway_id: str = "gw-elsewhere") -> None:
+    """A booted charge point whose socket is held by a gateway (not this process's)."""
+    assert client.http.post(f"/ocpp/{cp}", headers={"Content-Type": "application/json"},
+                            body=json.dumps(BOOT)).status_code == 200
+    if online:
+        assert storage.set_online(cp, True, ocpp_frames.format_timestamp(ocpp_frames.now()), "conn-1", gateway_id)
+
+
+@pytest.mark.parametrize("body, message", [
+    ("not json", "body must be JSON"),
+    ({"payload": {}}, "body must be a JSON object"),
+    ({"action": "Reset", "payload": {}, "extra": 1}, "body must be a JSON object"),
+    ({"action": "FormatTheDisk", "payload": {}}, "action must be one of"),
+    ({"action": "Reset", "payload": []}, "payload must be a JSON object"),
+    ({"action": "Reset", "payload": {"type": "Gentle"}}, "does not match the OCPP 1.6 schema"),
+    ({"action": "RemoteStartTransaction", "payload": {}}, "does not match the OCPP 1.6 schema: RemoteStartTransaction payload: 'idTag'"),
+])
+def test_bad_commands_are_400_with_the_reason(client, body, message):
+    registered(client, "CP-C1")
+    status, error = post(client, "CP-C1", body)
+    assert status == 400 and message in error["Message"]
+
+
+def test_unknown_charger_is_404_and_offline_charger_409(client):
+    assert post(client, "CP-NOBODY", {"action": "Reset", "payload": {"type": "Soft"}})[0] == 404
+    registered(client, "CP-C2", online=False)
+    status, error = post(client, "CP-C2", {"action": "Reset", "payload": {"type": "Soft"}})
+    assert status == 409 and "offline" in error["Message"]
+    assert get(client, "CP-C2", "no-such-command")[0] == 404
+
+
+def test_a_command_is_matched_to_its_answer_in_another_process_and_frees_the_slot(client):
+    registered(client, "CP-C3", gateway_id="gw-a")
+    status, queued = post(client, "CP-C3", {"action": "Reset", "payload": {"type": "Hard"}})
+    assert status == 200
+    # One outstanding command per charger: the next one waits for this answer.
+    status, error = post(client, "CP-C3", {"action": "GetConfiguration", "payload": {}})
+    assert status == 409 and queued["commandId"] in error["Message"]
+    # The gateway holding the socket (process A) takes it from its outbox and sends it ...
+    [command] = commands.queued_for("gw-a")
+    assert commands.call_frame(command) == [2, queued["commandId"], "Reset", {"type": "Hard"}]
+    assert commands.mark_sent(command) and not commands.mark_sent(command)
+    assert commands.queued_for("gw-a") == []
+    # ... and whichever process gets the answer records it by charge point id + uniqueId.
+    assert commands.record_answer("CP-C3", [3, queued["commandId"], {"status": "Accepted"}]) == "answered"
+    assert commands.record_answer("CP-C3", [3, queued["commandId"], {"status": "Accepted"}]) is None
+    status, view = get(client, "CP-C3", queued["commandId"])
+    assert (status, view["status"], view["result"], view["payload"]) == (200, "answered", {"status": "Accepted"},
+                                                                         {"type": "Hard"})
+    assert post(client, "CP-C3", {"action": "GetConfiguration", "payload": {}})[0] == 200
+
+
+def test_a_callerror_or_a_schema_breaking_answer_fails_the_command(client):
+    registered(client, "CP-C4")
+    _, first = post(client, "CP-C4", {"action": "UnlockConnector", "payload": {"connectorId": 1}})
+    assert commands.record_answer("CP-C4", [4, first["commandId"], "NotSupported", "no lock", {}]) == "failed"
+    assert get(client, "CP-C4", first["commandId"])[1]["error"] == {
+        "errorCode": "NotSupported", "errorDescription": "no lock", "errorDetails": {}}
+    _, second = post(client, "CP-C4", {"action": "UnlockConnector", "payload": {"connectorId": 1}})
+    assert commands.record_answer("CP-C4", [3, second["commandId"], {"status": "Maybe"}]) == "failed"
+    assert get(client, "CP-C4", second["commandId"])[1]["error"]["errorCode"] == "PropertyConstraintViolation"
+
+
+def test_an_unanswered_command_times_out_and_frees_the_slot(client, monkeypatch):
+    monkeypatch.setenv("COMMAND_TIMEOUT_SECONDS", "1")
+    settings.get.cache_clear()
+    settings.get()  # read now: during a test-client request the environment is the config's stage's
+    registered(client, "CP-C5")
+    _, queued = post(client, "CP-C5", {"action": "Reset", "payload": {"type": "Soft"}})
+    assert get(client, "CP-C5", queued["commandId"])[1]["status"] == "pending"
+    time.sleep(1.1)
+    # Its gateway is gone and never said so: the view knows the deadline passed, and the slot is free.
+    assert get(client, "CP-C5", queued["commandId"])[1]["status"] == "timedOut"
+    assert post(client, "CP-C5", {"action": "Reset", "payload": {"type": "Soft"}})[0] == 200
+
+
+def test_over_the_socket_timeout_and_disconnect_are_recorded(gateway, client, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("COMMAND_TIMEOUT_SECONDS", "1")
+    settings.get.cache_clear()
+    settings.get()  # read now: during a test-client request the environment is the config's stage's
+
+    async def wait_status(cp: str, command_id: str, wanted: str) -> dict:
+        for _ in range(100):
+            _, view = await asyncio.to_thread(get, client, cp, command_id)
+            if view["status"] == wanted:
+                return view
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{command_id} never became {wanted}: {view}")
+
+    async def scenario():
+        async with connect(gateway.url + "CP-C6", subprotocols=["ocpp1.6"]) as ws:
+            await exchange(ws, BOOT)
+            _, queued = await asyncio.to_thread(post, client, "CP-C6", {"action": "Reset", "payload": {"type": "Soft"}})
+            call = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert call == [2, queued["commandId"], "Reset", {"type": "Soft"}]
+            # The charger never answers: the gateway times the command out, and a late answer is ignored.
+            assert "sentAt" in await wait_status("CP-C6", queued["commandId"], "timedOut")
+            await ws.send(json.dumps([3, queued["commandId"], {"status": "Accepted"}]))
+            _, second = await asyncio.to_thread(post, client, "CP-C6", {"action": "GetConfiguration", "payload": {}})
+            assert json.loads(await asyncio.wait_for(ws.recv(), 5))[1] == second["commandId"]
+        view = await wait_status("CP-C6", second["commandId"], "failed")
+        assert "disconnected" in view["error"]["errorDescription"]
+        assert gateway.gateway.counts["unexpectedAnswers"] == 1
+
+    asyncio.run(scenario())
