@@ -223,7 +223,12 @@ def meter_values(msg: Message) -> dict:
                                         "transactionId": p["transactionId"]}))
             return _settle(result, answer, msg.charge_point_id)
         if session["status"] != "Active":
-            storage.attach_late_samples(session_id, [ocpp_frames.format_timestamp(s.timestamp) for s in samples])
+            # Readings newer than the last one applied arrived after the stop: they stay with the session.
+            # One at or before it was applied (this is a redelivery) or superseded while the session ran.
+            applied_until = session.get("lastMeterTime", "")
+            late = [t for t in (ocpp_frames.format_timestamp(s.timestamp) for s in samples) if t > applied_until]
+            if late:
+                storage.attach_late_samples(session_id, late)
             return answer
         if latest_time <= session.get("lastMeterTime", ""):
             return answer  # an older or repeated reading: already superseded
