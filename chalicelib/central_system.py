@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import time
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +24,9 @@ from chalicelib.settings import get as get_settings
 
 log = logging.getLogger("ev.central_system")
 MAX_ATTEMPTS = 5
+# A burst of StatusNotifications for one charger's connectors (at boot, say) contends on its
+# statusVersion: each loser reads again after a jittered pause (tests/test_concurrency.py).
+STATUS_ATTEMPTS = 12
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,7 @@ def status_notification(msg: Message) -> dict:
     answer: dict = {}
     stamp = msg.stamp(answer)
     check_seen = True
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(STATUS_ATTEMPTS):
         charge_point = storage.get_charge_point(msg.charge_point_id, consistent=True)
         outcome = storage.classify(charge_point, stamp)
         if outcome in (storage.NOT_ACCEPTED, storage.DUPLICATE):
@@ -161,6 +166,8 @@ def status_notification(msg: Message) -> dict:
             check_seen = False
         elif result.outcome != storage.CONFLICT:
             return _settle(result, answer, msg.charge_point_id)
+        else:
+            time.sleep(random.uniform(0, min(0.01 * 2**attempt, 0.5)))
     raise RuntimeError(f"{msg.charge_point_id}: status kept conflicting with concurrent updates")
 
 
