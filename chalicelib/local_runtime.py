@@ -145,4 +145,20 @@ def start(app: Any) -> None:
         for handler in schedules:
             threading.Thread(target=_ticker, args=(handler, interval), daemon=True, name="simulator-tick").start()
     ticks = f"every {interval:g} s" if interval > 0 else "off (POST /simulate to tick)"
-    print(f"Local mode: {database}; event bus in-process; simulator ticks {ticks}.", file=sys.stderr, flush=True)
+    print(f"Local mode: {database}; event bus in-process; simulator ticks {ticks}; {_ocpp_gateway()}.",
+          file=sys.stderr, flush=True)
+
+
+def _ocpp_gateway() -> str:
+    """The OCPP WebSocket gateway in this process, on its own asyncio loop: the same database as the
+    API without passing endpoints around. A taken port (a second local server) leaves it off, said loudly."""
+    from chalicelib import ocpp_gateway
+
+    settings = settings_module.get()
+    if settings.ocpp_port == 0:
+        return "OCPP WebSocket gateway off (OCPP_PORT=0)"
+    try:
+        running = ocpp_gateway.GatewayThread(settings.ocpp_host, settings.ocpp_port)
+    except OSError as error:
+        return f"OCPP WebSocket gateway NOT started: {error}"
+    return f"OCPP 1.6J WebSocket gateway on {running.url}{{chargePointId}}"

@@ -53,7 +53,8 @@ class Settings:
     simulator_seed: int | None
     simulator_interval_seconds: float
     schedule_minutes: int
-    ocpp_port: int
+    ocpp_port: int  # 0: local mode starts no WebSocket gateway
+    ocpp_host: str
     ocpp_auth: str
     operator_auth: str
     cors_allow_origin: str
@@ -158,7 +159,8 @@ def load(env: Mapping[str, str]) -> Settings:
         simulator_seed=_int(env, "SIMULATOR_SEED", 0, 0, 2**63) if env.get("SIMULATOR_SEED") else None,
         simulator_interval_seconds=_number(env, "SIMULATOR_INTERVAL_SECONDS", 5.0, 0.0, 3600.0),
         schedule_minutes=_int(env, "SIMULATOR_SCHEDULE_MINUTES", 2, 1, 1440),
-        ocpp_port=_int(env, "OCPP_PORT", 9000, 1, 65535),
+        ocpp_port=_int(env, "OCPP_PORT", 9000, 0, 65535),
+        ocpp_host=_text(env, "OCPP_HOST", "127.0.0.1"),
         ocpp_auth=_choice(env, "OCPP_AUTH", "none", OCPP_AUTH_MODES),
         operator_auth=_choice(env, "OPERATOR_AUTH", "none", OPERATOR_AUTH_MODES),
         cors_allow_origin=_text(env, "CORS_ALLOW_ORIGIN", "*"),

@@ -38,6 +38,8 @@ def main() -> int:
     command = [str(chalice), "local", "--stage", "local", "--host", "127.0.0.1", "--port", port, "--no-autoreload"]
     server = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
+    # The OCPP WebSocket gateway runs inside the chalice local process (chalicelib/local_runtime.py).
+    ocpp_host, ocpp_port = os.environ.get("OCPP_HOST", "127.0.0.1"), os.environ.get("OCPP_PORT", "9000")
     try:
         if not wait_until_up(f"{base}/stats", server):
             print("The server did not come up; see the output above.", file=sys.stderr)
@@ -49,6 +51,8 @@ EV charging central system is running offline.
   Simulate a tick: curl -X POST {base}/simulate
   Play a charger:  curl -X POST {base}/ocpp/MY-CHARGER -H 'Content-Type: application/json' \\
                      -d '[2,"1","BootNotification",{{"chargePointVendor":"Me","chargePointModel":"Curl"}}]'
+  Real chargers:   ws://{ocpp_host}:{ocpp_port}/ocpp/{{chargePointId}}  (OCPP 1.6J, subprotocol ocpp1.6)
+  Fleet over WS:   {sys.executable} -m scripts.ws_chargers --url ws://{ocpp_host}:{ocpp_port}/ocpp --count 10
 Ctrl-C stops everything.
 """, flush=True)
         return server.wait()

@@ -1,0 +1,110 @@
+"""The simulator as a real OCPP client over WebSocket (scripts/ws_chargers.py): it answers remote
+commands the way a charger does, and 200 of them at once lose nothing.
+
+The load test runs the gateway as its own process (`python -m chalicelib.ocpp_gateway`) on DynamoDB
+Local, so its memory is the gateway's alone. WS_LOAD_SECONDS (default 30) sets how long the 200
+chargers run; the figures (calls per second, peak RSS) go to tests/artifacts/ws_load.json and the
+test output. They are reported, not asserted: speed is measured, never pass/fail."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+
+from chalicelib import local_runtime, rest, settings, storage
+from scripts import ws_chargers
+from tests.conftest import ROOT, _fresh_tables
+from tests.test_commands import get, post
+from tests.test_ocpp_gateway import gateway, wait_for  # noqa: F401  (the fixture)
+
+LOAD_CHARGERS = 200
+LOAD_SECONDS = float(os.environ.get("WS_LOAD_SECONDS", "30"))
+
+
+def test_simulated_chargers_answer_remote_start_and_stop(gateway, client):  # noqa: F811
+    async def scenario():
+        fleet = asyncio.create_task(ws_chargers.run_fleet(gateway.url, 2, prefix="CP-RS-", speed=1, duration=12,
+                                                          tick_seconds=0.2))
+
+        async def command(action: str, payload: dict) -> dict:
+            status, queued = await asyncio.to_thread(post, client, "CP-RS-0001", {"action": action, "payload": payload})
+            assert status == 200, queued
+
+            async def done():
+                _, view = await asyncio.to_thread(get, client, "CP-RS-0001", queued["commandId"])
+                return view if view["status"] != "pending" else None
+            return await wait_for(done)
+
+        async def booted():
+            response = await asyncio.to_thread(client.http.get, "/chargepoints/CP-RS-0001")
+            return response.status_code == 200 and json.loads(response.body).get("online")
+        await wait_for(booted)
+
+        started = await command("RemoteStartTransaction", {"idTag": "DASHBOARD", "connectorId": 1})
+        assert started["result"] == {"status": "Accepted"}
+
+        async def session(status: str):
+            response = await asyncio.to_thread(client.http.get, f"/sessions?chargePointId=CP-RS-0001&status={status}")
+            return [s for s in json.loads(response.body)["sessions"] if s["idTag"] == "DASHBOARD"]
+        [active] = await wait_for(lambda: session("Active"))
+        stopped = await command("RemoteStopTransaction", {"transactionId": active["transactionId"]})
+        assert stopped["result"] == {"status": "Accepted"}
+        [completed] = await wait_for(lambda: session("Completed"))
+        assert completed["stopReason"] == "Remote"
+
+        config = await command("GetConfiguration", {"key": ["HeartbeatInterval", "Nonsense"]})
+        assert config["result"]["unknownKey"] == ["Nonsense"]
+        reset = await command("Reset", {"type": "Soft"})
+        assert reset["result"] == {"status": "Accepted"}
+        counts = await fleet
+        assert counts["unanswered"] == 0 and counts["callErrors"] == 0
+        assert counts["connections"] >= 3  # two chargers, and one reconnected after its reset
+        assert counts["call:BootNotification"] >= 3 and counts["commands"] == 4
+
+    asyncio.run(scenario())
+
+
+def _peak_rss_mb(pid: int) -> float:
+    status = open(f"/proc/{pid}/status").read()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
+
+
+def test_200_chargers_at_once_every_message_answered(dynamodb_local, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local)
+    _fresh_tables(monkeypatch)
+    port = local_runtime.free_port()
+    gateway_process = subprocess.Popen([sys.executable, "-m", "chalicelib.ocpp_gateway", "--port", str(port)],
+                                       cwd=ROOT, env=dict(os.environ), stdout=subprocess.PIPE, text=True)
+    try:
+        assert "listening on" in gateway_process.stdout.readline()
+        idle_mb = _peak_rss_mb(gateway_process.pid)
+        counts = asyncio.run(ws_chargers.run_fleet(f"ws://127.0.0.1:{port}/ocpp", LOAD_CHARGERS, prefix="CP-LOAD-",
+                                                   speed=20, duration=LOAD_SECONDS))
+        peak_mb = _peak_rss_mb(gateway_process.pid)
+        ids = [f"CP-LOAD-{n:04d}" for n in range(1, LOAD_CHARGERS + 1)]
+        deadline = time.monotonic() + 30
+        while (still_online := [cp for cp in ids if storage.get_charge_point(cp)["online"]]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        gateway_process.terminate()
+        gateway_process.wait(timeout=15)
+    figures = {**counts, "gatewayIdleRssMb": round(idle_mb, 1), "gatewayPeakRssMb": round(peak_mb, 1),
+               "backend": "DynamoDB Local"}
+    (ROOT / "tests" / "artifacts").mkdir(exist_ok=True)
+    (ROOT / "tests" / "artifacts" / "ws_load.json").write_text(json.dumps(figures, indent=2))
+    print("\nws load:", json.dumps(figures))
+
+    # Every CALL answered with a CALLRESULT: none refused, none timed out, none unmatched.
+    assert counts["calls"] == counts["answers"] > LOAD_CHARGERS * 5
+    assert counts["unanswered"] == counts["callErrors"] == counts["unexpectedAnswers"] == 0
+    assert counts["connections"] == LOAD_CHARGERS and counts["reconnects"] == 0
+    # ... and recorded: every charger, and every transaction the chargers started.
+    settings.get.cache_clear()
+    stats = rest.stats()
+    assert stats["totalChargePoints"] == LOAD_CHARGERS and stats["rejectedMessages"] == 0
+    assert stats["activeSessions"] + stats["completedSessions"] == counts.get("call:StartTransaction", 0) > 0
+    assert stats["completedSessions"] == counts.get("call:StopTransaction", 0)
+    assert still_online == []  # every socket's close was recorded when the chargers left
