@@ -100,7 +100,7 @@ class ApiError extends Error {
   }
 }
 
-async function api(path, method = "GET") {
+async function api(path, method = "GET", body = undefined) {
   let res;
   try {
     res = await fetch(BASE + path, {
@@ -108,6 +108,7 @@ async function api(path, method = "GET") {
       cache: "no-store",
       headers: method === "GET" ? { Accept: "application/json" }
         : { Accept: "application/json", "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, "NetworkError", "the server could not be reached");
@@ -313,8 +314,59 @@ function cpCard(cp) {
     h("p", { class: "cp-loc", text: cp.location || "Unknown location" }),
     meta, chips,
     h("footer", { class: "cp-foot" }, h("span", {}, "Last seen ", seen), online, reg,
-      // place for future command buttons (RemoteStart/RemoteStop/Reset)
-      h("div", { class: "cp-actions", "data-testid": "cp-actions" })));
+      h("div", { class: "cp-actions", "data-testid": "cp-actions" }, ...commandButtons(cp))),
+    h("p", { class: "cp-command", "data-testid": "cp-command-status", "aria-live": "polite", hidden: true }));
+}
+
+// ---------- remote commands (OCPP over WebSocket) ----------
+const COMMAND_ID_TAG = "DASHBOARD";
+
+function commandButtons(cp) {
+  const title = cp.online ? null : "The charger is not connected over OCPP WebSocket";
+  const button = (label, testid, run) => h("button", {
+    type: "button", class: "btn btn-small", "data-testid": testid, disabled: !cp.online, title,
+    onclick: (ev) => runCommand(cp, label, ev.currentTarget, run),
+  }, label);
+  return [
+    button("Start", "cp-start", () => ({ action: "RemoteStartTransaction",
+      payload: { idTag: COMMAND_ID_TAG, connectorId: freeConnector(cp) } })),
+    button("Stop", "cp-stop", async () => {
+      const page = await api(qs("sessions", { chargePointId: cp.chargePointId, status: "Active", limit: 1 }));
+      const active = (page.sessions || [])[0];
+      if (!active) throw new ApiError(0, "NoSession", "no active session to stop");
+      return { action: "RemoteStopTransaction", payload: { transactionId: active.transactionId } };
+    }),
+    button("Reset", "cp-reset", () => ({ action: "Reset", payload: { type: "Soft" } })),
+  ];
+}
+
+function freeConnector(cp) {
+  const free = Object.entries(cp.connectorStatus || {}).find(([id, c]) => id !== "0" && c?.status === "Available");
+  return free ? Number(free[0]) : 1;
+}
+
+async function runCommand(cp, label, btn, build) {
+  const note = btn.closest(".cp-card").querySelector("[data-testid=cp-command-status]");
+  const say = (text, cls) => { note.hidden = false; note.className = `cp-command ${cls}`; note.textContent = text; };
+  btn.disabled = true;
+  try {
+    const command = await build();
+    const path = `chargepoints/${encodeURIComponent(cp.chargePointId)}/commands`;
+    const { commandId } = await api(path, "POST", command);
+    say(`${label}: sent, waiting for the charger…`, "is-pending");
+    let view = { status: "pending" };
+    for (let i = 0; i < 30 && view.status === "pending"; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      view = await api(`${path}/${encodeURIComponent(commandId)}`);
+    }
+    const answer = view.result?.status || view.error?.errorCode || view.status;
+    say(`${label}: ${answer}`, view.status === "answered" && answer !== "Rejected" ? "is-ok" : "is-error");
+    refresh();
+  } catch (e) {
+    say(`${label} failed: ${e.message}`, "is-error");
+  } finally {
+    btn.disabled = !cp.online;
+  }
 }
 
 // ---------- sessions ----------
