@@ -6,6 +6,7 @@ run still leaves what it counted."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import Counter
 from pathlib import Path
@@ -20,6 +21,12 @@ def add(section: str, **counts: int) -> None:
     with _lock:
         _sections.setdefault(section, Counter()).update(counts)
         FILE.parent.mkdir(parents=True, exist_ok=True)
-        saved = json.loads(FILE.read_text()) if FILE.exists() else {}
+        try:
+            saved = json.loads(FILE.read_text())
+        except (OSError, ValueError):  # none yet
+            saved = {}
         saved.update({name: dict(sorted(counter.items())) for name, counter in _sections.items()})
-        FILE.write_text(json.dumps(saved, indent=2, sort_keys=True) + "\n")
+        # Written whole and renamed into place, so a reader (another pytest run) never sees half a file.
+        temporary = FILE.with_name(f"{FILE.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(saved, indent=2, sort_keys=True) + "\n")
+        os.replace(temporary, FILE)
