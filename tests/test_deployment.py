@@ -32,6 +32,7 @@ UNSET_IN_LAMBDA = {
     "SIMULATOR_SEED": "unset: each deployment's fleet behaves differently",
     "SIMULATOR_INTERVAL_SECONDS": "the local ticker only (Lambda ticks on the schedule)",
     "OCPP_PORT": "the OCPP WebSocket gateway, which runs outside Lambda",
+    "OCPP_HOST": "the OCPP WebSocket gateway, which runs outside Lambda",
     "OUTBOX_POLL_SECONDS": "the OCPP WebSocket gateway, which runs outside Lambda",
 }
 # Set by the merge template (not config.json), so `chalice deploy` keeps the stage's derived default.
