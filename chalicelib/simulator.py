@@ -428,13 +428,24 @@ def run_tick(now: datetime | None = None, charge_point_id: str | None = None,
         consumed: list[str] = []
         for state in states.values():
             sent += _tick_charger(state, replies, now, settings, message_type, consumed)
-        entries = [events.call_entry(out.charge_point_id, out.frame, now) for out in sent]
+        entries = [events.call_entry(out.charge_point_id, out.frame, sent_at) for out, sent_at in _send_times(sent, now)]
         events.publish(entries)
         storage.save_simulator_items([{"pk": cp, "state": json.dumps(state)} for cp, state in states.items()],
                                      deletes=consumed)
     finally:
         storage.release_lease(LEASE, holder)
     return [{"chargePointId": out.charge_point_id, "message": out.frame} for out in sent]
+
+
+def _send_times(sent: list[Outgoing], now: datetime) -> list[tuple[Outgoing, datetime]]:
+    """A charger sends its messages one after another: each gets its own millisecond, so that the central
+    system can tell a redelivered older message from the latest one of the charger."""
+    count: dict[str, int] = {}
+    timed = []
+    for out in sent:
+        count[out.charge_point_id] = count.get(out.charge_point_id, 0) + 1
+        timed.append((out, now + timedelta(milliseconds=count[out.charge_point_id] - 1)))
+    return timed
 
 
 def _tick_charger(state: dict, replies: dict[str, dict], now: datetime, settings: settings_module.Settings,

@@ -113,9 +113,9 @@ async function api(path, method = "GET", body = undefined) {
   } catch {
     throw new ApiError(0, "NetworkError", "the server could not be reached");
   }
-  const body = await res.text().catch(() => "");
+  const text = await res.text().catch(() => "");
   let data = null;
-  try { data = body ? JSON.parse(body) : null; } catch { /* not JSON */ }
+  try { data = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
   if (!res.ok) {
     throw new ApiError(res.status, data?.Code || `HTTP ${res.status}`, data?.Message || res.statusText || "request failed");
   }

@@ -19,7 +19,7 @@ _TEST_ONLY = ("STAGE", "LOCAL_RUNTIME", "CHARGE_POINTS_TABLE", "SESSIONS_TABLE",
 
 def live_env(**overrides):
     env = {k: v for k, v in os.environ.items() if k not in _TEST_ONLY}
-    return {**env, "LOCAL_DATA_DIR": "memory", **overrides}
+    return {**env, "LOCAL_DATA_DIR": "memory", "OCPP_PORT": str(free_port()), **overrides}
 
 
 def free_port():
