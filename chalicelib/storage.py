@@ -342,7 +342,8 @@ def _session_and_charge_point(session_id: str, charge_point_id: str) -> tuple[di
 def start_session(session: dict, stamp: Stamp, shard: int) -> Result:
     """A new Active session, the guard and the active-sessions counter: 1 TransactWriteItems.
     When the session exists already (a resent StartTransaction) it comes back in the Result."""
-    item = {**session, "fleet": SESSION_FLEET, "startKey": f"{session['startTime']}#{session['sessionId']}"}
+    item = {**session, "fleet": SESSION_FLEET, "startKey": f"{session['startTime']}#{session['sessionId']}",
+            "chargePointStatus": f"{session['chargePointId']}#Active"}
     for check_seen in (True, False):
         written = _transact([
             {"Put": {"TableName": _names().sessions_table, "Item": to_item(item),
@@ -401,7 +402,8 @@ def complete_session(session_id: str, stamp: Stamp, sets: dict, shard: int, ener
     """Active -> Completed with the guard and the fleet totals: 1 TransactWriteItems."""
     expr = _Expression()
     session_update = {"TableName": _names().sessions_table, "Key": to_item({"sessionId": session_id}),
-                      "UpdateExpression": expr.update({**sets, "status": "Completed"}),
+                      "UpdateExpression": expr.update({**sets, "status": "Completed",
+                                                       "chargePointStatus": f"{stamp.charge_point_id}#Completed"}),
                       "ConditionExpression": f"{expr.name('status')} = {expr.value('Active')}", **expr.args()}
     totals = {"activeSessions": -1, "completedSessions": 1, "energyWh": energy_wh, "revenueMinor": revenue_minor}
     for check_seen in (True, False):
@@ -444,14 +446,12 @@ class Page:
 
 
 def _query_keys(table: str, index: str, partition: tuple[str, str], limit: int, start: dict | None,
-                newest_first: bool, filter_status: str | None = None) -> tuple[list[dict], dict | None]:
+                newest_first: bool) -> tuple[list[dict], dict | None]:
     expr = _Expression()
     args: dict[str, Any] = {
         "TableName": table, "IndexName": index, "Limit": limit, "ScanIndexForward": not newest_first,
         "KeyConditionExpression": f"{expr.name(partition[0])} = {expr.value(partition[1])}",
     }
-    if filter_status:
-        args["FilterExpression"] = f"{expr.name('status')} = {expr.value(filter_status)}"
     if start:
         args["ExclusiveStartKey"] = start
     response = client().query(**args, **expr.args())
@@ -485,8 +485,10 @@ def list_sessions(limit: int, start: dict | None, status: str | None = None,
     """A page of sessions, newest first: 1 Query + 1 BatchGetItem; never a Scan."""
     table = _names().sessions_table
     if charge_point_id:
-        keys, last = _query_keys(table, "chargepoint-index", ("chargePointId", charge_point_id), limit, start,
-                                 newest_first=True, filter_status=status)
+        # One charger's sessions of one status have their own index key: full pages, no filtering.
+        index, partition = (("chargepoint-status-index", ("chargePointStatus", f"{charge_point_id}#{status}"))
+                            if status else ("chargepoint-index", ("chargePointId", charge_point_id)))
+        keys, last = _query_keys(table, index, partition, limit, start, newest_first=True)
     elif status:
         keys, last = _query_keys(table, "status-index", ("status", status), limit, start, newest_first=True)
     else:

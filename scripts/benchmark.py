@@ -168,6 +168,7 @@ def session_items(first: int, count: int, active: int, tariff: dict, fleet: int)
                         meterStop=1000 * n + energy, energyWh=energy, lastRegisterWh=1000 * n + energy, powerW=0,
                         cost=str(pricing.session_cost(energy, pricing.tariff_from_record(tariff))),
                         stopReason="EVDisconnected")
+        item["chargePointStatus"] = f"{cp}#{item['status']}"
         yield item
 
 

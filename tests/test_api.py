@@ -83,6 +83,12 @@ def test_sessions_page_newest_first_with_opaque_tokens(client):
     assert len(seen) == 5 and starts == sorted(starts, reverse=True)
     _, by_cp = get(client, "/sessions?chargePointId=CP-X&status=Active")
     assert len(by_cp["sessions"]) == 5 and {s["chargePointId"] for s in by_cp["sessions"]} == {"CP-X"}
+    ocpp(client, "CP-X", [2, "stop", "StopTransaction", {"transactionId": seen[-1]["transactionId"], "meterStop": 9,
+                                                          "timestamp": "2026-11-24T11:00:00Z"}])
+    _, first_page = get(client, "/sessions?chargePointId=CP-X&status=Completed&limit=1")
+    assert [s["sessionId"] for s in first_page["sessions"]] == [seen[-1]["sessionId"]]  # a full page, no filtering
+    _, active_page = get(client, "/sessions?chargePointId=CP-X&status=Active&limit=4")
+    assert len(active_page["sessions"]) == 4
     status, one = get(client, f"/sessions/{seen[0]['sessionId']}")
     assert status == 200 and one == seen[0]
 
