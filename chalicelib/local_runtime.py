@@ -135,6 +135,8 @@ def start(app: Any) -> None:
     for name, value in (("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "local"),
                         ("AWS_SECRET_ACCESS_KEY", "local")):
         os.environ.setdefault(name, value)
+    # chalice local logs to the root logger too: the app's JSON lines are printed once, by telemetry.
+    logging.getLogger("ev").propagate = False
     database = _database()
     storage.reset_client()
     storage.ensure_tables()
