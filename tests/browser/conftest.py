@@ -78,8 +78,10 @@ def own_server(browser_requirements):
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(browser_requirements):
+    """Per module: Playwright's sync API keeps an event loop running while it is open, which would stop
+    the asyncio tests (the WebSocket gateway's) that run after the browser tests."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
