@@ -55,7 +55,13 @@ EV charging central system is running offline.
   Fleet over WS:   {sys.executable} -m scripts.ws_chargers --url ws://{ocpp_host}:{ocpp_port}/ocpp --count 10
 Ctrl-C stops everything.
 """, flush=True)
-        return server.wait()
+        parent = os.getppid()
+        while server.poll() is None:
+            # Started by make and make was killed: nobody is left to press Ctrl-C, so stop too.
+            if os.getppid() != parent:
+                return 0
+            time.sleep(1)
+        return server.returncode
     except KeyboardInterrupt:
         return 0
     finally:
