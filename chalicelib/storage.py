@@ -196,16 +196,23 @@ def classify(charge_point: dict | None, stamp: Stamp) -> str:
     return APPLIED
 
 
-def touch_charge_point(stamp: Stamp, sets: dict | None = None, adds: dict | None = None) -> Result:
-    """Record a message on the charge point: 1 UpdateItem; +1 GetItem when the guard fails."""
+def _update_if(args: dict) -> bool:
+    """One conditional UpdateItem: False when its condition does not hold."""
     from botocore.exceptions import ClientError
 
     try:
-        client().update_item(**_guarded_charge_point_update(stamp, sets, adds))
-        return Result(APPLIED)
+        client().update_item(**args)
+        return True
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
+        return False
+
+
+def touch_charge_point(stamp: Stamp, sets: dict | None = None, adds: dict | None = None) -> Result:
+    """Record a message on the charge point: 1 UpdateItem; +1 GetItem when the guard fails."""
+    if _update_if(_guarded_charge_point_update(stamp, sets, adds)):
+        return Result(APPLIED)
     charge_point = get_charge_point(stamp.charge_point_id, consistent=True)
     return Result(classify(charge_point, stamp), charge_point)
 
@@ -300,17 +307,9 @@ def apply_status(stamp: Stamp, connector: str, entry: dict, new_status: str, old
     expr_names["#sv"] = "statusVersion"
     expr_values[":sv"] = _to_attr(version)
     update["ConditionExpression"] += " AND #sv = :sv"
-    if new_status == old_status:
-        from botocore.exceptions import ClientError
-
-        try:
-            client().update_item(**update)
-            return Result(APPLIED)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-    elif _transact([{"Update": update},
-                    {"Update": _stats_update(shard, {f"status_{old_status}": -1, f"status_{new_status}": 1})}]):
+    counters = {f"status_{old_status}": -1, f"status_{new_status}": 1}
+    if (_update_if(update) if new_status == old_status
+            else _transact([{"Update": update}, {"Update": _stats_update(shard, counters)}])):
         return Result(APPLIED)
     charge_point = get_charge_point(stamp.charge_point_id, consistent=True)
     outcome = classify(charge_point, stamp)
@@ -546,51 +545,24 @@ def put_simulator_item(item: dict) -> None:
 
 def acquire_lease(name: str, holder: str, now_epoch: float, seconds: float) -> bool:
     """A lease so that two simulator ticks never run at once: 1 conditional UpdateItem."""
-    from botocore.exceptions import ClientError
-
     expr = _Expression()
-    try:
-        client().update_item(
-            TableName=_names().simulator_table, Key=to_item({"pk": name}),
-            UpdateExpression=expr.update({"holder": holder, "until": Decimal(str(now_epoch + seconds))}),
-            ConditionExpression=(f"attribute_not_exists({expr.name('until')}) OR "
-                                 f"{expr.name('until')} < {expr.value(Decimal(str(now_epoch)))}"),
-            **expr.args())
-        return True
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
+    return _update_if({
+        "TableName": _names().simulator_table, "Key": to_item({"pk": name}),
+        "UpdateExpression": expr.update({"holder": holder, "until": Decimal(str(now_epoch + seconds))}),
+        "ConditionExpression": (f"attribute_not_exists({expr.name('until')}) OR "
+                                f"{expr.name('until')} < {expr.value(Decimal(str(now_epoch)))}"),
+        **expr.args()})
 
 
 def release_lease(name: str, holder: str) -> None:
-    from botocore.exceptions import ClientError
-
+    """Give the lease back, unless it expired and another tick holds it now."""
     expr = _Expression()
-    try:
-        client().update_item(
-            TableName=_names().simulator_table, Key=to_item({"pk": name}),
-            UpdateExpression=expr.update({"until": Decimal(0)}),
-            ConditionExpression=f"{expr.name('holder')} = {expr.value(holder)}", **expr.args())
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
+    _update_if({"TableName": _names().simulator_table, "Key": to_item({"pk": name}),
+                "UpdateExpression": expr.update({"until": Decimal(0)}),
+                "ConditionExpression": f"{expr.name('holder')} = {expr.value(holder)}", **expr.args()})
 
 
 # --- WebSocket connections and remote commands ---------------------------------------------------
-
-def _update_if(args: dict) -> bool:
-    """One conditional UpdateItem: False when its condition does not hold."""
-    from botocore.exceptions import ClientError
-
-    try:
-        client().update_item(**args)
-        return True
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        return False
-
 
 def set_online(charge_point_id: str, online: bool, seen: str, connection_id: str, gateway_id: str = "") -> bool:
     """A charger's WebSocket connected (online, with the gateway and connection that hold it) or closed:
