@@ -1,6 +1,6 @@
 """Configuration, read once from environment variables (set per stage in .chalice/config.json).
 
-Every variable, its default and its meaning is listed in the README's configuration table; a bad value
+Every variable, its default and its meaning is listed in docs/configuration.md; a bad value
 fails loudly at start-up with the variable's name rather than deep inside a request.
 """
 from __future__ import annotations

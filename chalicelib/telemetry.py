@@ -7,7 +7,7 @@ line that holds an `_aws` block, so one line is both the log and the metric (hal
 separate metrics line, and log ingestion is what monitoring costs at fleet size).
 
 Written by hand rather than with aws-lambda-powertools: EMF is a small documented JSON shape, and
-powertools doubles the deployment archive and adds to every cold start (figures in the README).
+powertools doubles the deployment archive and adds to every cold start (figures in docs/deployment.md).
 """
 from __future__ import annotations
 

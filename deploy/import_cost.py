@@ -1,5 +1,5 @@
 """Cold-start import cost: each statement is timed in fresh interpreters (the median of N runs), the way
-a Lambda cold start pays for it. Used to choose the telemetry library (README, "Deployment to AWS").
+a Lambda cold start pays for it. Used to choose the telemetry library (docs/deployment.md).
 
 usage: python deploy/import_cost.py [--runs 15] [--python PATH] [--compile] [STATEMENT ...]
 

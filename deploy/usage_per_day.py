@@ -1,4 +1,4 @@
-"""What a simulated day asks of AWS, for the README's cost estimate: Lambda invocations per function,
+"""What a simulated day asks of AWS, for the cost estimate in docs/deployment.md: Lambda invocations per function,
 events published, DynamoDB requests and the capacity units DynamoDB reports for them.
 
 It runs the app's own handlers as Lambda would (the schedule every SIMULATOR_SCHEDULE_MINUTES of

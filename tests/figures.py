@@ -1,4 +1,4 @@
-"""The reliability figures the README quotes, written by the tests that produce them.
+"""The reliability figures docs/reliability.md quotes, written by the tests that produce them.
 
 Each test module adds to its own section while it runs; the sections go to
 tests/artifacts/reliability-figures.json (git-ignored), rewritten after every update so an interrupted

@@ -11,7 +11,7 @@ reordering (messages held back and delivered late), drops (held messages never d
 - malformed input writes nothing but the rejected-messages counter.
 
 On moto, one fresh set of tables per generated case. The figures (cases, steps, duplicates,
-reorderings, malformed inputs) go to tests/artifacts/reliability-figures.json for the README.
+reorderings, malformed inputs) go to tests/artifacts/reliability-figures.json for docs/reliability.md.
 """
 from __future__ import annotations
 
@@ -128,7 +128,7 @@ class ChargingMachine(RuleBasedStateMachine):
     def deliver(self, cp: str, raw: str) -> list:
         # Each message is heard at its own millisecond, as on a charger's connection. (Two messages of
         # one charger stamped with the same millisecond and then one redelivered would rewrite the
-        # guard's lastCallId/lastAnswer, though no state: see the README's Reliability section.)
+        # guard's lastCallId/lastAnswer, though no state: see docs/reliability.md.)
         self.clock += timedelta(milliseconds=1)
         received_at = self.clock
         answer = central_system.handle(cp, raw, received_at=received_at)
