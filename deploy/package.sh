@@ -7,4 +7,5 @@ OUT=${2:-out/$STAGE}
 prepare "$STAGE"
 rm -rf "$OUT"
 "$CHALICE" package --stage "$STAGE" --merge-template .chalice/resources.json "$OUT"
+"$PY" deploy/templates.py gateway-environment "$OUT/sam.json"
 echo "packaged $STAGE: $OUT/sam.json, $OUT/deployment.zip ($(wc -c < "$OUT/deployment.zip") bytes)"

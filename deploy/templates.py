@@ -2,8 +2,9 @@
 so that both deploy paths and the tests read the same source.
 
 usage: python deploy/templates.py stage-env STAGE           shell exports of the stage's environment
-       python deploy/templates.py policy STAGE              the iam_policy_file for `chalice deploy`
+       python deploy/templates.py policies                  write each function's iam_policy_file for `chalice deploy`
        python deploy/templates.py data-template             the data-only stack (tables, bus, queues, logs)
+       python deploy/templates.py gateway-environment SAM   give the gateway task the API function's environment
        python deploy/templates.py sam-transform IN OUT      SAM -> CloudFormation, offline
 """
 from __future__ import annotations
@@ -20,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / ".chalice" / "config.json"
 RESOURCES = ROOT / ".chalice" / "resources.json"
 APP_NAME = "ev-charging"
+API_HANDLER = "api_handler"
+GATEWAY_TASK = "OcppGatewayTaskDefinition"
 ARN_FORMATS = {  # resource type -> its ARN from its name, for a policy file that cannot hold intrinsics
     "AWS::DynamoDB::Table": "arn:aws:dynamodb:*:*:table/{}",
     "AWS::Events::EventBus": "arn:aws:events:*:*:event-bus/{}",
@@ -48,6 +51,17 @@ def function_names(resources: dict) -> dict[str, str]:
         if name.startswith(APP_NAME + "-${Stage}-"):
             names[logical_id] = name.removeprefix(APP_NAME + "-${Stage}-")
     return names
+
+
+def deployed_function_name(stage: str, name: str) -> str:
+    """The name `chalice deploy` gives a function (chalice/deploy/appgraph.py): the API handler is
+    APP-STAGE, every other function APP-STAGE-NAME. `chalice package` names them all APP-STAGE-NAME
+    (the merge template sets FunctionName), so the two paths differ only in the API handler's name."""
+    return f"{APP_NAME}-{stage}" if name == API_HANDLER else f"{APP_NAME}-{stage}-{name}"
+
+
+def policy_file(stage: str, name: str) -> Path:
+    return CONFIG.parent / f"policy-{stage}-{name}.json"
 
 
 def physical_names(resources: dict, stage: str) -> dict[str, str]:
@@ -97,29 +111,33 @@ def role_policies(resources: dict) -> dict[str, list[dict]]:
     return roles
 
 
-def chalice_policy(stage: str, resources: dict | None = None) -> dict:
-    """The iam_policy_file of `chalice deploy`: every function's statements from the merge template,
-    with the stage's names in place of the intrinsics (one file serves all the stage's functions)."""
+def chalice_policy(stage: str, function: str, resources: dict | None = None) -> dict:
+    """The iam_policy_file of one function for `chalice deploy`: its role's statements in the merge template,
+    with the stage's names in place of the intrinsics and its log group as `chalice deploy` names it."""
     resources = resources or load()
     types = {k: v["Type"] for k, v in resources["Resources"].items() if "Type" in v}
     arns = {k: ARN_FORMATS[types[k]].format(name) for k, name in physical_names(resources, stage).items()}
-    merged: dict[tuple, set] = {}
-    for statements in role_policies(resources).values():
-        for statement in statements:
-            resource = _resolve(statement["Resource"], stage, arns)
-            for item in resource if isinstance(resource, list) else [resource]:
-                merged.setdefault((statement["Sid"], item), set()).update(statement["Action"])
-    # One statement per Sid, listing the resources that need the same actions.
-    by_sid: dict[str, dict] = {}
-    for (sid, item), actions in sorted(merged.items()):
-        key = sid + "|" + ",".join(sorted(actions))
-        by_sid.setdefault(key, {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": []})
-        by_sid[key]["Resource"].append(item)
-    statements = list(by_sid.values())
-    for index, statement in enumerate(statements):
-        if sum(s["Sid"] == statement["Sid"] for s in statements) > 1:
-            statement["Sid"] = f"{statement['Sid']}{index}"
+    statements = []
+    for statement in role_policies(resources)[function]:
+        resource = _resolve(statement["Resource"], stage, arns)
+        if statement["Sid"] == "Logs":
+            resource = f"arn:aws:logs:*:*:log-group:/aws/lambda/{deployed_function_name(stage, function)}:*"
+        statements.append({"Sid": statement["Sid"], "Effect": "Allow", "Action": sorted(statement["Action"]),
+                           "Resource": resource if isinstance(resource, list) else [resource]})
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def write_policies() -> list[Path]:
+    """Each deployed stage's functions' policy files, named in config.json's lambda_functions."""
+    written = []
+    for stage in load(CONFIG)["stages"]:
+        if stage == "local":
+            continue
+        for function in role_policies(load()):
+            path = policy_file(stage, function)
+            path.write_text(json.dumps(chalice_policy(stage, function), indent=2) + "\n")
+            written.append(path)
+    return written
 
 
 def _references(value: Any) -> set[str]:
@@ -136,8 +154,9 @@ def data_template(resources: dict | None = None) -> dict:
     resources = copy.deepcopy(resources or load())
     for logical_id, name in function_names(resources).items():
         group = resources["Resources"][logical_id + "LogGroup"]["Properties"]
-        group["LogGroupName"] = {"Fn::Sub": f"/aws/lambda/{APP_NAME}-${{Stage}}-{name}"}
-    kept = {k: v for k, v in resources["Resources"].items() if "Type" in v}
+        group["LogGroupName"] = {"Fn::Sub": "/aws/lambda/" + deployed_function_name("${Stage}", name)}
+    # The OCPP gateway deploys with path 1's stack (deploy/gateway.sh), which gives it the stage's environment.
+    kept = {k: v for k, v in resources["Resources"].items() if "Type" in v and v.get("Condition") != "HasGateway"}
     known = set(resources["Parameters"])
     while True:
         dependent = {k for k, v in kept.items() if not _references(v) <= set(kept) | known}
@@ -153,6 +172,15 @@ def data_template(resources: dict | None = None) -> dict:
             "Description": "EV charging: the data resources for the `chalice deploy` path (deploy/data-stack.sh)",
             "Parameters": resources["Parameters"], "Mappings": resources["Mappings"],
             "Conditions": resources["Conditions"], "Resources": kept, "Outputs": outputs}
+
+
+def gateway_environment(sam: dict) -> dict:
+    """The packaged template with the gateway task's environment set to the API function's (config.json's
+    stage settings and the template's resource names): the gateway runs the same central system."""
+    variables = sam["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    [container] = sam["Resources"][GATEWAY_TASK]["Properties"]["ContainerDefinitions"]
+    container["Environment"] = [{"Name": name, "Value": value} for name, value in sorted(variables.items())]
+    return sam
 
 
 def sam_transform(template: dict) -> dict:
@@ -181,8 +209,12 @@ def main(argv: list[str]) -> None:
     if command == "stage-env" and len(args) == 1:
         for name, value in stage_env(args[0]).items():
             print(f"export {name}={shlex.quote(value)}")
-    elif command == "policy" and len(args) == 1:
-        print(json.dumps(chalice_policy(args[0]), indent=2))
+    elif command == "policies" and not args:
+        for path in write_policies():
+            print(f"wrote {path.relative_to(ROOT)}")
+    elif command == "gateway-environment" and len(args) == 1:
+        path = Path(args[0])
+        path.write_text(json.dumps(gateway_environment(json.loads(path.read_text())), indent=2))
     elif command == "data-template" and not args:
         print(json.dumps(data_template(), indent=2))
     elif command == "sam-transform" and len(args) == 2:

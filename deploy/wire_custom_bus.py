@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -129,10 +130,12 @@ class Wiring:
                 self.apigateway.delete_usage_plan(usagePlanId=plan["id"])
 
 
-def app_event_sources() -> tuple[dict[str, dict], list[str]]:
-    """The bus handlers' patterns and the scheduled functions, from app.py itself."""
+def app_event_sources(stage: str) -> tuple[dict[str, dict], list[str]]:
+    """The bus handlers' patterns and the scheduled functions, from app.py itself, imported with the stage's
+    environment as `chalice deploy` imports it (so never as the local stage, which would start a runtime)."""
     from chalice.app import CloudWatchEventConfig, ScheduledEventConfig
 
+    os.environ.update(templates.stage_env(stage))
     sys.path.insert(0, str(ROOT))
     import app
 
@@ -146,7 +149,7 @@ def main() -> None:
     parser.add_argument("--stage", required=True, choices=["dev", "prod"])
     parser.add_argument("--delete", action="store_true", help="remove what the wiring added")
     args = parser.parse_args()
-    patterns, scheduled = app_event_sources()
+    patterns, scheduled = app_event_sources(args.stage)
     wiring = Wiring(args.stage)
     if args.delete:
         wiring.unwire(patterns)
