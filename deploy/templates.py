@@ -168,10 +168,13 @@ def data_template(resources: dict | None = None) -> dict:
         if resource["Type"] in NAME_PROPERTY:
             outputs[logical_id + "Arn"] = {"Value": {"Fn::GetAtt": [logical_id, "Arn"]},
                                            "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-" + logical_id + "Arn"}}}
+    used = json.dumps(kept)
     return {"AWSTemplateFormatVersion": "2010-09-09",
             "Description": "EV charging: the data resources for the `chalice deploy` path (deploy/data-stack.sh)",
-            "Parameters": resources["Parameters"], "Mappings": resources["Mappings"],
-            "Conditions": resources["Conditions"], "Resources": kept, "Outputs": outputs}
+            "Parameters": {k: v for k, v in resources["Parameters"].items() if f'"Ref": "{k}"' in used},
+            "Mappings": resources["Mappings"],
+            "Conditions": {k: v for k, v in resources["Conditions"].items() if f'"{k}"' in used},
+            "Resources": kept, "Outputs": outputs}
 
 
 def gateway_environment(sam: dict) -> dict:

@@ -291,10 +291,27 @@ def test_path_2_chalice_deploy_deploys_redeploys_and_tears_down(checkout, aws_en
         document = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
         expected = json.loads(templates.policy_file(stage, name).read_text())
         assert (json.loads(document) if isinstance(document, str) else document) == expected
-    events = _client("events", aws_env)
+    # What the wiring adds: the handlers' rules on the stage's bus with the DLQ, the schedule's DLQ, the failure
+    # destinations, the API stage's throttling and access log, the operator key's usage plan.
+    events, dlq = _client("events", aws_env), f"ev-charging-{stage}-events-dlq"
     bus_rules = events.list_rules(EventBusName=f"ev-bus-{stage}")["Rules"]
     assert {r["Name"] for r in bus_rules} == {f"ev-charging-{stage}-{n}-bus" for n in ("simulator_inbox",
                                                                                        "handle_ocpp_event")}
+    for rule in bus_rules:
+        [target] = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=f"ev-bus-{stage}")["Targets"]
+        assert target["Arn"] in functions.values() and target["DeadLetterConfig"]["Arn"].endswith(dlq)
+    [schedule] = [r["rule_name"] for r in record["resources"] if r["name"] == "simulate_tick-event"]
+    assert events.list_targets_by_rule(Rule=schedule)["Targets"][0]["DeadLetterConfig"]["Arn"].endswith(dlq)
+    for name in ("simulate_tick", "simulator_inbox", "handle_ocpp_event"):
+        config = lambda_.get_function_event_invoke_config(FunctionName=functions[name])
+        assert config["DestinationConfig"]["OnFailure"]["Destination"].endswith(f"ev-charging-{stage}-async-failures")
+    [api] = apigateway.get_rest_apis()["items"]
+    api_stage = apigateway.get_stage(restApiId=api["id"], stageName="api")
+    throttle = templates.load()["Mappings"]["StageConfig"][stage]["ThrottleRate"]
+    assert api_stage["methodSettings"]["*/*"]["throttlingRateLimit"] == throttle
+    assert api_stage["accessLogSettings"]["destinationArn"].endswith(f"/aws/apigateway/ev-charging-{stage}-access")
+    [plan] = apigateway.get_usage_plans()["items"]
+    assert apigateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"]
 
     _run(checkout, aws_env, "deploy/chalice-deploy.sh", stage, "--delete")
     _run(checkout, aws_env, "deploy/data-stack.sh", stage, "--delete")
@@ -302,3 +319,19 @@ def test_path_2_chalice_deploy_deploys_redeploys_and_tears_down(checkout, aws_en
     assert apigateway.get_usage_plans()["items"] == []
     assert not any(_stack_names(aws_env) & {f"ev-charging-data-{stage}"})
     assert len(_tables(aws_env, stage)) == 5  # kept on purpose
+
+
+def test_wiring_a_stage_never_starts_the_local_runtime(tmp_path):
+    """`python deploy/wire_custom_bus.py --stage dev` imports app.py for its event sources: whatever the shell
+    says (here the local stage, asking for the runtime), that import must not start DynamoDB Local, the
+    simulator or a gateway. Nothing answers on the AWS side here, so the script fails after the import."""
+    port = _free_port()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, "STAGE": "local",
+           "LOCAL_RUNTIME": "on", "OCPP_PORT": str(port), "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "x",
+           "AWS_SECRET_ACCESS_KEY": "x", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{_free_port()}",
+           "AWS_MAX_ATTEMPTS": "1", "HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-X", "importtime", "deploy/wire_custom_bus.py", "--stage", "dev"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert "| app" in result.stderr  # it did import the app
+    assert "chalicelib.local_runtime" not in result.stderr and "Local mode" not in result.stderr
+    assert result.returncode != 0  # the wiring itself failed: no AWS here

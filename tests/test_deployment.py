@@ -129,10 +129,74 @@ def test_prod_keeps_its_data_safe(packaged):
     tables = {k: v for k, v in resources.items() if v["Type"] == "AWS::DynamoDB::Table"}
     assert set(tables) == set(storage.TABLES)
     for table in tables.values():
-        assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+        # Kept when a stack is deleted or a table replaced, but not when the first creation fails: a retry
+        # would otherwise stop at "already exists".
+        assert table["DeletionPolicy"] == "RetainExceptOnCreate" and table["UpdateReplacePolicy"] == "Retain"
         assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
         assert table["Properties"]["PointInTimeRecoverySpecification"] == {
             "PointInTimeRecoveryEnabled": {"Fn::If": ["IsProd", True, False]}}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_api_has_only_its_intended_stage(packaged, stage):
+    """SAM adds a public stage `Stage` (no throttling, no access logs, no usage plan) unless OpenApiVersion
+    is set: after the transform, the one stage is `api` and no deployment names another."""
+    resources = json.loads((packaged[stage] / "cfn.json").read_text())["Resources"]
+    stages = [r["Properties"]["StageName"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    assert stages == ["api"]
+    deployments = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::Deployment"]
+    assert deployments and not any("StageName" in d for d in deployments)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_no_stage_stack_owns_the_regions_api_gateway_account_setting(packaged, stage):
+    """One CloudWatch role per account and region: a stage's stack that set it would overwrite another's and
+    take it away on delete. deploy/common.sh sets it once, in its own stack, only where none is set."""
+    for template in (_sam(packaged, stage), json.loads((packaged[stage] / "cfn.json").read_text()),
+                     templates.data_template()):
+        types = {r.get("Type") for r in template["Resources"].values()}
+        assert "AWS::ApiGateway::Account" not in types
+        assert "AmazonAPIGatewayPushToCloudWatchLogs" not in json.dumps(template)
+    shared = json.loads((ROOT / "deploy" / "api-gateway-account.json").read_text())["Resources"]
+    assert shared["ApiGatewayAccount"]["Type"] == "AWS::ApiGateway::Account"
+    assert {r["DeletionPolicy"] for r in shared.values()} == {"Retain"}
+    script = (ROOT / "deploy" / "common.sh").read_text()
+    assert "aws apigateway get-account --query cloudwatchRoleArn" in script
+
+
+# --- the OCPP WebSocket gateway (ECS behind an NLB, with GatewayImage) -------------------------------
+
+def _gateway(packaged, stage: str, name: str) -> dict:
+    return _sam(packaged, stage)["Resources"][f"OcppGateway{name}"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_gateway_task_gets_the_api_functions_settings(packaged, stage):
+    """One source: the container's environment is the API function's (config.json's stage settings and the
+    stack's resource names), so auth, tariff, shards and boot policy cannot drift from the Lambda functions."""
+    variables = _functions(_sam(packaged, stage))["APIHandler"]["Properties"]["Environment"]["Variables"]
+    [container] = _gateway(packaged, stage, "TaskDefinition")["Properties"]["ContainerDefinitions"]
+    assert {e["Name"]: e["Value"] for e in container["Environment"]} == variables
+    loaded = settings.load({k: v if isinstance(v, str) else "x" for k, v in variables.items()})
+    assert loaded.operator_auth == "api-key" and loaded.ocpp_auth == "basic"  # a prod task no longer fails to start
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_gateway_is_reachable_checked_over_http_and_rolled_back_when_broken(packaged, stage):
+    ingress = _gateway(packaged, stage, "SecurityGroup")["Properties"]["SecurityGroupIngress"]
+    [app_port] = [rule for rule in ingress if rule["FromPort"] == 9000]
+    assert app_port["CidrIp"] == {"Ref": "GatewayVpcCidr"}  # ip targets: the NLB comes from the VPC, any VPC
+    group = _gateway(packaged, stage, "TargetGroup")["Properties"]
+    assert (group["HealthCheckProtocol"], group["HealthCheckPath"], group["HealthCheckPort"]) == (
+        "HTTP", "/health", "traffic-port")
+    service = _gateway(packaged, stage, "Service")["Properties"]
+    assert service["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+    [container] = _gateway(packaged, stage, "TaskDefinition")["Properties"]["ContainerDefinitions"]
+    assert "http://127.0.0.1:9000/health" in " ".join(container["HealthCheck"]["Command"])
+    template = _sam(packaged, stage)
+    [assertion, _] = template["Rules"]["GatewayNeedsCertificate"]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "GatewayCertificateArn"}, ""]}]}
+    assert template["Outputs"]["GatewayUrl"]["Value"]["Fn::Sub"].startswith("wss://")
 
 
 # --- the archive ----------------------------------------------------------------------------------
@@ -477,96 +541,46 @@ def test_each_role_reaches_only_its_own_log_group_and_async_functions_their_fail
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_the_chalice_deploy_policy_file_is_the_templates_roles_with_no_wildcard_action(stage):
-    committed = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
-    assert committed == templates.chalice_policy(stage), f"run: python deploy/templates.py policy {stage}"
-    actions = [a for s in committed["Statement"] for a in s["Action"]]
-    assert actions and not any("*" in action for action in actions)
-    resources = [r for s in committed["Statement"] for r in s["Resource"]]
-    assert all(f"-{stage}" in r or r == "*" for r in resources)
-    assert [s["Sid"] for s in committed["Statement"] if s["Resource"] == ["*"]] == ["XRay"]  # no resource-level
+def test_each_function_has_its_own_chalice_deploy_policy_file_with_no_wildcard_action(stage):
+    """`chalice deploy` gives each function the role in its own iam_policy_file: the template's role, with
+    the stage's names, and its log group as `chalice deploy` names the function (see the rehearsal)."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
+    assert "iam_policy_file" not in config  # no union policy for every function
+    roles = templates.role_policies(templates.load())
+    for function in roles:
+        assert config["lambda_functions"][function]["iam_policy_file"] == templates.policy_file(stage, function).name
+        committed = json.loads(templates.policy_file(stage, function).read_text())
+        assert committed == templates.chalice_policy(stage, function), "run: python deploy/templates.py policies"
+        assert [s["Sid"] for s in committed["Statement"]] == [s["Sid"] for s in roles[function]]
+        actions = [a for s in committed["Statement"] for a in s["Action"]]
+        assert actions and not any("*" in action for action in actions)
+        resources = [r for s in committed["Statement"] for r in s["Resource"]]
+        assert all(f"-{stage}" in r or r == "*" for r in resources)
+        assert [s["Sid"] for s in committed["Statement"] if s["Resource"] == ["*"]] == ["XRay"]  # no resource-level
+        [logs] = [s["Resource"] for s in committed["Statement"] if s["Sid"] == "Logs"]
+        assert logs == [f"arn:aws:logs:*:*:log-group:/aws/lambda/{templates.deployed_function_name(stage, function)}:*"]
 
 
-# --- the `chalice deploy` path: the data stack, then the wiring, on moto ------------------------------
+def test_the_chalice_deploy_names_are_chalices_own():
+    """The data stack's log groups and the policies use the names chalice's deployer gives the functions."""
+    from chalice.config import Config
+    from chalice.deploy.appgraph import ApplicationGraphBuilder
+    from chalice.deploy.models import LambdaFunction
 
-@pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")  # moto's CloudFormation, not ours
-def test_the_chalice_deploy_path_data_stack_then_wiring(tmp_path, app_module):
-    """deploy/data-stack.sh's template creates the named resources; deploy/wire_custom_bus.py then puts
-    the handlers' rules on the custom bus (with the DLQ), the failure destinations and the API stage
-    settings onto what `chalice deploy` made (stood in for here: moto runs no chalice deploy)."""
-    import boto3
-    from moto import mock_aws
+    import app
 
-    from deploy import wire_custom_bus
-
-    stage = "dev"
-    names = templates.physical_names(templates.load(), stage)
-    with mock_aws():
-        cfn = boto3.client("cloudformation")
-        cfn.create_stack(StackName=f"ev-charging-data-{stage}", TemplateBody=json.dumps(templates.data_template()),
-                         Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}], Capabilities=["CAPABILITY_IAM"])
-        tables = boto3.client("dynamodb").list_tables()["TableNames"]
-        assert sorted(tables) == sorted(names[t] for t in storage.TABLES)
-        apigateway = boto3.client("apigateway")
-        apigateway.create_api_key(name=f"ev-charging-{stage}-operator", enabled=True)  # moto's CFN lacks ApiKey
-        deployed = _stand_in_for_chalice_deploy(stage, tmp_path)
-        patterns, scheduled = wire_custom_bus.app_event_sources()
-        wiring = wire_custom_bus.Wiring(stage, deployed_file=deployed)
-        for _ in range(2):  # idempotent
-            wiring.wire(patterns, scheduled)
-
-        client = boto3.client("events")
-        for function, pattern in patterns.items():
-            rule = client.describe_rule(Name=wiring.rule_name(function), EventBusName=names["EventBus"])
-            assert json.loads(rule["EventPattern"]) == pattern
-            [target] = client.list_targets_by_rule(Rule=rule["Name"], EventBusName=names["EventBus"])["Targets"]
-            assert target["Arn"] == wiring.functions[function]
-            assert target["DeadLetterConfig"]["Arn"].endswith(names["EventsDLQ"])
-        [schedule_target] = client.list_targets_by_rule(Rule=f"ev-charging-{stage}-simulate_tick-event")["Targets"]
-        assert schedule_target["DeadLetterConfig"]["Arn"].endswith(names["EventsDLQ"])
-        for function in [*patterns, *scheduled]:
-            config = boto3.client("lambda").get_function_event_invoke_config(FunctionName=wiring.functions[function])
-            assert config["DestinationConfig"]["OnFailure"]["Destination"].endswith(names["AsyncFailureQueue"])
-        api_stage = apigateway.get_stage(restApiId=wiring.rest_api, stageName="api")
-        assert api_stage["methodSettings"]["*/*"]["throttlingRateLimit"] == 20
-        assert api_stage["accessLogSettings"]["destinationArn"].endswith(f"/aws/apigateway/ev-charging-{stage}-access")
-        [plan] = apigateway.get_usage_plans()["items"]
-        assert apigateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"]
-
-        wiring.unwire(patterns)
-        assert client.list_rules(EventBusName=names["EventBus"])["Rules"] == []
-        assert apigateway.get_usage_plans()["items"] == []
-
-
-def _stand_in_for_chalice_deploy(stage: str, directory: Path) -> Path:
-    """The functions, REST API and schedule rule `chalice deploy` creates, and its deployed/STAGE.json."""
-    import io
-
-    import boto3
-
-    role = boto3.client("iam").create_role(RoleName="chalice", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as zipped:
-        zipped.writestr("app.py", "")
-    resources = []
-    for name in templates.function_names(templates.load()).values():
-        arn = boto3.client("lambda").create_function(
-            FunctionName=f"ev-charging-{stage}-{name}", Runtime="python3.11", Role=role, Handler=f"app.{name}",
-            Code={"ZipFile": archive.getvalue()})["FunctionArn"]
-        resources.append({"name": name, "resource_type": "lambda_function", "lambda_arn": arn})
-    events_client = boto3.client("events")
-    rule = f"ev-charging-{stage}-simulate_tick-event"
-    events_client.put_rule(Name=rule, ScheduleExpression="rate(2 minutes)")
-    tick = next(r["lambda_arn"] for r in resources if r["name"] == "simulate_tick")
-    events_client.put_targets(Rule=rule, Targets=[{"Id": "1", "Arn": tick}])
-    resources.append({"name": "simulate_tick-event", "resource_type": "cloudwatch_event", "rule_name": rule})
-    apigateway = boto3.client("apigateway")
-    api = apigateway.create_rest_api(name="ev-charging")["id"]
-    root = apigateway.get_resources(restApiId=api)["items"][0]["id"]
-    apigateway.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
-    apigateway.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
-    apigateway.create_deployment(restApiId=api, stageName="api")
-    resources.append({"name": "rest_api", "resource_type": "rest_api", "rest_api_id": api})
-    path = directory / f"{stage}.json"
-    path.write_text(json.dumps({"resources": resources, "schema_version": "2.0", "backend": "api"}))
-    return path
+    config = Config.create(chalice_stage="dev", app_name="ev-charging", chalice_app=app.app, project_dir=str(ROOT),
+                           config_from_disk=json.loads((ROOT / ".chalice" / "config.json").read_text()))
+    graph = ApplicationGraphBuilder().build(config, "dev")
+    stack = list(graph.dependencies())
+    functions = {}
+    while stack:
+        resource = stack.pop()
+        if isinstance(resource, LambdaFunction):
+            functions[resource.resource_name] = resource.function_name
+        stack.extend(resource.dependencies())
+    assert functions == {name: templates.deployed_function_name("dev", name) for name in functions}
+    assert functions["api_handler"] == "ev-charging-dev"
+    groups = {r["Properties"]["LogGroupName"]["Fn::Sub"] for r in templates.data_template()["Resources"].values()
+              if r["Type"] == "AWS::Logs::LogGroup"}
+    assert {f"/aws/lambda/{name}".replace("-dev", "-${Stage}") for name in functions.values()} <= groups
