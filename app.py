@@ -118,7 +118,8 @@ def dashboard_asset(name):
 # Only `chalice local --stage local` starts the offline runtime: config.json's local stage sets LOCAL_RUNTIME=on.
 # Importing the app to package, deploy or wire it never starts it (those set a deployed stage, and an unset
 # LOCAL_RUNTIME means off).
-if settings.stage == "local" and os.environ.get("LOCAL_RUNTIME") == "on" and "AWS_LAMBDA_FUNCTION_NAME" not in os.environ:
+if (settings.stage == "local" and os.environ.get("LOCAL_RUNTIME") == "on"
+        and "AWS_LAMBDA_FUNCTION_NAME" not in os.environ):
     from chalicelib import local_runtime
 
     local_runtime.start(app)

@@ -53,7 +53,8 @@ ensure_api_gateway_logging_role() {
     fi
     aws cloudformation deploy --template-file deploy/api-gateway-account.json --stack-name "$APP-api-gateway-account" \
         --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset
-    echo "set API Gateway's CloudWatch role in $AWS_DEFAULT_REGION (stack $APP-api-gateway-account, shared: kept on delete)"
+    echo "set API Gateway's CloudWatch role in $AWS_DEFAULT_REGION" \
+        "(stack $APP-api-gateway-account, shared by every stage: no stage deletes it)"
 }
 
 # The demo fleet's first tick now, not at the schedule's first period.

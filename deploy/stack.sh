@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Deploy path 1, the whole system as one CloudFormation stack (SAM):
-#   deploy/stack.sh STAGE [Key=Value ...]   package, upload to the artifacts bucket, create or update ev-charging-STAGE,
-#                                           print its outputs and start the demo fleet (extra parameters: deploy/gateway.sh)
+#   deploy/stack.sh STAGE [Key=Value ...]   package, upload to the artifacts bucket, create or update
+#                                           ev-charging-STAGE, print its outputs and start the demo fleet
+#                                           (Key=Value: more stack parameters, as deploy/gateway.sh passes)
 #   deploy/stack.sh STAGE --delete          delete the stack (tables are kept: DeletionPolicy RetainExceptOnCreate)
 # The artifacts bucket is ev-charging-artifacts-ACCOUNT-REGION-STAGE, created when missing (versioned,
 # encrypted, no public access): the packaged template is over the 51,200 bytes `aws cloudformation deploy`

@@ -17,8 +17,9 @@ scripts do not know they are rehearsed); docs/deployment.md lists the same:
   gets the document's paths and methods here, with mock integrations;
 - moto deletes `DeletionPolicy: RetainExceptOnCreate` resources with their stack; AWS keeps them (it deletes
   them only when the stack's first creation fails);
-- moto's CloudFormation skips (with a warning) types it lacks: AWS::ApiGateway::Account, AWS::ApiGateway::ApiKey,
-  AWS::ApiGateway::UsagePlan(Key), AWS::ApiGateway::Stage, AWS::Lambda::EventInvokeConfig, AWS::SQS::QueuePolicy; the gateway's
+- moto's CloudFormation skips (with a warning) types it lacks: AWS::ApiGateway::Account, AWS::ApiGateway::ApiKey
+  (the test creates the data stack's key), AWS::ApiGateway::UsagePlan(Key), AWS::ApiGateway::Stage,
+  AWS::Lambda::EventInvokeConfig, AWS::SQS::QueuePolicy; the gateway's
   ECS/NLB/TLS listener resources are rehearsed only as far as the template (no GatewayImage: no container
   here); and Lambda invocations do not run the code (no Docker daemon): an Event invocation is answered 202.
 """
@@ -197,7 +198,7 @@ def _run(checkout: Path, env: dict, *command: str) -> str:
     started = time.monotonic()
     result = subprocess.run(["bash", *command], cwd=checkout, env=env, capture_output=True, text=True, timeout=300)
     print(f"{' '.join(command)}: {time.monotonic() - started:.1f} s")
-    assert result.returncode == 0, f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, f"{' '.join(command)}: {result.returncode}\n{result.stdout}\n{result.stderr}"
     return result.stdout + result.stderr
 
 
