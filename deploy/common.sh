@@ -57,6 +57,12 @@ ensure_api_gateway_logging_role() {
         "(stack $APP-api-gateway-account, shared by every stage: no stage deletes it)"
 }
 
+# The gateway image's tag: a hash of what goes into it (Dockerfile), so the same code is the same image.
+gateway_image_tag() {
+    cat Dockerfile requirements.txt requirements-gateway.txt $(find chalicelib -name '*.py' | sort) \
+        | sha256sum | cut -c1-16
+}
+
 # The demo fleet's first tick now, not at the schedule's first period.
 start_demo_fleet() {
     local function=$1

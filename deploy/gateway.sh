@@ -15,8 +15,7 @@ if ! aws ecr describe-repositories --repository-names "$REPOSITORY" > /dev/null 
         --image-tag-mutability IMMUTABLE > /dev/null
     echo "created the ECR repository $REPOSITORY"
 fi
-TAG=$(cat Dockerfile requirements.txt requirements-gateway.txt $(find chalicelib -name '*.py' | sort) \
-    | sha256sum | cut -c1-16)
+TAG=$(gateway_image_tag)
 REGISTRY=$ACCOUNT.dkr.ecr.$AWS_DEFAULT_REGION.amazonaws.com
 IMAGE=$REGISTRY/$REPOSITORY:$TAG
 if aws ecr describe-images --repository-name "$REPOSITORY" --image-ids "imageTag=$TAG" > /dev/null 2>&1; then

@@ -12,16 +12,17 @@ scripts do not know they are rehearsed); docs/deployment.md lists the same:
 - moto computes no stack outputs for a change set's stack; it takes parameters passed as UsePreviousValue for
   a change, and it refuses CreateChangeSet for an unchanged inline template; AWS creates a FAILED change set ("didn't
   contain changes"), which `aws cloudformation deploy --no-fail-on-empty-changeset` accepts;
-- moto's Ref of an AWS::Events::EventBus is not its name; moto leaves a stack's RestApi behind on delete;
+- moto's CloudFormation makes every load balancer an application one (a network one's TLS listener is
+  refused); moto's Ref of an AWS::Events::EventBus is not its name; moto leaves a stack's RestApi behind on delete;
 - moto imports no Swagger 2.0 (ImportRestApi, PutRestApi, a RestApi's Body: chalice's API document): the API
   gets the document's paths and methods here, with mock integrations;
 - moto deletes `DeletionPolicy: RetainExceptOnCreate` resources with their stack; AWS keeps them (it deletes
   them only when the stack's first creation fails);
 - moto's CloudFormation skips (with a warning) types it lacks: AWS::ApiGateway::Account, AWS::ApiGateway::ApiKey
   (the test creates the data stack's key), AWS::ApiGateway::UsagePlan(Key), AWS::ApiGateway::Stage,
-  AWS::Lambda::EventInvokeConfig, AWS::SQS::QueuePolicy; the gateway's
-  ECS/NLB/TLS listener resources are rehearsed only as far as the template (no GatewayImage: no container
-  here); and Lambda invocations do not run the code (no Docker daemon): an Event invocation is answered 202.
+  AWS::Lambda::EventInvokeConfig, AWS::SQS::QueuePolicy; no container runs (no Docker daemon): the gateway's
+  image is registered in ECR by the test, its tasks do not start, and Lambda invocations do not run the code
+  (an Event invocation is answered 202).
 """
 from __future__ import annotations
 
@@ -87,6 +88,7 @@ def emulator(tmp_path_factory):
     from moto.cloudformation import models as cfn_models
     from moto.cloudformation import parsing
     from moto.cloudformation.responses import CloudFormationResponse
+    from moto.elbv2.models import FakeLoadBalancer, elbv2_backends
     from moto.events.models import EventBus
     from moto.server import ThreadedMotoServer
 
@@ -122,6 +124,13 @@ def emulator(tmp_path_factory):
         _add_swagger_paths(backend, api.id, properties.get("Body", {}))
         return api
 
+    def load_balancer_from_template(cls, resource_name: str, cloudformation_json: dict, account_id: str,
+                                    region_name: str, **kwargs):
+        properties = cloudformation_json["Properties"]
+        return elbv2_backends[account_id][region_name].create_load_balancer(
+            resource_name, properties.get("SecurityGroups"), properties.get("Subnets"),
+            scheme=properties.get("Scheme", "internet-facing"), loadbalancer_type=properties.get("Type"))
+
     def delete_keeping_retained(self) -> None:
         for resource in self._resource_json_map.values():
             if resource.get("DeletionPolicy") == "RetainExceptOnCreate":  # the stack was created: keep
@@ -144,6 +153,7 @@ def emulator(tmp_path_factory):
         patch.setattr(RestAPI, "delete", lambda api, account_id, region_name:
                       apigateway_backends[account_id][region_name].delete_rest_api(api.id), raising=False)
         patch.setattr(parsing.ResourceMap, "delete", delete_keeping_retained)
+        patch.setattr(FakeLoadBalancer, "create_from_cloudformation_json", classmethod(load_balancer_from_template))
         patch.setattr(EventBus, "physical_resource_id", property(lambda bus: bus.name), raising=False)  # Ref: its name
         port = _free_port()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -336,3 +346,34 @@ def test_wiring_a_stage_never_starts_the_local_runtime(tmp_path):
     assert "| app" in result.stderr  # it did import the app
     assert "chalicelib.local_runtime" not in result.stderr and "Local mode" not in result.stderr
     assert result.returncode != 0  # the wiring itself failed: no AWS here
+
+
+def test_the_gateway_deploys_into_the_default_vpc_with_its_certificate(checkout, aws_env):
+    """deploy/gateway.sh after the image is in ECR (no Docker daemon here: the image the script would build and
+    push is registered in the emulator's ECR under the tag the script computes, so the script skips the build)."""
+    stage = "dev"
+    tag = subprocess.run(["bash", "-c", "source deploy/common.sh && gateway_image_tag"], cwd=checkout, env=aws_env,
+                         check=True, capture_output=True, text=True).stdout.strip()
+    ecr = _client("ecr", aws_env)
+    ecr.create_repository(repositoryName="ev-charging-ocpp-gateway")
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
+                           "digest": "sha256:" + "0" * 64}, "layers": []}
+    ecr.put_image(repositoryName="ev-charging-ocpp-gateway", imageManifest=json.dumps(manifest), imageTag=tag)
+    certificate = _client("acm", aws_env).request_certificate(DomainName="ocpp.example.com")["CertificateArn"]
+
+    deployed = _run(checkout, aws_env, "deploy/gateway.sh", stage, certificate)
+    assert "is already in ECR" in deployed and "wss://" in deployed  # the GatewayUrl output
+    ec2 = _client("ec2", aws_env)
+    [vpc] = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["SecurityGroups"]
+    app_port = [rule for group in groups for rule in group["IpPermissions"] if rule.get("FromPort") == 9000]
+    assert [r["CidrIp"] for rule in app_port for r in rule["IpRanges"]] == [vpc["CidrBlock"]]  # 172.31.0.0/16
+    elbv2 = _client("elbv2", aws_env)
+    [group] = elbv2.describe_target_groups()["TargetGroups"]
+    assert (group["HealthCheckProtocol"], group["HealthCheckPath"]) == ("HTTP", "/health")
+    [listener] = elbv2.describe_listeners(LoadBalancerArn=group["LoadBalancerArns"][0])["Listeners"]
+    assert listener["Protocol"] == "TLS" and listener["Certificates"][0]["CertificateArn"] == certificate
+
+    _run(checkout, aws_env, "deploy/stack.sh", stage, "--delete")
+    assert elbv2.describe_load_balancers()["LoadBalancers"] == []
