@@ -263,14 +263,11 @@ def test_path_1_stack_deploys_redeploys_and_tears_down(checkout, aws_env, stage)
     assert f"No changes to deploy. Stack ev-charging-{stage} is up to date" in second
     assert "ApiEndpoint" in second
     _assert_fleet_started(second, stage)
-    if stage == "dev":  # the gateway onto the same stack (once: it is the same template for both stages)
-        _deploy_the_gateway(checkout, aws_env, stage)
 
     removed = _run(checkout, aws_env, "deploy/stack.sh", stage, "--delete")
     assert f"deleted ev-charging-{stage}" in removed
     assert f"ev-charging-{stage}" not in _stack_names(aws_env)
     assert _functions(aws_env, stage) == {} and apigateway.get_rest_apis()["items"] == []
-    assert _client("elbv2", aws_env).describe_load_balancers()["LoadBalancers"] == []
     assert len(_tables(aws_env, stage)) == 5  # kept: charging history outlives the stack
 
 
@@ -351,9 +348,10 @@ def test_wiring_a_stage_never_starts_the_local_runtime(tmp_path):
     assert result.returncode != 0  # the wiring itself failed: no AWS here
 
 
-def _deploy_the_gateway(checkout: Path, aws_env: dict, stage: str) -> None:
-    """deploy/gateway.sh onto the stage's stack. No Docker daemon here: the image the script would build and push
-    is registered in the emulator's ECR under the tag the script computes, so the script skips the build."""
+def test_the_gateway_deploys_into_the_default_vpc_with_its_certificate(checkout, aws_env):
+    """deploy/gateway.sh after the image is in ECR (no Docker daemon here: the image the script would build and
+    push is registered in the emulator's ECR under the tag the script computes, so the script skips the build)."""
+    stage = "dev"
     tag = subprocess.run(["bash", "-c", "source deploy/common.sh && gateway_image_tag"], cwd=checkout, env=aws_env,
                          check=True, capture_output=True, text=True).stdout.strip()
     ecr = _client("ecr", aws_env)
@@ -376,3 +374,6 @@ def _deploy_the_gateway(checkout: Path, aws_env: dict, stage: str) -> None:
     assert (group["HealthCheckProtocol"], group["HealthCheckPath"]) == ("HTTP", "/health")
     [listener] = elbv2.describe_listeners(LoadBalancerArn=group["LoadBalancerArns"][0])["Listeners"]
     assert listener["Protocol"] == "TLS" and listener["Certificates"][0]["CertificateArn"] == certificate
+
+    _run(checkout, aws_env, "deploy/stack.sh", stage, "--delete")
+    assert elbv2.describe_load_balancers()["LoadBalancers"] == []
