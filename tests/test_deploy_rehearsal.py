@@ -82,7 +82,7 @@ def _add_swagger_paths(backend, api_id: str, document: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def emulator(tmp_path_factory):
+def emulator():
     """A moto server on a free port, behaving as AWS where moto does not (see the module's docstring)."""
     from moto.apigateway.models import APIGatewayBackend, RestAPI, apigateway_backends
     from moto.cloudformation import models as cfn_models
