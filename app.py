@@ -64,7 +64,7 @@ def get_charge_point(charge_point_id):
 @app.route("/chargepoints/{charge_point_id}/commands", methods=["POST"], cors=True, content_types=["application/json"],
            **OPERATOR)
 def send_command(charge_point_id):
-    return commands.submit(charge_point_id, app.current_request.raw_body)
+    return rest.command(commands.submit, charge_point_id, app.current_request.raw_body)
 
 
 @app.route("/chargepoints/{charge_point_id}/password", methods=["PUT"], cors=True, content_types=["application/json"],
@@ -75,7 +75,7 @@ def set_charge_point_password(charge_point_id):
 
 @app.route("/chargepoints/{charge_point_id}/commands/{command_id}", cors=True)
 def get_command(charge_point_id, command_id):
-    return commands.view(charge_point_id, command_id)
+    return rest.command(commands.view, charge_point_id, command_id)
 
 
 @app.route("/sessions", cors=True)

@@ -6,13 +6,18 @@ import base64
 import hashlib
 import hmac
 import json
+from typing import Callable
+
 from chalice import BadRequestError, ConflictError, NotFoundError, Response, UnauthorizedError
 
-from chalicelib import auth, central_system, charging_rules, ocpp_frames, simulator, storage
+from chalicelib import auth, central_system, charging_rules, commands, ocpp_frames, simulator, storage
 from chalicelib import settings as settings_module
 
 SESSION_STATUSES = ("Active", "Completed")
 MAX_LIMIT = 100
+# chalicelib/commands.py is shared with the gateway, which has no Chalice: its refusals get their status here.
+_COMMAND_ERRORS = {commands.InvalidCommand: BadRequestError, commands.UnknownCommandTarget: NotFoundError,
+                   commands.CommandConflict: ConflictError}
 
 
 def _check_params(params: dict | None, allowed: tuple[str, ...]) -> dict:
@@ -164,6 +169,14 @@ def ocpp(charge_point_id: str, raw: bytes | None, authorization: str | None = No
     except central_system.InvalidChargePointId as error:
         raise BadRequestError(str(error)) from None
     return (200 if answer[0] == ocpp_frames.CALLRESULT else 400), answer
+
+
+def command(route: Callable[..., dict], *args: object) -> dict:
+    """A commands route (commands.submit, commands.view), its refusals as 400, 404 or 409."""
+    try:
+        return route(*args)
+    except commands.CommandError as error:
+        raise _COMMAND_ERRORS[type(error)](str(error)) from None
 
 
 def set_password(charge_point_id: str, raw: bytes | None) -> dict:
