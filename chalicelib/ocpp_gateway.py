@@ -19,6 +19,8 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import sys
 import threading
 import time
 import uuid
@@ -40,11 +42,13 @@ HEALTH_PATH = "/health"
 SUBPROTOCOL = "ocpp1.6"
 # botocore keeps 10 pooled connections per client: more threads than that would only queue for them.
 WORKERS = 10
-# Password checks get threads of their own, so that a flood of logins never delays a charger's frames;
-# PBKDF2 releases the GIL, so two checks use two cores and leave the loop free.
-AUTH_WORKERS = 2
-# Checks waiting or running: beyond this an upgrade is asked to come back (503) rather than queued.
-AUTH_QUEUE = 64
+# Password checks get threads of their own, so that a flood of logins never delays a charger's frames.
+# PBKDF2 releases the GIL; one core is left to the loop and the frame handlers, and the checks run at the
+# lowest CPU priority, so that on a busy machine they wait rather than the connected chargers.
+AUTH_WORKERS = max(1, (os.cpu_count() or 1) - 1)
+# Checks waiting or running: beyond this an upgrade is asked to come back (503) rather than queued; so is
+# one whose check has not finished in AUTH_WAIT_SECONDS (well within websockets' 10 s opening handshake).
+AUTH_QUEUE, AUTH_WAIT_SECONDS = 32, 5.0
 # A load balancer's checks every few seconds cost at most one DynamoDB read per this many seconds.
 HEALTH_CACHE_SECONDS, HEALTH_TIMEOUT_SECONDS = 5.0, 2.0
 # A frame up to this many times OCPP_MAX_FRAME_BYTES is read and refused with a CALLERROR; a larger one
@@ -88,7 +92,8 @@ class Gateway:
         self.counts: Counter[str] = Counter()
         self.throttle = throttle or login_throttle.LoginThrottle()
         self._executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ocpp-gateway")
-        self._auth_executor = ThreadPoolExecutor(max_workers=AUTH_WORKERS, thread_name_prefix="ocpp-auth")
+        self._auth_executor = ThreadPoolExecutor(max_workers=AUTH_WORKERS, thread_name_prefix="ocpp-auth",
+                                                 initializer=_lowest_cpu_priority)
         self._auth_pending = 0
         self._health: asyncio.Future | None = None
         self._health_at = 0.0
@@ -151,8 +156,11 @@ class Gateway:
         self._auth_pending += 1
         self.throttle.checking(address, True)
         try:
-            accepted = await asyncio.get_running_loop().run_in_executor(
-                self._auth_executor, auth.check_basic_auth, charge_point_id, authorization)
+            accepted = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(
+                self._auth_executor, auth.check_basic_auth, charge_point_id, authorization), AUTH_WAIT_SECONDS)
+        except TimeoutError:  # a check still queued is dropped with its request
+            self.counts["loginsDeferred"] += 1
+            return _refusal(connection, 503, "too many logins at once: retry in 1 s\n", {"Retry-After": "1"})
         except Exception:  # the password could not be read: the charger is not at fault
             log.exception(json.dumps({"event": "login-check-failed", "chargePointId": charge_point_id}))
             return _refusal(connection, 503, "credentials cannot be checked now: retry later\n", {"Retry-After": "5"})
@@ -306,6 +314,12 @@ class Gateway:
         if link.awaiting == command_id:
             link.awaiting = None
             asyncio.get_running_loop().run_in_executor(self._executor, commands.time_out, link.charge_point_id, command_id)
+
+
+def _lowest_cpu_priority() -> None:
+    """Nice 19 for the calling thread: on Linux a thread's priority is its own."""
+    if sys.platform == "linux":
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def _refusal(connection: ServerConnection, status: int, text: str, headers: dict[str, str]) -> Response:
