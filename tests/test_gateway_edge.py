@@ -8,7 +8,11 @@ import asyncio
 import base64
 import hashlib
 import json
+import os
+import re
 import statistics
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +23,8 @@ import pytest
 import websockets
 from websockets.asyncio.client import connect
 
-from chalicelib import auth, commands, login_throttle, ocpp_frames, ocpp_gateway, settings, storage
+from chalicelib import auth, local_runtime, login_throttle, ocpp_frames, ocpp_gateway, settings, storage
+from tests.conftest import ROOT, _fresh_tables
 from tests.test_ocpp_gateway import exchange, wait_for
 
 BOOT = [2, "boot-1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]
@@ -440,3 +445,63 @@ def test_a_flood_of_bad_logins_leaves_a_connected_chargers_heartbeat_under_250_m
           f"p99 {p99 * 1000:.0f} ms, max {max(round_trips) * 1000:.0f} ms")
     assert set(statuses) <= {401, 429, 503} and checked >= 5  # passwords really were checked meanwhile
     assert p99 < 0.25
+
+
+# --- what the gateway needs -----------------------------------------------------------------------
+
+def _distribution_closure(names: tuple[str, ...]) -> set[str]:
+    """These distributions and everything they require (extras aside), as normalised names."""
+    from importlib import metadata
+
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = re.split(r"[\s\[<>=!~;(]", todo.pop(), maxsplit=1)[0].lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        todo += [req for req in metadata.requires(name) or [] if "extra ==" not in req]
+    return seen
+
+
+# Runs the gateway's entry point in a process that cannot import a module outside the allowed ones.
+ONLY_THESE_MODULES = """
+import importlib.abc, json, os, runpy, sys
+allowed = set(json.loads(os.environ["GATEWAY_MODULES"])) | set(sys.stdlib_module_names)
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] not in allowed:
+            raise ModuleNotFoundError(f"{name} is not among the gateway's dependencies", name=name)
+sys.meta_path.insert(0, Refuse())
+runpy.run_module("chalicelib.ocpp_gateway", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_the_gateway_runs_on_ocpp_websockets_and_boto3_alone(dynamodb_local, monkeypatch):
+    """The gateway's entry point serves a charger and its health in a process that can import nothing but
+    the standard library, ocpp, websockets, boto3 and what they require (optional extras fall back)."""
+    from importlib import metadata
+
+    closure = _distribution_closure(("ocpp", "websockets", "boto3"))
+    modules = [module for module, owners in metadata.packages_distributions().items()
+               if {owner.lower().replace("_", "-") for owner in owners} & closure]
+    assert "chalice" not in modules
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local)
+    monkeypatch.setenv("GATEWAY_MODULES", json.dumps(modules + ["chalicelib"]))
+    _fresh_tables(monkeypatch)
+    port = local_runtime.free_port()
+    process = subprocess.Popen([sys.executable, "-c", ONLY_THESE_MODULES, "--port", str(port)], cwd=ROOT,
+                               env=dict(os.environ), stdout=subprocess.PIPE, text=True)
+    try:
+        assert "listening on" in process.stdout.readline()
+
+        async def charger():
+            async with connect(f"ws://127.0.0.1:{port}/ocpp/CP-DEPS", subprotocols=OCPP) as ws:
+                assert (await exchange(ws, BOOT))[2]["status"] == "Accepted"
+                assert (await exchange(ws, [2, "hb-1", "Heartbeat", {}]))[:2] == [3, "hb-1"]
+        asyncio.run(charger())
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as response:
+            assert response.status == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
