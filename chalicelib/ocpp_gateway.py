@@ -149,18 +149,17 @@ class Gateway:
         or this address is backed off. Unknown charger and wrong password take the same time (auth)."""
         address = str((connection.remote_address or ("unknown",))[0])
         wait = self.throttle.wait(charge_point_id, address)
-        if wait or self._auth_pending >= AUTH_QUEUE:
-            self.counts["loginsDeferred"] += 1
-            status, reason = (429, "too many failed logins") if wait else (503, "too many logins at once")
-            return _refusal(connection, status, f"{reason}: retry in {wait or 1} s\n", {"Retry-After": str(wait or 1)})
+        if wait:
+            return self._deferred(connection, 429, wait)
+        if self._auth_pending >= AUTH_QUEUE:
+            return self._deferred(connection, 503, 1)
         self._auth_pending += 1
         self.throttle.checking(address, True)
         try:
             accepted = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(
                 self._auth_executor, auth.check_basic_auth, charge_point_id, authorization), AUTH_WAIT_SECONDS)
         except TimeoutError:  # a check still queued is dropped with its request
-            self.counts["loginsDeferred"] += 1
-            return _refusal(connection, 503, "too many logins at once: retry in 1 s\n", {"Retry-After": "1"})
+            return self._deferred(connection, 503, 1)
         except Exception:  # the password could not be read: the charger is not at fault
             log.exception(json.dumps({"event": "login-check-failed", "chargePointId": charge_point_id}))
             return _refusal(connection, 503, "credentials cannot be checked now: retry later\n", {"Retry-After": "5"})
@@ -174,6 +173,12 @@ class Gateway:
         self.counts["loginsFailed"] += 1
         return _refusal(connection, 401, "HTTP Basic credentials of this charge point required\n",
                         {"WWW-Authenticate": 'Basic realm="OCPP", charset="UTF-8"'})
+
+    def _deferred(self, connection: ServerConnection, status: int, seconds: int) -> Response:
+        """Come back later: 429 while this charger or address is backed off, 503 when the gateway has too
+        many logins to check."""
+        self.counts["loginsDeferred"] += 1
+        return _refusal(connection, status, f"too many logins: retry in {seconds} s\n", {"Retry-After": str(seconds)})
 
     # -- health, for a load balancer ---------------------------------------------------------------
 
@@ -262,7 +267,8 @@ class Gateway:
         await link.websocket.send(json.dumps(answer, separators=(",", ":")))
         self.counts["answered" if answer[0] == ocpp_frames.CALLRESULT else "callErrors"] += 1
 
-    async def _answer_to_command(self, link: Link, unique_id: ocpp_frames.UniqueId | None, message: str | bytes) -> None:
+    async def _answer_to_command(self, link: Link, unique_id: ocpp_frames.UniqueId | None,
+                                 message: str | bytes) -> None:
         """A CALLRESULT or CALLERROR: recorded when it answers the command outstanding (and frees its slot,
         whatever its shape); otherwise only counted, as nothing may answer an answer."""
         if unique_id is None or unique_id != link.awaiting:

@@ -204,7 +204,8 @@ def test_an_exception_while_handling_a_frame_is_a_callerror_not_a_closed_socket(
     async def scenario():
         async with connect(gateway.url + "CP-UNDERFLOW", subprotocols=OCPP) as ws:
             await exchange(ws, BOOT)
-            assert (await exchange(ws, [2, "m-1", "MeterValues", {"connectorId": 1, "meterValue": [sample]}]))[1] == "m-1"
+            meter_values = [2, "m-1", "MeterValues", {"connectorId": 1, "meterValue": [sample]}]
+            assert (await exchange(ws, meter_values))[1] == "m-1"
             assert (await exchange(ws, [2, "hb-1", "Heartbeat", {}]))[:2] == [3, "hb-1"]
 
     asyncio.run(scenario())
@@ -285,7 +286,8 @@ def test_the_gateway_is_not_a_websocket_for_health_and_health_is_not_a_charger(e
 
 # --- charger logins -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("header", ["Basic \u00e9\u00e9\u00e9", "B\u00e4sic Q1AtMTpwYXNzd29yZA==", "Basic \u4e2d\u6587"])
+@pytest.mark.parametrize("header", ["Basic \u00e9\u00e9\u00e9", "B\u00e4sic Q1AtMTpwYXNzd29yZA==",
+                                    "Basic \u4e2d\u6587"])
 def test_a_non_ascii_authorization_header_is_401_on_post(client, monkeypatch, header):
     monkeypatch.setenv("OCPP_AUTH", "basic")
     settings.get.cache_clear()
@@ -427,7 +429,8 @@ def test_a_flood_of_bad_logins_leaves_a_connected_chargers_heartbeat_under_250_m
         return statuses
 
     async def scenario() -> tuple[list[float], list[int]]:
-        async with connect(gateway.url + "CP-GOOD", subprotocols=OCPP, additional_headers=basic("CP-GOOD", PASSWORD)) as ws:
+        good = basic("CP-GOOD", PASSWORD)
+        async with connect(gateway.url + "CP-GOOD", subprotocols=OCPP, additional_headers=good) as ws:
             await exchange(ws, BOOT)
             flood = asyncio.gather(*(attacker(n) for n in range(4)))
             round_trips = []
