@@ -78,7 +78,8 @@ SCHEMAS: dict[str, dict] = {
     # OCPP-J frames: [3, uniqueId, payload] and [4, uniqueId, errorCode, description, details].
     "CallResult": {"type": "array", "prefixItems": [{"const": ocpp_frames.CALLRESULT}, {"type": "string"},
                                                     {"type": "object"}], "minItems": 3, "maxItems": 3},
-    "CallError": {"type": "array", "prefixItems": [{"const": ocpp_frames.CALLERROR}, {"type": "string"},
+    # The uniqueId as the charger sent it: a number or an over-long id is echoed so that it can match the answer.
+    "CallError": {"type": "array", "prefixItems": [{"const": ocpp_frames.CALLERROR}, {"type": ["string", "number"]},
                                                    {"type": "string"}, {"type": "string"}, {"type": "object"}],
                   "minItems": 5, "maxItems": 5},
 }

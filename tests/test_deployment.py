@@ -34,6 +34,7 @@ UNSET_IN_LAMBDA = {
     "OCPP_PORT": "the OCPP WebSocket gateway, which runs outside Lambda",
     "OCPP_HOST": "the OCPP WebSocket gateway, which runs outside Lambda",
     "OUTBOX_POLL_SECONDS": "the OCPP WebSocket gateway, which runs outside Lambda",
+    "OCPP_MAX_FRAME_BYTES": "its default, 8 MiB, everywhere (API Gateway and Lambda cap POST /ocpp bodies lower)",
 }
 # Set by the merge template (not config.json), so `chalice deploy` keeps the stage's derived default.
 TEMPLATE_ONLY = {"PAGINATION_SECRET"}

@@ -19,10 +19,13 @@ def test_parse_call_returns_the_parts():
     assert call.frame() == [2, "42", "Heartbeat", {}]
 
 
-def test_an_unusable_unique_id_cannot_be_answered_by_id():
+def test_an_over_long_unique_id_is_refused_but_echoed_so_that_the_charger_can_match_it():
     with pytest.raises(FrameError) as error:
         ocpp_frames.parse_call('[2, "' + "x" * 37 + '", "Heartbeat", {}]')
-    assert error.value.code == "ProtocolError" and error.value.frame()[1] == ocpp_frames.NO_ID
+    assert error.value.code == "ProtocolError" and error.value.frame()[1] == "x" * 37
+    with pytest.raises(FrameError) as error:
+        ocpp_frames.parse_call('[2, "", "Heartbeat", {}]')
+    assert error.value.frame()[1] == ocpp_frames.NO_ID  # nothing to echo
 
 
 def test_unknown_and_unsupported_actions_use_the_spec_meanings():
