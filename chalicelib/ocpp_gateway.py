@@ -187,6 +187,7 @@ class Gateway:
         body = {"status": "unavailable", "problem": problem} if problem else {"status": "ok"}
         response = connection.respond(503 if problem else 200, json.dumps({**body, "gatewayId": self.gateway_id,
                                                                          "chargers": len(self.links)}) + "\n")
+        del response.headers["Content-Type"]  # respond() made it text/plain
         response.headers["Content-Type"] = "application/json"
         return response
 

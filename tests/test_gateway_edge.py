@@ -78,6 +78,7 @@ def health(gateway: ocpp_gateway.GatewayThread) -> tuple[int, dict]:
     url = gateway.url.replace("ws://", "http://").removesuffix("/ocpp/") + "/health"
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.headers.get_all("Content-Type") == ["application/json"]
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
