@@ -60,11 +60,11 @@ def post_ocpp(client, charge_point_id: str, frame: list | str, headers: dict | N
     return response.status_code, json.loads(response.body)
 
 
-async def raw_upgrade(gateway: ocpp_gateway.GatewayThread, path: str, headers: bytes = b"",
+async def raw_upgrade(gateway: ocpp_gateway.GatewayThread | str, path: str, headers: bytes = b"",
                       from_address: str = "127.0.0.1") -> tuple[int, bytes]:
-    """An upgrade request written byte by byte (headers as given, from a chosen loopback address): the
-    response's status and head."""
-    where = urlsplit(gateway.url)
+    """An upgrade request written byte by byte (headers as given, from a chosen loopback address) to a
+    gateway (or its URL): the response's status and head."""
+    where = urlsplit(gateway if isinstance(gateway, str) else gateway.url)
     reader, writer = await asyncio.open_connection(where.hostname, where.port, local_addr=(from_address, 0))
     writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: gateway\r\nUpgrade: websocket\r\n"
                  b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -412,34 +412,45 @@ def test_an_unknown_charger_and_a_wrong_password_cost_the_same(aws, monkeypatch)
           f"wrong password {statistics.median(t for t, _, _ in wrong) * 1000:.0f} ms (medians of 5)")
 
 
-def test_a_flood_of_bad_logins_leaves_a_connected_chargers_heartbeat_under_250_ms_at_p99(edge):
-    """The one timing assertion the issue asks for. 40 bad logins from 4 addresses, 4 at a time, half for
-    unknown chargers and half guessing a known charger's password, while a good charger sends Heartbeats."""
-    gateway = edge(OCPP_AUTH="basic")
-    for charge_point_id in ("CP-GOOD", "CP-VICTIM"):
-        auth.set_password(charge_point_id, PASSWORD)
-
+async def flood(url: str) -> list[int]:
+    """40 bad logins from 4 addresses, 4 at a time, half for unknown chargers and half guessing a known
+    charger's password: the statuses they got."""
     async def attacker(n: int) -> list[int]:
         statuses = []
         for attempt in range(10):
             charge_point_id = "CP-VICTIM" if attempt % 2 else f"CP-NOBODY-{n}-{attempt}"
             header = basic(charge_point_id, f"guess-{n}-{attempt}-xxxxxxxx")["Authorization"].encode()
-            status, _ = await raw_upgrade(gateway, f"/ocpp/{charge_point_id}", b"Authorization: " + header + b"\r\n",
+            status, _ = await raw_upgrade(url, f"/ocpp/{charge_point_id}", b"Authorization: " + header + b"\r\n",
                                           f"127.0.0.{10 + n}")
             statuses.append(status)
         return statuses
+    return [status for statuses in await asyncio.gather(*(attacker(n) for n in range(4))) for status in statuses]
+
+
+# The attackers run in a process of their own, at the lowest priority: on a network their CPU is not the gateway's.
+FLOOD = "import asyncio, json, os, sys; os.nice(19); from tests.test_gateway_edge import flood; " \
+        "print(json.dumps(asyncio.run(flood(sys.argv[1]))))"
+
+
+def test_a_flood_of_bad_logins_leaves_a_connected_chargers_heartbeat_under_250_ms_at_p99(edge):
+    """The one timing assertion the issue asks for: a good charger sends Heartbeats during the flood."""
+    gateway = edge(OCPP_AUTH="basic")
+    for charge_point_id in ("CP-GOOD", "CP-VICTIM"):
+        auth.set_password(charge_point_id, PASSWORD)
 
     async def scenario() -> tuple[list[float], list[int]]:
         good = basic("CP-GOOD", PASSWORD)
         async with connect(gateway.url + "CP-GOOD", subprotocols=OCPP, additional_headers=good) as ws:
             await exchange(ws, BOOT)
-            flood = asyncio.gather(*(attacker(n) for n in range(4)))
+            attackers = await asyncio.create_subprocess_exec(sys.executable, "-c", FLOOD, gateway.url, cwd=ROOT,
+                                                             stdout=asyncio.subprocess.PIPE)
+            statuses = asyncio.ensure_future(attackers.communicate())
             round_trips = []
-            while not flood.done() or len(round_trips) < 100:
+            while not statuses.done() or len(round_trips) < 100:
                 started = time.perf_counter()
                 assert (await exchange(ws, [2, f"hb-{len(round_trips)}", "Heartbeat", {}]))[0] == 3
                 round_trips.append(time.perf_counter() - started)
-            return round_trips, [status for statuses in await flood for status in statuses]
+            return round_trips, json.loads((await statuses)[0])
 
     round_trips, statuses = asyncio.run(scenario())
     p99 = statistics.quantiles(round_trips, n=100)[98]
