@@ -10,7 +10,8 @@ from chalicelib import auth, central_system, commands, dashboard, events, openap
 from chalicelib import settings as settings_module
 
 settings = settings_module.get()
-telemetry.configure()  # JSON log lines with EMF metrics, on stdout for CloudWatch
+# JSON log lines with EMF metrics on stdout for CloudWatch; one short line per event in a local terminal
+telemetry.configure(human=settings.stage == "local")
 app = Chalice(app_name="ev-charging")
 app.api.cors = CORSConfig(allow_origin=settings.cors_allow_origin)
 app.api.binary_types = []  # every response is text: JSON, HTML, CSS, JS, SVG
