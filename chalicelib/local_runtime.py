@@ -106,6 +106,12 @@ def _stop(process: subprocess.Popen) -> None:
             process.kill()
 
 
+def _exit_once(signum: int, frame: object) -> None:
+    # A second SIGTERM (the parent's death, the watchdog) must not cut short the atexit hooks of the first.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(0)
+
+
 def _database() -> str:
     if os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
         return f"DynamoDB at {os.environ['AWS_ENDPOINT_URL_DYNAMODB']} (AWS_ENDPOINT_URL_DYNAMODB)"
@@ -123,7 +129,7 @@ def _database() -> str:
     atexit.register(_stop, process)
     # SIGTERM ends the process through sys.exit, so the atexit hook stops DynamoDB Local too.
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        signal.signal(signal.SIGTERM, _exit_once)
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
     return f"DynamoDB Local at {endpoint}, data {f'in {data_dir}' if data_dir else 'in memory'}"
 

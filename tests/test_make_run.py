@@ -83,6 +83,10 @@ class MakeRun:
         assert listening(self.port) and listening(self.ocpp_port)
         return processes | {self.make.pid}
 
+    def pid_of(self, program: str) -> int:
+        (pid,) = [pid for pid in descendants(self.make.pid) if program in Path(f"/proc/{pid}/cmdline").read_text()]
+        return pid
+
     def stopped_within(self, processes: set[int], seconds: float) -> float:
         start = time.monotonic()
         while time.monotonic() - start < seconds:
@@ -106,7 +110,9 @@ def _group(signum: int):
     (True, _group(signal.SIGHUP)),
     (False, _group(signal.SIGINT)),
     (True, lambda run: os.kill(run.make.pid, signal.SIGKILL)),
-], ids=["SIGTERM-to-the-group", "SIGHUP-to-the-group", "SIGINT-to-the-group", "SIGKILL-to-make"])
+    (True, lambda run: os.kill(run.pid_of("run_local.py"), signal.SIGKILL)),
+], ids=["SIGTERM-to-the-group", "SIGHUP-to-the-group", "SIGINT-to-the-group", "SIGKILL-to-make",
+        "SIGKILL-to-run_local"])
 def test_make_run_stops_everything_it_started(request, tmp_path, ignore_sigint, stop):
     run = MakeRun(tmp_path, ignore_sigint)
     processes = run.wait_up()
