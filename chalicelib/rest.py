@@ -8,7 +8,6 @@ import hmac
 import json
 from typing import Callable
 
-from botocore.exceptions import ClientError, ParamValidationError
 from chalice import BadRequestError, ConflictError, NotFoundError, Response, UnauthorizedError
 
 from chalicelib import auth, central_system, charging_rules, ocpp_frames, simulator, storage
@@ -91,9 +90,13 @@ def _page(list_page: Callable[[dict | None], storage.Page], token: str | None, q
     start = decode_token(token, query)
     try:
         return list_page(start)
-    except (ParamValidationError, ClientError) as error:
-        if start is None or (isinstance(error, ClientError)
-                             and error.response["Error"]["Code"] != "ValidationException"):
+    except Exception as error:
+        # Imported here, where storage has loaded it already: importing the app stays light (cold starts).
+        from botocore.exceptions import ClientError, ParamValidationError
+
+        refused = isinstance(error, ParamValidationError) or (
+            isinstance(error, ClientError) and error.response["Error"]["Code"] == "ValidationException")
+        if start is None or not refused:
             raise
         raise _invalid_token() from None
 
