@@ -81,7 +81,7 @@ def call_error(unique_id: str, code: str, description: str, details: dict | None
 
 
 def is_valid_charge_point_id(charge_point_id: str) -> bool:
-    return bool(_CHARGE_POINT_ID.match(charge_point_id or ""))
+    return bool(_CHARGE_POINT_ID.fullmatch(charge_point_id or ""))
 
 
 def decode(raw: str | bytes | list) -> list:
@@ -91,8 +91,8 @@ def decode(raw: str | bytes | list) -> list:
             raise FrameError("FormatViolation", f"frame is larger than {MAX_FRAME_BYTES} bytes")
         try:
             raw = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise FrameError("FormatViolation", "frame is not valid JSON") from None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise FrameError("FormatViolation", "frame is not valid JSON (or nested too deep)") from None
     elif len(json.dumps(raw)) > MAX_FRAME_BYTES:
         raise FrameError("FormatViolation", f"frame is larger than {MAX_FRAME_BYTES} bytes")
     if not isinstance(raw, list) or not raw:
