@@ -554,8 +554,43 @@ def acquire_lease(name: str, holder: str, now_epoch: float, seconds: float) -> b
         **expr.args()})
 
 
-def release_lease(name: str, holder: str) -> None:
-    """Give the lease back, unless it expired and another tick holds it now."""
+def wait_on_lease(name: str, member: str, now_epoch: float) -> bool:
+    """Leave member for the lease's holder to serve before it lets go (see release_lease): 1 conditional
+    UpdateItem. False when nobody holds the lease (any more): then take it instead."""
+    expr = _Expression()
+    return _update_if({
+        "TableName": _names().simulator_table, "Key": to_item({"pk": name}),
+        "UpdateExpression": expr.update(adds={"waiting": {member}}),
+        "ConditionExpression": f"{expr.name('until')} >= {expr.value(Decimal(str(now_epoch)))}", **expr.args()})
+
+
+def release_lease(name: str, holder: str) -> list[str]:
+    """Give the lease back, unless members wait on it: then it stays held and they are returned, taken off
+    the list, for the holder to serve before it tries again. Nothing when the lease expired and another
+    holder has it now. 1 conditional UpdateItem; +1 UpdateItem when members wait."""
+    expr = _Expression()
+    if _update_if({"TableName": _names().simulator_table, "Key": to_item({"pk": name}),
+                   "UpdateExpression": expr.update({"until": Decimal(0)}),
+                   "ConditionExpression": f"{expr.name('holder')} = {expr.value(holder)}"
+                                          f" AND attribute_not_exists({expr.name('waiting')})", **expr.args()}):
+        return []
+    from botocore.exceptions import ClientError
+
+    expr = _Expression()
+    try:
+        response = client().update_item(
+            TableName=_names().simulator_table, Key=to_item({"pk": name}), ReturnValues="UPDATED_OLD",
+            UpdateExpression=f"REMOVE {expr.name('waiting')}",
+            ConditionExpression=f"{expr.name('holder')} = {expr.value(holder)}", **expr.args())
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return []
+    return sorted(from_item(response.get("Attributes", {})).get("waiting", ()))
+
+
+def give_up_lease(name: str, holder: str) -> None:
+    """Give the lease back whatever waits on it (after a failure: the next holder serves them): 1 UpdateItem."""
     expr = _Expression()
     _update_if({"TableName": _names().simulator_table, "Key": to_item({"pk": name}),
                 "UpdateExpression": expr.update({"until": Decimal(0)}),
