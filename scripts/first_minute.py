@@ -16,6 +16,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from chalicelib.local_runtime import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ("CP-DEMO-001", "CP-DEMO-002", "CP-DEMO-003")
 
@@ -37,20 +39,12 @@ def fleet_complete(base: str) -> bool:
     return all(cp in listed and complete(listed[cp]) for cp in DEMO)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def measure(timeout: float = 120) -> float:
     """One fresh `make run` (its database in a new, empty directory): seconds from URLs to complete."""
-    port = _free_port()
+    port = free_port()
     printed = threading.Event()
     with tempfile.TemporaryDirectory(prefix="first-minute-") as data:
-        env = {**os.environ, "PORT": str(port), "OCPP_PORT": str(_free_port()), "LOCAL_DATA_DIR": data}
+        env = {**os.environ, "PORT": str(port), "OCPP_PORT": str(free_port()), "LOCAL_DATA_DIR": data}
         run = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                text=True, start_new_session=True)
 
