@@ -198,15 +198,20 @@ def classify(charge_point: dict | None, stamp: Stamp) -> str:
 
 def _update_if(args: dict) -> bool:
     """One conditional UpdateItem: False when its condition does not hold."""
+    return _updated_if(args) is not None
+
+
+def _updated_if(args: dict) -> dict | None:
+    """One conditional UpdateItem: the attributes it returns (per its ReturnValues), None when its
+    condition does not hold."""
     from botocore.exceptions import ClientError
 
     try:
-        client().update_item(**args)
-        return True
+        return client().update_item(**args).get("Attributes", {})
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-        return False
+        return None
 
 
 def touch_charge_point(stamp: Stamp, sets: dict | None = None, adds: dict | None = None) -> Result:
@@ -574,19 +579,11 @@ def release_lease(name: str, holder: str) -> list[str]:
                    "ConditionExpression": f"{expr.name('holder')} = {expr.value(holder)}"
                                           f" AND attribute_not_exists({expr.name('waiting')})", **expr.args()}):
         return []
-    from botocore.exceptions import ClientError
-
     expr = _Expression()
-    try:
-        response = client().update_item(
-            TableName=_names().simulator_table, Key=to_item({"pk": name}), ReturnValues="UPDATED_OLD",
-            UpdateExpression=f"REMOVE {expr.name('waiting')}",
-            ConditionExpression=f"{expr.name('holder')} = {expr.value(holder)}", **expr.args())
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        return []
-    return sorted(from_item(response.get("Attributes", {})).get("waiting", ()))
+    taken = _updated_if({"TableName": _names().simulator_table, "Key": to_item({"pk": name}),
+                         "ReturnValues": "UPDATED_OLD", "UpdateExpression": f"REMOVE {expr.name('waiting')}",
+                         "ConditionExpression": f"{expr.name('holder')} = {expr.value(holder)}", **expr.args()})
+    return sorted(from_item(taken or {}).get("waiting", ()))
 
 
 def give_up_lease(name: str, holder: str) -> None:
