@@ -1,6 +1,6 @@
 """Who may call what, per stage.
 
-- Operators (POST /simulate, PUT /chargepoints/{id}/password, remote commands): OPERATOR_AUTH picks
+- Operators (every route that reads or changes data: idTags are personal data): OPERATOR_AUTH picks
   API Gateway's API key (`api-key`), an IAM authorizer (`iam`) or nothing (`none`, the local stage).
   API Gateway enforces both before the Lambda runs; this module only says which one a route carries.
 - Chargers (POST /ocpp/{id}, and the WebSocket upgrade): OCPP 1.6 security profile 1, HTTP Basic with
@@ -40,7 +40,7 @@ class PasswordError(ValueError):
 
 
 def operator_route_options(settings: settings_module.Settings) -> dict:
-    """The keyword arguments of @app.route that protect an operator route in this stage."""
+    """The keyword arguments of @app.route that protect a data route in this stage."""
     if settings.operator_auth == "api-key":
         return {"api_key_required": True}
     if settings.operator_auth == "iam":

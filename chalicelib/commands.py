@@ -56,7 +56,7 @@ class CommandConflict(CommandError):
 def _parse(raw: bytes | None) -> tuple[str, dict]:
     try:
         body = json.loads(raw) if raw and raw.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):  # too deep a nesting is as unusable as broken JSON
         raise InvalidCommand("body must be JSON") from None
     if not isinstance(body, dict) or "action" not in body or set(body) - {"action", "payload"}:
         raise InvalidCommand('body must be a JSON object {"action": ..., "payload": {...}}')

@@ -93,7 +93,7 @@ def call_error(unique_id: UniqueId, code: str, description: str, details: dict |
 
 
 def is_valid_charge_point_id(charge_point_id: str) -> bool:
-    return bool(_CHARGE_POINT_ID.match(charge_point_id or ""))
+    return bool(_CHARGE_POINT_ID.fullmatch(charge_point_id or ""))
 
 
 class Head(NamedTuple):
@@ -128,8 +128,8 @@ def decode(raw: str | bytes | list) -> list:
                              head.unique_id if head.message_type == CALL else None)
         try:
             raw = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise FrameError("FormatViolation", "frame is not valid JSON") from None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise FrameError("FormatViolation", "frame is not valid JSON (or nested too deep)") from None
     elif len(json.dumps(raw)) > limit:
         raise FrameError("FormatViolation", f"frame is larger than {limit} bytes", frame_unique_id(raw))
     if not isinstance(raw, list) or not raw:

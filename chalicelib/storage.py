@@ -198,15 +198,20 @@ def classify(charge_point: dict | None, stamp: Stamp) -> str:
 
 def _update_if(args: dict) -> bool:
     """One conditional UpdateItem: False when its condition does not hold."""
+    return _updated_if(args) is not None
+
+
+def _updated_if(args: dict) -> dict | None:
+    """One conditional UpdateItem: the attributes it returns (per its ReturnValues), None when its
+    condition does not hold."""
     from botocore.exceptions import ClientError
 
     try:
-        client().update_item(**args)
-        return True
+        return client().update_item(**args).get("Attributes", {})
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-        return False
+        return None
 
 
 def touch_charge_point(stamp: Stamp, sets: dict | None = None, adds: dict | None = None) -> Result:
@@ -554,8 +559,35 @@ def acquire_lease(name: str, holder: str, now_epoch: float, seconds: float) -> b
         **expr.args()})
 
 
-def release_lease(name: str, holder: str) -> None:
-    """Give the lease back, unless it expired and another tick holds it now."""
+def wait_on_lease(name: str, member: str, now_epoch: float) -> bool:
+    """Leave member for the lease's holder to serve before it lets go (see release_lease): 1 conditional
+    UpdateItem. False when nobody holds the lease (any more): then take it instead."""
+    expr = _Expression()
+    return _update_if({
+        "TableName": _names().simulator_table, "Key": to_item({"pk": name}),
+        "UpdateExpression": expr.update(adds={"waiting": {member}}),
+        "ConditionExpression": f"{expr.name('until')} >= {expr.value(Decimal(str(now_epoch)))}", **expr.args()})
+
+
+def release_lease(name: str, holder: str) -> list[str]:
+    """Give the lease back, unless members wait on it: then it stays held and they are returned, taken off
+    the list, for the holder to serve before it tries again. Nothing when the lease expired and another
+    holder has it now. 1 conditional UpdateItem; +1 UpdateItem when members wait."""
+    expr = _Expression()
+    if _update_if({"TableName": _names().simulator_table, "Key": to_item({"pk": name}),
+                   "UpdateExpression": expr.update({"until": Decimal(0)}),
+                   "ConditionExpression": f"{expr.name('holder')} = {expr.value(holder)}"
+                                          f" AND attribute_not_exists({expr.name('waiting')})", **expr.args()}):
+        return []
+    expr = _Expression()
+    taken = _updated_if({"TableName": _names().simulator_table, "Key": to_item({"pk": name}),
+                         "ReturnValues": "UPDATED_OLD", "UpdateExpression": f"REMOVE {expr.name('waiting')}",
+                         "ConditionExpression": f"{expr.name('holder')} = {expr.value(holder)}", **expr.args()})
+    return sorted(from_item(taken or {}).get("waiting", ()))
+
+
+def give_up_lease(name: str, holder: str) -> None:
+    """Give the lease back whatever waits on it (after a failure: the next holder serves them): 1 UpdateItem."""
     expr = _Expression()
     _update_if({"TableName": _names().simulator_table, "Key": to_item({"pk": name}),
                 "UpdateExpression": expr.update({"until": Decimal(0)}),

@@ -248,15 +248,22 @@ def test_a_simulator_tick_batches_state_reads_writes_and_events(aws, event_bridg
                        "UpdateItem": 2}  # + the lease, taken and given back
     assert batches == [10] * (FLEET // 10) and publisher.calls == FLEET // 10
 
-    # The central system answers the boots; the simulator's inbox files them for the next tick.
-    events.use(aws)
-    events.publish([events.call_entry(m["chargePointId"], m["message"], now) for m in sent])
-    replies = FLEET
+    # The central system answers the boots; each charger reacts to its answer as it arrives, in the inbox.
+    answers = [central_system.handle(m["chargePointId"], m["message"], now) for m in sent]
+    batches.clear()
+    events.use(publisher)
+    for message, answer in zip(sent, answers):
+        with storage.counting_requests() as counted:
+            simulator.receive_reply({"chargePointId": message["chargePointId"], "messageId": answer[1],
+                                     "action": "BootNotification", "message": answer})
+        # Filed; the lease taken and given back; state and answer in one read; state saved, answer dropped.
+        assert counted == {"PutItem": 1, "UpdateItem": 2, "BatchGetItem": 1, "BatchWriteItem": 1}
+    assert len(batches) == FLEET and set(batches) <= {3, 4}, "information and statuses in 1 PutEvents"
 
     sent, counted = _tick(publisher, batches, now + timedelta(minutes=2))
-    assert len(sent) > FLEET * 5  # accepted: info, statuses, heartbeats, cars arriving
-    assert counted == {"BatchGetItem": math.ceil(FLEET / 100) + math.ceil(replies / 100),
-                       "BatchWriteItem": math.ceil((FLEET + replies) / 25), "UpdateItem": 2}
+    assert len(sent) > FLEET * 3  # heartbeats, cars arriving, authorizing, starting
+    assert counted == {"BatchGetItem": math.ceil(FLEET / 100), "BatchWriteItem": math.ceil(FLEET / 25),
+                       "UpdateItem": 2}
     assert sum(batches) == len(sent) and len(batches) == math.ceil(len(sent) / 10)
     assert all(size == 10 for size in batches[:-1]), "PutEvents in full batches of 10"
 
