@@ -7,7 +7,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable
 
 from chalicelib import ocpp_frames, pricing
@@ -331,7 +331,8 @@ def session_view(item: dict) -> dict:
         "meterStop": _plain(item.get("meterStop")),
         "currentEnergy": round(max(energy_wh, 0) / 1000, 3),
         "power": round(float(item.get("powerW", 0)) / 1000, 2) if active else 0.0,
-        "soc": None if item.get("soc") is None else round(float(item["soc"]), 1),
+        "soc": None if item.get("soc") is None else float(Decimal(str(item["soc"])).quantize(
+            Decimal("0.1"), rounding=ROUND_HALF_UP)),
         "cost": float(cost),
         "currency": tariff.currency,
         "lastMeterTime": item.get("lastMeterTime"),
@@ -346,7 +347,7 @@ def session_view(item: dict) -> dict:
 _CHARGE_POINT_FIELDS = (
     "chargePointId", "status", "location", "model", "vendor", "connectors", "maxPower", "lastSeen",
     "registration", "serialNumber", "firmwareVersion", "firmwareStatus", "diagnosticsStatus",
-    "bootedAt", "connectorStatus", "unknownStopCount", "online", "chargeBoxSerialNumber", "meterType",
+    "bootedAt", "connectorStatus", "unknownStopCount", "unknownStopsNotKept", "online", "chargeBoxSerialNumber", "meterType",
     "meterSerialNumber", "iccid", "imsi",
 )
 

@@ -289,7 +289,7 @@ def _keep_early_stop(msg: Message, stamp: storage.Stamp, answer: dict, session_i
     """A stop for a transaction not started here (yet): kept until its start arrives, within bounds."""
     if not isinstance(record["transactionId"], int) or not 1 <= record["transactionId"] <= MAX_TRANSACTION_ID:
         # Not an id this central system gives out: it can never start here. Counted only.
-        return settle(storage.touch_charge_point(stamp, adds={"unknownStopCount": 1}), answer, msg.charge_point_id)
+        return settle(storage.touch_charge_point(stamp, adds={"unknownStopsNotKept": 1}), answer, msg.charge_point_id)
     result = storage.keep_early_stop(stamp, session_id, record, MAX_EARLY_STOPS)
     if result.outcome == storage.CONFLICT:  # this charger's kept stops are at their bound
         result = storage.touch_charge_point(stamp, adds={"unknownStopsNotKept": 1})
