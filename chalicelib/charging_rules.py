@@ -52,6 +52,7 @@ ANOMALIES = {
     "meterStopUnusable": "a meterStop below meterStart, below the register or outside 0..10^11 Wh",
     "signedValueTooLong": f"a signed meter value longer than {MAX_SIGNED_VALUE_CHARS} characters: not kept",
     "lateValuesNotKept": "more readings after the stop than a session keeps: counted only",
+    "signedValuesNotKept": "more signed values in one message than are kept: counted only",
     "supersededByNewStart": "closed by a newer StartTransaction on the same connector, with its last known energy",
     "stopBeforeStart": "its StopTransaction arrived before its StartTransaction",
     "stopAfterClose": "a StopTransaction for a session already closed: its values are kept beside it",

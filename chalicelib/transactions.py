@@ -24,6 +24,10 @@ MAX_EARLY_STOPS = 100
 MAX_LATE_SAMPLE_TIMES = 200
 # transactionIds this central system gives out (rules.transaction_id): a stop for another cannot be ours.
 MAX_TRANSACTION_ID = 2**31 - 1
+# Signed values kept from one message (a frame of several MiB could carry thousands): the rest are counted.
+MAX_SIGNED_PER_MESSAGE = 50
+# Anomalies written out one by one in a kept stop's record (its item must stay far below 400 KB).
+MAX_RECORDED_ANOMALIES = 20
 
 
 def _pointer(connector: int) -> str:
@@ -139,7 +143,7 @@ def meter_values(msg: Message) -> dict:
         return _connector_reading(msg, stamp, connector, reading, latest_time, anomalies)
     session_id = rules.session_id(msg.charge_point_id, p["transactionId"])
     register = energy.energy_wh if energy else None
-    signed = [value for sample in samples for value in sample.signed]
+    signed = _bounded_signed(samples, anomalies)
     for _ in range(MAX_ATTEMPTS):
         adds = {**rules.anomaly_counts(anomalies), **({"signedValues": len(signed)} if signed else {})}
         result = storage.record_meter(session_id, stamp, latest_time, {**reading, **rules.anomaly_sets(anomalies)},
@@ -192,6 +196,15 @@ def _keep_unapplied(msg: Message, session: dict, samples: list[rules.MeterSample
     _keep_signed(msg, session_id, signed)
 
 
+def _bounded_signed(samples: list[rules.MeterSample], anomalies: list[rules.Anomaly]) -> list[dict]:
+    """The message's signed values to keep; beyond the bound they are counted as anomalies."""
+    signed = [value for sample in samples for value in sample.signed]
+    if len(signed) > MAX_SIGNED_PER_MESSAGE:
+        anomalies.append(rules.Anomaly("signedValuesNotKept", f"{len(signed) - MAX_SIGNED_PER_MESSAGE} signed values"
+                                                              f" beyond {MAX_SIGNED_PER_MESSAGE} in one message"))
+    return signed[:MAX_SIGNED_PER_MESSAGE]
+
+
 def _keep_signed(msg: Message, session_id: str, signed: list[dict]) -> None:
     if signed:
         storage.keep_signed_values(session_id, [{**value, "chargePointId": msg.charge_point_id} for value in signed])
@@ -217,7 +230,7 @@ def stop_transaction(msg: Message) -> dict:
     anomalies += sample_anomalies
     energy = rules.latest_energy(samples)
     socs = [s.soc for s in samples if s.soc is not None]
-    signed = [value for sample in samples for value in sample.signed]
+    signed = _bounded_signed(samples, anomalies)
     facts = {"soc": socs[-1]} if socs else {}
     reason = p.get("reason", "Local")  # OCPP 1.6: an omitted reason means Local
     answer = {"idTagInfo": {"status": msg.settings.id_tag_status(p["idTag"])}} if "idTag" in p else {}
@@ -232,7 +245,8 @@ def stop_transaction(msg: Message) -> dict:
                                     "messageId": msg.call.unique_id, "transactionId": str(transaction)[:40]}))
             record = {"chargePointId": msg.charge_point_id, "transactionId": transaction, "timestamp": timestamp,
                       "reason": reason, "receivedAt": msg.seen, "lastRegisterWh": energy.energy_wh if energy else 0,
-                      "anomalies": [[a.reason, a.detail] for a in anomalies], **facts, **_storable(p["meterStop"])}
+                      "anomalies": [[a.reason, a.detail] for a in anomalies[:MAX_RECORDED_ANOMALIES]], **facts,
+                      **_storable(p["meterStop"])}
             _keep_signed(msg, session_id, signed)
             return _keep_early_stop(msg, stamp, answer, session_id, record)
         if session["status"] != "Active":

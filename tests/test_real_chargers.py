@@ -386,3 +386,27 @@ def test_stops_for_unknown_transactions_cannot_fill_the_charge_point(charger, cl
     assert view["unknownStopCount"] == 3  # kept until their start arrives
     assert view["unknownStopsNotKept"] == 5 + 2  # never ours (4000 digits), or beyond the bound: counted only
     assert "currentTime" in cp.ok("Heartbeat", {})
+
+
+def test_a_pending_charger_can_be_configured_but_not_remotely_started(client, gateway, monkeypatch):
+    """Commands need the WebSocket (the central system calls the charger), so this one is WebSocket only."""
+    monkeypatch.setenv("BOOT_POLICY", "allow-list")
+    monkeypatch.setenv("BOOT_UNKNOWN_STATUS", "Pending")
+    settings.get.cache_clear()
+    settings.get()
+    cp = Charger("ws", "CP-WAIT-CFG", client, gateway)
+    try:
+        assert cp.boot()["status"] == "Pending"
+
+        def command(action: str, payload: dict):
+            return client.http.post(f"/chargepoints/{cp.cp_id}/commands", headers={"Content-Type": "application/json"},
+                                    body=json.dumps({"action": action, "payload": payload}))
+        refused = command("RemoteStartTransaction", {"idTag": "TAG", "connectorId": 1})
+        assert refused.status_code == 409 and "Pending" in refused.body.decode()
+        queued = command("ChangeConfiguration", {"key": "HeartbeatInterval", "value": "60"})
+        assert queued.status_code == 200, queued.body
+        call = json.loads(cp.socket.recv(timeout=20))
+        assert call[0] == ocpp_frames.CALL and call[2] == "ChangeConfiguration"
+        cp.socket.send(json.dumps([3, call[1], {"status": "Accepted"}]))
+    finally:
+        cp.close()
