@@ -38,8 +38,16 @@ class InvalidChargePointId(ValueError):
     pass
 
 
-def handle(charge_point_id: str, raw: str | bytes | list, received_at: datetime | None = None) -> list:
-    """Answer one frame from a charger: a CALLRESULT, or a CALLERROR with the spec's code."""
+def handle_event(charge_point_id: str, raw: str | bytes | list, received_at: datetime | None = None) -> list:
+    """handle() for the event bus: an unexpected error raises (retried, then parked), never lost."""
+    return handle(charge_point_id, raw, received_at, raise_unexpected=True)
+
+
+def handle(charge_point_id: str, raw: str | bytes | list, received_at: datetime | None = None,
+           raise_unexpected: bool = False) -> list:
+    """Answer one frame from a charger: a CALLRESULT, or a CALLERROR with the spec's code. An unexpected
+    error is an InternalError CALLERROR, unless raise_unexpected: the event bus's handler raises, so that
+    Lambda retries the event and finally parks it in its failure queue (nothing is lost)."""
     if not ocpp_frames.is_valid_charge_point_id(charge_point_id):
         raise InvalidChargePointId(f"charge point id {charge_point_id[:60]!r} is not 1-48 letters, digits or ._:@-")
     settings = get_settings()
@@ -59,6 +67,8 @@ def handle(charge_point_id: str, raw: str | bytes | list, received_at: datetime 
         _count_rejection(charge_point_id, call.action, error, settings)
         return error.frame()
     except Exception:  # noqa: BLE001 - anything unexpected is still answered on the same connection
+        if raise_unexpected:
+            raise
         return _internal_error(charge_point_id, call, settings)
     telemetry.event(log, logging.INFO, "answered", charge_point_id, call.unique_id, action=call.action,
                     metrics={"MessagesProcessed": 1}, dimensions={"Action": call.action})

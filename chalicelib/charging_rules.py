@@ -33,10 +33,10 @@ MAX_REGISTER_WH = 10**11
 MAX_POWER_W = 5_000_000.0
 # A charger that never told its maximum power is taken as at most 1 MW (beyond every DC charger sold today).
 DEFAULT_MAX_POWER_W = 1_000_000.0
-# Energy beyond max power x elapsed time is not billed blindly: this margin and slack absorb meter rounding
-# and a charger's clock being a little off.
+# Energy beyond max power x elapsed time is not billed blindly: the margin absorbs meter tolerances, the
+# slack (5 more minutes at full power: the clock drift tolerated by default) a charger's clock being off.
 PLAUSIBLE_MARGIN = 1.2
-PLAUSIBLE_SLACK_WH = 1000
+PLAUSIBLE_SLACK_SECONDS = 300
 # Signed meter values (OCMF, EDL, ...) are a few kB at most; longer ones are not kept, only counted.
 MAX_SIGNED_VALUE_CHARS = 8192
 # Why a value a charger sent was not applied as it came: the keys of a session's (or charge point's)
@@ -238,8 +238,8 @@ def latest_energy(samples: list[MeterSample]) -> MeterSample | None:
 
 def plausible_energy_wh(start_time: str, until: str, max_power_w: float) -> int:
     """The most energy a charger of this maximum power can deliver between two times, with a margin."""
-    hours = max((ocpp_frames.parse_timestamp(until) - ocpp_frames.parse_timestamp(start_time)).total_seconds(), 0) / 3600
-    return int(max_power_w * hours * PLAUSIBLE_MARGIN) + PLAUSIBLE_SLACK_WH
+    seconds = max((ocpp_frames.parse_timestamp(until) - ocpp_frames.parse_timestamp(start_time)).total_seconds(), 0)
+    return int(max_power_w * (seconds + PLAUSIBLE_SLACK_SECONDS) / 3600 * PLAUSIBLE_MARGIN)
 
 
 def stop_energy_wh(meter_start: int, meter_stop: int | None, last_register_wh: int,
