@@ -81,10 +81,7 @@ def _internal_error(charge_point_id: str, call: ocpp_frames.Call | None, setting
     log.exception(json.dumps({"event": "internal-error", "chargePointId": charge_point_id, "messageId": unique_id,
                               "action": action}))
     error = FrameError("InternalError", "the central system failed to process this message", unique_id, action)
-    try:
-        _count_rejection(charge_point_id, action, error, settings)
-    except Exception:  # noqa: BLE001 - the answer matters more than the counter
-        log.exception("could not count an internal error")
+    _count_rejection(charge_point_id, action, error, settings)
     return error.frame()
 
 
@@ -93,7 +90,10 @@ def _count_rejection(charge_point_id: str, action: str | None, error: FrameError
                     errorCode=error.code, description=error.description,
                     # action is set only for a known OCPP action: a charger cannot mint new metrics.
                     metrics={"MessagesRejected": 1}, dimensions={"Action": action or "Unknown"})
-    storage.add_to_stats(zlib.crc32(charge_point_id.encode()) % settings.stats_shards, {"rejectedMessages": 1})
+    try:
+        storage.add_to_stats(zlib.crc32(charge_point_id.encode()) % settings.stats_shards, {"rejectedMessages": 1})
+    except Exception:  # noqa: BLE001 - the charger's answer matters more than the counter (the metric has it)
+        log.exception(json.dumps({"event": "rejection-not-counted", "chargePointId": charge_point_id}))
 
 
 # --- the actions ---------------------------------------------------------------------------------

@@ -34,8 +34,8 @@ TABLES = {
 CHARGE_POINT_FLEET = "chargepoint"
 SESSION_FLEET = "session"
 
-APPLIED, DUPLICATE, STALE, NOT_ACCEPTED, CONFLICT, MISSING, SUPERSEDED, EARLY_STOP = (
-    "applied", "duplicate", "stale", "not-accepted", "conflict", "missing", "superseded", "early-stop")
+APPLIED, DUPLICATE, STALE, NOT_ACCEPTED, CONFLICT, MISSING, SUPERSEDED = (
+    "applied", "duplicate", "stale", "not-accepted", "conflict", "missing", "superseded")
 # A stop heard before its transaction's start is kept in the sessions table under this prefix + the
 # session id: outside every index (it has none of their keys) and out of the hot charge point item.
 EARLY_STOP_PREFIX = "stop#"
@@ -386,44 +386,31 @@ def _session_and_charge_point(session_id: str, charge_point_id: str,
 def start_session(session: dict, stamp: Stamp, shard: int, sets: dict | None = None) -> Result:
     """A new Active session, the guard (with `sets` on the charge point) and the active-sessions counter:
     1 TransactWriteItems. When the session exists already (a resent StartTransaction) it comes back in the
-    Result; EARLY_STOP when its stop was heard first (the stop's record is the Result's session)."""
+    Result."""
     item = {**session, "fleet": SESSION_FLEET, "startKey": f"{session['startTime']}#{session['sessionId']}",
             "chargePointStatus": f"{session['chargePointId']}#Active"}
-    early_stop_key = to_item({"sessionId": EARLY_STOP_PREFIX + session["sessionId"]})
     for check_seen in (True, False):
         written = _transact([
             {"Put": {"TableName": _names().sessions_table, "Item": to_item(item),
                      "ConditionExpression": "attribute_not_exists(sessionId)"}},
-            {"ConditionCheck": {"TableName": _names().sessions_table, "Key": early_stop_key,
-                                "ConditionExpression": "attribute_not_exists(sessionId)"}},
             {"Update": _guarded_charge_point_update(stamp, sets, check_seen=check_seen)},
             {"Update": _stats_update(shard, {"activeSessions": 1})},
         ])
         if written:
             return Result(APPLIED)
-        existing, charge_point, early_stop = _session_and_charge_point(
-            session["sessionId"], stamp.charge_point_id, with_early_stop=True)
+        existing, charge_point, _ = _session_and_charge_point(session["sessionId"], stamp.charge_point_id)
         if existing is not None:
             return Result(DUPLICATE, charge_point, existing)
         outcome = classify(charge_point, stamp)
-        if early_stop is not None and outcome in (APPLIED, STALE):
-            return Result(EARLY_STOP, charge_point, early_stop)
         if outcome != STALE:
             return Result(CONFLICT if outcome == APPLIED else outcome, charge_point)
     return Result(CONFLICT)
 
 
-def start_session_after_its_stop(session: dict, stamp: Stamp, shard: int, sets: dict | None = None) -> bool:
-    """The session whose stop was heard first, written Active (its stop follows at once): 1
-    TransactWriteItems, without the early-stop check; False when it exists already."""
-    item = {**session, "fleet": SESSION_FLEET, "startKey": f"{session['startTime']}#{session['sessionId']}",
-            "chargePointStatus": f"{session['chargePointId']}#Active"}
-    return _transact([
-        {"Put": {"TableName": _names().sessions_table, "Item": to_item(item),
-                 "ConditionExpression": "attribute_not_exists(sessionId)"}},
-        {"Update": _guarded_charge_point_update(stamp, sets, check_seen=False)},
-        {"Update": _stats_update(shard, {"activeSessions": 1})},
-    ])
+def get_early_stop(session_id: str) -> dict | None:
+    """The stop kept for a session not started yet, unless already applied: 1 GetItem."""
+    kept = get_session(EARLY_STOP_PREFIX + session_id, consistent=True)
+    return None if kept is None or kept.get("applied") else kept
 
 
 def keep_early_stop(stamp: Stamp, session_id: str, record: dict, max_kept: int) -> Result:
@@ -451,22 +438,25 @@ def keep_early_stop(stamp: Stamp, session_id: str, record: dict, max_kept: int) 
 
 
 def forget_early_stop(charge_point_id: str, session_id: str) -> None:
-    """The kept stop, once applied to its session, deleted and uncounted: 1 TransactWriteItems."""
-    expr = _Expression()
+    """The kept stop, once applied to its session, marked applied (it stays as the record of what the charger
+    sent) and no longer counted against the charger's bound: 1 TransactWriteItems."""
+    stop, charge_point = _Expression(), _Expression()
     _transact([
-        {"Delete": {"TableName": _names().sessions_table, "Key": to_item({"sessionId": EARLY_STOP_PREFIX + session_id}),
-                    "ConditionExpression": "attribute_exists(sessionId)"}},
+        {"Update": {"TableName": _names().sessions_table, "Key": to_item({"sessionId": EARLY_STOP_PREFIX + session_id}),
+                    "UpdateExpression": stop.update({"applied": True}),
+                    "ConditionExpression": f"attribute_exists(sessionId) AND attribute_not_exists({stop.name('applied')})",
+                    **stop.args()}},
         {"Update": {"TableName": _names().charge_points_table, "Key": to_item({"chargePointId": charge_point_id}),
-                    "UpdateExpression": expr.update(adds={"unknownStopCount": -1}), **expr.args()}},
+                    "UpdateExpression": charge_point.update(adds={"unknownStopCount": -1}), **charge_point.args()}},
     ])
 
 
 def keep_signed_values(session_id: str, values: list[dict]) -> None:
     """Signed meter values (a verifier may need them), each in its own item beside the session, out of
     the session's item and every index; an item per value so a redelivery rewrites the same items:
-    BatchWriteItem(s) of 25."""
+    1 TransactWriteItems (up to 100 values)."""
     items = [{**value, "sessionId": f"signed#{session_id}#{value['digest']}"} for value in values]
-    _batch_write(_names().sessions_table, [{"PutRequest": {"Item": to_item(item)}} for item in items])
+    _transact([{"Put": {"TableName": _names().sessions_table, "Item": to_item(item)}} for item in items])
 
 
 def record_meter(session_id: str, stamp: Stamp, sample_time: str, sets: dict, register_wh: int | None,

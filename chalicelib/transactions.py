@@ -71,14 +71,15 @@ def start_transaction(msg: Message) -> dict:
             "maxPowerW": max_power_w,
         }
         sets = {_pointer(connector): {"sessionId": session_id, "startTime": timestamp}} if newest else {}
+        early_stop = storage.get_early_stop(session_id) if charge_point.get("unknownStopCount") else None
+        if early_stop is not None:
+            _start_after_its_stop(msg, session, answer, sets, early_stop)
+            return answer
         result = storage.start_session(session, msg.stamp(answer), msg.shard, sets)
         if result.outcome == storage.APPLIED:
             telemetry.event(log, logging.INFO, "session-started", msg.charge_point_id, msg.call.unique_id,
                             sessionId=session_id, metrics={"SessionsStarted": 1})
             _one_active_session(msg, session, previous, newest)
-            return answer
-        if result.outcome == storage.EARLY_STOP:
-            _start_after_its_stop(msg, session, answer, sets, result.session)
             return answer
         if result.session is None:
             return settle(result, answer, msg.charge_point_id)
@@ -115,7 +116,10 @@ def _close_superseded(msg: Message, session: dict, stop_time: str) -> None:
 
 def _start_after_its_stop(msg: Message, session: dict, answer: dict, sets: dict, stop: dict) -> None:
     """The stop heard before this start completes the session now."""
-    storage.start_session_after_its_stop(session, msg.stamp(answer), msg.shard, sets)
+    result = storage.start_session(session, msg.stamp(answer), msg.shard, sets)
+    if result.outcome != storage.APPLIED:
+        settle(result, answer, msg.charge_point_id)  # refused or conflicting: raises
+        return  # a resent start: its session exists, its stop was applied
     anomalies = [rules.Anomaly("stopBeforeStart", f"its stop arrived at {stop['receivedAt']}, before its start")]
     anomalies += [rules.Anomaly(reason, detail) for reason, detail in stop.get("anomalies", [])]
     last_register = max(int(stop.get("lastRegisterWh", 0)), int(session["meterStart"]))

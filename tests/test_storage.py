@@ -204,10 +204,9 @@ def test_a_stop_kept_before_its_start_is_found_by_the_start_and_bounded_per_char
     assert storage.keep_early_stop(stamp("CP-1", "st2", 3), "s-CP-1-007", record, 2).outcome == storage.SUPERSEDED
     assert storage.keep_early_stop(stamp("CP-1", "st3", 4), "s-CP-1-008", record, 2).outcome == storage.APPLIED
     assert storage.keep_early_stop(stamp("CP-1", "st4", 5), "s-CP-1-009", record, 2).outcome == storage.CONFLICT
-    started = storage.start_session(session("CP-1", 7), stamp("CP-1", "start", 6), 0)
-    assert started.outcome == storage.EARLY_STOP and started.session["timestamp"] == T.format(9)
-    assert storage.start_session_after_its_stop(session("CP-1", 7), stamp("CP-1", "start", 6), 0)
+    assert storage.get_early_stop("s-CP-1-007")["timestamp"] == T.format(9)
     storage.forget_early_stop("CP-1", "s-CP-1-007")
+    assert storage.get_early_stop("s-CP-1-007") is None  # applied: kept as a record, no longer waiting
     assert storage.get_charge_point("CP-1", consistent=True)["unknownStopCount"] == 1
 
 
