@@ -43,7 +43,7 @@ def simulator_inbox(event):
 
 @app.on_cw_event(events.CALL_PATTERN)
 def handle_ocpp_event(event):
-    events.answer_call_event(event.to_dict(), central_system.handle)
+    events.answer_call_event(event.to_dict(), central_system.handle_event)
 
 
 @app.route("/ocpp/{charge_point_id}", methods=["POST"], content_types=["application/json", "text/plain"], cors=CORS)

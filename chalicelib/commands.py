@@ -91,6 +91,10 @@ def submit(charge_point_id: str, raw: bytes | None) -> dict:
     charge_point = _registered(charge_point_id)
     if not charge_point.get("online"):
         raise _offline(charge_point_id)
+    if action == "RemoteStartTransaction" and charge_point.get("registration") != "Accepted":
+        # OCPP 1.6 4.2: a Pending charger may be configured, but it may not start transactions.
+        raise ConflictError(f"charge point {charge_point_id} is {charge_point.get('registration')}: "
+                            "it cannot start a transaction until it is Accepted")
     settings = settings_module.get()
     now = ocpp_frames.now()
     command = {"chargePointId": charge_point_id, "commandId": str(uuid.uuid4()), "action": action, "payload": payload,

@@ -261,9 +261,10 @@ class Gateway:
                                     "error": answer[3]}))
             return
         if (not link.online_recorded and head.action == "BootNotification"
-                and answer[0] == ocpp_frames.CALLRESULT and answer[2].get("status") == "Accepted"):
-            # Its first accepted boot created the charge point: the connection can now be recorded,
-            # before the answer, so that the charger is online (and takes commands) once it knows it is accepted.
+                and answer[0] == ocpp_frames.CALLRESULT and answer[2].get("status") in ("Accepted", "Pending")):
+            # Its first accepted (or pending: OCPP 1.6 4.2 lets the central system configure it) boot created
+            # the charge point: the connection can now be recorded, before the answer, so that the charger is
+            # online (and takes commands) once it knows its registration.
             link.online_recorded = await self._blocking(self._record_online, link, True)
         await link.websocket.send(json.dumps(answer, separators=(",", ":")))
         self.counts["answered" if answer[0] == ocpp_frames.CALLRESULT else "callErrors"] += 1
