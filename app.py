@@ -10,11 +10,15 @@ from chalicelib import auth, central_system, commands, dashboard, events, openap
 from chalicelib import settings as settings_module
 
 settings = settings_module.get()
-telemetry.configure()  # JSON log lines with EMF metrics, on stdout for CloudWatch
+# JSON log lines with EMF metrics on stdout for CloudWatch; one short line per event in a local terminal
+telemetry.configure(human=settings.stage == "local")
 app = Chalice(app_name="ev-charging")
-app.api.cors = CORSConfig(allow_origin=settings.cors_allow_origin)
+# One CORS configuration for every route: `cors=True` would give a route Chalice's default (origin *).
+CORS = CORSConfig(allow_origin=settings.cors_allow_origin)
+app.api.cors = CORS
 app.api.binary_types = []  # every response is text: JSON, HTML, CSS, JS, SVG
-# Operator routes carry this stage's API key or IAM authorizer (none in local): see chalicelib/auth.py.
+# Every route that reads or changes data carries this stage's API key or IAM authorizer (none in local):
+# idTags are personal data. Open: the dashboard's files, the API description, the chargers' own route.
 OPERATOR = auth.operator_route_options(settings)
 
 
@@ -39,10 +43,10 @@ def simulator_inbox(event):
 
 @app.on_cw_event(events.CALL_PATTERN)
 def handle_ocpp_event(event):
-    events.answer_call_event(event.to_dict(), central_system.handle)
+    events.answer_call_event(event.to_dict(), central_system.handle_event)
 
 
-@app.route("/ocpp/{charge_point_id}", methods=["POST"], content_types=["application/json", "text/plain"])
+@app.route("/ocpp/{charge_point_id}", methods=["POST"], content_types=["application/json", "text/plain"], cors=CORS)
 def ocpp_over_http(charge_point_id):
     request = app.current_request
     status, answer = rest.ocpp(charge_point_id, request.raw_body, request.headers.get("authorization"))
@@ -51,66 +55,66 @@ def ocpp_over_http(charge_point_id):
 
 # --- the REST API ---------------------------------------------------------------------------------
 
-@app.route("/chargepoints", cors=True)
+@app.route("/chargepoints", cors=CORS, **OPERATOR)
 def list_charge_points():
     return rest.list_charge_points(app.current_request.query_params)
 
 
-@app.route("/chargepoints/{charge_point_id}", cors=True)
+@app.route("/chargepoints/{charge_point_id}", cors=CORS, **OPERATOR)
 def get_charge_point(charge_point_id):
     return rest.get_charge_point(charge_point_id)
 
 
-@app.route("/chargepoints/{charge_point_id}/commands", methods=["POST"], cors=True, content_types=["application/json"],
+@app.route("/chargepoints/{charge_point_id}/commands", methods=["POST"], cors=CORS, content_types=["application/json"],
            **OPERATOR)
 def send_command(charge_point_id):
-    return commands.submit(charge_point_id, app.current_request.raw_body)
+    return rest.command(commands.submit, charge_point_id, app.current_request.raw_body)
 
 
-@app.route("/chargepoints/{charge_point_id}/password", methods=["PUT"], cors=True, content_types=["application/json"],
+@app.route("/chargepoints/{charge_point_id}/password", methods=["PUT"], cors=CORS, content_types=["application/json"],
            **OPERATOR)
 def set_charge_point_password(charge_point_id):
     return rest.set_password(charge_point_id, app.current_request.raw_body)
 
 
-@app.route("/chargepoints/{charge_point_id}/commands/{command_id}", cors=True)
+@app.route("/chargepoints/{charge_point_id}/commands/{command_id}", cors=CORS, **OPERATOR)
 def get_command(charge_point_id, command_id):
-    return commands.view(charge_point_id, command_id)
+    return rest.command(commands.view, charge_point_id, command_id)
 
 
-@app.route("/sessions", cors=True)
+@app.route("/sessions", cors=CORS, **OPERATOR)
 def list_sessions():
     return rest.list_sessions(app.current_request.query_params)
 
 
-@app.route("/sessions/{session_id}", cors=True)
+@app.route("/sessions/{session_id}", cors=CORS, **OPERATOR)
 def get_session(session_id):
     return rest.get_session(session_id)
 
 
-@app.route("/stats", cors=True)
+@app.route("/stats", cors=CORS, **OPERATOR)
 def stats():
     return rest.stats()
 
 
-@app.route("/simulate", methods=["POST"], cors=True, content_types=["application/json"], **OPERATOR)
+@app.route("/simulate", methods=["POST"], cors=CORS, content_types=["application/json"], **OPERATOR)
 def simulate():
     return rest.simulate(app.current_request.raw_body)
 
 
-@app.route("/openapi.json", cors=True)
+@app.route("/openapi.json", cors=CORS)
 def openapi_document():
     return openapi.document()
 
 
 # --- the dashboard --------------------------------------------------------------------------------
 
-@app.route("/")
+@app.route("/", cors=CORS)
 def dashboard_page():
     return dashboard.asset("index.html")
 
 
-@app.route("/assets/{name}")
+@app.route("/assets/{name}", cors=CORS)
 def dashboard_asset(name):
     return dashboard.asset(name)
 

@@ -1,6 +1,6 @@
 """Who may call what, per stage.
 
-- Operators (POST /simulate, PUT /chargepoints/{id}/password, remote commands): OPERATOR_AUTH picks
+- Operators (every route that reads or changes data: idTags are personal data): OPERATOR_AUTH picks
   API Gateway's API key (`api-key`), an IAM authorizer (`iam`) or nothing (`none`, the local stage).
   API Gateway enforces both before the Lambda runs; this module only says which one a route carries.
 - Chargers (POST /ocpp/{id}, and the WebSocket upgrade): OCPP 1.6 security profile 1, HTTP Basic with
@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import os
 import threading
+from functools import lru_cache
 
 from chalicelib import ocpp_frames, storage
 from chalicelib import settings as settings_module
@@ -39,7 +40,7 @@ class PasswordError(ValueError):
 
 
 def operator_route_options(settings: settings_module.Settings) -> dict:
-    """The keyword arguments of @app.route that protect an operator route in this stage."""
+    """The keyword arguments of @app.route that protect a data route in this stage."""
     if settings.operator_auth == "api-key":
         return {"api_key_required": True}
     if settings.operator_auth == "iam":
@@ -95,22 +96,30 @@ def basic_credentials(charge_point_id: str, authorization_header: str | None) ->
         return None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII (a non-ASCII header), not UTF-8 once decoded
         return None
     user_prefix = f"{charge_point_id}:"
     return decoded[len(user_prefix):] if decoded.startswith(user_prefix) else None
 
 
+@lru_cache(maxsize=1)
+def hash_of_nobody() -> str:
+    """A hash no password matches, checked for a charger without a password so that an unknown charger
+    takes as long to refuse as a wrong password: the refusal's time tells nothing about which ids exist."""
+    return hash_password(base64.b64encode(os.urandom(30)).decode())
+
+
 def check_basic_auth(charge_point_id: str, authorization_header: str | None) -> bool:
-    """True when the header carries this charge point's id and its password (1 GetItem). For the
-    WebSocket upgrade as much as for POST /ocpp/{id}."""
+    """True when the header carries this charge point's id and its password (1 GetItem, and one slow
+    hash whether or not the charger has a password). For the WebSocket upgrade as much as for POST /ocpp/{id}."""
     if not ocpp_frames.is_valid_charge_point_id(charge_point_id):
         return False
     password = basic_credentials(charge_point_id, authorization_header)
     if password is None:
         return False
     stored = storage.get_password_hash(charge_point_id)
-    return stored is not None and verify_password(password, stored)
+    matches = verify_password(password, stored or hash_of_nobody())
+    return stored is not None and matches
 
 
 def charger_may_send(charge_point_id: str, authorization_header: str | None) -> bool:

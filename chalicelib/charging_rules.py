@@ -7,7 +7,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable
 
 from chalicelib import ocpp_frames, pricing
@@ -31,6 +31,33 @@ MAX_CONNECTORS = 32
 # 100 GWh: ten years of a 1 MW charger running day and night. A larger register is a broken meter.
 MAX_REGISTER_WH = 10**11
 MAX_POWER_W = 5_000_000.0
+# A charger that never told its maximum power is taken as at most 1 MW (beyond every DC charger sold today).
+DEFAULT_MAX_POWER_W = 1_000_000.0
+# Energy beyond max power x elapsed time is not billed blindly: the margin absorbs meter tolerances, the
+# slack (5 more minutes at full power: the clock drift tolerated by default) a charger's clock being off.
+PLAUSIBLE_MARGIN = 1.2
+PLAUSIBLE_SLACK_SECONDS = 300
+# Signed meter values (OCMF, EDL, ...) are a few kB at most; longer ones are not kept, only counted.
+MAX_SIGNED_VALUE_CHARS = 8192
+# Why a value a charger sent was not applied as it came: the keys of a session's (or charge point's)
+# anomaly counts. A fixed set, so a charger cannot make the system store new attribute names.
+ANOMALIES = {
+    "notANumber": "a sampled value is not a number",
+    "outOfRange": "a sampled value is outside its possible range",
+    "wrongUnit": "an energy or power sample in a unit that is not Wh/kWh or W/kW",
+    "negativePower": "a negative power (meter noise), applied as 0",
+    "clockUnusable": "a timestamp before 2010 or ahead of the central system's clock: the receive time is used",
+    "registerWentDown": "an energy register below one already reported: not applied",
+    "implausibleEnergy": "more energy than the charger's maximum power allows over the elapsed time: not billed",
+    "meterStopUnusable": "a meterStop below meterStart, below the register or outside 0..10^11 Wh",
+    "signedValueTooLong": f"a signed meter value longer than {MAX_SIGNED_VALUE_CHARS} characters: not kept",
+    "lateValuesNotKept": "more readings after the stop than a session keeps: counted only",
+    "signedValuesNotKept": "more signed values in one message than are kept: counted only",
+    "supersededByNewStart": "closed by a newer StartTransaction on the same connector, with its last known energy",
+    "stopBeforeStart": "its StopTransaction arrived before its StartTransaction",
+    "stopAfterClose": "a StopTransaction for a session already closed: its values are kept beside it",
+    "connectorBeyondAnnounced": "a StatusNotification for a connector above the number the charger announced",
+}
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 SESSION_NAMESPACE = uuid.UUID("6f1c2b7e-0d4a-4c35-9a57-0b8f1e6f2c11")
 
@@ -83,6 +110,40 @@ class MeterSample:
     energy_wh: int | None
     power_w: float | None
     soc: float | None
+    signed: tuple[dict, ...] = ()
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    reason: str  # a key of ANOMALIES
+    detail: str
+
+
+class _Unusable(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.anomaly = Anomaly(reason, detail[:200])
+
+
+def anomaly_counts(anomalies: Iterable[Anomaly]) -> dict[str, int]:
+    """Anomalies as counters to ADD on an item (one top-level attribute per reason)."""
+    counts: dict[str, int] = {}
+    for anomaly in anomalies:
+        counts[f"anomaly_{anomaly.reason}"] = counts.get(f"anomaly_{anomaly.reason}", 0) + 1
+    return counts
+
+
+def anomaly_sets(anomalies: list[Anomaly]) -> dict[str, str]:
+    """The latest anomaly's reason in words, kept beside the counts."""
+    return {"lastAnomaly": anomalies[-1].detail} if anomalies else {}
+
+
+def usable_time(value: str, received_at: datetime, drift_seconds: int, field: str) -> tuple[datetime, list[Anomaly]]:
+    """A charger timestamp, or the receive time when the charger's clock is unusable (1970, ahead)."""
+    try:
+        return ocpp_frames.check_timestamp(value, received_at, drift_seconds, field), []
+    except ocpp_frames.FrameError as error:
+        return received_at, [Anomaly("clockUnusable", error.description[:200])]
 
 
 _ENERGY_SCALE = {"Wh": 1, "kWh": 1000}
@@ -93,51 +154,81 @@ def _number(sampled: dict) -> float:
     try:
         value = float(sampled["value"])
     except ValueError:
-        raise ocpp_frames.FrameError(
-            "PropertyConstraintViolation", f"sampledValue {sampled['value']!r} is not a number") from None
+        raise _Unusable("notANumber", f"sampledValue {sampled['value'][:40]!r} is not a number") from None
     if value != value or value in (float("inf"), float("-inf")):
-        raise ocpp_frames.FrameError("PropertyConstraintViolation", "sampledValue must be finite")
+        raise _Unusable("notANumber", "sampledValue must be finite")
     return value
 
 
 def _reading(sampled: dict) -> tuple[str, float] | None:
-    """(measurand, value in Wh / W / %) for the totals this system uses; None for the rest."""
+    """(measurand, value in Wh / W / %) for the totals this system uses; None for the rest. Values are
+    rounded to what a meter resolves, so that none underflows what DynamoDB stores (1e-200 W is 0 W)."""
     measurand = sampled.get("measurand", ENERGY_REGISTER)
     if sampled.get("phase") or sampled.get("location", "Outlet") not in ("Outlet", "EV"):
         return None
     if measurand == ENERGY_REGISTER:
         unit = sampled.get("unit", "Wh")
         if unit not in _ENERGY_SCALE:
-            raise ocpp_frames.FrameError("PropertyConstraintViolation", f"energy unit {unit} is not Wh or kWh")
-        return measurand, check_register(_number(sampled) * _ENERGY_SCALE[unit], "energy register")
+            raise _Unusable("wrongUnit", f"energy unit {unit} is not Wh or kWh")
+        wh = _number(sampled) * _ENERGY_SCALE[unit]
+        if not 0 <= wh <= MAX_REGISTER_WH:
+            raise _Unusable("outOfRange", f"energy register {wh:.6g} Wh is outside 0..10^11 Wh")
+        return measurand, int(wh)
     if measurand == "Power.Active.Import":
         unit = sampled.get("unit", "W")
         if unit not in _POWER_SCALE:
-            raise ocpp_frames.FrameError("PropertyConstraintViolation", f"power unit {unit} is not W or kW")
+            raise _Unusable("wrongUnit", f"power unit {unit} is not W or kW")
         watts = _number(sampled) * _POWER_SCALE[unit]
-        if not 0 <= watts <= MAX_POWER_W:
-            raise ocpp_frames.FrameError("PropertyConstraintViolation", f"power {watts} W is outside 0..5 MW")
-        return measurand, watts
+        if watts > MAX_POWER_W or watts < -MAX_POWER_W:
+            raise _Unusable("outOfRange", f"power {watts:.6g} W is outside 0..5 MW")
+        if watts < 0:
+            raise _Unusable("negativePower", f"power {watts:.6g} W is negative")
+        return measurand, round(watts, 1)
     if measurand == "SoC":
         soc = _number(sampled)
         if not 0 <= soc <= 100:
-            raise ocpp_frames.FrameError("PropertyConstraintViolation", f"SoC {soc} is outside 0..100")
-        return measurand, soc
+            raise _Unusable("outOfRange", f"SoC {soc:.6g} is outside 0..100")
+        return measurand, round(soc, 3)
     return None
 
 
-def meter_samples(meter_values: Iterable[dict], received_at: datetime, drift_seconds: int) -> list[MeterSample]:
+def _signed(sampled: dict, moment: datetime) -> dict:
+    """A signed meter value as kept for a verifier: the blob as sent, with what it claims to measure."""
+    value = sampled["value"]
+    if len(value) > MAX_SIGNED_VALUE_CHARS:
+        raise _Unusable("signedValueTooLong", f"a signed value of {len(value)} characters")
+    kept = {"timestamp": ocpp_frames.format_timestamp(moment), "value": value,
+            **{k: sampled[k] for k in ("measurand", "context", "unit", "phase", "location") if k in sampled}}
+    kept["digest"] = hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:32]
+    return kept
+
+
+def meter_samples(meter_values: Iterable[dict], received_at: datetime,
+                  drift_seconds: int) -> tuple[list[MeterSample], list[Anomaly]]:
     """The samples of a MeterValues (or StopTransaction.transactionData), oldest first, normalised to
-    Wh, W and percent; absurd values are refused with the spec's error code."""
-    samples = []
+    Wh, W and percent, with signed values apart; a value that cannot be used is left out and reported
+    as an anomaly, so one bad sample never costs the others."""
+    samples, anomalies = [], []
     for meter_value in meter_values:
-        moment = ocpp_frames.check_timestamp(meter_value["timestamp"], received_at, drift_seconds, "meterValue.timestamp")
-        readings = dict(r for r in map(_reading, meter_value["sampledValue"]) if r)
+        moment, late = usable_time(meter_value["timestamp"], received_at, drift_seconds, "meterValue.timestamp")
+        anomalies += late
+        readings: dict[str, float] = {}
+        signed: list[dict] = []
+        for sampled in meter_value["sampledValue"]:
+            try:
+                if sampled.get("format") == "SignedData":
+                    signed.append(_signed(sampled, moment))
+                elif reading := _reading(sampled):
+                    readings[reading[0]] = reading[1]
+            except _Unusable as unusable:
+                anomalies.append(unusable.anomaly)
+                if unusable.anomaly.reason == "negativePower":
+                    readings["Power.Active.Import"] = 0.0
         energy = readings.get(ENERGY_REGISTER)
         samples.append(MeterSample(moment, None if energy is None else int(energy),
-                                   readings.get("Power.Active.Import"), readings.get("SoC")))
+                                   readings.get("Power.Active.Import"), readings.get("SoC"), tuple(signed)))
     samples.sort(key=lambda s: s.timestamp)
-    return samples
+    return samples, anomalies
 
 
 def latest_energy(samples: list[MeterSample]) -> MeterSample | None:
@@ -145,12 +236,36 @@ def latest_energy(samples: list[MeterSample]) -> MeterSample | None:
     return with_energy[-1] if with_energy else None
 
 
-def stop_energy_wh(meter_start: int, meter_stop: int | None, last_register_wh: int) -> int:
-    """Session energy: meterStop - meterStart, unless meterStop is missing or absurd (below the start or
-    below a register already reported), then the last rising register value of the transaction."""
-    if meter_stop is not None and meter_stop >= max(meter_start, last_register_wh) and meter_stop <= MAX_REGISTER_WH:
-        return meter_stop - meter_start
-    return max(last_register_wh - meter_start, 0)
+def plausible_energy_wh(start_time: str, until: str, max_power_w: float) -> int:
+    """The most energy a charger of this maximum power can deliver between two times, with a margin."""
+    seconds = max((ocpp_frames.parse_timestamp(until) - ocpp_frames.parse_timestamp(start_time)).total_seconds(), 0)
+    return int(max_power_w * (seconds + PLAUSIBLE_SLACK_SECONDS) / 3600 * PLAUSIBLE_MARGIN)
+
+
+def stop_energy_wh(meter_start: int, meter_stop: int | None, last_register_wh: int,
+                   plausible_wh: int) -> tuple[int, list[Anomaly]]:
+    """Session energy to bill: meterStop - meterStart; else (meterStop missing, absurd, or below a plausible
+    register already reported) the last register's; never more than is plausible. An implausible register
+    does not override a sane meterStop."""
+    anomalies = []
+    register_wh = max(last_register_wh - meter_start, 0)
+    register_ok = register_wh <= plausible_wh
+    stop_wh = meter_stop - meter_start if meter_stop is not None and meter_start <= meter_stop <= MAX_REGISTER_WH else None
+    if meter_stop is not None and stop_wh is None:
+        anomalies.append(Anomaly("meterStopUnusable", f"meterStop {str(meter_stop)[:40]} Wh is below meterStart"
+                                                      f" {meter_start} Wh or beyond 10^11 Wh"))
+    if stop_wh is not None and stop_wh > plausible_wh:
+        anomalies.append(Anomaly("implausibleEnergy", f"meterStop says {stop_wh} Wh, at most {plausible_wh} Wh"
+                                                      " is plausible"))
+        stop_wh = None
+    if not register_ok:
+        anomalies.append(Anomaly("implausibleEnergy", f"the register says {register_wh} Wh, at most {plausible_wh}"
+                                                      " Wh is plausible"))
+    if stop_wh is not None and (stop_wh >= register_wh or not register_ok):
+        return stop_wh, anomalies
+    if stop_wh is not None:
+        anomalies.append(Anomaly("meterStopUnusable", "meterStop is below the register already reported"))
+    return (register_wh if register_ok else plausible_wh), anomalies
 
 
 def charge_point_info(data: str) -> dict:
@@ -179,9 +294,21 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
-    if isinstance(value, (set, frozenset)):  # a string set (unknownStops): JSON has no sets
-        return sorted(_plain(v) for v in value)
     return value
+
+
+def _anomalies(item: dict) -> dict:
+    """An item's anomaly counts by reason, with the latest one in words."""
+    counts = {key.removeprefix("anomaly_"): int(value) for key, value in item.items() if key.startswith("anomaly_")}
+    return {"counts": counts, "last": item.get("lastAnomaly")} if counts else {"counts": {}, "last": None}
+
+
+def _session_energy_wh(item: dict) -> int:
+    """An active session's energy so far: its latest register, never more than is plausible by then."""
+    raw = int(item.get("lastRegisterWh", item["meterStart"])) - int(item["meterStart"])
+    until = item.get("lastMeterTime") or item["startTime"]
+    cap = plausible_energy_wh(item["startTime"], until, float(item.get("maxPowerW", DEFAULT_MAX_POWER_W)))
+    return max(min(raw, cap), 0)
 
 
 def session_view(item: dict) -> dict:
@@ -189,7 +316,7 @@ def session_view(item: dict) -> dict:
     register value and the tariff fixed at its start, so they are never stale copies."""
     tariff = pricing.tariff_from_record(item["tariff"])
     active = item["status"] == "Active"
-    energy_wh = int(item.get("lastRegisterWh", item["meterStart"])) - int(item["meterStart"]) if active else int(item["energyWh"])
+    energy_wh = _session_energy_wh(item) if active else int(item["energyWh"])
     cost = pricing.session_cost(energy_wh, tariff) if active else Decimal(item["cost"])
     view = {
         "sessionId": item["sessionId"],
@@ -205,12 +332,15 @@ def session_view(item: dict) -> dict:
         "meterStop": _plain(item.get("meterStop")),
         "currentEnergy": round(max(energy_wh, 0) / 1000, 3),
         "power": round(float(item.get("powerW", 0)) / 1000, 2) if active else 0.0,
-        "soc": _plain(item.get("soc")),
+        "soc": None if item.get("soc") is None else float(Decimal(str(item["soc"])).quantize(
+            Decimal("0.1"), rounding=ROUND_HALF_UP)),
         "cost": float(cost),
         "currency": tariff.currency,
         "lastMeterTime": item.get("lastMeterTime"),
         "stopReason": item.get("stopReason"),
         "lateMeterValues": len(item.get("lateSampleTimes", ())),
+        "signedMeterValues": int(item.get("signedValues", 0)),
+        "anomalies": _anomalies(item),
     }
     return view
 
@@ -218,9 +348,11 @@ def session_view(item: dict) -> dict:
 _CHARGE_POINT_FIELDS = (
     "chargePointId", "status", "location", "model", "vendor", "connectors", "maxPower", "lastSeen",
     "registration", "serialNumber", "firmwareVersion", "firmwareStatus", "diagnosticsStatus",
-    "bootedAt", "connectorStatus", "unknownStops", "online",
+    "bootedAt", "connectorStatus", "unknownStopCount", "unknownStopsNotKept", "online", "chargeBoxSerialNumber", "meterType",
+    "meterSerialNumber", "iccid", "imsi",
 )
 
 
 def charge_point_view(item: dict) -> dict:
-    return {field: _plain(item[field]) for field in _CHARGE_POINT_FIELDS if field in item}
+    return {**{field: _plain(item[field]) for field in _CHARGE_POINT_FIELDS if field in item},
+            "anomalies": _anomalies(item)}

@@ -10,6 +10,9 @@ and commandId, which is also the CALL's uniqueId:
 2. That gateway finds it in its outbox (`queued_for`), marks it sent (`mark_sent`) and sends the CALL.
 3. The charger's CALLRESULT or CALLERROR, matched by charge point id + uniqueId, is recorded
    (`record_answer`) and frees the slot. Unanswered after COMMAND_TIMEOUT_SECONDS, it is timed out.
+
+Refusals are this module's own exceptions (CommandError), which the REST layer turns into HTTP statuses:
+the gateway uses this module too and must not need Chalice.
 """
 from __future__ import annotations
 
@@ -19,8 +22,6 @@ import time
 import uuid
 from datetime import timedelta
 
-from chalice import BadRequestError, ConflictError, NotFoundError
-
 from chalicelib import ocpp_frames, storage
 from chalicelib.charging_rules import _plain  # DynamoDB numbers as JSON numbers, as every view shows them
 from chalicelib import settings as settings_module
@@ -29,7 +30,25 @@ COMMAND_ACTIONS = ("RemoteStartTransaction", "RemoteStopTransaction", "Reset", "
                    "UnlockConnector", "TriggerMessage", "ChangeConfiguration", "GetConfiguration")
 PENDING, ANSWERED, FAILED, TIMED_OUT = "pending", "answered", "failed", "timedOut"
 KEEP_SECONDS = 7 * 86400
+# What a command keeps of a charger's answer: a DynamoDB item holds at most 400 KB.
+MAX_STORED_ANSWER = 100_000
 log = logging.getLogger("ev.commands")
+
+
+class CommandError(Exception):
+    """A command the system refuses; the subclass says why (the REST layer's HTTP status)."""
+
+
+class InvalidCommand(CommandError):
+    """Not a command: bad JSON, action or payload (400)."""
+
+
+class UnknownCommandTarget(CommandError):
+    """No such charge point or command (404)."""
+
+
+class CommandConflict(CommandError):
+    """The charger is offline or has a command outstanding (409)."""
 
 
 # --- the REST API ---------------------------------------------------------------------------------
@@ -37,19 +56,19 @@ log = logging.getLogger("ev.commands")
 def _parse(raw: bytes | None) -> tuple[str, dict]:
     try:
         body = json.loads(raw) if raw and raw.strip() else None
-    except ValueError:
-        raise BadRequestError("body must be JSON") from None
+    except (ValueError, RecursionError):  # too deep a nesting is as unusable as broken JSON
+        raise InvalidCommand("body must be JSON") from None
     if not isinstance(body, dict) or "action" not in body or set(body) - {"action", "payload"}:
-        raise BadRequestError('body must be a JSON object {"action": ..., "payload": {...}}')
+        raise InvalidCommand('body must be a JSON object {"action": ..., "payload": {...}}')
     action, payload = body["action"], body.get("payload", {})
     if action not in COMMAND_ACTIONS:
-        raise BadRequestError(f"action must be one of {', '.join(COMMAND_ACTIONS)}, got {action!r}")
+        raise InvalidCommand(f"action must be one of {', '.join(COMMAND_ACTIONS)}, got {action!r}")
     if not isinstance(payload, dict):
-        raise BadRequestError("payload must be a JSON object")
+        raise InvalidCommand("payload must be a JSON object")
     try:
         ocpp_frames.validate(ocpp_frames.CALL, action, payload)
     except ocpp_frames.FrameError as error:
-        raise BadRequestError(f"payload does not match the OCPP 1.6 schema: {error.description}") from None
+        raise InvalidCommand(f"payload does not match the OCPP 1.6 schema: {error.description}") from None
     return action, payload
 
 
@@ -57,12 +76,12 @@ def _registered(charge_point_id: str) -> dict:
     item = (storage.get_charge_point(charge_point_id, consistent=True)
             if ocpp_frames.is_valid_charge_point_id(charge_point_id) else None)
     if item is None:
-        raise NotFoundError(f"no charge point {charge_point_id!r}")
+        raise UnknownCommandTarget(f"no charge point {charge_point_id!r}")
     return item
 
 
-def _offline(charge_point_id: str) -> ConflictError:
-    return ConflictError(f"charge point {charge_point_id} is offline: it has no open OCPP WebSocket connection")
+def _offline(charge_point_id: str) -> CommandConflict:
+    return CommandConflict(f"charge point {charge_point_id} is offline: it has no open OCPP WebSocket connection")
 
 
 def submit(charge_point_id: str, raw: bytes | None) -> dict:
@@ -72,6 +91,10 @@ def submit(charge_point_id: str, raw: bytes | None) -> dict:
     charge_point = _registered(charge_point_id)
     if not charge_point.get("online"):
         raise _offline(charge_point_id)
+    if action == "RemoteStartTransaction" and charge_point.get("registration") != "Accepted":
+        # OCPP 1.6 4.2: a Pending charger may be configured, but it may not start transactions.
+        raise ConflictError(f"charge point {charge_point_id} is {charge_point.get('registration')}: "
+                            "it cannot start a transaction until it is Accepted")
     settings = settings_module.get()
     now = ocpp_frames.now()
     command = {"chargePointId": charge_point_id, "commandId": str(uuid.uuid4()), "action": action, "payload": payload,
@@ -83,7 +106,7 @@ def submit(charge_point_id: str, raw: bytes | None) -> dict:
         if not charge_point.get("online"):
             raise _offline(charge_point_id)
         outstanding = charge_point.get("pendingCommand", {}).get("commandId", "another command")
-        raise ConflictError(f"charge point {charge_point_id} has command {outstanding} outstanding: "
+        raise CommandConflict(f"charge point {charge_point_id} has command {outstanding} outstanding: "
                             "one at a time, until it is answered or times out")
     log.info(json.dumps({"event": "command-queued", "chargePointId": charge_point_id,
                          "commandId": command["commandId"], "action": action}))
@@ -96,7 +119,7 @@ def view(charge_point_id: str, command_id: str) -> dict:
             if ocpp_frames.is_valid_charge_point_id(charge_point_id) and len(command_id) <= ocpp_frames.MAX_UNIQUE_ID
             else None)
     if item is None:
-        raise NotFoundError(f"no command {command_id!r} for charge point {charge_point_id!r}")
+        raise UnknownCommandTarget(f"no command {command_id!r} for charge point {charge_point_id!r}")
     status = item["status"]
     if status == PENDING and _expired(item):
         status = TIMED_OUT  # its gateway is gone and cannot say so itself
@@ -135,32 +158,47 @@ def mark_sent(command: dict) -> bool:
                                   {"sentAt": ocpp_frames.format_timestamp(ocpp_frames.now())}, only_if_queued=True)
 
 
-def record_answer(charge_point_id: str, frame: list) -> str | None:
-    """The charger's CALLRESULT or CALLERROR to a command, matched by uniqueId: the command's new status,
-    or None when no pending command has that id. A CALLRESULT that breaks the schema counts as failed."""
-    command_id = frame[1]
+def record_answer(charge_point_id: str, command_id: str, raw: str | bytes | list) -> str | None:
+    """The charger's CALLRESULT or CALLERROR (the frame as received) to the command with this uniqueId:
+    the command's new status, or None when no pending command has that id. Whatever the frame's shape,
+    the command is finished: a CALLRESULT that breaks the schema, or any unusable frame, counts as failed."""
     command = storage.get_command(charge_point_id, command_id)
     if command is None or command["status"] != PENDING:
         log.warning(json.dumps({"event": "answer-unmatched", "chargePointId": charge_point_id, "commandId": command_id}))
         return None
-    at = ocpp_frames.format_timestamp(ocpp_frames.now())
-    if frame[0] == ocpp_frames.CALLRESULT:
-        try:
-            ocpp_frames.validate(ocpp_frames.CALLRESULT, command["action"], frame[2])
-            sets = {"status": ANSWERED, "result": frame[2]}
-        except ocpp_frames.FrameError as error:
-            sets = {"status": FAILED, "error": {"errorCode": error.code,
-                                                "errorDescription": f"answer breaks the schema: {error.description}"}}
-    else:
-        sets = {"status": FAILED, "error": {"errorCode": frame[2], "errorDescription": frame[3],
-                                            "errorDetails": frame[4]}}
-    return _finish(charge_point_id, command_id, {**sets, "answeredAt": at})
+    try:
+        sets = _outcome(command["action"], ocpp_frames.decode(raw))
+    except ocpp_frames.FrameError as error:
+        sets = _failure(error.code, f"answer refused: {error.description}")
+    return _finish(charge_point_id, command_id, {**sets, "answeredAt": ocpp_frames.format_timestamp(ocpp_frames.now())})
+
+
+def _outcome(action: str, frame: list) -> dict:
+    """What an answer frame makes of its command. A CALLERROR's description and details are optional
+    in practice (chargers omit them), and what is kept of either is bounded."""
+    if frame[0] == ocpp_frames.CALLERROR:
+        code, description, details = (frame + [None] * 3)[2:5]
+        return _failure(code if isinstance(code, str) else "GenericError",
+                        description if isinstance(description, str) else "",
+                        details if isinstance(details, dict) else {})
+    if len(frame) != 3:
+        raise ocpp_frames.FrameError("FormatViolation", "a CALLRESULT has exactly 3 elements")
+    ocpp_frames.validate(ocpp_frames.CALLRESULT, action, frame[2])
+    if len(json.dumps(frame[2])) > MAX_STORED_ANSWER:
+        raise ocpp_frames.FrameError("OccurrenceConstraintViolation", f"result over {MAX_STORED_ANSWER} bytes")
+    return {"status": ANSWERED, "result": frame[2]}
+
+
+def _failure(code: str, description: str, details: dict | None = None) -> dict:
+    error = {"errorCode": code[:64], "errorDescription": description[:255]}
+    if details is not None:
+        error["errorDetails"] = details if len(json.dumps(details)) <= MAX_STORED_ANSWER else {"omitted": "too large"}
+    return {"status": FAILED, "error": error}
 
 
 def fail(charge_point_id: str, command_id: str, code: str, description: str) -> str | None:
     """The gateway could not deliver the command (the charger disconnected)."""
-    return _finish(charge_point_id, command_id, {"status": FAILED, "error": {"errorCode": code,
-                                                                            "errorDescription": description}})
+    return _finish(charge_point_id, command_id, _failure(code, description))
 
 
 def time_out(charge_point_id: str, command_id: str) -> str | None:

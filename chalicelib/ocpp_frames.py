@@ -6,18 +6,26 @@ heavy and most cold starts (API routes) never validate a frame.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
+
+from chalicelib import settings as settings_module
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 OCPP_VERSION = "1.6"
-MAX_FRAME_BYTES = 64 * 1024
-# A uniqueId is at most 36 characters (OCPP-J 1.6, section 4.1.3).
+# A uniqueId is at most 36 characters (OCPP-J 1.6, section 4.1.3). A longer one, or a number, is still
+# echoed in the CALLERROR that refuses it (up to this length), so that the charger can match the answer.
 MAX_UNIQUE_ID = 36
+MAX_ECHOED_ID = 1024
 NO_ID = "-1"
+# The message type, uniqueId and action at the start of a frame, read without parsing the rest.
+_HEAD = re.compile(r'\s*\[\s*(\d)\s*,\s*("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)'
+                   r'(?:\s*,\s*"([A-Za-z]{1,64})")?')
+_HEAD_CHARS = MAX_ECHOED_ID * 6 + 64  # enough for the longest echoed id, written with \uXXXX escapes
 
 # Every action a 1.6 charge point can send to the central system (core, firmware, local auth profiles).
 CHARGER_ACTIONS = frozenset({
@@ -48,10 +56,14 @@ _CHARGE_POINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,47}$")
 _EARLIEST = datetime(2010, 1, 1, tzinfo=timezone.utc)
 
 
+UniqueId = str | int | float  # as a charger sent it: the spec's string, or whatever a broken charger sends
+
+
 class FrameError(Exception):
     """A frame that gets a CALLERROR. The code is one of the spec's (OCPP-J 1.6, section 4.2.3)."""
 
-    def __init__(self, code: str, description: str, unique_id: str | None = None, action: str | None = None) -> None:
+    def __init__(self, code: str, description: str, unique_id: UniqueId | None = None,
+                 action: str | None = None) -> None:
         super().__init__(f"{code}: {description}")
         self.code = code
         self.description = description
@@ -59,7 +71,7 @@ class FrameError(Exception):
         self.action = action
 
     def frame(self) -> list:
-        return call_error(self.unique_id or NO_ID, self.code, self.description)
+        return call_error(NO_ID if self.unique_id is None else self.unique_id, self.code, self.description)
 
 
 @dataclass(frozen=True)
@@ -76,33 +88,67 @@ def call_result(unique_id: str, payload: dict[str, Any]) -> list:
     return [CALLRESULT, unique_id, payload]
 
 
-def call_error(unique_id: str, code: str, description: str, details: dict | None = None) -> list:
+def call_error(unique_id: UniqueId, code: str, description: str, details: dict | None = None) -> list:
     return [CALLERROR, unique_id, code, description[:255], details or {}]
 
 
 def is_valid_charge_point_id(charge_point_id: str) -> bool:
-    return bool(_CHARGE_POINT_ID.match(charge_point_id or ""))
+    return bool(_CHARGE_POINT_ID.fullmatch(charge_point_id or ""))
+
+
+class Head(NamedTuple):
+    message_type: int | None
+    unique_id: UniqueId | None  # when it can be echoed
+    action: str | None  # when the third element is a plain word
+
+
+def peek(raw: str | bytes) -> Head:
+    """What the start of a frame says, without parsing the whole frame: how a transport routes a frame
+    cheaply, and how a frame too large to parse is still refused with a CALLERROR its sender can match."""
+    head = raw[:_HEAD_CHARS]
+    if isinstance(head, bytes):
+        head = head.decode("utf-8", "ignore")  # the cut may split a character
+    match = _HEAD.match(head)
+    if match is None:
+        return Head(None, None, None)
+    try:
+        unique_id = json.loads(match.group(2))
+    except ValueError:  # a string with an escape JSON does not have
+        unique_id = None
+    return Head(int(match.group(1)), unique_id if _echoable(unique_id) else None, match.group(3))
 
 
 def decode(raw: str | bytes | list) -> list:
     """JSON text (or an already decoded list) -> the frame as a list; FrameError when it is not one."""
+    limit = settings_module.get().ocpp_max_frame_bytes
     if isinstance(raw, (str, bytes)):
-        if len(raw) > MAX_FRAME_BYTES:
-            raise FrameError("FormatViolation", f"frame is larger than {MAX_FRAME_BYTES} bytes")
+        if len(raw) > limit:
+            head = peek(raw)
+            raise FrameError("FormatViolation", f"frame is larger than {limit} bytes",
+                             head.unique_id if head.message_type == CALL else None)
         try:
             raw = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise FrameError("FormatViolation", "frame is not valid JSON") from None
-    elif len(json.dumps(raw)) > MAX_FRAME_BYTES:
-        raise FrameError("FormatViolation", f"frame is larger than {MAX_FRAME_BYTES} bytes")
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise FrameError("FormatViolation", "frame is not valid JSON (or nested too deep)") from None
+    elif len(json.dumps(raw)) > limit:
+        raise FrameError("FormatViolation", f"frame is larger than {limit} bytes", frame_unique_id(raw))
     if not isinstance(raw, list) or not raw:
         raise FrameError("FormatViolation", "frame must be a non-empty JSON array")
     return raw
 
 
-def frame_unique_id(frame: list) -> str | None:
-    """The frame's uniqueId when it has a usable one, so that even a broken CALL can be answered."""
-    if len(frame) > 1 and isinstance(frame[1], str) and 0 < len(frame[1]) <= MAX_UNIQUE_ID:
+def _echoable(value: Any) -> bool:
+    """Whether a uniqueId, valid or not, can be sent back in a CALLERROR (bool is an int to Python)."""
+    if isinstance(value, str):
+        return 0 < len(value) <= MAX_ECHOED_ID
+    if isinstance(value, int) and not isinstance(value, bool):
+        return abs(value) < 10**MAX_UNIQUE_ID
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def frame_unique_id(frame: list) -> UniqueId | None:
+    """The frame's uniqueId as sent, when it can be echoed, so that even a broken CALL can be answered."""
+    if len(frame) > 1 and _echoable(frame[1]):
         return frame[1]
     return None
 
@@ -115,8 +161,8 @@ def parse_call(raw: str | bytes | list) -> Call:
         raise FrameError("ProtocolError", "expected a CALL frame [2, uniqueId, action, payload]", unique_id)
     if len(frame) != 4:
         raise FrameError("ProtocolError", "a CALL frame has exactly 4 elements", unique_id)
-    if unique_id is None:
-        raise FrameError("ProtocolError", f"uniqueId must be a string of 1 to {MAX_UNIQUE_ID} characters")
+    if not isinstance(unique_id, str) or len(unique_id) > MAX_UNIQUE_ID:
+        raise FrameError("ProtocolError", f"uniqueId must be a string of 1 to {MAX_UNIQUE_ID} characters", unique_id)
     _, _, action, payload = frame
     if not isinstance(action, str):
         raise FrameError("ProtocolError", "action must be a string", unique_id)

@@ -78,7 +78,8 @@ SCHEMAS: dict[str, dict] = {
     # OCPP-J frames: [3, uniqueId, payload] and [4, uniqueId, errorCode, description, details].
     "CallResult": {"type": "array", "prefixItems": [{"const": ocpp_frames.CALLRESULT}, {"type": "string"},
                                                     {"type": "object"}], "minItems": 3, "maxItems": 3},
-    "CallError": {"type": "array", "prefixItems": [{"const": ocpp_frames.CALLERROR}, {"type": "string"},
+    # The uniqueId as the charger sent it: a number or an over-long id is echoed so that it can match the answer.
+    "CallError": {"type": "array", "prefixItems": [{"const": ocpp_frames.CALLERROR}, {"type": ["string", "number"]},
                                                    {"type": "string"}, {"type": "string"}, {"type": "object"}],
                   "minItems": 5, "maxItems": 5},
 }
@@ -118,14 +119,15 @@ def _operations() -> dict[str, dict[str, dict]]:
                                        "a CALLERROR with the spec's code, or an invalid charge point id"),
                           "401": _error("OCPP_AUTH=basic and no valid HTTP Basic credentials")}}},
         "/chargepoints": {"get": {
-            "summary": "Charge points by id, a page at a time",
+            "summary": "Charge points by id, a page at a time", "security": [OPERATOR],
             "parameters": [_query("status", {"type": "string", "enum": list(charging_rules.CHARGE_POINT_STATUSES)}),
                            _query("limit", LIMIT), _query("nextToken", PAGE_TOKEN)],
             "responses": {"200": _json(_ref("ChargePointPage"), "a page"),
                           "400": _error("a bad parameter or page token")}}},
         "/chargepoints/{charge_point_id}": {"get": {
-            "summary": "One charge point", "parameters": [cp],
-            "responses": {"200": _json(_ref("ChargePoint"), "the charge point"), "404": _error("no such charge point")}}},
+            "summary": "One charge point", "parameters": [cp], "security": [OPERATOR],
+            "responses": {"200": _json(_ref("ChargePoint"), "the charge point"),
+                          "404": _error("no such charge point")}}},
         "/chargepoints/{charge_point_id}/password": {"put": {
             "summary": "Set the charger's OCPP HTTP Basic password (stored hashed)", "parameters": [cp],
             "security": [OPERATOR],
@@ -139,20 +141,21 @@ def _operations() -> dict[str, dict[str, dict]]:
                           "400": _error("a bad action or payload"), "404": _error("no such charge point"),
                           "409": _error("the charger is offline or has a command outstanding")}}},
         "/chargepoints/{charge_point_id}/commands/{command_id}": {"get": {
-            "summary": "A remote command and the charger's answer",
+            "summary": "A remote command and the charger's answer", "security": [OPERATOR],
             "parameters": [cp, _path_param("command_id")],
             "responses": {"200": _json(_ref("Command"), "the command"), "404": _error("no such command")}}},
         "/sessions": {"get": {
-            "summary": "Charging sessions, newest first, a page at a time",
+            "summary": "Charging sessions, newest first, a page at a time", "security": [OPERATOR],
             "parameters": [_query("status", {"type": "string", "enum": list(rest.SESSION_STATUSES)}),
                            _query("chargePointId", CHARGE_POINT_ID), _query("limit", LIMIT),
                            _query("nextToken", PAGE_TOKEN)],
             "responses": {"200": _json(_ref("SessionPage"), "a page"),
                           "400": _error("a bad parameter or page token")}}},
         "/sessions/{session_id}": {"get": {
-            "summary": "One charging session", "parameters": [_path_param("session_id")],
+            "summary": "One charging session", "parameters": [_path_param("session_id")], "security": [OPERATOR],
             "responses": {"200": _json(_ref("Session"), "the session"), "404": _error("no such session")}}},
-        "/stats": {"get": {"summary": "Fleet totals", "responses": {"200": _json(_ref("Stats"), "the totals")}}},
+        "/stats": {"get": {"summary": "Fleet totals", "security": [OPERATOR],
+                           "responses": {"200": _json(_ref("Stats"), "the totals")}}},
         "/simulate": {"post": {
             "summary": "One simulator tick now, or one message from one simulated charger", "security": [OPERATOR],
             "requestBody": {"required": False, "content": {"application/json": {"schema": _ref("SimulateRequest")}}},

@@ -6,13 +6,18 @@ import base64
 import hashlib
 import hmac
 import json
+from typing import Callable
+
 from chalice import BadRequestError, ConflictError, NotFoundError, Response, UnauthorizedError
 
-from chalicelib import auth, central_system, charging_rules, ocpp_frames, simulator, storage
+from chalicelib import auth, central_system, charging_rules, commands, ocpp_frames, simulator, storage
 from chalicelib import settings as settings_module
 
 SESSION_STATUSES = ("Active", "Completed")
 MAX_LIMIT = 100
+# chalicelib/commands.py is shared with the gateway, which has no Chalice: its refusals get their status here.
+_COMMAND_ERRORS = {commands.InvalidCommand: BadRequestError, commands.UnknownCommandTarget: NotFoundError,
+                   commands.CommandConflict: ConflictError}
 
 
 def _check_params(params: dict | None, allowed: tuple[str, ...]) -> dict:
@@ -25,7 +30,8 @@ def _check_params(params: dict | None, allowed: tuple[str, ...]) -> dict:
 
 def _limit(params: dict, default: int) -> int:
     raw = params.get("limit", str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    # ASCII only: str.isdigit() also passes "²", which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
         raise BadRequestError(f"limit must be a whole number from 1 to {MAX_LIMIT}, got {raw!r}")
     return int(raw)
 
@@ -51,10 +57,14 @@ def encode_token(last_key: dict | None, query: dict) -> str | None:
     return base64.urlsafe_b64encode(body).decode().rstrip("=") + "." + _signature(body)
 
 
+def _invalid_token() -> BadRequestError:
+    return BadRequestError("nextToken is not valid for this query: pass back the nextToken of the previous page")
+
+
 def decode_token(token: str | None, query: dict) -> dict | None:
     if token is None:
         return None
-    invalid = BadRequestError("nextToken is not valid for this query: pass back the nextToken of the previous page")
+    invalid = _invalid_token()
     try:
         encoded, signature = token.split(".")
         body = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
@@ -64,9 +74,34 @@ def decode_token(token: str | None, query: dict) -> dict | None:
     if not hmac.compare_digest(signature.encode(), _signature(body).encode()):
         raise invalid
     content = json.loads(body)
-    if content["q"] != query:
+    if not isinstance(content, dict) or content.get("q") != query or not _is_key(content.get("k")):
         raise invalid
     return content["k"]
+
+
+def _is_key(key: object) -> bool:
+    """Shaped like a DynamoDB key of strings and numbers; whether it is one of the index is the database's call."""
+    return isinstance(key, dict) and bool(key) and all(
+        isinstance(name, str) and isinstance(value, dict) and len(value) == 1
+        and next(iter(value)) in ("S", "N") and isinstance(next(iter(value.values())), str)
+        for name, value in key.items())
+
+
+def _page(list_page: Callable[[dict | None], storage.Page], token: str | None, query: dict) -> storage.Page:
+    """One page from the position in a page token. The token is signed, yet its key is the database's to
+    judge: a key that is not one of the index (a bug, or a leaked secret) is the token's fault, not a 500."""
+    start = decode_token(token, query)
+    try:
+        return list_page(start)
+    except Exception as error:
+        # Imported here, where storage has loaded it already: importing the app stays light (cold starts).
+        from botocore.exceptions import ClientError, ParamValidationError
+
+        refused = isinstance(error, ParamValidationError) or (
+            isinstance(error, ClientError) and error.response["Error"]["Code"] == "ValidationException")
+        if start is None or not refused:
+            raise
+        raise _invalid_token() from None
 
 
 def default_content_type(response: Response) -> Response:
@@ -82,7 +117,8 @@ def list_charge_points(params: dict | None) -> dict:
     params = _check_params(params, ("status", "limit", "nextToken"))
     status = _choice(params, "status", charging_rules.CHARGE_POINT_STATUSES)
     query = {"route": "chargepoints", "status": status}
-    page = storage.list_charge_points(_limit(params, 50), decode_token(params.get("nextToken"), query), status)
+    limit = _limit(params, 50)
+    page = _page(lambda start: storage.list_charge_points(limit, start, status), params.get("nextToken"), query)
     return {"chargePoints": [charging_rules.charge_point_view(item) for item in page.items],
             "nextToken": encode_token(page.last_key, query)}
 
@@ -101,8 +137,9 @@ def list_sessions(params: dict | None) -> dict:
     if charge_point_id is not None and not ocpp_frames.is_valid_charge_point_id(charge_point_id):
         raise BadRequestError("chargePointId must be 1-48 letters, digits or ._:@-")
     query = {"route": "sessions", "status": status, "chargePointId": charge_point_id}
-    page = storage.list_sessions(_limit(params, 20), decode_token(params.get("nextToken"), query), status,
-                                 charge_point_id)
+    limit = _limit(params, 20)
+    page = _page(lambda start: storage.list_sessions(limit, start, status, charge_point_id), params.get("nextToken"),
+                 query)
     return {"sessions": [charging_rules.session_view(item) for item in page.items],
             "nextToken": encode_token(page.last_key, query)}
 
@@ -130,12 +167,18 @@ def stats() -> dict:
     }
 
 
+def json_body(raw: bytes | None, empty: object = None) -> object:
+    """An operator's request body; `empty` when there is none. Nesting deeper than Python's recursion
+    limit (a few KB of brackets) is as unusable as broken JSON."""
+    try:
+        return json.loads(raw) if raw and raw.strip() else empty
+    except (ValueError, RecursionError):
+        raise BadRequestError("body must be JSON, nested at most a few hundred levels deep") from None
+
+
 def simulate(raw: bytes | None) -> dict:
     """POST /simulate: one tick now; or, with {"chargePointId", "messageType"}, exactly that message."""
-    try:
-        body = json.loads(raw) if raw and raw.strip() else {}
-    except ValueError:
-        raise BadRequestError("body must be JSON") from None
+    body = json_body(raw, {})
     if not isinstance(body, dict) or set(body) - {"chargePointId", "messageType"}:
         raise BadRequestError('body must be a JSON object with optional "chargePointId" and "messageType"')
     charge_point_id, message_type = body.get("chargePointId"), body.get("messageType")
@@ -166,14 +209,19 @@ def ocpp(charge_point_id: str, raw: bytes | None, authorization: str | None = No
     return (200 if answer[0] == ocpp_frames.CALLRESULT else 400), answer
 
 
+def command(route: Callable[..., dict], *args: object) -> dict:
+    """A commands route (commands.submit, commands.view), its refusals as 400, 404 or 409."""
+    try:
+        return route(*args)
+    except commands.CommandError as error:
+        raise _COMMAND_ERRORS[type(error)](str(error)) from None
+
+
 def set_password(charge_point_id: str, raw: bytes | None) -> dict:
     """PUT /chargepoints/{id}/password: {"password": "..."} becomes the charger's OCPP Basic password."""
     if not ocpp_frames.is_valid_charge_point_id(charge_point_id):
         raise BadRequestError("charge point id must be 1-48 letters, digits or ._:@-")
-    try:
-        body = json.loads(raw) if raw else None
-    except ValueError:
-        raise BadRequestError("body must be JSON") from None
+    body = json_body(raw)
     if not isinstance(body, dict) or set(body) != {"password"}:
         raise BadRequestError('body must be a JSON object {"password": "..."}')
     try:

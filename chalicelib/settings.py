@@ -56,6 +56,7 @@ class Settings:
     ocpp_port: int  # 0: local mode starts no WebSocket gateway
     ocpp_host: str
     ocpp_auth: str
+    ocpp_max_frame_bytes: int
     operator_auth: str
     cors_allow_origin: str
     command_timeout_seconds: int
@@ -162,6 +163,8 @@ def load(env: Mapping[str, str]) -> Settings:
         ocpp_port=_int(env, "OCPP_PORT", 9000, 0, 65535),
         ocpp_host=_text(env, "OCPP_HOST", "127.0.0.1"),
         ocpp_auth=_choice(env, "OCPP_AUTH", "none", OCPP_AUTH_MODES),
+        # SteVe's limit: an hour of a StopTransaction's transactionData is ~95 KB.
+        ocpp_max_frame_bytes=_int(env, "OCPP_MAX_FRAME_BYTES", 8 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
         operator_auth=_choice(env, "OPERATOR_AUTH", "none", OPERATOR_AUTH_MODES),
         cors_allow_origin=_text(env, "CORS_ALLOW_ORIGIN", "*"),
         command_timeout_seconds=_int(env, "COMMAND_TIMEOUT_SECONDS", 60, 1, 3600),

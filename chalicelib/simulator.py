@@ -5,11 +5,16 @@ SIMULATOR_SPEED), stepping through cars arriving, authorizing, charging along th
 pausing, leaving, and the odd fault. Its memory (meter registers, cars, pending calls) is kept in the
 simulator table between ticks.
 
-Answers come back asynchronously: the central system publishes them on the bus, the simulator's inbox
-handler files each one under the charger and its uniqueId, and the charger reads them at its next tick.
-Until a StartTransaction is answered the charger queues that transaction's MeterValues and
-StopTransaction, as real chargers do, and sends them, in order, once it knows the transactionId. The
-in-process bus offline follows the same path, so both behave alike.
+Answers come back asynchronously: the central system publishes them on the bus, and the simulator's
+inbox handler has the charger react as soon as one arrives, as a real charger does: a boot accepted, it
+sends its charger information and every connector's status; a StartTransaction answered, the messages it
+queued for that transaction go out. The answer is filed under the charger and its uniqueId first, so it
+is never lost: while a tick or another reaction holds the simulator's lease the answer waits on the lease
+and that holder has the charger react before it lets go, and should that fail the charger's next tick
+reads it. An answer nothing waits for (late, or delivered twice) changes nothing. Until a
+StartTransaction is answered the charger queues that transaction's MeterValues and StopTransaction, as
+real chargers do, and sends them, in order, once it knows the transactionId. The in-process bus offline
+follows the same path, so both behave alike.
 """
 from __future__ import annotations
 
@@ -17,9 +22,10 @@ import json
 import random
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Iterator
 
 from chalicelib import events, ocpp_frames, storage
 from chalicelib import settings as settings_module
@@ -43,6 +49,8 @@ PAUSE_CHANCE_PER_HOUR = 0.3
 RESEND_AFTER_SECONDS = 300
 MAX_CATCH_UP_SECONDS = 15 * 60
 LEASE = "#tick-lease"
+LEASE_SECONDS = 120
+LEASE_TRIES = 5  # an answer's inbox, between taking the lease and waiting on it, when it keeps changing hands
 FORCEABLE = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "Authorize",
              "StartTransaction", "StopTransaction", "DataTransfer", "DiagnosticsStatusNotification",
              "FirmwareStatusNotification")
@@ -419,56 +427,128 @@ def run_tick(now: datetime | None = None, charge_point_id: str | None = None,
         if message_type not in FORCEABLE:
             raise UnknownMessageType(f"messageType must be one of {', '.join(FORCEABLE)}")
         ids = [charge_point_id]
-    holder = str(uuid.uuid4())
-    if not storage.acquire_lease(LEASE, holder, time.time(), 120):
+    holder = _take_lease()
+    if holder is None:
         raise TickBusy("a simulator tick is already running")
-    try:
+    sent: list[Outgoing] = []
+    with _holding(holder):
         states, replies = _load(ids, now, settings)
-        sent: list[Outgoing] = []
         consumed: list[str] = []
         for state in states.values():
             sent += _tick_charger(state, replies, now, settings, message_type, consumed)
-        entries = [events.call_entry(out.charge_point_id, out.frame, sent_at) for out, sent_at in _send_times(sent, now)]
-        events.publish(entries)
-        storage.save_simulator_items([{"pk": cp, "state": json.dumps(state)} for cp, state in states.items()],
-                                     deletes=consumed)
-    finally:
-        storage.release_lease(LEASE, holder)
+        _publish_and_save(sent, states, consumed, now)
     return [{"chargePointId": out.charge_point_id, "message": out.frame} for out in sent]
 
 
-def _send_times(sent: list[Outgoing], now: datetime) -> list[tuple[Outgoing, datetime]]:
-    """A charger sends its messages one after another: each gets its own millisecond, so that the central
-    system can tell a redelivered older message from the latest one of the charger."""
-    count: dict[str, int] = {}
-    timed = []
+def _take_lease() -> str | None:
+    """The simulator's lease (one tick or reaction at a time): its holder id, or None when it is taken."""
+    holder = str(uuid.uuid4())
+    return holder if storage.acquire_lease(LEASE, holder, time.time(), LEASE_SECONDS) else None
+
+
+@contextmanager
+def _holding(holder: str) -> Iterator[None]:
+    """Work under the lease. Before letting go, the chargers react to the answers that waited on it."""
+    try:
+        yield
+        while waiting := storage.release_lease(LEASE, holder):
+            _react(waiting)
+    except BaseException:
+        storage.give_up_lease(LEASE, holder)
+        raise
+
+
+def _publish_and_save(sent: list[Outgoing], states: dict[str, dict], deletes: list[str],
+                      now: datetime | None) -> None:
+    """Publish first, then save: a save that fails leaves the state as it was, and the seeded replay sends
+    the very same messages, which the central system recognises."""
+    events.publish(_entries(sent, states, now))
+    storage.save_simulator_items([{"pk": cp, "state": json.dumps(state)} for cp, state in states.items()],
+                                 deletes=deletes)
+
+
+def _entries(sent: list[Outgoing], states: dict[str, dict], now: datetime | None) -> list[dict]:
+    """The bus events for what the chargers sent. A charger sends one message after another: each gets its
+    own millisecond after the charger's previous one, so that the central system can tell a redelivered
+    older message from the latest one of the charger. A tick's start at now; a reaction (now None) follows
+    the charger's last message."""
+    entries = []
     for out in sent:
-        count[out.charge_point_id] = count.get(out.charge_point_id, 0) + 1
-        timed.append((out, now + timedelta(milliseconds=count[out.charge_point_id] - 1)))
-    return timed
+        state = states[out.charge_point_id]
+        sent_at = now or _at(state["wall"])
+        if state.get("sentAt"):
+            sent_at = max(sent_at, _at(state["sentAt"]) + timedelta(milliseconds=1))
+        state["sentAt"] = _iso(sent_at)
+        entries.append(events.call_entry(out.charge_point_id, out.frame, sent_at))
+    return entries
 
 
 def _tick_charger(state: dict, replies: dict[str, dict], now: datetime, settings: settings_module.Settings,
                   message_type: str | None, consumed: list[str]) -> list[Outgoing]:
-    """One charger's tick. A forced message is sent alone: the inbox waits for the next regular tick."""
-    charger = Charger(state, _rng(settings, state["id"], f"{state['clock']}#{state['seq']}"), settings.simulator_speed)
+    """One charger's tick: the answers filed for it (those no reaction took), then its life until now. A
+    forced message is sent alone."""
+    charger = _charger(state, settings)
     moment = _at(state["clock"])
     if message_type:
         charger.force(message_type, moment)
     else:
-        for unique_id in list(state["awaiting"]):
-            reply = replies.get(reply_key(state["id"], unique_id))
-            if reply:
-                charger.receive(unique_id, json.loads(reply["message"]), moment)
-                consumed.append(reply["pk"])
+        _read_answers(charger, replies, consumed, settings)
         elapsed = min((now - _at(state["wall"])).total_seconds(), MAX_CATCH_UP_SECONDS)
         charger.run_until(moment + timedelta(seconds=max(elapsed, 0) * settings.simulator_speed))
         state["wall"] = _iso(now)
     return charger.out
 
 
+def _charger(state: dict, settings: settings_module.Settings) -> Charger:
+    return Charger(state, _rng(settings, state["id"], f"{state['clock']}#{state['seq']}"), settings.simulator_speed)
+
+
+def _read_answers(charger: Charger, filed: dict[str, dict], consumed: list[str],
+                  settings: settings_module.Settings) -> None:
+    """The charger reacts to each filed answer to a message it still waits for, at its present moment."""
+    state = charger.state
+    for unique_id in list(state["awaiting"]):
+        answer = filed.get(reply_key(state["id"], unique_id))
+        if answer:
+            # A random stream per answer: the same reaction whether answers come one by one or together.
+            charger.rng = _rng(settings, state["id"], f"{state['clock']}#{state['seq']}")
+            charger.receive(unique_id, json.loads(answer["message"]), _at(state["clock"]))
+            consumed.append(answer["pk"])
+
+
 def receive_reply(detail: dict) -> None:
-    """The simulator's inbox: file the central system's answer for the charger's next tick."""
-    frame = detail["message"]
-    storage.put_simulator_item({"pk": reply_key(detail["chargePointId"], detail["messageId"]),
-                                "message": json.dumps(frame), "expiresAt": int(time.time()) + 86400})
+    """The simulator's inbox: the charger reacts to the central system's answer now (see the module's
+    docstring). Taking turns with ticks and other reactions on the lease; after LEASE_TRIES hand-overs in
+    a row the answer stays filed for the charger's next tick."""
+    key = reply_key(detail["chargePointId"], detail["messageId"])
+    storage.put_simulator_item({"pk": key, "message": json.dumps(detail["message"]),
+                                "expiresAt": int(time.time()) + 86400})
+    for _ in range(LEASE_TRIES):
+        holder = _take_lease()
+        if holder is not None:
+            with _holding(holder):
+                _react([key])
+            return
+        if storage.wait_on_lease(LEASE, key, time.time()):
+            return
+
+
+def _react(keys: list[str]) -> None:
+    """Under the lease: the chargers react to the answers filed under these keys. Every key is dropped
+    afterwards: an answer nothing waits for any more (late, or delivered twice) changes nothing."""
+    settings = settings_module.get()
+    ids = sorted({key.split("#", 1)[0] for key in keys})
+    filed = storage.load_simulator_items([*ids, *keys])
+    reacted: dict[str, dict] = {}
+    sent: list[Outgoing] = []
+    consumed: list[str] = []
+    for charge_point_id in ids:
+        if charge_point_id not in filed:
+            continue
+        charger = _charger(json.loads(filed[charge_point_id]["state"]), settings)
+        answered = len(consumed)
+        _read_answers(charger, filed, consumed, settings)
+        if len(consumed) > answered:
+            reacted[charge_point_id] = charger.state
+            sent += charger.out
+    _publish_and_save(sent, reacted, sorted(set(keys)), None)

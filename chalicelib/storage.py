@@ -2,8 +2,9 @@
 
 Every write that applies an OCPP message carries a *guard* on the charge point item: the charge point is
 accepted, the message is not older than the last one heard (lastSeen) and is not a repeat of the last
-call (lastCallId). The duplicate check therefore costs no extra request; only a write whose condition
-fails is followed by a read, to tell why. Request counts per operation are in the docstrings and are
+call (same lastCallId and the same action and payload: lastCallDigest; chargers restart their uniqueId
+counter on reconnect, so an id alone proves nothing). The duplicate check therefore costs no extra request;
+only a write whose condition fails is followed by a read, to tell why. Request counts per operation are in the docstrings and are
 pinned by tests/test_request_budget.py.
 """
 from __future__ import annotations
@@ -33,8 +34,15 @@ TABLES = {
 CHARGE_POINT_FLEET = "chargepoint"
 SESSION_FLEET = "session"
 
-APPLIED, DUPLICATE, STALE, NOT_ACCEPTED, CONFLICT, MISSING = (
-    "applied", "duplicate", "stale", "not-accepted", "conflict", "missing")
+APPLIED, DUPLICATE, STALE, NOT_ACCEPTED, CONFLICT, MISSING, SUPERSEDED = (
+    "applied", "duplicate", "stale", "not-accepted", "conflict", "missing", "superseded")
+# A stop heard before its transaction's start is kept in the sessions table under this prefix + the
+# session id: outside every index (it has none of their keys) and out of the hot charge point item.
+EARLY_STOP_PREFIX = "stop#"
+
+
+class ValueRefused(Exception):
+    """DynamoDB refused a value or an item as invalid (number range, item size): retrying cannot help."""
 
 _lock = threading.Lock()
 _client: Any = None
@@ -85,9 +93,14 @@ def _names() -> settings_module.Settings:
 # --- (de)serialisation --------------------------------------------------------------------------
 
 def _to_attr(value: Any) -> dict:
+    from decimal import DecimalException
+
     from boto3.dynamodb.types import TypeSerializer
 
-    return TypeSerializer().serialize(_decimals(value))
+    try:
+        return TypeSerializer().serialize(_decimals(value))
+    except DecimalException as error:  # beyond DynamoDB's 38 digits or its exponent range
+        raise ValueRefused(f"a number DynamoDB cannot store: {type(error).__name__}") from None
 
 
 def _decimals(value: Any) -> Any:
@@ -157,6 +170,7 @@ class Stamp:
     unique_id: str
     seen: str
     answer: str
+    digest: str = ""
 
 
 @dataclass
@@ -167,15 +181,24 @@ class Result:
 
 
 def _guarded_charge_point_update(stamp: Stamp, sets: dict | None = None, adds: dict | None = None,
-                                 check_seen: bool = True) -> dict:
+                                 check_seen: bool = True, since: tuple[str, str] | None = None,
+                                 booting: bool = False) -> dict:
+    """The guard as an UpdateItem. `since` = (attribute path, time): the fact is written only when newer
+    than the one stored there. A boot may change the registration, so it only needs the item to exist."""
     expr = _Expression()
-    all_sets = {"lastSeen": stamp.seen, "lastCallId": stamp.unique_id, "lastAnswer": stamp.answer, **(sets or {})}
+    all_sets = {"lastSeen": stamp.seen, "lastCallId": stamp.unique_id, "lastCallDigest": stamp.digest,
+                "lastAnswer": stamp.answer, **(sets or {})}
     if not check_seen:
         del all_sets["lastSeen"]
-    condition = (f"{expr.name('registration')} = {expr.value('Accepted')}"
-                 f" AND {expr.name('lastCallId')} <> {expr.value(stamp.unique_id)}")
+    condition = (f"attribute_exists({expr.name('chargePointId')})" if booting
+                 else f"{expr.name('registration')} = {expr.value('Accepted')}")
+    condition += (f" AND NOT ({expr.name('lastCallId')} = {expr.value(stamp.unique_id)}"
+                  f" AND {expr.name('lastCallDigest')} = {expr.value(stamp.digest)})")
     if check_seen:
         condition += f" AND {expr.name('lastSeen')} <= {expr.value(stamp.seen)}"
+    if since:
+        path = expr.name(since[0])
+        condition += f" AND (attribute_not_exists({path}) OR {path} < {expr.value(since[1])})"
     return {
         "TableName": _names().charge_points_table,
         "Key": to_item({"chargePointId": stamp.charge_point_id}),
@@ -185,11 +208,11 @@ def _guarded_charge_point_update(stamp: Stamp, sets: dict | None = None, adds: d
     }
 
 
-def classify(charge_point: dict | None, stamp: Stamp) -> str:
+def classify(charge_point: dict | None, stamp: Stamp, booting: bool = False) -> str:
     """Why a guarded write on this charge point failed (or APPLIED when the guard itself holds)."""
-    if charge_point is None or charge_point.get("registration") != "Accepted":
+    if charge_point is None or (charge_point.get("registration") != "Accepted" and not booting):
         return NOT_ACCEPTED
-    if charge_point.get("lastCallId") == stamp.unique_id:
+    if (charge_point.get("lastCallId"), charge_point.get("lastCallDigest")) == (stamp.unique_id, stamp.digest):
         return DUPLICATE
     if charge_point.get("lastSeen", "") > stamp.seen:
         return STALE
@@ -198,23 +221,43 @@ def classify(charge_point: dict | None, stamp: Stamp) -> str:
 
 def _update_if(args: dict) -> bool:
     """One conditional UpdateItem: False when its condition does not hold."""
+    return _updated_if(args) is not None
+
+
+def _updated_if(args: dict) -> dict | None:
+    """One conditional UpdateItem: the attributes it returns (per its ReturnValues), None when its
+    condition does not hold."""
     from botocore.exceptions import ClientError
 
     try:
-        client().update_item(**args)
-        return True
+        return client().update_item(**args).get("Attributes", {})
     except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+        code = error.response["Error"]["Code"]
+        if code == "ValidationException":
+            raise ValueRefused(error.response["Error"].get("Message", code)) from None
+        if code != "ConditionalCheckFailedException":
             raise
-        return False
+        return None
 
 
-def touch_charge_point(stamp: Stamp, sets: dict | None = None, adds: dict | None = None) -> Result:
-    """Record a message on the charge point: 1 UpdateItem; +1 GetItem when the guard fails."""
-    if _update_if(_guarded_charge_point_update(stamp, sets, adds)):
+def touch_charge_point(stamp: Stamp, sets: dict | None = None, adds: dict | None = None,
+                       since: tuple[str, str] | None = None, booting: bool = False) -> Result:
+    """Record a message on the charge point: 1 UpdateItem; +1 GetItem when the guard fails. A message
+    older than the last one heard still stores its facts, without moving lastSeen (+1 UpdateItem): the
+    bus and racing HTTP clients do not keep order, and an acknowledged fact is never dropped. SUPERSEDED
+    when the fact at `since` is newer than this one."""
+    if _update_if(_guarded_charge_point_update(stamp, sets, adds, since=since, booting=booting)):
         return Result(APPLIED)
     charge_point = get_charge_point(stamp.charge_point_id, consistent=True)
-    return Result(classify(charge_point, stamp), charge_point)
+    outcome = classify(charge_point, stamp, booting)
+    if outcome == STALE and (sets or adds):
+        if _update_if(_guarded_charge_point_update(stamp, sets, adds, False, since, booting)):
+            return Result(APPLIED)
+        charge_point = get_charge_point(stamp.charge_point_id, consistent=True)
+        outcome = classify(charge_point, stamp, booting)
+    if outcome in (APPLIED, STALE) and since:
+        outcome = SUPERSEDED
+    return Result(outcome, charge_point)
 
 
 def _stats_key(shard: int) -> dict:
@@ -244,6 +287,8 @@ def _transact(items: list[dict]) -> bool:
         except ClientError as error:
             code = error.response["Error"]["Code"]
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if code == "ValidationException" or "ValidationError" in reasons:
+                raise ValueRefused(error.response["Error"].get("Message", code)) from None
             if code == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons:
                 return False
             if code not in ("TransactionCanceledException", "TransactionConflictException"):
@@ -325,34 +370,40 @@ def get_session(session_id: str, consistent: bool = False) -> dict | None:
     return from_item(response.get("Item"))
 
 
-def _session_and_charge_point(session_id: str, charge_point_id: str) -> tuple[dict | None, dict | None]:
-    """Both items in 1 BatchGetItem (strongly consistent), to explain a failed transaction."""
+def _session_and_charge_point(session_id: str, charge_point_id: str,
+                              with_early_stop: bool = False) -> tuple[dict | None, dict | None, dict | None]:
+    """Both items (and a stop kept for the session) in 1 BatchGetItem (strongly consistent), to explain a
+    failed transaction."""
     names = _names()
+    keys = [to_item({"sessionId": session_id})]
+    if with_early_stop:
+        keys.append(to_item({"sessionId": EARLY_STOP_PREFIX + session_id}))
     response = client().batch_get_item(RequestItems={
-        names.sessions_table: {"Keys": [to_item({"sessionId": session_id})], "ConsistentRead": True},
+        names.sessions_table: {"Keys": keys, "ConsistentRead": True},
         names.charge_points_table: {"Keys": [to_item({"chargePointId": charge_point_id})], "ConsistentRead": True},
     })
     found = response.get("Responses", {})
-    session = next(iter(found.get(names.sessions_table, [])), None)
+    sessions = {item["sessionId"]["S"]: from_item(item) for item in found.get(names.sessions_table, [])}
     charge_point = next(iter(found.get(names.charge_points_table, [])), None)
-    return from_item(session), from_item(charge_point)
+    return sessions.get(session_id), from_item(charge_point), sessions.get(EARLY_STOP_PREFIX + session_id)
 
 
-def start_session(session: dict, stamp: Stamp, shard: int) -> Result:
-    """A new Active session, the guard and the active-sessions counter: 1 TransactWriteItems.
-    When the session exists already (a resent StartTransaction) it comes back in the Result."""
+def start_session(session: dict, stamp: Stamp, shard: int, sets: dict | None = None) -> Result:
+    """A new Active session, the guard (with `sets` on the charge point) and the active-sessions counter:
+    1 TransactWriteItems. When the session exists already (a resent StartTransaction) it comes back in the
+    Result."""
     item = {**session, "fleet": SESSION_FLEET, "startKey": f"{session['startTime']}#{session['sessionId']}",
             "chargePointStatus": f"{session['chargePointId']}#Active"}
     for check_seen in (True, False):
         written = _transact([
             {"Put": {"TableName": _names().sessions_table, "Item": to_item(item),
                      "ConditionExpression": "attribute_not_exists(sessionId)"}},
-            {"Update": _guarded_charge_point_update(stamp, check_seen=check_seen)},
+            {"Update": _guarded_charge_point_update(stamp, sets, check_seen=check_seen)},
             {"Update": _stats_update(shard, {"activeSessions": 1})},
         ])
         if written:
             return Result(APPLIED)
-        existing, charge_point = _session_and_charge_point(session["sessionId"], stamp.charge_point_id)
+        existing, charge_point, _ = _session_and_charge_point(session["sessionId"], stamp.charge_point_id)
         if existing is not None:
             return Result(DUPLICATE, charge_point, existing)
         outcome = classify(charge_point, stamp)
@@ -361,7 +412,60 @@ def start_session(session: dict, stamp: Stamp, shard: int) -> Result:
     return Result(CONFLICT)
 
 
-def record_meter(session_id: str, stamp: Stamp, sample_time: str, sets: dict, register_wh: int | None) -> Result:
+def get_early_stop(session_id: str) -> dict | None:
+    """The stop kept for a session not started yet, unless already applied: 1 GetItem."""
+    kept = get_session(EARLY_STOP_PREFIX + session_id, consistent=True)
+    return None if kept is None or kept.get("applied") else kept
+
+
+def keep_early_stop(stamp: Stamp, session_id: str, record: dict, max_kept: int) -> Result:
+    """A stop for a transaction not (yet) started here, kept in its own item until its start arrives, and
+    counted on the charge point: 1 TransactWriteItems (+1 BatchGetItem when refused). At most max_kept per
+    charge point are kept (a charger cannot fill the table): beyond that CONFLICT, and the caller only
+    counts it. DUPLICATE when this stop is already kept."""
+    expr_count = "unknownStopCount"
+    update = _guarded_charge_point_update(stamp, check_seen=False, adds={expr_count: 1})
+    update["ExpressionAttributeNames"]["#usc"] = expr_count
+    update["ExpressionAttributeValues"][":usc"] = _to_attr(max_kept)
+    update["ConditionExpression"] += " AND (attribute_not_exists(#usc) OR #usc < :usc)"
+    item = {**record, "sessionId": EARLY_STOP_PREFIX + session_id}
+    if _transact([{"Put": {"TableName": _names().sessions_table, "Item": to_item(item),
+                           "ConditionExpression": "attribute_not_exists(sessionId)"}},
+                  {"Update": update}]):
+        return Result(APPLIED)
+    _, charge_point, kept = _session_and_charge_point(session_id, stamp.charge_point_id, with_early_stop=True)
+    outcome = classify(charge_point, stamp)
+    if outcome in (DUPLICATE, NOT_ACCEPTED):
+        return Result(outcome, charge_point, kept)
+    if kept is not None:  # the same stop, resent with another uniqueId
+        return Result(SUPERSEDED, charge_point, kept)
+    return Result(CONFLICT, charge_point)
+
+
+def forget_early_stop(charge_point_id: str, session_id: str) -> None:
+    """The kept stop, once applied to its session, marked applied (it stays as the record of what the charger
+    sent) and no longer counted against the charger's bound: 1 TransactWriteItems."""
+    stop, charge_point = _Expression(), _Expression()
+    _transact([
+        {"Update": {"TableName": _names().sessions_table, "Key": to_item({"sessionId": EARLY_STOP_PREFIX + session_id}),
+                    "UpdateExpression": stop.update({"applied": True}),
+                    "ConditionExpression": f"attribute_exists(sessionId) AND attribute_not_exists({stop.name('applied')})",
+                    **stop.args()}},
+        {"Update": {"TableName": _names().charge_points_table, "Key": to_item({"chargePointId": charge_point_id}),
+                    "UpdateExpression": charge_point.update(adds={"unknownStopCount": -1}), **charge_point.args()}},
+    ])
+
+
+def keep_signed_values(session_id: str, values: list[dict]) -> None:
+    """Signed meter values (a verifier may need them), each in its own item beside the session, out of
+    the session's item and every index; an item per value so a redelivery rewrites the same items:
+    1 TransactWriteItems (up to 100 values)."""
+    items = [{**value, "sessionId": f"signed#{session_id}#{value['digest']}"} for value in values]
+    _transact([{"Put": {"TableName": _names().sessions_table, "Item": to_item(item)}} for item in items])
+
+
+def record_meter(session_id: str, stamp: Stamp, sample_time: str, sets: dict, register_wh: int | None,
+                 adds: dict | None = None) -> Result:
     """Latest meter reading of an Active session with the guard: 1 TransactWriteItems. The conditions keep
     readings in time order and the register rising; a failure is explained with 1 BatchGetItem."""
     expr = _Expression()
@@ -372,13 +476,13 @@ def record_meter(session_id: str, stamp: Stamp, sample_time: str, sets: dict, re
         condition += (f" AND {expr.name('lastRegisterWh')} <= {expr.value(register_wh)}"
                       f" AND {expr.name('meterStart')} <= {expr.value(register_wh)}")
     session_update = {"TableName": _names().sessions_table, "Key": to_item({"sessionId": session_id}),
-                      "UpdateExpression": expr.update({**sets, "lastMeterTime": sample_time}),
+                      "UpdateExpression": expr.update({**sets, "lastMeterTime": sample_time}, adds),
                       "ConditionExpression": condition, **expr.args()}
     for check_seen in (True, False):
         if _transact([{"Update": session_update},
                       {"Update": _guarded_charge_point_update(stamp, check_seen=check_seen)}]):
             return Result(APPLIED)
-        session, charge_point = _session_and_charge_point(session_id, stamp.charge_point_id)
+        session, charge_point, _ = _session_and_charge_point(session_id, stamp.charge_point_id)
         outcome = classify(charge_point, stamp)
         if outcome != STALE:
             return Result(outcome if outcome != APPLIED else MISSING if session is None else CONFLICT,
@@ -386,23 +490,35 @@ def record_meter(session_id: str, stamp: Stamp, sample_time: str, sets: dict, re
     return Result(CONFLICT, charge_point, session)
 
 
-def attach_late_samples(session_id: str, sample_times: list[str]) -> None:
+def attach_late_samples(session_id: str, sample_times: list[str], max_kept: int) -> bool:
     """Readings that arrive after the stop stay with their session without reopening it. A string set,
-    so a duplicate delivery adds nothing: 1 UpdateItem."""
+    so a duplicate delivery adds nothing, of at most max_kept times: 1 UpdateItem. False when full."""
     expr = _Expression()
-    client().update_item(
-        TableName=_names().sessions_table, Key=to_item({"sessionId": session_id}),
-        UpdateExpression=f"ADD {expr.name('lateSampleTimes')} {expr.value(set(sample_times))}",
-        ConditionExpression="attribute_exists(sessionId)", **expr.args())
+    late = expr.name("lateSampleTimes")
+    return _update_if({
+        "TableName": _names().sessions_table, "Key": to_item({"sessionId": session_id}),
+        "UpdateExpression": f"ADD {late} {expr.value(set(sample_times))}",
+        "ConditionExpression": f"attribute_not_exists({late}) OR size({late}) < {expr.value(max_kept)}",
+        **expr.args()})
+
+
+def note_session(session_id: str, sets: dict | None = None, adds: dict | None = None) -> None:
+    """Facts about an existing session that change none of its totals (anomalies, a stop heard after it
+    was closed): 1 UpdateItem."""
+    expr = _Expression()
+    client().update_item(TableName=_names().sessions_table, Key=to_item({"sessionId": session_id}),
+                         UpdateExpression=expr.update(sets, adds), ConditionExpression="attribute_exists(sessionId)",
+                         **expr.args())
 
 
 def complete_session(session_id: str, stamp: Stamp, sets: dict, shard: int, energy_wh: int,
-                     revenue_minor: int) -> Result:
+                     revenue_minor: int, adds: dict | None = None) -> Result:
     """Active -> Completed with the guard and the fleet totals: 1 TransactWriteItems."""
     expr = _Expression()
     session_update = {"TableName": _names().sessions_table, "Key": to_item({"sessionId": session_id}),
                       "UpdateExpression": expr.update({**sets, "status": "Completed",
-                                                       "chargePointStatus": f"{stamp.charge_point_id}#Completed"}),
+                                                       "chargePointStatus": f"{stamp.charge_point_id}#Completed"},
+                                                      adds),
                       "ConditionExpression": f"{expr.name('status')} = {expr.value('Active')}", **expr.args()}
     totals = {"activeSessions": -1, "completedSessions": 1, "energyWh": energy_wh, "revenueMinor": revenue_minor}
     for check_seen in (True, False):
@@ -410,7 +526,7 @@ def complete_session(session_id: str, stamp: Stamp, sets: dict, shard: int, ener
                       {"Update": _guarded_charge_point_update(stamp, check_seen=check_seen)},
                       {"Update": _stats_update(shard, totals)}]):
             return Result(APPLIED)
-        session, charge_point = _session_and_charge_point(session_id, stamp.charge_point_id)
+        session, charge_point, _ = _session_and_charge_point(session_id, stamp.charge_point_id)
         if session is None or session["status"] != "Active":
             return Result(DUPLICATE, charge_point, session)
         outcome = classify(charge_point, stamp)
@@ -554,8 +670,35 @@ def acquire_lease(name: str, holder: str, now_epoch: float, seconds: float) -> b
         **expr.args()})
 
 
-def release_lease(name: str, holder: str) -> None:
-    """Give the lease back, unless it expired and another tick holds it now."""
+def wait_on_lease(name: str, member: str, now_epoch: float) -> bool:
+    """Leave member for the lease's holder to serve before it lets go (see release_lease): 1 conditional
+    UpdateItem. False when nobody holds the lease (any more): then take it instead."""
+    expr = _Expression()
+    return _update_if({
+        "TableName": _names().simulator_table, "Key": to_item({"pk": name}),
+        "UpdateExpression": expr.update(adds={"waiting": {member}}),
+        "ConditionExpression": f"{expr.name('until')} >= {expr.value(Decimal(str(now_epoch)))}", **expr.args()})
+
+
+def release_lease(name: str, holder: str) -> list[str]:
+    """Give the lease back, unless members wait on it: then it stays held and they are returned, taken off
+    the list, for the holder to serve before it tries again. Nothing when the lease expired and another
+    holder has it now. 1 conditional UpdateItem; +1 UpdateItem when members wait."""
+    expr = _Expression()
+    if _update_if({"TableName": _names().simulator_table, "Key": to_item({"pk": name}),
+                   "UpdateExpression": expr.update({"until": Decimal(0)}),
+                   "ConditionExpression": f"{expr.name('holder')} = {expr.value(holder)}"
+                                          f" AND attribute_not_exists({expr.name('waiting')})", **expr.args()}):
+        return []
+    expr = _Expression()
+    taken = _updated_if({"TableName": _names().simulator_table, "Key": to_item({"pk": name}),
+                         "ReturnValues": "UPDATED_OLD", "UpdateExpression": f"REMOVE {expr.name('waiting')}",
+                         "ConditionExpression": f"{expr.name('holder')} = {expr.value(holder)}", **expr.args()})
+    return sorted(from_item(taken or {}).get("waiting", ()))
+
+
+def give_up_lease(name: str, holder: str) -> None:
+    """Give the lease back whatever waits on it (after a failure: the next holder serves them): 1 UpdateItem."""
     expr = _Expression()
     _update_if({"TableName": _names().simulator_table, "Key": to_item({"pk": name}),
                 "UpdateExpression": expr.update({"until": Decimal(0)}),
@@ -679,3 +822,9 @@ def ensure_tables() -> list[str]:
         client().get_waiter("table_exists").wait(TableName=spec.name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
         created.append(spec.name)
     return created
+
+
+def ping() -> None:
+    """1 GetItem (eventually consistent, 0.5 read unit) of a key no item has: raises unless the charge
+    points table answers this process (the gateway's health check)."""
+    client().get_item(TableName=_names().charge_points_table, Key=to_item({"chargePointId": "health#probe"}))

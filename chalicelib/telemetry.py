@@ -46,6 +46,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, separators=(",", ":"), default=str)
 
 
+class HumanFormatter(logging.Formatter):
+    """A record as one short line for a terminal (local mode): time, level, charger, event, the other
+    fields as key=value. The EMF block is left out: nothing reads metrics locally."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = _fields(record.msg) if not record.args else {"message": record.getMessage()}
+        metrics = fields.get("_aws", {}).get("CloudWatchMetrics", [{}])[0]
+        hidden = {"_aws", "Stage", *metrics.get("Dimensions", [[]])[0],
+                  *(m["Name"] for m in metrics.get("Metrics", []))}
+        head = [time.strftime("%H:%M:%S", time.localtime(record.created)), f"{record.levelname:<7}",
+                fields.get("chargePointId") or "-", str(fields.get("event") or fields.get("message") or "")]
+        rest = " ".join(f"{key}={value}" for key, value in fields.items()
+                        if key not in hidden and key not in ("chargePointId", "event", "message")
+                        and value is not None)
+        line = " ".join(head) + (f"  {rest}" if rest else "")
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
 def _fields(message: Any) -> dict:
     if isinstance(message, dict):
         return message
@@ -71,13 +91,14 @@ class StdoutHandler(logging.Handler):
             self.handleError(record)
 
 
-def configure(level: int = logging.INFO) -> None:
-    """Send the app's loggers to stdout as JSON lines (once; later calls change nothing)."""
+def configure(level: int = logging.INFO, human: bool = False) -> None:
+    """Send the app's loggers to stdout as JSON lines, or short human lines for a terminal (once;
+    later calls change nothing)."""
     logger = logging.getLogger(LOGGER)
     if any(isinstance(handler, StdoutHandler) for handler in logger.handlers):
         return
     handler = StdoutHandler()
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(HumanFormatter() if human else JsonFormatter())
     logger.addHandler(handler)
     logger.setLevel(level)
     # In Lambda the runtime's root handler would print every line again, prefixed (and no longer pure

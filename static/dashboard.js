@@ -24,6 +24,10 @@ const PAGE_SIZE = 20;
 const AUTO_KEY = "evdash.autoRefresh";
 const FLEET_KEY = "evdash.fleet:" + BASE;
 const FLEET_MAX = 720;
+// Deployed stages want the operator's API key on every data route: asked once, kept for the browser
+// session (sessionStorage: gone when the tab closes), sent as x-api-key.
+const API_KEY = "evdash.apiKey:" + BASE;
+const DENIED = [401, 403];
 
 const STATUSES = ["Available", "Preparing", "Charging", "SuspendedEVSE", "SuspendedEV",
   "Finishing", "Reserved", "Unavailable", "Faulted"];
@@ -100,14 +104,21 @@ class ApiError extends Error {
   }
 }
 
+function storedKey() {
+  try { return sessionStorage.getItem(API_KEY) || ""; } catch { return ""; }
+}
+
 async function api(path, method = "GET", body = undefined) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET") headers["Content-Type"] = "application/json";
+  const key = storedKey();
+  if (key) headers["x-api-key"] = key;
   let res;
   try {
     res = await fetch(BASE + path, {
       method,
       cache: "no-store",
-      headers: method === "GET" ? { Accept: "application/json" }
-        : { Accept: "application/json", "Content-Type": "application/json" },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
@@ -117,7 +128,10 @@ async function api(path, method = "GET", body = undefined) {
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
   if (!res.ok) {
-    throw new ApiError(res.status, data?.Code || `HTTP ${res.status}`, data?.Message || res.statusText || "request failed");
+    if (DENIED.includes(res.status)) askForKey(key);
+    // API Gateway's own refusals say {"message"}, the app's errors {"Code", "Message"}.
+    throw new ApiError(res.status, data?.Code || `HTTP ${res.status}`,
+      data?.Message || data?.message || res.statusText || "request failed");
   }
   if (data === null || typeof data !== "object") throw new ApiError(res.status, "BadResponse", "the answer was not JSON");
   return data;
@@ -142,8 +156,29 @@ async function fetchAll(path, key, query, maxPages = 10) {
   return items;
 }
 
+function askForKey(refusedKey) {
+  state.needKey = true;
+  $("key-form-text").textContent = refusedKey
+    ? "The API refused this API key. Enter the operator's API key:"
+    : "This API needs the operator's API key:";
+  $("key-form").hidden = false;
+}
+
+function useKey(ev) {
+  ev.preventDefault();
+  const key = $("api-key").value.trim();
+  if (!key) return;
+  try { sessionStorage.setItem(API_KEY, key); } catch { /* storage disabled: asked again next time */ }
+  $("api-key").value = "";
+  $("key-form").hidden = true;
+  state.needKey = false;
+  refresh();
+}
+
 // ---------- state ----------
 const state = {
+  needKey: false,
+  commands: {}, // chargePointId -> { text, cls, busy }: a command's note survives the grid's re-render
   stats: null,
   chargePoints: null,
   active: [], // all active sessions (for the fleet chart)
@@ -204,6 +239,7 @@ async function doRefresh() {
 function schedule() {
   clearTimeout(timer);
   timer = null;
+  if (state.needKey) return; // nothing to fetch until the operator gives the key
   if (!state.up) timer = setTimeout(refresh, RETRY_S * 1000);
   else if ($("auto-refresh").checked) timer = setTimeout(refresh, REFRESH_S * 1000);
 }
@@ -216,6 +252,7 @@ function setUp() {
 
 function setDown(err) {
   state.up = false;
+  if (state.needKey) return; // the key form says what is wrong
   const why = err.status ? `The API answered ${err.status} (${err.code}): ${err.message}.` :
     `Cannot reach the API at ${location.origin}${BASE}.`;
   const since = state.lastOk ? ` Showing data from ${hms(state.lastOk)}.` : "";
@@ -315,7 +352,12 @@ function cpCard(cp) {
     meta, chips,
     h("footer", { class: "cp-foot" }, h("span", {}, "Last seen ", seen), online, reg,
       h("div", { class: "cp-actions", "data-testid": "cp-actions" }, ...commandButtons(cp))),
-    h("p", { class: "cp-command", "data-testid": "cp-command-status", "aria-live": "polite", hidden: true }));
+    commandNote(state.commands[cp.chargePointId]));
+}
+
+function commandNote(command) {
+  return h("p", { class: `cp-command ${command?.cls || ""}`.trim(), "data-testid": "cp-command-status",
+    "aria-live": "polite", hidden: !command, text: command?.text });
 }
 
 // ---------- remote commands (OCPP over WebSocket) ----------
@@ -323,9 +365,10 @@ const COMMAND_ID_TAG = "DASHBOARD";
 
 function commandButtons(cp) {
   const title = cp.online ? null : "The charger is not connected over OCPP WebSocket";
+  const busy = Boolean(state.commands[cp.chargePointId]?.busy);
   const button = (label, testid, run) => h("button", {
-    type: "button", class: "btn btn-small", "data-testid": testid, disabled: !cp.online, title,
-    onclick: (ev) => runCommand(cp, label, ev.currentTarget, run),
+    type: "button", class: "btn btn-small", "data-testid": testid, disabled: !cp.online || busy, title,
+    onclick: () => runCommand(cp, label, run),
   }, label);
   return [
     button("Start", "cp-start", () => ({ action: "RemoteStartTransaction",
@@ -345,17 +388,33 @@ function freeConnector(cp) {
   return free ? Number(free[0]) : 1;
 }
 
-async function runCommand(cp, label, btn, build) {
-  const note = btn.closest(".cp-card").querySelector("[data-testid=cp-command-status]");
-  const say = (text, cls) => { note.hidden = false; note.className = `cp-command ${cls}`; note.textContent = text; };
-  btn.disabled = true;
+/** The card of a charge point as the grid shows it now: refreshes replace the cards. */
+function currentCard(id) {
+  return [...$("cp-grid").children].find((card) => card.dataset.cpId === id) || null;
+}
+
+/** Record a command's state for its charge point and show it on the current card. */
+function setCommand(cp, command) {
+  const id = cp.chargePointId;
+  state.commands[id] = command;
+  const card = currentCard(id);
+  if (!card) return;
+  card.querySelector("[data-testid=cp-command-status]").replaceWith(commandNote(command));
+  for (const b of card.querySelectorAll("[data-testid=cp-actions] button")) b.disabled = !cp.online || command.busy;
+}
+
+async function runCommand(cp, label, build) {
+  const say = (text, cls, busy = false) => setCommand(cp, { text, cls, busy });
+  say(`${label}: sending…`, "is-pending", true);
   try {
     const command = await build();
     const path = `chargepoints/${encodeURIComponent(cp.chargePointId)}/commands`;
     const { commandId } = await api(path, "POST", command);
-    say(`${label}: sent, waiting for the charger…`, "is-pending");
+    say(`${label}: sent, waiting for the charger…`, "is-pending", true);
+    // Until the command is final: the server itself reports timedOut after COMMAND_TIMEOUT_SECONDS,
+    // so the wait follows the server's timeout rather than a guess of the page's.
     let view = { status: "pending" };
-    for (let i = 0; i < 30 && view.status === "pending"; i++) {
+    while (view.status === "pending") {
       await new Promise((r) => setTimeout(r, 1000));
       view = await api(`${path}/${encodeURIComponent(commandId)}`);
     }
@@ -364,8 +423,6 @@ async function runCommand(cp, label, btn, build) {
     refresh();
   } catch (e) {
     say(`${label} failed: ${e.message}`, "is-error");
-  } finally {
-    btn.disabled = !cp.online;
   }
 }
 
@@ -577,6 +634,7 @@ function init() {
     schedule();
   });
   $("refresh-button").addEventListener("click", refresh);
+  $("key-form").addEventListener("submit", useKey);
   $("api-banner-retry").addEventListener("click", refresh);
   $("simulate-button").addEventListener("click", simulate);
   $("session-filter").addEventListener("change", (e) => { state.filter = e.target.value; gotoPage(null, 1); });

@@ -69,7 +69,7 @@ def test_sessions_page_newest_first_with_opaque_tokens(client):
     run_schedule(client)
     for n in range(5):
         ocpp(client, "CP-X", [2, f"b{n}", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}])
-        ocpp(client, "CP-X", [2, f"s{n}", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": n,
+        ocpp(client, "CP-X", [2, f"s{n}", "StartTransaction", {"connectorId": n + 1, "idTag": "T", "meterStart": n,
                                                                "timestamp": f"2026-11-2{n}T10:00:00Z"}])
     seen, token = [], None
     while True:

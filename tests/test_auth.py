@@ -141,15 +141,13 @@ def _routes_in_stage(env: dict) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-OPERATOR_ROUTES = {"POST /simulate", "PUT /chargepoints/{charge_point_id}/password",
-                   "POST /chargepoints/{charge_point_id}/commands"}
+def test_every_data_route_needs_the_operators_credentials_when_the_stage_says_so():
+    from tests.test_stage_access import OPEN
 
-
-def test_operator_routes_need_an_api_key_when_the_stage_says_so():
     routes = _routes_in_stage({"STAGE": "dev", "OPERATOR_AUTH": "api-key"})
-    assert {name for name, (key, _) in routes.items() if key} == OPERATOR_ROUTES
+    assert {name for name, (key, _) in routes.items() if not key} == OPEN
     iam = _routes_in_stage({"STAGE": "dev", "OPERATOR_AUTH": "iam"})
-    assert {name for name, (_, authorizer) in iam.items() if authorizer == "IAMAuthorizer"} == OPERATOR_ROUTES
+    assert {name for name, (_, authorizer) in iam.items() if authorizer != "IAMAuthorizer"} == OPEN
     open_routes = _routes_in_stage({"STAGE": "local", "OPERATOR_AUTH": "none"})
     assert not any(key or authorizer != "NoneType" for key, authorizer in open_routes.values())
 

@@ -72,8 +72,9 @@ def test_a_command_is_matched_to_its_answer_in_another_process_and_frees_the_slo
     assert commands.mark_sent(command) and not commands.mark_sent(command)
     assert commands.queued_for("gw-a") == []
     # ... and whichever process gets the answer records it by charge point id + uniqueId.
-    assert commands.record_answer("CP-C3", [3, queued["commandId"], {"status": "Accepted"}]) == "answered"
-    assert commands.record_answer("CP-C3", [3, queued["commandId"], {"status": "Accepted"}]) is None
+    answer = [3, queued["commandId"], {"status": "Accepted"}]
+    assert commands.record_answer("CP-C3", queued["commandId"], answer) == "answered"
+    assert commands.record_answer("CP-C3", queued["commandId"], answer) is None
     status, view = get(client, "CP-C3", queued["commandId"])
     assert (status, view["status"], view["result"], view["payload"]) == (200, "answered", {"status": "Accepted"},
                                                                          {"type": "Hard"})
@@ -83,11 +84,13 @@ def test_a_command_is_matched_to_its_answer_in_another_process_and_frees_the_slo
 def test_a_callerror_or_a_schema_breaking_answer_fails_the_command(client):
     registered(client, "CP-C4")
     _, first = post(client, "CP-C4", {"action": "UnlockConnector", "payload": {"connectorId": 1}})
-    assert commands.record_answer("CP-C4", [4, first["commandId"], "NotSupported", "no lock", {}]) == "failed"
+    assert commands.record_answer("CP-C4", first["commandId"],
+                                  [4, first["commandId"], "NotSupported", "no lock", {}]) == "failed"
     assert get(client, "CP-C4", first["commandId"])[1]["error"] == {
         "errorCode": "NotSupported", "errorDescription": "no lock", "errorDetails": {}}
     _, second = post(client, "CP-C4", {"action": "UnlockConnector", "payload": {"connectorId": 1}})
-    assert commands.record_answer("CP-C4", [3, second["commandId"], {"status": "Maybe"}]) == "failed"
+    maybe = [3, second["commandId"], {"status": "Maybe"}]
+    assert commands.record_answer("CP-C4", second["commandId"], maybe) == "failed"
     assert get(client, "CP-C4", second["commandId"])[1]["error"]["errorCode"] == "PropertyConstraintViolation"
 
 

@@ -34,6 +34,7 @@ UNSET_IN_LAMBDA = {
     "OCPP_PORT": "the OCPP WebSocket gateway, which runs outside Lambda",
     "OCPP_HOST": "the OCPP WebSocket gateway, which runs outside Lambda",
     "OUTBOX_POLL_SECONDS": "the OCPP WebSocket gateway, which runs outside Lambda",
+    "OCPP_MAX_FRAME_BYTES": "its default, 8 MiB, everywhere (API Gateway and Lambda cap POST /ocpp bodies lower)",
 }
 # Set by the merge template (not config.json), so `chalice deploy` keeps the stage's derived default.
 TEMPLATE_ONLY = {"PAGINATION_SECRET"}
@@ -440,7 +441,7 @@ def recorded(app_module) -> CallRecorder:
 
         calls: list[dict] = []
 
-        class Bus(events.LocalBus):  # PutEvents on EventBridge, then delivered to the handlers
+        class Bus(events.LocalBus):  # PutEvents on EventBridge, then delivered to the handlers, later
             def publish(self, entries: list[dict]) -> None:
                 events.EventBridgePublisher().publish(entries)
                 super().publish(entries)
@@ -450,7 +451,7 @@ def recorded(app_module) -> CallRecorder:
                 calls.extend(e for e in delivered if e["source"] == events.CHARGER_SOURCE)
                 super().deliver(delivered)
 
-        bus = Bus()
+        bus = Bus(deferred=True)  # as EventBridge: a handler's events reach the others after it returns
         bus.subscribers = local.subscribers
         events.use(bus)
         scheduled = {"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
@@ -458,13 +459,16 @@ def recorded(app_module) -> CallRecorder:
                      "detail": {}}
         for _ in range(48):  # four simulated hours of 5-minute ticks, through the scheduled handler
             app_module.simulate_tick(scheduled, None)
+            bus.flush()
             clock[0] += timedelta(minutes=5)
         # EventBridge delivers at least once: the transaction messages once more, as a redelivery would.
         transactional = [e for e in calls if e["detail"]["action"] in ("StartTransaction", "StopTransaction")]
         assert {e["detail"]["action"] for e in transactional} == {"StartTransaction", "StopTransaction"}
         for event in transactional:
             app_module.handle_ocpp_event(event, None)
+        bus.flush()
         _exercise_the_api(app_module, Client, clock)
+        bus.flush()
         events.use(None)
     monkeypatch.undo()
     settings.get.cache_clear()

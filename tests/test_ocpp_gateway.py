@@ -150,10 +150,12 @@ def test_malformed_frames_get_the_spec_callerror_when_they_have_an_id(gateway, c
 
 
 @pytest.mark.parametrize("path, subprotocols, status", [
-    ("/ocpp/CP-OK", None, 400),               # no subprotocol offered
-    ("/ocpp/CP-OK", ["ocpp2.0.1"], 400),      # none we support
     ("/somewhere/CP-OK", ["ocpp1.6"], 404),   # not the OCPP path
+    ("/ocpp/", ["ocpp1.6"], 404),             # no charge point id (not one named "ocpp")
+    ("/ocpp", ["ocpp1.6"], 404),
+    ("/ocpp/site-7/CP-OK", ["ocpp1.6"], 404),  # deeper than /ocpp/{id}
     ("/ocpp/bad%20id!", ["ocpp1.6"], 400),    # not a valid charge point id
+    ("/ocpp/CP%2FOK", ["ocpp1.6"], 400),      # an encoded slash is part of the id, and not a valid one
 ])
 def test_refused_upgrades(gateway, client, path, subprotocols, status):
     url = gateway.url.removesuffix("/ocpp/") + path
@@ -167,10 +169,11 @@ def test_refused_upgrades(gateway, client, path, subprotocols, status):
     asyncio.run(scenario())
 
 
-def test_the_charge_point_id_is_the_last_path_segment():
-    assert ocpp_gateway.charge_point_id_of("/ocpp/site-7/CP%3A1?x=1") == "CP:1"
+def test_the_charge_point_id_is_the_one_segment_after_ocpp():
+    assert ocpp_gateway.charge_point_id_of("/ocpp/CP%3A1?x=1") == "CP:1"
     assert ocpp_gateway.charge_point_id_of("/ocpp/CP-1/") == "CP-1"
-    assert ocpp_gateway.charge_point_id_of("/other/CP-1") is None
+    for path in ("/other/CP-1", "/ocpp/", "/ocpp", "/ocpp//", "/ocpp/site-7/CP-1", "//host/ocpp/CP-1"):
+        assert ocpp_gateway.charge_point_id_of(path) is None, path
 
 
 def test_a_reconnect_replaces_the_old_socket_and_stays_online(gateway, client):

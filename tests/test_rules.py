@@ -19,10 +19,13 @@ def test_parse_call_returns_the_parts():
     assert call.frame() == [2, "42", "Heartbeat", {}]
 
 
-def test_an_unusable_unique_id_cannot_be_answered_by_id():
+def test_an_over_long_unique_id_is_refused_but_echoed_so_that_the_charger_can_match_it():
     with pytest.raises(FrameError) as error:
         ocpp_frames.parse_call('[2, "' + "x" * 37 + '", "Heartbeat", {}]')
-    assert error.value.code == "ProtocolError" and error.value.frame()[1] == ocpp_frames.NO_ID
+    assert error.value.code == "ProtocolError" and error.value.frame()[1] == "x" * 37
+    with pytest.raises(FrameError) as error:
+        ocpp_frames.parse_call('[2, "", "Heartbeat", {}]')
+    assert error.value.frame()[1] == ocpp_frames.NO_ID  # nothing to echo
 
 
 def test_unknown_and_unsupported_actions_use_the_spec_meanings():
@@ -71,7 +74,7 @@ def test_transaction_ids_are_deterministic_positive_int32_and_move_on_collision(
 
 
 def test_meter_samples_are_normalised_and_sorted():
-    samples = rules.meter_samples([
+    samples, anomalies = rules.meter_samples([
         {"timestamp": "2026-11-24T11:59:00Z", "sampledValue": [{"value": "2.5", "unit": "kWh"}]},
         {"timestamp": "2026-11-24T11:58:00Z", "sampledValue": [
             {"value": "2000"}, {"value": "7", "measurand": "Power.Active.Import", "unit": "kW"},
@@ -80,29 +83,46 @@ def test_meter_samples_are_normalised_and_sorted():
             {"value": "999999", "phase": "L1"}]},
     ], NOW, 300)
     assert [(s.energy_wh, s.power_w, s.soc) for s in samples] == [(2000, 7000.0, 40.0), (2500, None, None)]
+    assert anomalies == []
     assert rules.latest_energy(samples).energy_wh == 2500
 
 
-@pytest.mark.parametrize("sampled", [
-    {"value": "-1"}, {"value": "1e12"}, {"value": "abc"}, {"value": "nan"},
-    {"value": "5", "unit": "MWh"}, {"value": "101", "measurand": "SoC"},
-    {"value": "-3", "measurand": "Power.Active.Import"},
+@pytest.mark.parametrize("sampled,reason", [
+    ({"value": "-1"}, "outOfRange"), ({"value": "1e12"}, "outOfRange"), ({"value": "abc"}, "notANumber"),
+    ({"value": "nan"}, "notANumber"), ({"value": "5", "unit": "MWh"}, "wrongUnit"),
+    ({"value": "101", "measurand": "SoC"}, "outOfRange"), ({"value": "-3", "measurand": "Power.Active.Import"}, "negativePower"),
 ])
-def test_absurd_meter_values_are_refused(sampled):
-    with pytest.raises(FrameError) as error:
-        rules.meter_samples([{"timestamp": "2026-11-24T11:59:00Z", "sampledValue": [sampled]}], NOW, 300)
-    assert error.value.code == "PropertyConstraintViolation"
+def test_an_absurd_sample_is_left_out_and_reported_and_the_others_kept(sampled, reason):
+    samples, anomalies = rules.meter_samples([{"timestamp": "2026-11-24T11:59:00Z", "sampledValue": [
+        sampled, {"value": "12", "measurand": "SoC"}]}], NOW, 300)
+    assert [a.reason for a in anomalies] == [reason] and samples[0].soc == 12 and samples[0].energy_wh is None
+    assert samples[0].power_w == (0.0 if reason == "negativePower" else None)
 
 
-@pytest.mark.parametrize("start,stop,last,energy", [
-    (1000, 5000, 4000, 4000),   # meterStop - meterStart
-    (1000, None, 4000, 3000),   # no meterStop: the last register
-    (1000, 12, 4000, 3000),     # kWh-scaled meterStop
-    (1000, 3000, 4000, 3000),   # below a register already reported
-    (1000, None, 1000, 0),
+@pytest.mark.parametrize("value", ["1970-01-01T00:00:00Z", "2026-11-24T13:00:00Z"])
+def test_a_sample_with_an_unusable_clock_takes_the_receive_time(value):
+    samples, anomalies = rules.meter_samples([{"timestamp": value, "sampledValue": [{"value": "5"}]}], NOW, 300)
+    assert samples[0].timestamp == NOW and [a.reason for a in anomalies] == ["clockUnusable"]
+
+
+@pytest.mark.parametrize("start,stop,last,energy,reasons", [
+    (1000, 5000, 4000, 4000, []),   # meterStop - meterStart
+    (1000, None, 4000, 3000, []),   # no meterStop: the last register
+    (1000, 12, 4000, 3000, ["meterStopUnusable"]),     # kWh-scaled meterStop
+    (1000, 3000, 4000, 3000, ["meterStopUnusable"]),   # below a register already reported
+    (1000, None, 1000, 0, []),
+    (1000, 5000, 10**11, 4000, ["implausibleEnergy"]),  # a wild register does not override a sane meterStop
+    (1000, 10**11, 1000, 0, ["implausibleEnergy"]),     # a wild meterStop is not billed
+    (1000, 10**11, 10**11, 50_000, ["implausibleEnergy", "implausibleEnergy"]),  # both wild: what is plausible
 ])
-def test_session_energy_at_stop(start, stop, last, energy):
-    assert rules.stop_energy_wh(start, stop, last) == energy
+def test_session_energy_at_stop(start, stop, last, energy, reasons):
+    billed, anomalies = rules.stop_energy_wh(start, stop, last, 50_000)
+    assert billed == energy and [a.reason for a in anomalies] == reasons
+
+
+def test_plausible_energy_is_max_power_over_the_elapsed_time_with_margin_and_slack():
+    assert rules.plausible_energy_wh("2026-11-24T10:00:00Z", "2026-11-24T11:00:00Z", 11_000) == int(
+        11_000 * (3600 + 300) / 3600 * 1.2)
 
 
 def test_charge_point_info_is_checked():
@@ -124,7 +144,8 @@ def test_cost_is_fee_plus_energy_rounded_half_up_once():
 
 def test_an_active_session_view_derives_energy_and_cost_from_the_latest_register():
     item = {"sessionId": "s", "chargePointId": "CP", "connectorId": 1, "transactionId": 7, "idTag": "T",
-            "status": "Active", "startTime": "t", "meterStart": Decimal(1000), "lastRegisterWh": Decimal(3500),
+            "status": "Active", "startTime": "2026-11-24T10:00:00Z", "lastMeterTime": "2026-11-24T10:30:00Z",
+            "meterStart": Decimal(1000), "lastRegisterWh": Decimal(3500),
             "powerW": Decimal("7400.5"), "soc": Decimal("55.5"),
             "tariff": pricing.tariff_record(settings.Tariff(Decimal("0.40"), Decimal("0"), "EUR"))}
     view = rules.session_view(item)

@@ -172,7 +172,8 @@ def test_power_respects_the_charger_and_soc_stays_within_bounds(day):
 
 
 def test_deferred_and_immediate_delivery_behave_alike(aws, app_module, monkeypatch):
-    """The answers are read at the next tick either way, so the chargers send exactly the same frames."""
+    """A charger reacts to each answer when it arrives: during the tick's publish (immediate delivery,
+    the answer waits on the tick's lease) or after the tick (deferred), it sends exactly the same frames."""
     immediate = [d["message"] for d in simulate(app_module, 2, deferred=False).calls]
     _fresh_tables(monkeypatch)
     deferred = [d["message"] for d in simulate(app_module, 2, deferred=True).calls]
@@ -189,16 +190,17 @@ def _booted(app_module) -> tuple[events.LocalBus, Recorder]:
     return bus, recorder
 
 
-def test_a_transaction_waits_for_its_id_then_sends_what_it_queued(aws, app_module):
+def test_a_transaction_waits_for_its_id_then_sends_what_it_queued_when_the_answer_arrives(aws, app_module):
     bus, recorder = _booted(app_module)
     started = simulator.run_tick(now=DAY_START, charge_point_id="CP-DEMO-003", message_type="StartTransaction")
     assert [m["message"][2] for m in started] == ["StartTransaction"]
     # Not answered yet: the charger charges, but queues the transaction's meter values.
     during = simulator.run_tick(now=DAY_START + timedelta(minutes=4))
     assert not [m for m in during if m["chargePointId"] == "CP-DEMO-003" and m["message"][2] == "MeterValues"]
-    bus.flush()
-    after = simulator.run_tick(now=DAY_START + timedelta(minutes=5))
-    queued = [m["message"] for m in after if m["chargePointId"] == "CP-DEMO-003" and m["message"][2] == "MeterValues"]
+    recorder.calls.clear()
+    bus.flush()  # the answer arrives: what was queued goes out now, not at the next tick
+    queued = [d["message"] for d in recorder.calls if d["chargePointId"] == "CP-DEMO-003"
+              and d["message"][2] == "MeterValues"]
     transaction = next(a["message"][2]["transactionId"] for a in recorder.answers if a["action"] == "StartTransaction"
                        and a["chargePointId"] == "CP-DEMO-003")
     assert len(queued) >= 3 and all(frame[3]["transactionId"] == transaction for frame in queued)
@@ -209,9 +211,10 @@ def test_a_transaction_waits_for_its_id_then_sends_what_it_queued(aws, app_modul
 def test_an_unanswered_start_is_resent_and_gets_the_same_transaction_id(aws, app_module):
     bus, recorder = _booted(app_module)
     simulator.run_tick(now=DAY_START, charge_point_id="CP-DEMO-003", message_type="StartTransaction")
-    bus.flush()  # delivered and answered...
-    answer = next(a for a in recorder.answers if a["action"] == "StartTransaction")
-    storage.save_simulator_items([], deletes=[simulator.reply_key("CP-DEMO-003", answer["messageId"])])  # ...but lost
+    calls, bus.queue = bus.queue, []
+    bus.deliver(calls)  # delivered and answered...
+    lost, bus.queue = bus.queue, []  # ...but the answer is lost on its way back
+    answer = next(e["detail"] for e in lost if e["detail"]["action"] == "StartTransaction")
     resent = simulator.run_tick(now=DAY_START + timedelta(minutes=6))
     bus.flush()
     starts = [m["message"] for m in resent if m["message"][2] == "StartTransaction" and m["chargePointId"] == "CP-DEMO-003"]
@@ -250,8 +253,71 @@ def test_forcing_a_message_type_sends_exactly_that(aws):
         simulator.run_tick(charge_point_id="CP-DEMO-001", message_type="Teleport")
 
 
-def test_the_inbox_files_answers_under_the_charger_and_unique_id(aws):
-    simulator.receive_reply({"chargePointId": "CP-DEMO-001", "messageId": "abc",
-                             "message": [3, "abc", {"currentTime": "2026-03-02T00:00:00.000Z"}]})
-    item = storage.load_simulator_items([simulator.reply_key("CP-DEMO-001", "abc")])
-    assert json.loads(item["CP-DEMO-001#reply#abc"]["message"])[1] == "abc"
+def _complete(charge_point: dict) -> bool:
+    """What a newcomer sees on a card: a status from OCPP, the location, max power and every connector."""
+    statuses = charge_point.get("connectorStatus", {})
+    return (charge_point["status"] == "Available" and charge_point.get("location", "").startswith("Demo Location")
+            and charge_point.get("maxPower", 0) > 0 and charge_point.get("connectors", 0) > 0
+            and all(str(c) in statuses for c in range(1, charge_point["connectors"] + 1)))
+
+
+def _fleet() -> list[dict]:
+    return rest.list_charge_points({"limit": "100"})["chargePoints"]
+
+
+def test_an_accepted_boot_is_followed_at_once_by_the_chargers_information_and_statuses(aws, app_module):
+    """Deferred delivery, as EventBridge: the answers arrive after the tick, and each charger reacts to its
+    own in the inbox, with no further tick."""
+    bus, recorder = _booted(app_module)
+    assert len(_fleet()) == 3 and all(_complete(cp) for cp in _fleet())
+    announced = defaultdict(list)
+    for detail in recorder.calls:
+        announced[detail["chargePointId"]].append(detail["message"][2])
+    for charge_point_id, actions in announced.items():
+        assert actions[0] == "BootNotification" and actions[1] == "DataTransfer"
+        assert set(actions[2:]) == {"StatusNotification"}, charge_point_id
+    assert not bus.queue and storage.acquire_lease(simulator.LEASE, "next", time.time(), 120), "nothing is left over"
+
+
+def test_answers_arriving_during_a_tick_wait_on_its_lease_and_the_tick_serves_them(aws, app_module):
+    """Immediate delivery, as the in-process bus of `make run`: each answer arrives while the tick that sent
+    the boot still holds the lease, waits on it, and the tick has the chargers react before letting go."""
+    recorder = Recorder(aws)
+    simulator.run_tick(now=DAY_START)
+    assert all(_complete(cp) for cp in _fleet()) and len(_fleet()) == 3
+    assert sum(d["message"][2] == "DataTransfer" for d in recorder.calls) == 3
+    assert storage.acquire_lease(simulator.LEASE, "next", time.time(), 120), "the tick let go of the lease"
+
+
+def test_an_answer_waits_on_the_lease_until_its_holder_lets_go(aws, app_module):
+    bus = local_runtime.local_bus(app_module.app, deferred=True)
+    recorder = Recorder(bus)
+    events.use(bus)
+    simulator.run_tick(now=DAY_START)
+    calls, bus.queue = bus.queue, []
+    assert storage.acquire_lease(simulator.LEASE, "holder", time.time(), 120)
+    bus.deliver(calls)
+    bus.flush()  # the answers arrive while "holder" holds the lease: they wait, nobody reacts yet
+    assert [d["message"][2] for d in recorder.calls] == ["BootNotification"] * 3
+    waiting = storage.release_lease(simulator.LEASE, "holder")
+    assert waiting == sorted(simulator.reply_key(a["chargePointId"], a["messageId"]) for a in recorder.answers)
+    assert not storage.acquire_lease(simulator.LEASE, "other", time.time(), 120), "still held while serving them"
+    assert storage.release_lease(simulator.LEASE, "holder") == []
+    assert storage.acquire_lease(simulator.LEASE, "other", time.time(), 120), "given back"
+
+
+def test_a_late_or_repeated_answer_changes_nothing(aws, app_module):
+    bus, recorder = _booted(app_module)
+    simulator.run_tick(now=DAY_START, charge_point_id="CP-DEMO-003", message_type="StartTransaction")
+    bus.flush()
+    ids = simulator.fleet_ids(3)
+    states = {pk: item["state"] for pk, item in storage.load_simulator_items(ids).items()}
+    calls, fleet = len(recorder.calls), _fleet()
+    for answer in list(recorder.answers):
+        if answer["action"] in ("BootNotification", "StartTransaction"):
+            simulator.receive_reply(answer)  # EventBridge delivers at least once
+    bus.flush()
+    assert len(recorder.calls) == calls and _fleet() == fleet
+    assert {pk: item["state"] for pk, item in storage.load_simulator_items(ids).items()} == states
+    keys = [simulator.reply_key(a["chargePointId"], a["messageId"]) for a in recorder.answers]
+    assert storage.load_simulator_items(keys) == {}, "a repeated answer is not kept either"

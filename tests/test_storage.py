@@ -167,3 +167,54 @@ def test_a_password_hash_round_trips_and_is_replaced():
     storage.put_password_hash("CP-1", "h1", T.format(1))
     storage.put_password_hash("CP-1", "h2", T.format(2))
     assert storage.get_password_hash("CP-1") == "h2"
+
+
+# --- issue 11/12: repeats by content, stale facts, early stops, refused values ---------------------------
+
+def test_a_repeat_is_the_same_id_and_the_same_digest_not_the_id_alone():
+    storage.create_charge_point(charge_point("CP-1"), 0)
+    first = storage.Stamp("CP-1", "1", T.format(1), "{}", "digest-a")
+    assert storage.touch_charge_point(first, {"model": "A"}).outcome == storage.APPLIED
+    reused = storage.Stamp("CP-1", "1", T.format(2), "{}", "digest-b")  # the counter restarted: another message
+    assert storage.touch_charge_point(reused, {"model": "B"}).outcome == storage.APPLIED
+    assert storage.touch_charge_point(reused, {"model": "C"}).outcome == storage.DUPLICATE
+    assert storage.get_charge_point("CP-1", consistent=True)["model"] == "B"
+
+
+def test_a_fact_heard_before_the_last_message_is_stored_in_its_own_time_order():
+    storage.create_charge_point(charge_point("CP-1"), 0)
+    storage.touch_charge_point(stamp("CP-1", "hb", 30))
+    late = storage.touch_charge_point(stamp("CP-1", "fw1", 20), {"firmwareStatus": "Installed",
+                                                                 "firmwareStatusTime": T.format(20)},
+                                      since=("firmwareStatusTime", T.format(20)))
+    assert late.outcome == storage.APPLIED
+    older = storage.touch_charge_point(stamp("CP-1", "fw0", 10), {"firmwareStatus": "Downloading",
+                                                                  "firmwareStatusTime": T.format(10)},
+                                       since=("firmwareStatusTime", T.format(10)))
+    assert older.outcome == storage.SUPERSEDED
+    item = storage.get_charge_point("CP-1", consistent=True)
+    assert (item["firmwareStatus"], item["lastSeen"]) == ("Installed", T.format(30))  # lastSeen never goes back
+
+
+def test_a_stop_kept_before_its_start_is_found_by_the_start_and_bounded_per_charger():
+    storage.create_charge_point(charge_point("CP-1"), 0)
+    record = {"chargePointId": "CP-1", "transactionId": 7, "timestamp": T.format(9), "reason": "Local",
+              "receivedAt": T.format(2)}
+    assert storage.keep_early_stop(stamp("CP-1", "st", 2), "s-CP-1-007", record, 2).outcome == storage.APPLIED
+    assert storage.keep_early_stop(stamp("CP-1", "st2", 3), "s-CP-1-007", record, 2).outcome == storage.SUPERSEDED
+    assert storage.keep_early_stop(stamp("CP-1", "st3", 4), "s-CP-1-008", record, 2).outcome == storage.APPLIED
+    assert storage.keep_early_stop(stamp("CP-1", "st4", 5), "s-CP-1-009", record, 2).outcome == storage.CONFLICT
+    assert storage.get_early_stop("s-CP-1-007")["timestamp"] == T.format(9)
+    storage.forget_early_stop("CP-1", "s-CP-1-007")
+    assert storage.get_early_stop("s-CP-1-007") is None  # applied: kept as a record, no longer waiting
+    assert storage.get_charge_point("CP-1", consistent=True)["unknownStopCount"] == 1
+
+
+def test_values_dynamodb_refuses_raise_value_refused_at_once():
+    storage.create_charge_point(charge_point("CP-1"), 0)
+    with pytest.raises(storage.ValueRefused):  # item size (server side)
+        storage.touch_charge_point(stamp("CP-1", "big", 1), {"blob": "x" * 410_000})
+    with pytest.raises(storage.ValueRefused):  # beyond 38 digits (client side)
+        storage.touch_charge_point(stamp("CP-1", "num", 2), {"meterStop": 10**40})
+    with pytest.raises(storage.ValueRefused):  # a transaction's item size: not 8 retries as a "conflict"
+        storage.start_session({**session("CP-1", 1), "blob": "x" * 410_000}, stamp("CP-1", "tx", 3), 0)

@@ -135,3 +135,14 @@ def test_other_modules_json_lines_and_plain_text_become_json_objects(capsys):
 def test_an_unknown_metric_is_refused_rather_than_sent_without_a_unit():
     with pytest.raises(ValueError, match="UNITS"):
         telemetry.emf({"Typo": 1}, {"Stage": "test"})
+
+
+def test_local_lines_are_short_and_human_and_leave_the_metrics_out():
+    record = logging.LogRecord("ev.central_system", logging.INFO, __file__, 1, {
+        "event": "answered", "chargePointId": "CP-1", "messageId": "m-7", "action": "Heartbeat",
+        **telemetry.emf({"MessagesProcessed": 1}, {"Stage": "local", "Action": "Heartbeat"})}, None, None)
+    line = telemetry.HumanFormatter().format(record)
+    assert "\n" not in line and not line.startswith("{")
+    assert line.split()[1:4] == ["INFO", "CP-1", "answered"]
+    assert "messageId=m-7" in line and "action=Heartbeat" in line
+    assert "_aws" not in line and "MessagesProcessed" not in line and "Stage" not in line

@@ -22,6 +22,12 @@ def connected_charger(own_server):
     charger.wait(timeout=10)
 
 
+def wait_refreshed(page):
+    before = page.get_attribute("[data-testid=last-updated]", "data-ts")
+    page.wait_for_function("prev => document.querySelector('[data-testid=last-updated]').dataset.ts !== prev",
+                           arg=before, timeout=30000)
+
+
 def test_start_and_stop_buttons_send_remote_commands(new_page, connected_charger):
     page = new_page()
     page.goto(connected_charger.url + "?refresh=2")
@@ -35,6 +41,12 @@ def test_start_and_stop_buttons_send_remote_commands(new_page, connected_charger
     page.wait_for_function(
         f"() => /Start: Accepted/.test(document.querySelector(\"[data-cp-id='{CHARGER}'] [data-testid=cp-command-status]\")"
         "?.textContent || '')", timeout=40000)
+    # The note belongs to the charge point, not to one rendering of its card: the refreshes that follow
+    # (every 2 s here) replace the cards and keep it. It used to vanish with the old card, so the test
+    # only passed when it looked in the moment between the answer and the next refresh.
+    for _ in range(2):
+        wait_refreshed(page)
+        assert note.inner_text().startswith("Start: Accepted")
     page.wait_for_selector(f"[data-testid=session-row][data-status=Active] >> text={CHARGER}", timeout=40000)
     page.wait_for_function(f"() => !document.querySelector(\"[data-cp-id='{CHARGER}'] [data-testid=cp-stop]\").disabled",
                            timeout=30000)
@@ -43,5 +55,6 @@ def test_start_and_stop_buttons_send_remote_commands(new_page, connected_charger
     page.wait_for_function(
         f"() => /Stop: Accepted/.test(document.querySelector(\"[data-cp-id='{CHARGER}'] [data-testid=cp-command-status]\")"
         "?.textContent || '')", timeout=40000)
+    wait_refreshed(page)
     assert note.inner_text().startswith("Stop: Accepted")
     assert page.errors == []

@@ -1,0 +1,314 @@
+"""Sessions from a charger's transaction messages: StartTransaction, MeterValues, StopTransaction.
+
+What a charger reports is kept even when it cannot be applied as it came: a bad sample is left out and
+counted as an anomaly of its session, a stop with an unusable clock closes its session at the receive
+time, a stop heard before its start waits for it, signed meter values are kept beside the session, and
+energy beyond what the charger's power allows is flagged and not billed. One connector has at most one
+Active session: a newer start closes the older one.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from chalicelib import charging_rules as rules
+from chalicelib import ocpp_frames, pricing, storage, telemetry
+from chalicelib.central_message import Message, not_accepted, settle
+from chalicelib.ocpp_frames import FrameError
+
+log = logging.getLogger("ev.central_system")
+MAX_ATTEMPTS = 5
+# A charger's stops waiting for their start, kept per charge point (a charger cannot fill the table).
+MAX_EARLY_STOPS = 100
+# Readings arriving after the stop that a session keeps (their times): beyond this they are counted only.
+MAX_LATE_SAMPLE_TIMES = 200
+# transactionIds this central system gives out (rules.transaction_id): a stop for another cannot be ours.
+MAX_TRANSACTION_ID = 2**31 - 1
+# Signed values kept from one message (a frame of several MiB could carry thousands): the rest are counted.
+MAX_SIGNED_PER_MESSAGE = 50
+# Anomalies written out one by one in a kept stop's record (its item must stay far below 400 KB).
+MAX_RECORDED_ANOMALIES = 20
+
+
+def _pointer(connector: int) -> str:
+    """The charge point's attribute naming the newest session started on a connector."""
+    return f"session_{connector}"
+
+
+def _storable(value: int | None) -> dict:
+    """A charger's meterStop as stored: a number DynamoDB can hold (the anomaly keeps any other)."""
+    return {"meterStop": value} if value is not None and abs(value) < 10**20 else {}
+
+
+# --- StartTransaction ------------------------------------------------------------------------------
+
+def start_transaction(msg: Message) -> dict:
+    p = msg.payload
+    connector = p["connectorId"]
+    rules.check_connector(connector)
+    if connector == 0:
+        raise FrameError("PropertyConstraintViolation", "a transaction runs on a connector numbered from 1")
+    meter_start = rules.check_register(p["meterStart"], "meterStart")
+    # The start's own time stays strict: the transactionId is derived from it, so a resent start must
+    # carry the same time to get the same id.
+    timestamp = msg.timestamp(p["timestamp"])
+    tag_status = msg.settings.id_tag_status(p["idTag"])
+    charge_point = storage.get_charge_point(msg.charge_point_id, consistent=True)
+    if charge_point is None or charge_point.get("registration") != "Accepted":
+        raise not_accepted(msg.charge_point_id, charge_point)
+    max_power_w = float(charge_point.get("maxPower", 0)) * 1000 or rules.DEFAULT_MAX_POWER_W
+    previous = charge_point.get(_pointer(connector))
+    newest = previous is None or previous["startTime"] <= timestamp
+    for attempt in range(MAX_ATTEMPTS):
+        transaction = rules.transaction_id(msg.charge_point_id, connector, p["idTag"], meter_start, timestamp, attempt)
+        answer = {"transactionId": transaction, "idTagInfo": {"status": tag_status}}
+        session_id = rules.session_id(msg.charge_point_id, transaction)
+        session = {
+            "sessionId": session_id, "transactionId": transaction,
+            "chargePointId": msg.charge_point_id, "connectorId": connector, "idTag": p["idTag"],
+            "idTagStatus": tag_status, "status": "Active", "startTime": timestamp, "meterStart": meter_start,
+            "lastRegisterWh": meter_start, "tariff": pricing.tariff_record(msg.settings.tariff),
+            "maxPowerW": max_power_w,
+        }
+        sets = {_pointer(connector): {"sessionId": session_id, "startTime": timestamp}} if newest else {}
+        early_stop = storage.get_early_stop(session_id) if charge_point.get("unknownStopCount") else None
+        if early_stop is not None:
+            _start_after_its_stop(msg, session, answer, sets, early_stop)
+            return answer
+        result = storage.start_session(session, msg.stamp(answer), msg.shard, sets)
+        if result.outcome == storage.APPLIED:
+            telemetry.event(log, logging.INFO, "session-started", msg.charge_point_id, msg.call.unique_id,
+                            sessionId=session_id, metrics={"SessionsStarted": 1})
+            _one_active_session(msg, session, previous, newest)
+            return answer
+        if result.session is None:
+            return settle(result, answer, msg.charge_point_id)
+        same = {k: result.session[k] for k in ("connectorId", "idTag", "meterStart", "startTime")}
+        if same == {"connectorId": connector, "idTag": p["idTag"], "meterStart": meter_start, "startTime": timestamp}:
+            return {"transactionId": transaction, "idTagInfo": {"status": result.session["idTagStatus"]}}
+        # Another transaction of this charge point owns this id: try the next one.
+    raise FrameError("InternalError", "no free transactionId for this transaction")
+
+
+def _derived(msg: Message, step: str) -> storage.Stamp:
+    """The guard for a second write a message makes (closing another session): not a repeat of it."""
+    stamp = msg.stamp({})
+    return storage.Stamp(stamp.charge_point_id, stamp.unique_id, stamp.seen, stamp.answer, f"{stamp.digest}/{step}")
+
+
+def _one_active_session(msg: Message, session: dict, previous: dict | None, newest: bool) -> None:
+    """One connector, one Active session: the older of the two closes at the newer one's start, with
+    its last known energy, flagged."""
+    if newest and previous and previous["sessionId"] != session["sessionId"]:
+        older = storage.get_session(previous["sessionId"], consistent=True)
+        if older is not None and older["status"] == "Active":
+            _close_superseded(msg, older, session["startTime"])
+    elif not newest:
+        _close_superseded(msg, session, previous["startTime"])
+
+
+def _close_superseded(msg: Message, session: dict, stop_time: str) -> None:
+    anomaly = rules.Anomaly("supersededByNewStart", f"closed at {stop_time}: a newer start on connector"
+                                                    f" {int(session['connectorId'])}")
+    _complete(msg, session, _derived(msg, "closes-older"), stop_time, None, int(session["lastRegisterWh"]),
+              "Other", [anomaly])
+
+
+def _start_after_its_stop(msg: Message, session: dict, answer: dict, sets: dict, stop: dict) -> None:
+    """The stop heard before this start completes the session now."""
+    result = storage.start_session(session, msg.stamp(answer), msg.shard, sets)
+    if result.outcome != storage.APPLIED:
+        settle(result, answer, msg.charge_point_id)  # refused or conflicting: raises
+        return  # a resent start: its session exists, its stop was applied
+    anomalies = [rules.Anomaly("stopBeforeStart", f"its stop arrived at {stop['receivedAt']}, before its start")]
+    anomalies += [rules.Anomaly(reason, detail) for reason, detail in stop.get("anomalies", [])]
+    last_register = max(int(stop.get("lastRegisterWh", 0)), int(session["meterStart"]))
+    meter_stop = int(stop["meterStop"]) if "meterStop" in stop else None
+    _complete(msg, session, _derived(msg, "early-stop"), max(stop["timestamp"], session["startTime"]), meter_stop,
+              last_register, stop["reason"], anomalies, {"soc": stop["soc"]} if "soc" in stop else {})
+    storage.forget_early_stop(msg.charge_point_id, session["sessionId"])
+
+
+# --- MeterValues -----------------------------------------------------------------------------------
+
+def meter_values(msg: Message) -> dict:
+    p = msg.payload
+    connector = p["connectorId"]
+    rules.check_connector(connector)
+    samples, anomalies = rules.meter_samples(p["meterValue"], msg.received_at, msg.settings.max_clock_drift_seconds)
+    latest = samples[-1]
+    energy = rules.latest_energy(samples)
+    reading = {k: v for k, v in (("powerW", latest.power_w), ("soc", latest.soc),
+                                 ("lastRegisterWh", energy and energy.energy_wh)) if v is not None}
+    answer: dict = {}
+    stamp = msg.stamp(answer)
+    latest_time = ocpp_frames.format_timestamp(latest.timestamp)
+    if "transactionId" not in p:
+        return _connector_reading(msg, stamp, connector, reading, latest_time, anomalies)
+    session_id = rules.session_id(msg.charge_point_id, p["transactionId"])
+    register = energy.energy_wh if energy else None
+    signed = _bounded_signed(samples, anomalies)
+    for _ in range(MAX_ATTEMPTS):
+        adds = {**rules.anomaly_counts(anomalies), **({"signedValues": len(signed)} if signed else {})}
+        result = storage.record_meter(session_id, stamp, latest_time, {**reading, **rules.anomaly_sets(anomalies)},
+                                      register, adds)
+        session = result.session
+        if result.outcome == storage.APPLIED:
+            _keep_signed(msg, session_id, signed)
+            return answer
+        if result.outcome == storage.MISSING:
+            # Not a transaction of ours (yet): the reading is still the connector's latest.
+            log.warning(json.dumps({"event": "meter-values-unknown-transaction", "chargePointId":
+                                    msg.charge_point_id, "messageId": msg.call.unique_id,
+                                    "transactionId": str(p["transactionId"])[:40]}))
+            return _connector_reading(msg, stamp, connector, reading, latest_time, anomalies)
+        if result.outcome != storage.CONFLICT or session is None:
+            return settle(result, answer, msg.charge_point_id)
+        if session["status"] != "Active" or latest_time <= session.get("lastMeterTime", ""):
+            _keep_unapplied(msg, session, samples, anomalies, signed)
+            return answer
+        if register is not None and register < max(int(session["lastRegisterWh"]), int(session["meterStart"])):
+            anomalies.append(rules.Anomaly("registerWentDown", f"energy register went down from"
+                                                               f" {int(session['lastRegisterWh'])} to {register} Wh"))
+            reading.pop("lastRegisterWh", None)
+            register = None
+    raise RuntimeError(f"{msg.charge_point_id}: meter values kept conflicting with concurrent updates")
+
+
+def _connector_reading(msg: Message, stamp: storage.Stamp, connector: int, reading: dict, latest_time: str,
+                       anomalies: list[rules.Anomaly]) -> dict:
+    """A reading outside any known transaction: the connector's latest, ordered by its own time."""
+    sets = {f"connectorMeter.{connector}": {**reading, "timestamp": latest_time}, **rules.anomaly_sets(anomalies)}
+    result = storage.touch_charge_point(stamp, sets, rules.anomaly_counts(anomalies),
+                                        since=(f"connectorMeter.{connector}.timestamp", latest_time))
+    return settle(result, {}, msg.charge_point_id)
+
+
+def _keep_unapplied(msg: Message, session: dict, samples: list[rules.MeterSample], anomalies: list[rules.Anomaly],
+                    signed: list[dict]) -> None:
+    """Readings older than the latest applied, or heard after the stop: they do not move the session
+    (it never reopens) but stay with it, with their anomalies and signed values."""
+    session_id = session["sessionId"]
+    applied_until = session.get("lastMeterTime", "")
+    if session["status"] != "Active":
+        late = [t for t in (ocpp_frames.format_timestamp(s.timestamp) for s in samples) if t > applied_until]
+        if late and not storage.attach_late_samples(session_id, late, MAX_LATE_SAMPLE_TIMES):
+            anomalies = anomalies + [rules.Anomaly("lateValuesNotKept", f"{len(late)} readings after the stop")]
+    adds = {**rules.anomaly_counts(anomalies), **({"signedValues": len(signed)} if signed else {})}
+    if adds:
+        storage.note_session(session_id, rules.anomaly_sets(anomalies), adds)
+    _keep_signed(msg, session_id, signed)
+
+
+def _bounded_signed(samples: list[rules.MeterSample], anomalies: list[rules.Anomaly]) -> list[dict]:
+    """The message's signed values to keep; beyond the bound they are counted as anomalies."""
+    signed = [value for sample in samples for value in sample.signed]
+    if len(signed) > MAX_SIGNED_PER_MESSAGE:
+        anomalies.append(rules.Anomaly("signedValuesNotKept", f"{len(signed) - MAX_SIGNED_PER_MESSAGE} signed values"
+                                                              f" beyond {MAX_SIGNED_PER_MESSAGE} in one message"))
+    return signed[:MAX_SIGNED_PER_MESSAGE]
+
+
+def _keep_signed(msg: Message, session_id: str, signed: list[dict]) -> None:
+    if signed:
+        storage.keep_signed_values(session_id, [{**value, "chargePointId": msg.charge_point_id} for value in signed])
+
+
+def connector_stopped_charging(charge_point: dict, connector: int) -> None:
+    """A connector that leaves Charging delivers no power: its session shows 0 until a reading says more."""
+    known = charge_point["connectorStatus"].get(str(connector), {})
+    pointer = charge_point.get(_pointer(connector))
+    if known.get("status") == "Charging" and pointer:
+        storage.note_session(pointer["sessionId"], {"powerW": 0})
+
+
+# --- StopTransaction -------------------------------------------------------------------------------
+
+def stop_transaction(msg: Message) -> dict:
+    p = msg.payload
+    moment, anomalies = rules.usable_time(p["timestamp"], msg.received_at, msg.settings.max_clock_drift_seconds,
+                                          "timestamp")
+    timestamp = ocpp_frames.format_timestamp(moment)
+    samples, sample_anomalies = rules.meter_samples(p.get("transactionData", []), msg.received_at,
+                                                    msg.settings.max_clock_drift_seconds)
+    anomalies += sample_anomalies
+    energy = rules.latest_energy(samples)
+    socs = [s.soc for s in samples if s.soc is not None]
+    signed = _bounded_signed(samples, anomalies)
+    facts = {"soc": socs[-1]} if socs else {}
+    reason = p.get("reason", "Local")  # OCPP 1.6: an omitted reason means Local
+    answer = {"idTagInfo": {"status": msg.settings.id_tag_status(p["idTag"])}} if "idTag" in p else {}
+    stamp = msg.stamp(answer)
+    transaction = p["transactionId"]
+    session_id = rules.session_id(msg.charge_point_id, transaction)
+    for _ in range(MAX_ATTEMPTS):
+        session = storage.get_session(session_id, consistent=True)
+        if session is None:
+            # Acknowledged all the same: refusing makes the charger resend it forever.
+            log.warning(json.dumps({"event": "stop-unknown-transaction", "chargePointId": msg.charge_point_id,
+                                    "messageId": msg.call.unique_id, "transactionId": str(transaction)[:40]}))
+            record = {"chargePointId": msg.charge_point_id, "transactionId": transaction, "timestamp": timestamp,
+                      "reason": reason, "receivedAt": msg.seen, "lastRegisterWh": energy.energy_wh if energy else 0,
+                      "anomalies": [[a.reason, a.detail] for a in anomalies[:MAX_RECORDED_ANOMALIES]], **facts,
+                      **_storable(p["meterStop"])}
+            _keep_signed(msg, session_id, signed)
+            return _keep_early_stop(msg, stamp, answer, session_id, record)
+        if session["status"] != "Active":
+            _stop_after_close(session, p, timestamp, reason)
+            return answer
+        last_register = max(int(session["lastRegisterWh"]), energy.energy_wh if energy else 0)
+        result = _complete(msg, session, stamp, max(timestamp, session["startTime"]), p["meterStop"], last_register,
+                           reason, anomalies, facts, len(signed))
+        if result.outcome in (storage.APPLIED, storage.DUPLICATE):
+            _keep_signed(msg, session_id, signed)
+            return answer
+        if result.outcome != storage.CONFLICT:
+            return settle(result, answer, msg.charge_point_id)
+    raise RuntimeError(f"{msg.charge_point_id}: stop kept conflicting with concurrent updates")
+
+
+def _complete(msg: Message, session: dict, stamp: storage.Stamp, stop_time: str, meter_stop: int | None,
+              last_register: int, reason: str, anomalies: list[rules.Anomaly], facts: dict | None = None,
+              signed: int = 0) -> storage.Result:
+    """Close an Active session: bill the plausible energy at the tariff fixed at its start."""
+    session_id = session["sessionId"]
+    plausible = rules.plausible_energy_wh(session["startTime"], stop_time,
+                                          float(session.get("maxPowerW", rules.DEFAULT_MAX_POWER_W)))
+    energy_wh, energy_anomalies = rules.stop_energy_wh(int(session["meterStart"]), meter_stop, last_register,
+                                                       plausible)
+    anomalies = anomalies + energy_anomalies
+    cost = pricing.session_cost(energy_wh, pricing.tariff_from_record(session["tariff"]))
+    sets = {"stopTime": stop_time, "energyWh": energy_wh, "cost": str(cost), "powerW": 0,
+            "lastRegisterWh": last_register, "stopReason": reason, **_storable(meter_stop),
+            **rules.anomaly_sets(anomalies), **(facts or {})}
+    adds = {**rules.anomaly_counts(anomalies), **({"signedValues": signed} if signed else {})}
+    result = storage.complete_session(session_id, stamp, sets, msg.shard, energy_wh, pricing.to_minor_units(cost),
+                                      adds)
+    if result.outcome == storage.APPLIED:  # counted once: a redelivered stop is a DUPLICATE
+        telemetry.event(log, logging.INFO, "session-completed", msg.charge_point_id, msg.call.unique_id,
+                        sessionId=session_id, metrics={"SessionsCompleted": 1, "EnergyDeliveredWh": energy_wh})
+    return result
+
+
+def _stop_after_close(session: dict, p: dict, timestamp: str, reason: str) -> None:
+    """A stop for a session already closed (a redelivery, or after a newer start closed it): a different
+    one is kept beside the session (its totals stay: they were counted when it closed)."""
+    reported = {"meterStop": str(p["meterStop"])[:40], "timestamp": timestamp, "reason": reason}
+    if session.get("reportedStop") == reported or (session.get("stopTime") == timestamp
+                                                    and session.get("meterStop") == p["meterStop"]):
+        return
+    anomaly = rules.Anomaly("stopAfterClose", f"a stop at {timestamp} with meterStop {reported['meterStop']} Wh"
+                                              " arrived after the session was closed")
+    storage.note_session(session["sessionId"], {"reportedStop": reported, **rules.anomaly_sets([anomaly])},
+                         rules.anomaly_counts([anomaly]))
+
+
+def _keep_early_stop(msg: Message, stamp: storage.Stamp, answer: dict, session_id: str, record: dict) -> dict:
+    """A stop for a transaction not started here (yet): kept until its start arrives, within bounds."""
+    if not isinstance(record["transactionId"], int) or not 1 <= record["transactionId"] <= MAX_TRANSACTION_ID:
+        # Not an id this central system gives out: it can never start here. Counted only.
+        return settle(storage.touch_charge_point(stamp, adds={"unknownStopsNotKept": 1}), answer, msg.charge_point_id)
+    result = storage.keep_early_stop(stamp, session_id, record, MAX_EARLY_STOPS)
+    if result.outcome == storage.CONFLICT:  # this charger's kept stops are at their bound
+        result = storage.touch_charge_point(stamp, adds={"unknownStopsNotKept": 1})
+    return settle(result, answer, msg.charge_point_id)
