@@ -67,13 +67,6 @@ def test_the_gateways_dependencies_are_its_own_and_hold_no_chalice(gateway_pytho
     assert "chalice" not in installed
 
 
-# chalicelib/commands.py imports chalice for its HTTP errors, and the gateway imports commands: the image has no
-# chalice (it should need none), so the container dies on import. Removing that import is in hand elsewhere (the
-# gateway's owner); until then this is the expected failure, and it must pass as soon as the import is gone.
-CHALICE_IN_GATEWAY = "from chalice import" in (ROOT / "chalicelib" / "commands.py").read_text()
-
-
-@pytest.mark.xfail(CHALICE_IN_GATEWAY, reason="chalicelib/commands.py still imports chalice", strict=True)
 def test_the_prod_task_serves_a_charger_with_a_password(gateway_python, task_definition, dynamodb_local,
                                                          monkeypatch, tmp_path):
     names = templates.physical_names(templates.load(), STAGE)
