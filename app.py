@@ -1,7 +1,8 @@
 """EV charging central system: the whole app at a glance. Every function hands off to chalicelib.
 
-    simulator (schedule) -> EventBridge -> central system (event handler) -> DynamoDB -> REST API -> dashboard
+simulator (schedule) -> EventBridge -> central system (event handler) -> DynamoDB -> REST API -> dashboard
 """
+
 import os
 
 from chalice import Chalice, CORSConfig, Rate, Response
@@ -29,6 +30,7 @@ def json_unless_said_otherwise(event, get_response):
 
 # --- the simulated charge points ------------------------------------------------------------------
 
+
 @app.schedule(Rate(settings.schedule_minutes, unit=Rate.MINUTES))
 def simulate_tick(event):
     simulator.run_tick()
@@ -40,6 +42,7 @@ def simulator_inbox(event):
 
 
 # --- the central system ---------------------------------------------------------------------------
+
 
 @app.on_cw_event(events.CALL_PATTERN)
 def handle_ocpp_event(event):
@@ -55,6 +58,7 @@ def ocpp_over_http(charge_point_id):
 
 # --- the REST API ---------------------------------------------------------------------------------
 
+
 @app.route("/chargepoints", cors=CORS, **OPERATOR)
 def list_charge_points():
     return rest.list_charge_points(app.current_request.query_params)
@@ -65,14 +69,24 @@ def get_charge_point(charge_point_id):
     return rest.get_charge_point(charge_point_id)
 
 
-@app.route("/chargepoints/{charge_point_id}/commands", methods=["POST"], cors=CORS, content_types=["application/json"],
-           **OPERATOR)
+@app.route(
+    "/chargepoints/{charge_point_id}/commands",
+    methods=["POST"],
+    cors=CORS,
+    content_types=["application/json"],
+    **OPERATOR,
+)
 def send_command(charge_point_id):
     return rest.command(commands.submit, charge_point_id, app.current_request.raw_body)
 
 
-@app.route("/chargepoints/{charge_point_id}/password", methods=["PUT"], cors=CORS, content_types=["application/json"],
-           **OPERATOR)
+@app.route(
+    "/chargepoints/{charge_point_id}/password",
+    methods=["PUT"],
+    cors=CORS,
+    content_types=["application/json"],
+    **OPERATOR,
+)
 def set_charge_point_password(charge_point_id):
     return rest.set_password(charge_point_id, app.current_request.raw_body)
 
@@ -109,6 +123,7 @@ def openapi_document():
 
 # --- the dashboard --------------------------------------------------------------------------------
 
+
 @app.route("/", cors=CORS)
 def dashboard_page():
     return dashboard.asset("index.html")
@@ -122,8 +137,11 @@ def dashboard_asset(name):
 # Only `chalice local --stage local` starts the offline runtime: config.json's local stage sets LOCAL_RUNTIME=on.
 # Importing the app to package, deploy or wire it never starts it (those set a deployed stage, and an unset
 # LOCAL_RUNTIME means off).
-if (settings.stage == "local" and os.environ.get("LOCAL_RUNTIME") == "on"
-        and "AWS_LAMBDA_FUNCTION_NAME" not in os.environ):
+if (
+    settings.stage == "local"
+    and os.environ.get("LOCAL_RUNTIME") == "on"
+    and "AWS_LAMBDA_FUNCTION_NAME" not in os.environ
+):
     from chalicelib import local_runtime
 
     local_runtime.start(app)

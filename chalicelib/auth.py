@@ -7,6 +7,7 @@
   the charge point's id as user name and a password of its own, enforced when OCPP_AUTH=basic. The
   password is stored only as a salted PBKDF2-SHA256 hash (storage.get_password_hash).
 """
+
 from __future__ import annotations
 
 import base64
@@ -99,7 +100,7 @@ def basic_credentials(charge_point_id: str, authorization_header: str | None) ->
     except ValueError:  # not base64 (binascii.Error), not ASCII (a non-ASCII header), not UTF-8 once decoded
         return None
     user_prefix = f"{charge_point_id}:"
-    return decoded[len(user_prefix):] if decoded.startswith(user_prefix) else None
+    return decoded[len(user_prefix) :] if decoded.startswith(user_prefix) else None
 
 
 @lru_cache(maxsize=1)

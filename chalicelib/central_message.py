@@ -1,6 +1,7 @@
 """One CALL as the central system applies it: who sent it, when it was heard, and how a guarded write's
 outcome becomes the answer. Shared by the charge point actions (central_system) and the transaction
 actions (transactions)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -50,8 +51,10 @@ class Message:
 def not_accepted(charge_point_id: str, charge_point: dict | None) -> FrameError:
     registration = (charge_point or {}).get("registration")
     if registration:
-        return FrameError("SecurityError", f"charge point {charge_point_id} is {registration}: until it is"
-                                           " Accepted it may send only BootNotification")
+        return FrameError(
+            "SecurityError",
+            f"charge point {charge_point_id} is {registration}: until it is Accepted it may send only BootNotification",
+        )
     return FrameError("SecurityError", f"charge point {charge_point_id} is not accepted: it must boot first")
 
 

@@ -7,6 +7,7 @@ storage's guard, and the conditions on each write. Refusals of business (unknown
 are normal answers; malformed or impossible messages get the spec's CALLERROR and are counted, and so
 does anything unexpected (InternalError): no exception reaches the transport.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,8 @@ import logging
 import random
 import time
 import zlib
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from chalicelib import charging_rules as rules
 from chalicelib import ocpp_frames, storage, telemetry, transactions
@@ -29,9 +30,15 @@ log = logging.getLogger("ev.central_system")
 # statusVersion: each loser reads again after a jittered pause (tests/test_concurrency.py).
 STATUS_ATTEMPTS = 12
 # What a BootNotification tells about the charger, as stored and shown (payload key -> attribute).
-BOOT_FIELDS = (("chargePointSerialNumber", "serialNumber"), ("firmwareVersion", "firmwareVersion"),
-               ("chargeBoxSerialNumber", "chargeBoxSerialNumber"), ("meterType", "meterType"),
-               ("meterSerialNumber", "meterSerialNumber"), ("iccid", "iccid"), ("imsi", "imsi"))
+BOOT_FIELDS = (
+    ("chargePointSerialNumber", "serialNumber"),
+    ("firmwareVersion", "firmwareVersion"),
+    ("chargeBoxSerialNumber", "chargeBoxSerialNumber"),
+    ("meterType", "meterType"),
+    ("meterSerialNumber", "meterSerialNumber"),
+    ("iccid", "iccid"),
+    ("imsi", "imsi"),
+)
 
 
 class InvalidChargePointId(ValueError):
@@ -43,8 +50,9 @@ def handle_event(charge_point_id: str, raw: str | bytes | list, received_at: dat
     return handle(charge_point_id, raw, received_at, raise_unexpected=True)
 
 
-def handle(charge_point_id: str, raw: str | bytes | list, received_at: datetime | None = None,
-           raise_unexpected: bool = False) -> list:
+def handle(
+    charge_point_id: str, raw: str | bytes | list, received_at: datetime | None = None, raise_unexpected: bool = False
+) -> list:
     """Answer one frame from a charger: a CALLRESULT, or a CALLERROR with the spec's code. An unexpected
     error is an InternalError CALLERROR, unless raise_unexpected: the event bus's handler raises, so that
     Lambda retries the event and finally parks it in its failure queue (nothing is lost)."""
@@ -62,34 +70,55 @@ def handle(charge_point_id: str, raw: str | bytes | list, received_at: datetime 
         _count_rejection(charge_point_id, error.action, error, settings)
         return error.frame()
     except storage.ValueRefused as refused:
-        error = FrameError("PropertyConstraintViolation", f"a value cannot be stored: {refused}", call.unique_id,
-                           call.action)
+        error = FrameError(
+            "PropertyConstraintViolation", f"a value cannot be stored: {refused}", call.unique_id, call.action
+        )
         _count_rejection(charge_point_id, call.action, error, settings)
         return error.frame()
     except Exception:  # noqa: BLE001 - anything unexpected is still answered on the same connection
         if raise_unexpected:
             raise
         return _internal_error(charge_point_id, call, settings)
-    telemetry.event(log, logging.INFO, "answered", charge_point_id, call.unique_id, action=call.action,
-                    metrics={"MessagesProcessed": 1}, dimensions={"Action": call.action})
+    telemetry.event(
+        log,
+        logging.INFO,
+        "answered",
+        charge_point_id,
+        call.unique_id,
+        action=call.action,
+        metrics={"MessagesProcessed": 1},
+        dimensions={"Action": call.action},
+    )
     return ocpp_frames.call_result(call.unique_id, payload)
 
 
 def _internal_error(charge_point_id: str, call: ocpp_frames.Call | None, settings: Settings) -> list:
     """An unexpected error: logged with its traceback, counted, answered InternalError."""
     unique_id, action = (call.unique_id, call.action) if call else (None, None)
-    log.exception(json.dumps({"event": "internal-error", "chargePointId": charge_point_id, "messageId": unique_id,
-                              "action": action}))
+    log.exception(
+        json.dumps(
+            {"event": "internal-error", "chargePointId": charge_point_id, "messageId": unique_id, "action": action}
+        )
+    )
     error = FrameError("InternalError", "the central system failed to process this message", unique_id, action)
     _count_rejection(charge_point_id, action, error, settings)
     return error.frame()
 
 
 def _count_rejection(charge_point_id: str, action: str | None, error: FrameError, settings: Settings) -> None:
-    telemetry.event(log, logging.WARNING, "rejected", charge_point_id, error.unique_id, action=action,
-                    errorCode=error.code, description=error.description,
-                    # action is set only for a known OCPP action: a charger cannot mint new metrics.
-                    metrics={"MessagesRejected": 1}, dimensions={"Action": action or "Unknown"})
+    telemetry.event(
+        log,
+        logging.WARNING,
+        "rejected",
+        charge_point_id,
+        error.unique_id,
+        action=action,
+        errorCode=error.code,
+        description=error.description,
+        # action is set only for a known OCPP action: a charger cannot mint new metrics.
+        metrics={"MessagesRejected": 1},
+        dimensions={"Action": action or "Unknown"},
+    )
     try:
         storage.add_to_stats(zlib.crc32(charge_point_id.encode()) % settings.stats_shards, {"rejectedMessages": 1})
     except Exception:  # noqa: BLE001 - the charger's answer matters more than the counter (the metric has it)
@@ -98,25 +127,48 @@ def _count_rejection(charge_point_id: str, action: str | None, error: FrameError
 
 # --- the actions ---------------------------------------------------------------------------------
 
+
 def boot_notification(msg: Message) -> dict:
     """Registration is one truth: the status answered here is the one stored (and shown by the API);
     a Pending charge point is registered but refused everything but BootNotification until Accepted."""
     status = msg.settings.boot_status(msg.charge_point_id)
     answer = {"status": status, "currentTime": msg.seen, "interval": msg.settings.heartbeat_interval}
     p = msg.payload
-    fields = {"vendor": p["chargePointVendor"], "model": p["chargePointModel"], "bootedAt": msg.seen,
-              "registration": status, **{name: p[key] for key, name in BOOT_FIELDS if key in p}}
+    fields = {
+        "vendor": p["chargePointVendor"],
+        "model": p["chargePointModel"],
+        "bootedAt": msg.seen,
+        "registration": status,
+        **{name: p[key] for key, name in BOOT_FIELDS if key in p},
+    }
     stamp = msg.stamp(answer)
     if status != "Rejected":
-        item = {"chargePointId": msg.charge_point_id, "status": rules.UNKNOWN_STATUS,
-                "statusVersion": 0, "connectors": 0, "connectorStatus": {}, "connectorMeter": {},
-                "lastSeen": stamp.seen, "lastCallId": stamp.unique_id, "lastCallDigest": stamp.digest,
-                "lastAnswer": stamp.answer, **fields}
+        item = {
+            "chargePointId": msg.charge_point_id,
+            "status": rules.UNKNOWN_STATUS,
+            "statusVersion": 0,
+            "connectors": 0,
+            "connectorStatus": {},
+            "connectorMeter": {},
+            "lastSeen": stamp.seen,
+            "lastCallId": stamp.unique_id,
+            "lastCallDigest": stamp.digest,
+            "lastAnswer": stamp.answer,
+            **fields,
+        }
         if storage.create_charge_point(item, msg.shard):
             return answer
     else:
-        log.info(json.dumps({"event": "boot-refused", "chargePointId": msg.charge_point_id,
-                             "messageId": msg.call.unique_id, "status": status}))
+        log.info(
+            json.dumps(
+                {
+                    "event": "boot-refused",
+                    "chargePointId": msg.charge_point_id,
+                    "messageId": msg.call.unique_id,
+                    "status": status,
+                }
+            )
+        )
     result = storage.touch_charge_point(stamp, fields, since=("bootedAt", msg.seen), booting=True)
     if result.outcome == storage.NOT_ACCEPTED:  # a charger never registered, refused: nothing to keep
         return answer
@@ -145,10 +197,13 @@ def status_notification(msg: Message) -> dict:
     p = msg.payload
     connector = p["connectorId"]
     rules.check_connector(connector, p["status"])
-    entry = {"status": p["status"], "errorCode": p["errorCode"],
-             "timestamp": msg.timestamp(p["timestamp"]) if "timestamp" in p else msg.seen,
-             **({} if "timestamp" in p else {"serverStamped": True}),
-             **{k: p[k] for k in ("info", "vendorErrorCode", "vendorId") if k in p}}
+    entry = {
+        "status": p["status"],
+        "errorCode": p["errorCode"],
+        "timestamp": msg.timestamp(p["timestamp"]) if "timestamp" in p else msg.seen,
+        **({} if "timestamp" in p else {"serverStamped": True}),
+        **{k: p[k] for k in ("info", "vendorErrorCode", "vendorId") if k in p},
+    }
     answer: dict = {}
     stamp = msg.stamp(answer)
     check_seen = True
@@ -165,9 +220,17 @@ def status_notification(msg: Message) -> dict:
             return settle(storage.touch_charge_point(stamp), answer, msg.charge_point_id)
         connectors = {**charge_point["connectorStatus"], str(connector): entry}
         sets = {"connectors": connector} if connector > int(charge_point.get("connectors", 0)) else {}
-        result = storage.apply_status(stamp, str(connector), entry, rules.charge_point_status(connectors),
-                                      charge_point["status"], int(charge_point["statusVersion"]), msg.shard,
-                                      sets, check_seen)
+        result = storage.apply_status(
+            stamp,
+            str(connector),
+            entry,
+            rules.charge_point_status(connectors),
+            charge_point["status"],
+            int(charge_point["statusVersion"]),
+            msg.shard,
+            sets,
+            check_seen,
+        )
         if result.outcome == storage.STALE:
             check_seen = False
         elif result.outcome != storage.CONFLICT:
@@ -181,8 +244,10 @@ def status_notification(msg: Message) -> dict:
 
 def _beyond_announced(msg: Message, stamp: storage.Stamp, connector: int, announced: int) -> dict:
     """Recorded as a fault of the charger, not as a new connector: its shape stays what it announced."""
-    anomaly = rules.Anomaly("connectorBeyondAnnounced", f"connector {connector} reported {msg.payload['status']}"
-                                                        f" but the charger announced {announced}")
+    anomaly = rules.Anomaly(
+        "connectorBeyondAnnounced",
+        f"connector {connector} reported {msg.payload['status']} but the charger announced {announced}",
+    )
     result = storage.touch_charge_point(stamp, rules.anomaly_sets([anomaly]), rules.anomaly_counts([anomaly]))
     return settle(result, {}, msg.charge_point_id)
 
@@ -212,6 +277,7 @@ def _notification(field: str) -> Callable[[Message], dict]:
         sets = {field: msg.payload["status"], f"{field}Time": msg.seen}
         result = storage.touch_charge_point(msg.stamp(answer), sets, since=(f"{field}Time", msg.seen))
         return settle(result, answer, msg.charge_point_id)
+
     return record
 
 

@@ -1,20 +1,29 @@
 """The central system's rules, as plain Python: statuses, transaction identity, meter readings and the
 views the API shows. Nothing here touches AWS, so every rule is tested on its own."""
+
 from __future__ import annotations
 
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from chalicelib import ocpp_frames, pricing
 
 CONNECTOR_STATUSES = (
-    "Available", "Preparing", "Charging", "SuspendedEVSE", "SuspendedEV", "Finishing",
-    "Reserved", "Unavailable", "Faulted",
+    "Available",
+    "Preparing",
+    "Charging",
+    "SuspendedEVSE",
+    "SuspendedEV",
+    "Finishing",
+    "Reserved",
+    "Unavailable",
+    "Faulted",
 )
 # Connector 0 is the charge point as a whole (OCPP 1.6, section 4.9).
 WHOLE_CHARGE_POINT_STATUSES = ("Available", "Unavailable", "Faulted")
@@ -24,8 +33,15 @@ CHARGE_POINT_STATUSES = CONNECTOR_STATUSES + (UNKNOWN_STATUS,)
 # What the charge point as a whole shows when its connectors differ: the most telling connector wins,
 # so a charger with one connector charging is "Charging" and one with a free connector is "Available".
 _STATUS_PRIORITY = (
-    "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Preparing", "Available",
-    "Reserved", "Unavailable", "Faulted",
+    "Charging",
+    "SuspendedEV",
+    "SuspendedEVSE",
+    "Finishing",
+    "Preparing",
+    "Available",
+    "Reserved",
+    "Unavailable",
+    "Faulted",
 )
 MAX_CONNECTORS = 32
 # 100 GWh: ten years of a 1 MW charger running day and night. A larger register is a broken meter.
@@ -77,10 +93,12 @@ def charge_point_status(connectors: dict[str, dict]) -> str:
 def check_connector(connector_id: int, status: str | None = None) -> None:
     if not 0 <= connector_id <= MAX_CONNECTORS:
         raise ocpp_frames.FrameError(
-            "PropertyConstraintViolation", f"connectorId {connector_id} is outside 0..{MAX_CONNECTORS}")
+            "PropertyConstraintViolation", f"connectorId {connector_id} is outside 0..{MAX_CONNECTORS}"
+        )
     if connector_id == 0 and status is not None and status not in WHOLE_CHARGE_POINT_STATUSES:
         raise ocpp_frames.FrameError(
-            "PropertyConstraintViolation", f"connector 0 (the whole charge point) cannot be {status}")
+            "PropertyConstraintViolation", f"connector 0 (the whole charge point) cannot be {status}"
+        )
 
 
 def check_register(wh: int | float, field: str) -> int:
@@ -89,8 +107,9 @@ def check_register(wh: int | float, field: str) -> int:
     return int(wh)
 
 
-def transaction_id(charge_point_id: str, connector_id: int, id_tag: str, meter_start: int,
-                   timestamp: str, attempt: int = 0) -> int:
+def transaction_id(
+    charge_point_id: str, connector_id: int, id_tag: str, meter_start: int, timestamp: str, attempt: int = 0
+) -> int:
     """The transactionId for a StartTransaction, derived from what identifies it, so that a resent
     StartTransaction (even with a new uniqueId) gets the same answer. `attempt` moves past the rare
     collision with another transaction of the same charge point. Positive int32: chargers store it so."""
@@ -197,14 +216,18 @@ def _signed(sampled: dict, moment: datetime) -> dict:
     value = sampled["value"]
     if len(value) > MAX_SIGNED_VALUE_CHARS:
         raise _Unusable("signedValueTooLong", f"a signed value of {len(value)} characters")
-    kept = {"timestamp": ocpp_frames.format_timestamp(moment), "value": value,
-            **{k: sampled[k] for k in ("measurand", "context", "unit", "phase", "location") if k in sampled}}
+    kept = {
+        "timestamp": ocpp_frames.format_timestamp(moment),
+        "value": value,
+        **{k: sampled[k] for k in ("measurand", "context", "unit", "phase", "location") if k in sampled},
+    }
     kept["digest"] = hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:32]
     return kept
 
 
-def meter_samples(meter_values: Iterable[dict], received_at: datetime,
-                  drift_seconds: int) -> tuple[list[MeterSample], list[Anomaly]]:
+def meter_samples(
+    meter_values: Iterable[dict], received_at: datetime, drift_seconds: int
+) -> tuple[list[MeterSample], list[Anomaly]]:
     """The samples of a MeterValues (or StopTransaction.transactionData), oldest first, normalised to
     Wh, W and percent, with signed values apart; a value that cannot be used is left out and reported
     as an anomaly, so one bad sample never costs the others."""
@@ -225,8 +248,15 @@ def meter_samples(meter_values: Iterable[dict], received_at: datetime,
                 if unusable.anomaly.reason == "negativePower":
                     readings["Power.Active.Import"] = 0.0
         energy = readings.get(ENERGY_REGISTER)
-        samples.append(MeterSample(moment, None if energy is None else int(energy),
-                                   readings.get("Power.Active.Import"), readings.get("SoC"), tuple(signed)))
+        samples.append(
+            MeterSample(
+                moment,
+                None if energy is None else int(energy),
+                readings.get("Power.Active.Import"),
+                readings.get("SoC"),
+                tuple(signed),
+            )
+        )
     samples.sort(key=lambda s: s.timestamp)
     return samples, anomalies
 
@@ -242,25 +272,34 @@ def plausible_energy_wh(start_time: str, until: str, max_power_w: float) -> int:
     return int(max_power_w * (seconds + PLAUSIBLE_SLACK_SECONDS) / 3600 * PLAUSIBLE_MARGIN)
 
 
-def stop_energy_wh(meter_start: int, meter_stop: int | None, last_register_wh: int,
-                   plausible_wh: int) -> tuple[int, list[Anomaly]]:
+def stop_energy_wh(
+    meter_start: int, meter_stop: int | None, last_register_wh: int, plausible_wh: int
+) -> tuple[int, list[Anomaly]]:
     """Session energy to bill: meterStop - meterStart; else (meterStop missing, absurd, or below a plausible
     register already reported) the last register's; never more than is plausible. An implausible register
     does not override a sane meterStop."""
     anomalies = []
     register_wh = max(last_register_wh - meter_start, 0)
     register_ok = register_wh <= plausible_wh
-    stop_wh = meter_stop - meter_start if meter_stop is not None and meter_start <= meter_stop <= MAX_REGISTER_WH else None
+    stop_wh = (
+        meter_stop - meter_start if meter_stop is not None and meter_start <= meter_stop <= MAX_REGISTER_WH else None
+    )
     if meter_stop is not None and stop_wh is None:
-        anomalies.append(Anomaly("meterStopUnusable", f"meterStop {str(meter_stop)[:40]} Wh is below meterStart"
-                                                      f" {meter_start} Wh or beyond 10^11 Wh"))
+        anomalies.append(
+            Anomaly(
+                "meterStopUnusable",
+                f"meterStop {str(meter_stop)[:40]} Wh is below meterStart {meter_start} Wh or beyond 10^11 Wh",
+            )
+        )
     if stop_wh is not None and stop_wh > plausible_wh:
-        anomalies.append(Anomaly("implausibleEnergy", f"meterStop says {stop_wh} Wh, at most {plausible_wh} Wh"
-                                                      " is plausible"))
+        anomalies.append(
+            Anomaly("implausibleEnergy", f"meterStop says {stop_wh} Wh, at most {plausible_wh} Wh is plausible")
+        )
         stop_wh = None
     if not register_ok:
-        anomalies.append(Anomaly("implausibleEnergy", f"the register says {register_wh} Wh, at most {plausible_wh}"
-                                                      " Wh is plausible"))
+        anomalies.append(
+            Anomaly("implausibleEnergy", f"the register says {register_wh} Wh, at most {plausible_wh} Wh is plausible")
+        )
     if stop_wh is not None and (stop_wh >= register_wh or not register_ok):
         return stop_wh, anomalies
     if stop_wh is not None:
@@ -279,7 +318,11 @@ def charge_point_info(data: str) -> dict:
     location, max_power, connectors = info.get("location"), info.get("maxPower"), info.get("connectors")
     if not isinstance(location, str) or not 0 < len(location) <= 100:
         raise ValueError("location must be a string of 1-100 characters")
-    if isinstance(max_power, bool) or not isinstance(max_power, (int, float)) or not 0 < max_power <= MAX_POWER_W / 1000:
+    if (
+        isinstance(max_power, bool)
+        or not isinstance(max_power, (int, float))
+        or not 0 < max_power <= MAX_POWER_W / 1000
+    ):
         raise ValueError("maxPower must be a number of kW between 0 and 5000")
     if isinstance(connectors, bool) or not isinstance(connectors, int) or not 1 <= connectors <= MAX_CONNECTORS:
         raise ValueError(f"connectors must be a whole number from 1 to {MAX_CONNECTORS}")
@@ -332,8 +375,9 @@ def session_view(item: dict) -> dict:
         "meterStop": _plain(item.get("meterStop")),
         "currentEnergy": round(max(energy_wh, 0) / 1000, 3),
         "power": round(float(item.get("powerW", 0)) / 1000, 2) if active else 0.0,
-        "soc": None if item.get("soc") is None else float(Decimal(str(item["soc"])).quantize(
-            Decimal("0.1"), rounding=ROUND_HALF_UP)),
+        "soc": None
+        if item.get("soc") is None
+        else float(Decimal(str(item["soc"])).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)),
         "cost": float(cost),
         "currency": tariff.currency,
         "lastMeterTime": item.get("lastMeterTime"),
@@ -346,13 +390,34 @@ def session_view(item: dict) -> dict:
 
 
 _CHARGE_POINT_FIELDS = (
-    "chargePointId", "status", "location", "model", "vendor", "connectors", "maxPower", "lastSeen",
-    "registration", "serialNumber", "firmwareVersion", "firmwareStatus", "diagnosticsStatus",
-    "bootedAt", "connectorStatus", "unknownStopCount", "unknownStopsNotKept", "online", "chargeBoxSerialNumber", "meterType",
-    "meterSerialNumber", "iccid", "imsi",
+    "chargePointId",
+    "status",
+    "location",
+    "model",
+    "vendor",
+    "connectors",
+    "maxPower",
+    "lastSeen",
+    "registration",
+    "serialNumber",
+    "firmwareVersion",
+    "firmwareStatus",
+    "diagnosticsStatus",
+    "bootedAt",
+    "connectorStatus",
+    "unknownStopCount",
+    "unknownStopsNotKept",
+    "online",
+    "chargeBoxSerialNumber",
+    "meterType",
+    "meterSerialNumber",
+    "iccid",
+    "imsi",
 )
 
 
 def charge_point_view(item: dict) -> dict:
-    return {**{field: _plain(item[field]) for field in _CHARGE_POINT_FIELDS if field in item},
-            "anomalies": _anomalies(item)}
+    return {
+        **{field: _plain(item[field]) for field in _CHARGE_POINT_FIELDS if field in item},
+        "anomalies": _anomalies(item),
+    }

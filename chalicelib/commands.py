@@ -14,6 +14,7 @@ and commandId, which is also the CALL's uniqueId:
 Refusals are this module's own exceptions (CommandError), which the REST layer turns into HTTP statuses:
 the gateway uses this module too and must not need Chalice.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,11 +24,19 @@ import uuid
 from datetime import timedelta
 
 from chalicelib import ocpp_frames, storage
-from chalicelib.charging_rules import _plain  # DynamoDB numbers as JSON numbers, as every view shows them
 from chalicelib import settings as settings_module
+from chalicelib.charging_rules import _plain  # DynamoDB numbers as JSON numbers, as every view shows them
 
-COMMAND_ACTIONS = ("RemoteStartTransaction", "RemoteStopTransaction", "Reset", "ChangeAvailability",
-                   "UnlockConnector", "TriggerMessage", "ChangeConfiguration", "GetConfiguration")
+COMMAND_ACTIONS = (
+    "RemoteStartTransaction",
+    "RemoteStopTransaction",
+    "Reset",
+    "ChangeAvailability",
+    "UnlockConnector",
+    "TriggerMessage",
+    "ChangeConfiguration",
+    "GetConfiguration",
+)
 PENDING, ANSWERED, FAILED, TIMED_OUT = "pending", "answered", "failed", "timedOut"
 KEEP_SECONDS = 7 * 86400
 # What a command keeps of a charger's answer: a DynamoDB item holds at most 400 KB.
@@ -53,6 +62,7 @@ class CommandConflict(CommandError):
 
 # --- the REST API ---------------------------------------------------------------------------------
 
+
 def _parse(raw: bytes | None) -> tuple[str, dict]:
     try:
         body = json.loads(raw) if raw and raw.strip() else None
@@ -73,8 +83,11 @@ def _parse(raw: bytes | None) -> tuple[str, dict]:
 
 
 def _registered(charge_point_id: str) -> dict:
-    item = (storage.get_charge_point(charge_point_id, consistent=True)
-            if ocpp_frames.is_valid_charge_point_id(charge_point_id) else None)
+    item = (
+        storage.get_charge_point(charge_point_id, consistent=True)
+        if ocpp_frames.is_valid_charge_point_id(charge_point_id)
+        else None
+    )
     if item is None:
         raise UnknownCommandTarget(f"no charge point {charge_point_id!r}")
     return item
@@ -93,48 +106,77 @@ def submit(charge_point_id: str, raw: bytes | None) -> dict:
         raise _offline(charge_point_id)
     if action == "RemoteStartTransaction" and charge_point.get("registration") != "Accepted":
         # OCPP 1.6 4.2: a Pending charger may be configured, but it may not start transactions.
-        raise ConflictError(f"charge point {charge_point_id} is {charge_point.get('registration')}: "
-                            "it cannot start a transaction until it is Accepted")
+        raise CommandConflict(
+            f"charge point {charge_point_id} is {charge_point.get('registration')}: "
+            "it cannot start a transaction until it is Accepted"
+        )
     settings = settings_module.get()
     now = ocpp_frames.now()
-    command = {"chargePointId": charge_point_id, "commandId": str(uuid.uuid4()), "action": action, "payload": payload,
-               "status": PENDING, "createdAt": ocpp_frames.format_timestamp(now), "outbox": charge_point["gatewayId"],
-               "expiresAt": int(time.time()) + KEEP_SECONDS}
+    command = {
+        "chargePointId": charge_point_id,
+        "commandId": str(uuid.uuid4()),
+        "action": action,
+        "payload": payload,
+        "status": PENDING,
+        "createdAt": ocpp_frames.format_timestamp(now),
+        "outbox": charge_point["gatewayId"],
+        "expiresAt": int(time.time()) + KEEP_SECONDS,
+    }
     stale_before = ocpp_frames.format_timestamp(now - timedelta(seconds=settings.command_timeout_seconds))
     if not storage.create_command(command, charge_point["connectionId"], stale_before):
         charge_point = _registered(charge_point_id)
         if not charge_point.get("online"):
             raise _offline(charge_point_id)
         outstanding = charge_point.get("pendingCommand", {}).get("commandId", "another command")
-        raise CommandConflict(f"charge point {charge_point_id} has command {outstanding} outstanding: "
-                            "one at a time, until it is answered or times out")
-    log.info(json.dumps({"event": "command-queued", "chargePointId": charge_point_id,
-                         "commandId": command["commandId"], "action": action}))
+        raise CommandConflict(
+            f"charge point {charge_point_id} has command {outstanding} outstanding: "
+            "one at a time, until it is answered or times out"
+        )
+    log.info(
+        json.dumps(
+            {
+                "event": "command-queued",
+                "chargePointId": charge_point_id,
+                "commandId": command["commandId"],
+                "action": action,
+            }
+        )
+    )
     return {"commandId": command["commandId"], "status": PENDING}
 
 
 def view(charge_point_id: str, command_id: str) -> dict:
     """GET /chargepoints/{id}/commands/{commandId}."""
-    item = (storage.get_command(charge_point_id, command_id)
-            if ocpp_frames.is_valid_charge_point_id(charge_point_id) and len(command_id) <= ocpp_frames.MAX_UNIQUE_ID
-            else None)
+    item = (
+        storage.get_command(charge_point_id, command_id)
+        if ocpp_frames.is_valid_charge_point_id(charge_point_id) and len(command_id) <= ocpp_frames.MAX_UNIQUE_ID
+        else None
+    )
     if item is None:
         raise UnknownCommandTarget(f"no command {command_id!r} for charge point {charge_point_id!r}")
     status = item["status"]
     if status == PENDING and _expired(item):
         status = TIMED_OUT  # its gateway is gone and cannot say so itself
-    return {"commandId": item["commandId"], "chargePointId": item["chargePointId"], "action": item["action"],
-            "payload": _plain(item["payload"]), "status": status, "createdAt": item["createdAt"],
-            **{key: _plain(item[key]) for key in ("sentAt", "answeredAt", "result", "error") if key in item}}
+    return {
+        "commandId": item["commandId"],
+        "chargePointId": item["chargePointId"],
+        "action": item["action"],
+        "payload": _plain(item["payload"]),
+        "status": status,
+        "createdAt": item["createdAt"],
+        **{key: _plain(item[key]) for key in ("sentAt", "answeredAt", "result", "error") if key in item},
+    }
 
 
 def _expired(item: dict) -> bool:
     deadline = ocpp_frames.parse_timestamp(item["createdAt"]) + timedelta(
-        seconds=settings_module.get().command_timeout_seconds)
+        seconds=settings_module.get().command_timeout_seconds
+    )
     return ocpp_frames.now() >= deadline
 
 
 # --- the gateway's side ---------------------------------------------------------------------------
+
 
 def queued_for(gateway_id: str) -> list[dict]:
     """Commands waiting in this gateway's outbox."""
@@ -143,8 +185,11 @@ def queued_for(gateway_id: str) -> list[dict]:
 
 def deadline(command: dict) -> float:
     """Seconds from now until the command times out."""
-    return max(0.0, (ocpp_frames.parse_timestamp(command["createdAt"]) - ocpp_frames.now()).total_seconds()
-               + settings_module.get().command_timeout_seconds)
+    return max(
+        0.0,
+        (ocpp_frames.parse_timestamp(command["createdAt"]) - ocpp_frames.now()).total_seconds()
+        + settings_module.get().command_timeout_seconds,
+    )
 
 
 def call_frame(command: dict) -> list:
@@ -154,8 +199,12 @@ def call_frame(command: dict) -> list:
 
 def mark_sent(command: dict) -> bool:
     """Take a command out of the outbox before sending it: False when it left already (another poll)."""
-    return storage.update_command(command["chargePointId"], command["commandId"],
-                                  {"sentAt": ocpp_frames.format_timestamp(ocpp_frames.now())}, only_if_queued=True)
+    return storage.update_command(
+        command["chargePointId"],
+        command["commandId"],
+        {"sentAt": ocpp_frames.format_timestamp(ocpp_frames.now())},
+        only_if_queued=True,
+    )
 
 
 def record_answer(charge_point_id: str, command_id: str, raw: str | bytes | list) -> str | None:
@@ -164,7 +213,9 @@ def record_answer(charge_point_id: str, command_id: str, raw: str | bytes | list
     the command is finished: a CALLRESULT that breaks the schema, or any unusable frame, counts as failed."""
     command = storage.get_command(charge_point_id, command_id)
     if command is None or command["status"] != PENDING:
-        log.warning(json.dumps({"event": "answer-unmatched", "chargePointId": charge_point_id, "commandId": command_id}))
+        log.warning(
+            json.dumps({"event": "answer-unmatched", "chargePointId": charge_point_id, "commandId": command_id})
+        )
         return None
     try:
         sets = _outcome(command["action"], ocpp_frames.decode(raw))
@@ -178,9 +229,11 @@ def _outcome(action: str, frame: list) -> dict:
     in practice (chargers omit them), and what is kept of either is bounded."""
     if frame[0] == ocpp_frames.CALLERROR:
         code, description, details = (frame + [None] * 3)[2:5]
-        return _failure(code if isinstance(code, str) else "GenericError",
-                        description if isinstance(description, str) else "",
-                        details if isinstance(details, dict) else {})
+        return _failure(
+            code if isinstance(code, str) else "GenericError",
+            description if isinstance(description, str) else "",
+            details if isinstance(details, dict) else {},
+        )
     if len(frame) != 3:
         raise ocpp_frames.FrameError("FormatViolation", "a CALLRESULT has exactly 3 elements")
     ocpp_frames.validate(ocpp_frames.CALLRESULT, action, frame[2])
@@ -209,6 +262,7 @@ def _finish(charge_point_id: str, command_id: str, sets: dict) -> str | None:
     if not storage.update_command(charge_point_id, command_id, sets):
         return None
     storage.release_command_slot(charge_point_id, command_id)
-    log.info(json.dumps({"event": "command-" + sets["status"], "chargePointId": charge_point_id,
-                         "commandId": command_id}))
+    log.info(
+        json.dumps({"event": "command-" + sets["status"], "chargePointId": charge_point_id, "commandId": command_id})
+    )
     return sets["status"]

@@ -1,4 +1,5 @@
 """The dashboard's files, served by the app itself so the page finds its API on its own origin."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -28,5 +29,8 @@ def asset(name: str) -> Response:
         raise NotFoundError(f"no dashboard file {name[:100]!r}")
     path = STATIC_DIR / name
     content_type = CONTENT_TYPES[path.suffix]
-    return Response(body=path.read_text(encoding="utf-8"), status_code=200,
-                    headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
+    return Response(
+        body=path.read_text(encoding="utf-8"),
+        status_code=200,
+        headers={"Content-Type": content_type, "Cache-Control": "no-cache"},
+    )

@@ -6,6 +6,7 @@ travel back as source `ev.central-system`, detail-type `OCPP CallResult` / `OCPP
 event's detail carries its own stable messageId (the OCPP uniqueId) and the sender's timestamp, so a
 re-sent event (which gets a new envelope id) is still recognised as the same message.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,9 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from chalicelib import ocpp_frames
 from chalicelib import settings as settings_module
@@ -28,8 +30,11 @@ ERROR_DETAIL_TYPE = "OCPP CallError"
 # The handler's rule: exactly the CALLs the simulator publishes.
 CALL_PATTERN = {"source": [CHARGER_SOURCE], "detail-type": [CALL_DETAIL_TYPE]}
 # The simulator's inbox rule: the answers a simulated charger waits for.
-REPLY_PATTERN = {"source": [CENTRAL_SYSTEM_SOURCE], "detail-type": [RESULT_DETAIL_TYPE, ERROR_DETAIL_TYPE],
-                 "detail": {"action": ["BootNotification", "StartTransaction"]}}
+REPLY_PATTERN = {
+    "source": [CENTRAL_SYSTEM_SOURCE],
+    "detail-type": [RESULT_DETAIL_TYPE, ERROR_DETAIL_TYPE],
+    "detail": {"action": ["BootNotification", "StartTransaction"]},
+}
 log = logging.getLogger("ev.events")
 MAX_ENTRY_BYTES = 256 * 1024
 BATCH = 10
@@ -41,21 +46,41 @@ class PublishError(RuntimeError):
 
 
 def call_entry(charge_point_id: str, frame: list, sent_at: datetime) -> dict:
-    return _entry(CHARGER_SOURCE, CALL_DETAIL_TYPE, {
-        "chargePointId": charge_point_id, "messageId": frame[1], "action": frame[2],
-        "timestamp": ocpp_frames.format_timestamp(sent_at), "message": frame})
+    return _entry(
+        CHARGER_SOURCE,
+        CALL_DETAIL_TYPE,
+        {
+            "chargePointId": charge_point_id,
+            "messageId": frame[1],
+            "action": frame[2],
+            "timestamp": ocpp_frames.format_timestamp(sent_at),
+            "message": frame,
+        },
+    )
 
 
 def reply_entry(charge_point_id: str, frame: list, action: str | None, sent_at: datetime) -> dict:
     detail_type = RESULT_DETAIL_TYPE if frame[0] == ocpp_frames.CALLRESULT else ERROR_DETAIL_TYPE
-    return _entry(CENTRAL_SYSTEM_SOURCE, detail_type, {
-        "chargePointId": charge_point_id, "messageId": frame[1], "action": action,
-        "timestamp": ocpp_frames.format_timestamp(sent_at), "message": frame})
+    return _entry(
+        CENTRAL_SYSTEM_SOURCE,
+        detail_type,
+        {
+            "chargePointId": charge_point_id,
+            "messageId": frame[1],
+            "action": action,
+            "timestamp": ocpp_frames.format_timestamp(sent_at),
+            "message": frame,
+        },
+    )
 
 
 def _entry(source: str, detail_type: str, detail: dict) -> dict:
-    entry = {"Source": source, "DetailType": detail_type, "Detail": json.dumps(detail, separators=(",", ":")),
-             "EventBusName": settings_module.get().event_bus_name}
+    entry = {
+        "Source": source,
+        "DetailType": detail_type,
+        "Detail": json.dumps(detail, separators=(",", ":")),
+        "EventBusName": settings_module.get().event_bus_name,
+    }
     size = len(json.dumps(entry).encode())
     if size > MAX_ENTRY_BYTES:
         raise PublishError(f"event for {detail.get('chargePointId')} is {size} bytes; EventBridge takes 256 KB")
@@ -77,9 +102,17 @@ def matches(pattern: dict, event: dict) -> bool:
 
 def envelope(entry: dict, region: str = "local") -> dict:
     """The event as EventBridge hands it to a rule's target."""
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": entry["DetailType"], "source": entry["Source"],
-            "account": "000000000000", "time": datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": region, "resources": [], "detail": json.loads(entry["Detail"])}
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": entry["DetailType"],
+        "source": entry["Source"],
+        "account": "000000000000",
+        "time": datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [],
+        "detail": json.loads(entry["Detail"]),
+    }
 
 
 class EventBridgePublisher:
@@ -93,7 +126,7 @@ class EventBridgePublisher:
 
     def publish(self, entries: list[dict]) -> None:
         for start in range(0, len(entries), BATCH):
-            self._put(entries[start:start + BATCH])
+            self._put(entries[start : start + BATCH])
 
     def _put(self, batch: list[dict]) -> None:
         for attempt in range(MAX_ATTEMPTS):

@@ -7,6 +7,7 @@ this machine, wired to the very handlers app.py declares for the cloud.
 - EventBridge: an in-process bus that matches each event against the app's own event patterns.
 - The schedule: a thread that invokes the scheduled handler at start and every SIMULATOR_INTERVAL_SECONDS.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -23,8 +24,9 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from chalicelib import events, storage
 from chalicelib import settings as settings_module
@@ -80,8 +82,19 @@ def start_dynamodb_local(data_dir: Path | None = None) -> tuple[subprocess.Popen
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
-        ["java", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar), "-port", str(port),
-         *storage_args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
+        [
+            "java",
+            f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+            "-jar",
+            str(jar),
+            "-port",
+            str(port),
+            *storage_args,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=die_with_parent,
+    )
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -124,7 +137,7 @@ def _database() -> str:
 
         mock_aws().start()
         banner = f"WARNING: {error}. Using moto IN MEMORY: every charge point and session is lost on exit."
-        print("\n" + "!" * len(banner) + "\n" + banner + "\n" + "!" * len(banner) + "\n", file=sys.stderr, flush=True)
+        print("\n" + "!" * len(banner) + "\n" + banner + "\n" + "!" * len(banner) + "\n", file=sys.stderr, flush=True)  # noqa: T201 (console banner)
         return "moto, in memory"
     atexit.register(_stop, process)
     # SIGTERM ends the process through sys.exit, so the atexit hook stops DynamoDB Local too.
@@ -135,9 +148,17 @@ def _database() -> str:
 
 
 def _scheduled_event() -> dict:
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "000000000000", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "region": "local", "resources": [], "detail": {}}
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": "local",
+        "resources": [],
+        "detail": {},
+    }
 
 
 def _ticker(handler: Any, interval: float) -> None:
@@ -167,8 +188,11 @@ def start(app: Any) -> None:
     """Wire app's event handlers and schedule to local stand-ins and make sure the tables exist."""
     from chalice.app import ScheduledEventConfig
 
-    for name, value in (("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "local"),
-                        ("AWS_SECRET_ACCESS_KEY", "local")):
+    for name, value in (
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "local"),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
+    ):
         os.environ.setdefault(name, value)
     # chalice local logs to the root logger too: the app's JSON lines are printed once, by telemetry.
     logging.getLogger("ev").propagate = False
@@ -184,8 +208,11 @@ def start(app: Any) -> None:
         for handler in schedules:
             threading.Thread(target=_ticker, args=(handler, interval), daemon=True, name="simulator-tick").start()
     ticks = f"every {interval:g} s" if interval > 0 else "off (POST /simulate to tick)"
-    print(f"Local mode: {database}; event bus in-process; simulator ticks {ticks}; {_ocpp_gateway()}.",
-          file=sys.stderr, flush=True)
+    print(  # noqa: T201 (console banner)
+        f"Local mode: {database}; event bus in-process; simulator ticks {ticks}; {_ocpp_gateway()}.",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _ocpp_gateway() -> str:

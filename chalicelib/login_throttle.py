@@ -11,13 +11,14 @@ therefore settles at about one try per LEAK_SECONDS and does not lock its neighb
 State is in the gateway's memory (one event loop, no lock): a restart forgets it, which only gives an
 attacker back the free failures.
 """
+
 from __future__ import annotations
 
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 FREE_PER_CHARGER = 5
 FREE_PER_ADDRESS = 20
@@ -45,8 +46,14 @@ class LoginThrottle:
         if self._in_flight.get(address, 0) >= IN_FLIGHT_PER_ADDRESS:
             return 1
         now = self.clock()
-        until = max((bucket.blocked_until for bucket in map(self._buckets.get, self._keys(charge_point_id, address))
-                     if bucket is not None), default=now)
+        until = max(
+            (
+                bucket.blocked_until
+                for bucket in map(self._buckets.get, self._keys(charge_point_id, address))
+                if bucket is not None
+            ),
+            default=now,
+        )
         return max(0, math.ceil(until - now))
 
     def checking(self, address: str, running: bool) -> None:

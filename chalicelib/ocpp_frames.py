@@ -3,14 +3,15 @@
 The schemas come from the `ocpp` package. Its validator is imported lazily because jsonschema is
 heavy and most cold starts (API routes) never validate a frame.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any, NamedTuple
 
 from chalicelib import settings as settings_module
@@ -23,29 +24,60 @@ MAX_UNIQUE_ID = 36
 MAX_ECHOED_ID = 1024
 NO_ID = "-1"
 # The message type, uniqueId and action at the start of a frame, read without parsing the rest.
-_HEAD = re.compile(r'\s*\[\s*(\d)\s*,\s*("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)'
-                   r'(?:\s*,\s*"([A-Za-z]{1,64})")?')
+_HEAD = re.compile(
+    r'\s*\[\s*(\d)\s*,\s*("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)'
+    r'(?:\s*,\s*"([A-Za-z]{1,64})")?'
+)
 _HEAD_CHARS = MAX_ECHOED_ID * 6 + 64  # enough for the longest echoed id, written with \uXXXX escapes
 
 # Every action a 1.6 charge point can send to the central system (core, firmware, local auth profiles).
-CHARGER_ACTIONS = frozenset({
-    "Authorize", "BootNotification", "DataTransfer", "DiagnosticsStatusNotification",
-    "FirmwareStatusNotification", "Heartbeat", "MeterValues", "StartTransaction",
-    "StatusNotification", "StopTransaction",
-})
+CHARGER_ACTIONS = frozenset(
+    {
+        "Authorize",
+        "BootNotification",
+        "DataTransfer",
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+        "Heartbeat",
+        "MeterValues",
+        "StartTransaction",
+        "StatusNotification",
+        "StopTransaction",
+    }
+)
 # Actions of the 1.6 security extension: known to the schemas, not supported by this central system.
-KNOWN_UNSUPPORTED_ACTIONS = frozenset({
-    "SecurityEventNotification", "SignCertificate", "LogStatusNotification",
-    "SignedFirmwareStatusNotification",
-})
+KNOWN_UNSUPPORTED_ACTIONS = frozenset(
+    {
+        "SecurityEventNotification",
+        "SignCertificate",
+        "LogStatusNotification",
+        "SignedFirmwareStatusNotification",
+    }
+)
 # What the central system may send to a charger (remote commands).
-CENTRAL_SYSTEM_ACTIONS = frozenset({
-    "CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache",
-    "ClearChargingProfile", "DataTransfer", "GetCompositeSchedule", "GetConfiguration",
-    "GetDiagnostics", "GetLocalListVersion", "RemoteStartTransaction", "RemoteStopTransaction",
-    "ReserveNow", "Reset", "SendLocalList", "SetChargingProfile", "TriggerMessage",
-    "UnlockConnector", "UpdateFirmware",
-})
+CENTRAL_SYSTEM_ACTIONS = frozenset(
+    {
+        "CancelReservation",
+        "ChangeAvailability",
+        "ChangeConfiguration",
+        "ClearCache",
+        "ClearChargingProfile",
+        "DataTransfer",
+        "GetCompositeSchedule",
+        "GetConfiguration",
+        "GetDiagnostics",
+        "GetLocalListVersion",
+        "RemoteStartTransaction",
+        "RemoteStopTransaction",
+        "ReserveNow",
+        "Reset",
+        "SendLocalList",
+        "SetChargingProfile",
+        "TriggerMessage",
+        "UnlockConnector",
+        "UpdateFirmware",
+    }
+)
 
 # The one vendor extension this system defines: a charger tells its location and hardware with
 # DataTransfer(vendorId=INFO_VENDOR_ID, messageId=INFO_MESSAGE_ID, data=JSON {location, maxPower kW, connectors}).
@@ -53,7 +85,7 @@ INFO_VENDOR_ID = "ev-charging-central-system"
 INFO_MESSAGE_ID = "ChargePointInfo"
 
 _CHARGE_POINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,47}$")
-_EARLIEST = datetime(2010, 1, 1, tzinfo=timezone.utc)
+_EARLIEST = datetime(2010, 1, 1, tzinfo=UTC)
 
 
 UniqueId = str | int | float  # as a charger sent it: the spec's string, or whatever a broken charger sends
@@ -62,8 +94,9 @@ UniqueId = str | int | float  # as a charger sent it: the spec's string, or what
 class FrameError(Exception):
     """A frame that gets a CALLERROR. The code is one of the spec's (OCPP-J 1.6, section 4.2.3)."""
 
-    def __init__(self, code: str, description: str, unique_id: UniqueId | None = None,
-                 action: str | None = None) -> None:
+    def __init__(
+        self, code: str, description: str, unique_id: UniqueId | None = None, action: str | None = None
+    ) -> None:
         super().__init__(f"{code}: {description}")
         self.code = code
         self.description = description
@@ -124,8 +157,11 @@ def decode(raw: str | bytes | list) -> list:
     if isinstance(raw, (str, bytes)):
         if len(raw) > limit:
             head = peek(raw)
-            raise FrameError("FormatViolation", f"frame is larger than {limit} bytes",
-                             head.unique_id if head.message_type == CALL else None)
+            raise FrameError(
+                "FormatViolation",
+                f"frame is larger than {limit} bytes",
+                head.unique_id if head.message_type == CALL else None,
+            )
         try:
             raw = json.loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError):
@@ -196,7 +232,7 @@ _SCHEMA_ERROR_CODES = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(message_type: int, action: str) -> Any:
     """The official schema's validator, looked up once per message type and action: the simulator
     checks every frame it sends and the central system every frame it gets and answers."""
@@ -226,8 +262,8 @@ def parse_timestamp(value: str, field: str = "timestamp") -> datetime:
     except ValueError:
         raise FrameError("TypeConstraintViolation", f"{field} is not an ISO 8601 date-time: {value!r}") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def check_timestamp(value: str, received_at: datetime, drift_seconds: int, field: str = "timestamp") -> datetime:
@@ -235,7 +271,9 @@ def check_timestamp(value: str, received_at: datetime, drift_seconds: int, field
     of the central system's clock by more than the tolerated drift."""
     moment = parse_timestamp(value, field)
     if moment < _EARLIEST:
-        raise FrameError("PropertyConstraintViolation", f"{field} {value} is before 2010: the charger's clock is not set")
+        raise FrameError(
+            "PropertyConstraintViolation", f"{field} {value} is before 2010: the charger's clock is not set"
+        )
     if (moment - received_at).total_seconds() > drift_seconds:
         raise FrameError("PropertyConstraintViolation", f"{field} {value} is in the future")
     return moment
@@ -243,8 +281,8 @@ def check_timestamp(value: str, received_at: datetime, drift_seconds: int, field
 
 def format_timestamp(moment: datetime) -> str:
     """UTC, millisecond precision, trailing Z: the form every OCPP implementation parses."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -13,6 +13,7 @@ port tells a load balancer whether the gateway can serve. Its imports are ocpp, 
 
     python -m chalicelib.ocpp_gateway --port 9000        # on its own, against AWS_ENDPOINT_URL_DYNAMODB or AWS
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,9 +26,10 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 from urllib.parse import unquote
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -60,6 +62,7 @@ log = logging.getLogger("ev.ocpp_gateway")
 @dataclass
 class Link:
     """One charger's open socket, and the uniqueId of the central system's CALL it has not answered yet."""
+
     charge_point_id: str
     connection_id: str
     websocket: ServerConnection
@@ -73,7 +76,7 @@ def charge_point_id_of(path: str) -> str | None:
     path = path.partition("?")[0]
     if not path.startswith(PATH_PREFIX):
         return None
-    segment = path[len(PATH_PREFIX):].removesuffix("/")
+    segment = path[len(PATH_PREFIX) :].removesuffix("/")
     return unquote(segment) if segment and "/" not in segment else None
 
 
@@ -84,16 +87,21 @@ def _select_subprotocol(connection: ServerConnection, offered: Sequence[str]) ->
 
 
 class Gateway:
-    def __init__(self, handle: Callable[..., list] = central_system.handle, gateway_id: str | None = None,
-                 throttle: login_throttle.LoginThrottle | None = None) -> None:
+    def __init__(
+        self,
+        handle: Callable[..., list] = central_system.handle,
+        gateway_id: str | None = None,
+        throttle: login_throttle.LoginThrottle | None = None,
+    ) -> None:
         self.handle = handle
         self.gateway_id = gateway_id or f"gw-{uuid.uuid4().hex[:12]}"
         self.links: dict[str, Link] = {}
         self.counts: Counter[str] = Counter()
         self.throttle = throttle or login_throttle.LoginThrottle()
         self._executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ocpp-gateway")
-        self._auth_executor = ThreadPoolExecutor(max_workers=AUTH_WORKERS, thread_name_prefix="ocpp-auth",
-                                                 initializer=_lowest_cpu_priority)
+        self._auth_executor = ThreadPoolExecutor(
+            max_workers=AUTH_WORKERS, thread_name_prefix="ocpp-auth", initializer=_lowest_cpu_priority
+        )
         self._auth_pending = 0
         self._health: asyncio.Future | None = None
         self._health_at = 0.0
@@ -104,10 +112,16 @@ class Gateway:
 
     async def start(self, host: str, port: int) -> Server:
         settings = settings_module.get()
-        self._server = await serve(self._session, host, port, select_subprotocol=_select_subprotocol,
-                                   process_request=self._check_request,
-                                   max_size=settings.ocpp_max_frame_bytes * READABLE_FRAME_FACTOR,
-                                   ping_interval=30, ping_timeout=30)
+        self._server = await serve(
+            self._session,
+            host,
+            port,
+            select_subprotocol=_select_subprotocol,
+            process_request=self._check_request,
+            max_size=settings.ocpp_max_frame_bytes * READABLE_FRAME_FACTOR,
+            ping_interval=30,
+            ping_timeout=30,
+        )
         if settings.ocpp_auth == "basic":
             self._auth_executor.submit(auth.hash_of_nobody)  # its first use would be slower than a wrong password
         self._poller = asyncio.get_running_loop().create_task(self._poll_outbox())
@@ -143,8 +157,9 @@ class Gateway:
             return await self._authenticate(connection, charge_point_id, headers[0] if len(headers) == 1 else None)
         return None
 
-    async def _authenticate(self, connection: ServerConnection, charge_point_id: str,
-                            authorization: str | None) -> Response | None:
+    async def _authenticate(
+        self, connection: ServerConnection, charge_point_id: str, authorization: str | None
+    ) -> Response | None:
         """None when the credentials are this charger's; otherwise the refusal, at once while this charger
         or this address is backed off. Unknown charger and wrong password take the same time (auth)."""
         address = str((connection.remote_address or ("unknown",))[0])
@@ -156,8 +171,12 @@ class Gateway:
         self._auth_pending += 1
         self.throttle.checking(address, True)
         try:
-            accepted = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(
-                self._auth_executor, auth.check_basic_auth, charge_point_id, authorization), AUTH_WAIT_SECONDS)
+            accepted = await asyncio.wait_for(
+                asyncio.get_running_loop().run_in_executor(
+                    self._auth_executor, auth.check_basic_auth, charge_point_id, authorization
+                ),
+                AUTH_WAIT_SECONDS,
+            )
         except TimeoutError:  # a check still queued is dropped with its request
             return self._deferred(connection, 503, 1)
         except Exception:  # the password could not be read: the charger is not at fault
@@ -171,8 +190,12 @@ class Gateway:
             return None
         self.throttle.failed(charge_point_id, address)
         self.counts["loginsFailed"] += 1
-        return _refusal(connection, 401, "HTTP Basic credentials of this charge point required\n",
-                        {"WWW-Authenticate": 'Basic realm="OCPP", charset="UTF-8"'})
+        return _refusal(
+            connection,
+            401,
+            "HTTP Basic credentials of this charge point required\n",
+            {"WWW-Authenticate": 'Basic realm="OCPP", charset="UTF-8"'},
+        )
 
     def _deferred(self, connection: ServerConnection, status: int, seconds: int) -> Response:
         """Come back later: 429 while this charger or address is backed off, 503 when the gateway has too
@@ -185,8 +208,10 @@ class Gateway:
     async def _health_response(self, connection: ServerConnection) -> Response:
         problem = await self._health_problem()
         body = {"status": "unavailable", "problem": problem} if problem else {"status": "ok"}
-        response = connection.respond(503 if problem else 200, json.dumps({**body, "gatewayId": self.gateway_id,
-                                                                         "chargers": len(self.links)}) + "\n")
+        response = connection.respond(
+            503 if problem else 200,
+            json.dumps({**body, "gatewayId": self.gateway_id, "chargers": len(self.links)}) + "\n",
+        )
         del response.headers["Content-Type"]  # respond() made it text/plain
         response.headers["Content-Type"] = "application/json"
         return response
@@ -238,7 +263,9 @@ class Gateway:
     def _closed(self, link: Link) -> None:
         self._record_online(link, False)
         if link.awaiting is not None:
-            commands.fail(link.charge_point_id, link.awaiting, "GenericError", "the charger disconnected before answering")
+            commands.fail(
+                link.charge_point_id, link.awaiting, "GenericError", "the charger disconnected before answering"
+            )
 
     async def _receive(self, link: Link, message: str | bytes) -> None:
         received_at = ocpp_frames.now()
@@ -252,16 +279,24 @@ class Gateway:
         except Exception:  # a bug must not cost the charger its connection: it gets a CALLERROR
             self.counts["internalErrors"] += 1
             log.exception(json.dumps({"event": "handler-failed", "chargePointId": link.charge_point_id}))
-            answer = ocpp_frames.call_error(ocpp_frames.NO_ID if head.unique_id is None else head.unique_id,
-                                            "InternalError", "the central system failed to process this message")
+            answer = ocpp_frames.call_error(
+                ocpp_frames.NO_ID if head.unique_id is None else head.unique_id,
+                "InternalError",
+                "the central system failed to process this message",
+            )
         if answer[1] == ocpp_frames.NO_ID:
             # Nothing identifies the frame, so no CALLERROR can refer to it (OCPP-J 4.2.3).
             self.counts["unanswerable"] += 1
-            log.warning(json.dumps({"event": "unanswerable-frame", "chargePointId": link.charge_point_id,
-                                    "error": answer[3]}))
+            log.warning(
+                json.dumps({"event": "unanswerable-frame", "chargePointId": link.charge_point_id, "error": answer[3]})
+            )
             return
-        if (not link.online_recorded and head.action == "BootNotification"
-                and answer[0] == ocpp_frames.CALLRESULT and answer[2].get("status") in ("Accepted", "Pending")):
+        if (
+            not link.online_recorded
+            and head.action == "BootNotification"
+            and answer[0] == ocpp_frames.CALLRESULT
+            and answer[2].get("status") in ("Accepted", "Pending")
+        ):
             # Its first accepted (or pending: OCPP 1.6 4.2 lets the central system configure it) boot created
             # the charge point: the connection can now be recorded, before the answer, so that the charger is
             # online (and takes commands) once it knows its registration.
@@ -269,14 +304,22 @@ class Gateway:
         await link.websocket.send(json.dumps(answer, separators=(",", ":")))
         self.counts["answered" if answer[0] == ocpp_frames.CALLRESULT else "callErrors"] += 1
 
-    async def _answer_to_command(self, link: Link, unique_id: ocpp_frames.UniqueId | None,
-                                 message: str | bytes) -> None:
+    async def _answer_to_command(
+        self, link: Link, unique_id: ocpp_frames.UniqueId | None, message: str | bytes
+    ) -> None:
         """A CALLRESULT or CALLERROR: recorded when it answers the command outstanding (and frees its slot,
         whatever its shape); otherwise only counted, as nothing may answer an answer."""
         if unique_id is None or unique_id != link.awaiting:
             self.counts["unexpectedAnswers"] += 1
-            log.warning(json.dumps({"event": "unexpected-answer", "chargePointId": link.charge_point_id,
-                                    "messageId": str(unique_id)[:40]}))
+            log.warning(
+                json.dumps(
+                    {
+                        "event": "unexpected-answer",
+                        "chargePointId": link.charge_point_id,
+                        "messageId": str(unique_id)[:40],
+                    }
+                )
+            )
             return
         link.awaiting = None
         self.counts["commandAnswers"] += 1
@@ -284,8 +327,11 @@ class Gateway:
             await self._blocking(commands.record_answer, link.charge_point_id, unique_id, message)
         except Exception:  # not recorded: the command times out, the socket stays
             self.counts["internalErrors"] += 1
-            log.exception(json.dumps({"event": "answer-not-recorded", "chargePointId": link.charge_point_id,
-                                      "commandId": unique_id}))
+            log.exception(
+                json.dumps(
+                    {"event": "answer-not-recorded", "chargePointId": link.charge_point_id, "commandId": unique_id}
+                )
+            )
 
     # -- commands from the central system ---------------------------------------------------------
 
@@ -305,8 +351,13 @@ class Gateway:
         charge_point_id, command_id = command["chargePointId"], command["commandId"]
         link = self.links.get(charge_point_id)
         if link is None:
-            await self._blocking(commands.fail, charge_point_id, command_id, "GenericError",
-                                 "the charger disconnected before the command was sent")
+            await self._blocking(
+                commands.fail,
+                charge_point_id,
+                command_id,
+                "GenericError",
+                "the charger disconnected before the command was sent",
+            )
             return
         if link.awaiting is not None or not await self._blocking(commands.mark_sent, command):
             return  # still waiting for the previous answer (it times out), or sent by an earlier poll
@@ -321,7 +372,9 @@ class Gateway:
     def _expire(self, link: Link, command_id: str) -> None:
         if link.awaiting == command_id:
             link.awaiting = None
-            asyncio.get_running_loop().run_in_executor(self._executor, commands.time_out, link.charge_point_id, command_id)
+            asyncio.get_running_loop().run_in_executor(
+                self._executor, commands.time_out, link.charge_point_id, command_id
+            )
 
 
 def _lowest_cpu_priority() -> None:
@@ -391,7 +444,7 @@ class GatewayThread:
 async def _serve_forever(host: str, port: int) -> None:
     gateway = Gateway()
     await gateway.start(host, port)
-    print(f"OCPP 1.6J gateway {gateway.gateway_id} listening on {gateway.url()}{{chargePointId}}", flush=True)
+    print(f"OCPP 1.6J gateway {gateway.gateway_id} listening on {gateway.url()}{{chargePointId}}", flush=True)  # noqa: T201 (console banner)
     await asyncio.Future()
 
 

@@ -1,4 +1,5 @@
 """What a charging session costs: a tariff applied to delivered energy, in exact decimal money."""
+
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
@@ -21,7 +22,11 @@ def to_minor_units(amount: Decimal) -> int:
 
 def tariff_record(tariff: Tariff) -> dict:
     """The tariff as stored on a session when it starts: later tariff changes do not re-price it."""
-    return {"pricePerKwh": str(tariff.price_per_kwh), "sessionFee": str(tariff.session_fee), "currency": tariff.currency}
+    return {
+        "pricePerKwh": str(tariff.price_per_kwh),
+        "sessionFee": str(tariff.session_fee),
+        "currency": tariff.currency,
+    }
 
 
 def tariff_from_record(record: dict) -> Tariff:

@@ -1,12 +1,13 @@
 """The REST API's logic: parameters checked with clear messages, tamper-proof page tokens, and the
 views of charge points, sessions and fleet statistics. app.py only routes to these functions."""
+
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from chalice import BadRequestError, ConflictError, NotFoundError, Response, UnauthorizedError
 
@@ -16,8 +17,11 @@ from chalicelib import settings as settings_module
 SESSION_STATUSES = ("Active", "Completed")
 MAX_LIMIT = 100
 # chalicelib/commands.py is shared with the gateway, which has no Chalice: its refusals get their status here.
-_COMMAND_ERRORS = {commands.InvalidCommand: BadRequestError, commands.UnknownCommandTarget: NotFoundError,
-                   commands.CommandConflict: ConflictError}
+_COMMAND_ERRORS = {
+    commands.InvalidCommand: BadRequestError,
+    commands.UnknownCommandTarget: NotFoundError,
+    commands.CommandConflict: ConflictError,
+}
 
 
 def _check_params(params: dict | None, allowed: tuple[str, ...]) -> dict:
@@ -44,6 +48,7 @@ def _choice(params: dict, name: str, choices: tuple[str, ...]) -> str | None:
 
 
 # --- page tokens: opaque, signed, and bound to the query that issued them -------------------------
+
 
 def _signature(body: bytes) -> str:
     secret = settings_module.get().pagination_secret.encode()
@@ -81,10 +86,18 @@ def decode_token(token: str | None, query: dict) -> dict | None:
 
 def _is_key(key: object) -> bool:
     """Shaped like a DynamoDB key of strings and numbers; whether it is one of the index is the database's call."""
-    return isinstance(key, dict) and bool(key) and all(
-        isinstance(name, str) and isinstance(value, dict) and len(value) == 1
-        and next(iter(value)) in ("S", "N") and isinstance(next(iter(value.values())), str)
-        for name, value in key.items())
+    return (
+        isinstance(key, dict)
+        and bool(key)
+        and all(
+            isinstance(name, str)
+            and isinstance(value, dict)
+            and len(value) == 1
+            and next(iter(value)) in ("S", "N")
+            and isinstance(next(iter(value.values())), str)
+            for name, value in key.items()
+        )
+    )
 
 
 def _page(list_page: Callable[[dict | None], storage.Page], token: str | None, query: dict) -> storage.Page:
@@ -98,7 +111,8 @@ def _page(list_page: Callable[[dict | None], storage.Page], token: str | None, q
         from botocore.exceptions import ClientError, ParamValidationError
 
         refused = isinstance(error, ParamValidationError) or (
-            isinstance(error, ClientError) and error.response["Error"]["Code"] == "ValidationException")
+            isinstance(error, ClientError) and error.response["Error"]["Code"] == "ValidationException"
+        )
         if start is None or not refused:
             raise
         raise _invalid_token() from None
@@ -113,14 +127,17 @@ def default_content_type(response: Response) -> Response:
 
 # --- routes --------------------------------------------------------------------------------------
 
+
 def list_charge_points(params: dict | None) -> dict:
     params = _check_params(params, ("status", "limit", "nextToken"))
     status = _choice(params, "status", charging_rules.CHARGE_POINT_STATUSES)
     query = {"route": "chargepoints", "status": status}
     limit = _limit(params, 50)
     page = _page(lambda start: storage.list_charge_points(limit, start, status), params.get("nextToken"), query)
-    return {"chargePoints": [charging_rules.charge_point_view(item) for item in page.items],
-            "nextToken": encode_token(page.last_key, query)}
+    return {
+        "chargePoints": [charging_rules.charge_point_view(item) for item in page.items],
+        "nextToken": encode_token(page.last_key, query),
+    }
 
 
 def get_charge_point(charge_point_id: str) -> dict:
@@ -138,10 +155,13 @@ def list_sessions(params: dict | None) -> dict:
         raise BadRequestError("chargePointId must be 1-48 letters, digits or ._:@-")
     query = {"route": "sessions", "status": status, "chargePointId": charge_point_id}
     limit = _limit(params, 20)
-    page = _page(lambda start: storage.list_sessions(limit, start, status, charge_point_id), params.get("nextToken"),
-                 query)
-    return {"sessions": [charging_rules.session_view(item) for item in page.items],
-            "nextToken": encode_token(page.last_key, query)}
+    page = _page(
+        lambda start: storage.list_sessions(limit, start, status, charge_point_id), params.get("nextToken"), query
+    )
+    return {
+        "sessions": [charging_rules.session_view(item) for item in page.items],
+        "nextToken": encode_token(page.last_key, query),
+    }
 
 
 def get_session(session_id: str) -> dict:
@@ -200,8 +220,10 @@ def ocpp(charge_point_id: str, raw: bytes | None, authorization: str | None = No
     """POST /ocpp/{id}: one CALL frame in, its CALLRESULT (200) or CALLERROR (400) out. With
     OCPP_AUTH=basic the charger must send HTTP Basic with its id and password (401 otherwise)."""
     if not auth.charger_may_send(charge_point_id, authorization):
-        raise UnauthorizedError(f"charge point {charge_point_id[:48]!r} must authenticate with HTTP Basic: "
-                                "its id as user name and its password")
+        raise UnauthorizedError(
+            f"charge point {charge_point_id[:48]!r} must authenticate with HTTP Basic: "
+            "its id as user name and its password"
+        )
     try:
         answer = central_system.handle(charge_point_id, raw or b"")
     except central_system.InvalidChargePointId as error:

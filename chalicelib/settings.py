@@ -3,14 +3,15 @@
 Every variable, its default and its meaning is listed in docs/configuration.md; a bad value
 fails loudly at start-up with the variable's name rather than deep inside a request.
 """
+
 from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Mapping
 
 
 class SettingsError(ValueError):
@@ -65,9 +66,11 @@ class Settings:
     def __post_init__(self) -> None:
         # Production is never left open by a forgotten variable.
         if self.stage == "prod":
-            for name, value, open_value in (("OPERATOR_AUTH", self.operator_auth, "none"),
-                                            ("OCPP_AUTH", self.ocpp_auth, "none"),
-                                            ("CORS_ALLOW_ORIGIN", self.cors_allow_origin, "*")):
+            for name, value, open_value in (
+                ("OPERATOR_AUTH", self.operator_auth, "none"),
+                ("OCPP_AUTH", self.ocpp_auth, "none"),
+                ("CORS_ALLOW_ORIGIN", self.cors_allow_origin, "*"),
+            ):
                 if value == open_value:
                     raise SettingsError(f"{name} must not be {open_value!r} in stage prod")
 
@@ -93,8 +96,7 @@ def _text(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
-def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float,
-            kind: type = float) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float, kind: type = float) -> float:
     raw = env.get(name, str(default))
     try:
         value = kind(raw)

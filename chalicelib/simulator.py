@@ -16,24 +16,43 @@ StartTransaction is answered the charger queues that transaction's MeterValues a
 real chargers do, and sends them, in order, once it knows the transactionId. The in-process bus offline
 follows the same path, so both behave alike.
 """
+
 from __future__ import annotations
 
 import json
 import random
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterator
 
 from chalicelib import events, ocpp_frames, storage
 from chalicelib import settings as settings_module
 
 DEMO_PROFILES = (
-    {"location": "Demo Location 1", "model": "FastCharge Pro", "vendor": "EV Solutions Inc", "connectors": 2, "maxPower": 50},
-    {"location": "Demo Location 2", "model": "CityCharge AC22", "vendor": "EV Solutions Inc", "connectors": 2, "maxPower": 22},
-    {"location": "Demo Location 3", "model": "HyperCharge 150", "vendor": "EV Solutions Inc", "connectors": 1, "maxPower": 150},
+    {
+        "location": "Demo Location 1",
+        "model": "FastCharge Pro",
+        "vendor": "EV Solutions Inc",
+        "connectors": 2,
+        "maxPower": 50,
+    },
+    {
+        "location": "Demo Location 2",
+        "model": "CityCharge AC22",
+        "vendor": "EV Solutions Inc",
+        "connectors": 2,
+        "maxPower": 22,
+    },
+    {
+        "location": "Demo Location 3",
+        "model": "HyperCharge 150",
+        "vendor": "EV Solutions Inc",
+        "connectors": 1,
+        "maxPower": 150,
+    },
 )
 # Typical cars: capacity, the most they take, and their charging curve as (SoC %, share of max power).
 CARS = (
@@ -51,9 +70,18 @@ MAX_CATCH_UP_SECONDS = 15 * 60
 LEASE = "#tick-lease"
 LEASE_SECONDS = 120
 LEASE_TRIES = 5  # an answer's inbox, between taking the lease and waiting on it, when it keeps changing hands
-FORCEABLE = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "Authorize",
-             "StartTransaction", "StopTransaction", "DataTransfer", "DiagnosticsStatusNotification",
-             "FirmwareStatusNotification")
+FORCEABLE = (
+    "BootNotification",
+    "Heartbeat",
+    "StatusNotification",
+    "MeterValues",
+    "Authorize",
+    "StartTransaction",
+    "StopTransaction",
+    "DataTransfer",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+)
 
 
 class TickBusy(RuntimeError):
@@ -91,19 +119,38 @@ def _at(value: str) -> datetime:
 def new_charger(charge_point_id: str, number: int, now: datetime, rng: random.Random) -> dict:
     profile = DEMO_PROFILES[(number - 1) % len(DEMO_PROFILES)]
     connectors = {
-        str(c): {"status": "Available", "reported": None, "meterWh": rng.randint(100_000, 2_000_000),
-                 "nextArrival": _iso(now + timedelta(seconds=rng.uniform(5, 40))), "car": None, "tx": None,
-                 "until": None, "faultReturn": None, "lastSample": None}
+        str(c): {
+            "status": "Available",
+            "reported": None,
+            "meterWh": rng.randint(100_000, 2_000_000),
+            "nextArrival": _iso(now + timedelta(seconds=rng.uniform(5, 40))),
+            "car": None,
+            "tx": None,
+            "until": None,
+            "faultReturn": None,
+            "lastSample": None,
+        }
         for c in range(1, profile["connectors"] + 1)
     }
-    return {"id": charge_point_id, "profile": profile, "clock": _iso(now), "wall": _iso(now), "seq": 0,
-            "boot": "new", "heartbeatInterval": 60, "lastHeartbeat": None, "awaiting": {}, "unfinished": {},
-            "connectors": connectors}
+    return {
+        "id": charge_point_id,
+        "profile": profile,
+        "clock": _iso(now),
+        "wall": _iso(now),
+        "seq": 0,
+        "boot": "new",
+        "heartbeatInterval": 60,
+        "lastHeartbeat": None,
+        "awaiting": {},
+        "unfinished": {},
+        "connectors": connectors,
+    }
 
 
 @dataclass
 class Outgoing:
     """A frame a charger sends, stamped with the moment it was produced."""
+
     charge_point_id: str
     frame: list
 
@@ -138,28 +185,62 @@ class Charger:
     def _boot(self, moment: datetime) -> None:
         profile = self.state["profile"]
         self.state["boot"] = "sent"
-        self._send("BootNotification", {
-            "chargePointVendor": profile["vendor"], "chargePointModel": profile["model"],
-            "chargePointSerialNumber": f"SN-{self.state['id']}", "firmwareVersion": "1.6.4"},
-            {"action": "BootNotification", "sentAt": _iso(moment)})
+        self._send(
+            "BootNotification",
+            {
+                "chargePointVendor": profile["vendor"],
+                "chargePointModel": profile["model"],
+                "chargePointSerialNumber": f"SN-{self.state['id']}",
+                "firmwareVersion": "1.6.4",
+            },
+            {"action": "BootNotification", "sentAt": _iso(moment)},
+        )
 
     def _status(self, connector: str, moment: datetime, error_code: str = "NoError") -> None:
         entry = self.state["connectors"][connector]
-        self._send("StatusNotification", {"connectorId": int(connector), "status": entry["status"],
-                                          "errorCode": error_code, "timestamp": _iso(self._wall(moment))})
+        self._send(
+            "StatusNotification",
+            {
+                "connectorId": int(connector),
+                "status": entry["status"],
+                "errorCode": error_code,
+                "timestamp": _iso(self._wall(moment)),
+            },
+        )
         entry["reported"] = entry["status"]
 
     def _meter_payload(self, connector: str, moment: datetime, power_w: float) -> dict:
         entry = self.state["connectors"][connector]
-        sampled = [{"value": str(entry["meterWh"]), "context": "Sample.Periodic",
-                    "measurand": "Energy.Active.Import.Register", "location": "Outlet", "unit": "Wh"},
-                   {"value": f"{power_w:.0f}", "context": "Sample.Periodic", "measurand": "Power.Active.Import",
-                    "location": "Outlet", "unit": "W"}]
+        sampled = [
+            {
+                "value": str(entry["meterWh"]),
+                "context": "Sample.Periodic",
+                "measurand": "Energy.Active.Import.Register",
+                "location": "Outlet",
+                "unit": "Wh",
+            },
+            {
+                "value": f"{power_w:.0f}",
+                "context": "Sample.Periodic",
+                "measurand": "Power.Active.Import",
+                "location": "Outlet",
+                "unit": "W",
+            },
+        ]
         if entry["car"]:
-            sampled.append({"value": f"{entry['car']['soc']:.1f}", "context": "Sample.Periodic", "measurand": "SoC",
-                            "location": "EV", "unit": "Percent"})
-        return {"connectorId": int(connector),
-                "meterValue": [{"timestamp": _iso(self._wall(moment)), "sampledValue": sampled}]}
+            sampled.append(
+                {
+                    "value": f"{entry['car']['soc']:.1f}",
+                    "context": "Sample.Periodic",
+                    "measurand": "SoC",
+                    "location": "EV",
+                    "unit": "Percent",
+                }
+            )
+        return {
+            "connectorId": int(connector),
+            "meterValue": [{"timestamp": _iso(self._wall(moment)), "sampledValue": sampled}],
+        }
 
     def _transaction_message(self, connector: str, action: str, payload: dict) -> None:
         """Send now if the transactionId is known, otherwise queue until the answer arrives."""
@@ -190,10 +271,18 @@ class Charger:
     def _announce(self, moment: datetime) -> None:
         """After an accepted boot: who it is (location, hardware) and every connector's status."""
         profile = self.state["profile"]
-        self._send("DataTransfer", {"vendorId": ocpp_frames.INFO_VENDOR_ID, "messageId": ocpp_frames.INFO_MESSAGE_ID,
-                                    "data": json.dumps({k: profile[k] for k in ("location", "maxPower", "connectors")})})
-        self._send("StatusNotification", {"connectorId": 0, "status": "Available", "errorCode": "NoError",
-                                          "timestamp": _iso(self._wall(moment))})
+        self._send(
+            "DataTransfer",
+            {
+                "vendorId": ocpp_frames.INFO_VENDOR_ID,
+                "messageId": ocpp_frames.INFO_MESSAGE_ID,
+                "data": json.dumps({k: profile[k] for k in ("location", "maxPower", "connectors")}),
+            },
+        )
+        self._send(
+            "StatusNotification",
+            {"connectorId": 0, "status": "Available", "errorCode": "NoError", "timestamp": _iso(self._wall(moment))},
+        )
         for connector in self.state["connectors"]:
             self._status(connector, moment)
         self.state["lastHeartbeat"] = _iso(moment)
@@ -268,12 +357,18 @@ class Charger:
             self._send("Heartbeat", {})
             self.state["lastHeartbeat"] = _iso(moment)
 
-    def _advance_connector(self, connector: str, entry: dict, moment: datetime, seconds: float, share_kw: float) -> None:
+    def _advance_connector(
+        self, connector: str, entry: dict, moment: datetime, seconds: float, share_kw: float
+    ) -> None:
         status, until = entry["status"], entry["until"] and _at(entry["until"])
         if status == "Available":
             if self.rng.random() < seconds / MEAN_SECONDS_BETWEEN_FAULTS:
-                entry.update(status="Faulted", faultReturn="Available", errorCode=self.rng.choice(FAULT_CODES),
-                             until=_iso(moment + timedelta(seconds=self.rng.uniform(120, 900))))
+                entry.update(
+                    status="Faulted",
+                    faultReturn="Available",
+                    errorCode=self.rng.choice(FAULT_CODES),
+                    until=_iso(moment + timedelta(seconds=self.rng.uniform(120, 900))),
+                )
             elif moment >= _at(entry["nextArrival"]):
                 self._arrive(connector, moment)
         elif status == "Faulted" and moment >= until:
@@ -283,25 +378,41 @@ class Charger:
         elif status in ("Charging", "SuspendedEV"):
             self._charge(connector, entry, moment, seconds, share_kw)
         elif status == "Finishing" and moment >= until:
-            entry.update(status="Available", car=None, until=None,
-                         nextArrival=_iso(moment + timedelta(seconds=self.rng.expovariate(1 / MEAN_IDLE_SECONDS))))
+            entry.update(
+                status="Available",
+                car=None,
+                until=None,
+                nextArrival=_iso(moment + timedelta(seconds=self.rng.expovariate(1 / MEAN_IDLE_SECONDS))),
+            )
 
     def _arrive(self, connector: str, moment: datetime) -> None:
         car = dict(self.rng.choice(CARS))
-        car.update(soc=round(self.rng.uniform(10, 50), 1), targetSoc=self.rng.choice([80, 90, 100]),
-                   departure=_iso(moment + timedelta(minutes=self.rng.uniform(20, 180))))
+        car.update(
+            soc=round(self.rng.uniform(10, 50), 1),
+            targetSoc=self.rng.choice([80, 90, 100]),
+            departure=_iso(moment + timedelta(minutes=self.rng.uniform(20, 180))),
+        )
         id_tag = f"DEMO-TAG-{self.rng.randint(1, 20):02d}"
         self.state["connectors"][connector].update(
-            status="Preparing", car=car, idTag=id_tag, until=_iso(moment + timedelta(seconds=self.rng.uniform(15, 60))))
+            status="Preparing", car=car, idTag=id_tag, until=_iso(moment + timedelta(seconds=self.rng.uniform(15, 60)))
+        )
         self._send("Authorize", {"idTag": id_tag})
 
     def _start(self, connector: str, moment: datetime) -> None:
         entry = self.state["connectors"][connector]
-        start = {"connectorId": int(connector), "idTag": entry["idTag"], "meterStart": entry["meterWh"],
-                 "timestamp": _iso(self._wall(moment))}
+        start = {
+            "connectorId": int(connector),
+            "idTag": entry["idTag"],
+            "meterStart": entry["meterWh"],
+            "timestamp": _iso(self._wall(moment)),
+        }
         unique_id = self._send("StartTransaction", start, {"action": "StartTransaction", "sentAt": _iso(moment)})
-        entry.update(status="Charging", until=None, lastSample=_iso(moment),
-                     tx={"uid": unique_id, "txId": None, "start": start, "queue": []})
+        entry.update(
+            status="Charging",
+            until=None,
+            lastSample=_iso(moment),
+            tx={"uid": unique_id, "txId": None, "start": start, "queue": []},
+        )
 
     def _charge(self, connector: str, entry: dict, moment: datetime, seconds: float, share_kw: float) -> None:
         car = entry["car"]
@@ -326,9 +437,16 @@ class Charger:
     def _stop(self, connector: str, moment: datetime, reason: str) -> None:
         entry = self.state["connectors"][connector]
         tx = entry["tx"]
-        self._transaction_message(connector, "StopTransaction", {
-            "idTag": entry["idTag"], "meterStop": entry["meterWh"], "timestamp": _iso(self._wall(moment)),
-            "reason": reason})
+        self._transaction_message(
+            connector,
+            "StopTransaction",
+            {
+                "idTag": entry["idTag"],
+                "meterStop": entry["meterWh"],
+                "timestamp": _iso(self._wall(moment)),
+                "reason": reason,
+            },
+        )
         if tx["txId"] is None:
             # Its StopTransaction waits in the queue for the transactionId.
             self.state["unfinished"][tx["uid"]] = tx
@@ -337,7 +455,8 @@ class Charger:
 
     def _leave(self, connector: str, moment: datetime) -> None:
         self.state["connectors"][connector].update(
-            status="Finishing", until=_iso(moment + timedelta(seconds=self.rng.uniform(10, 60))))
+            status="Finishing", until=_iso(moment + timedelta(seconds=self.rng.uniform(10, 60)))
+        )
 
     # -- on demand (POST /simulate with a messageType) --------------------------------------------
 
@@ -353,8 +472,14 @@ class Charger:
             self._send("Authorize", {"idTag": f"DEMO-TAG-{self.rng.randint(1, 20):02d}"})
         elif action == "DataTransfer":
             profile = self.state["profile"]
-            self._send("DataTransfer", {"vendorId": ocpp_frames.INFO_VENDOR_ID, "messageId": ocpp_frames.INFO_MESSAGE_ID,
-                                        "data": json.dumps({k: profile[k] for k in ("location", "maxPower", "connectors")})})
+            self._send(
+                "DataTransfer",
+                {
+                    "vendorId": ocpp_frames.INFO_VENDOR_ID,
+                    "messageId": ocpp_frames.INFO_MESSAGE_ID,
+                    "data": json.dumps({k: profile[k] for k in ("location", "maxPower", "connectors")}),
+                },
+            )
         elif action in ("DiagnosticsStatusNotification", "FirmwareStatusNotification"):
             self._send(action, {"status": "Idle"})
         elif action == "StartTransaction":
@@ -366,8 +491,10 @@ class Charger:
         elif action == "MeterValues":
             known = [c for c, e in connectors.items() if e["tx"] and e["tx"]["txId"] is not None]
             if known:
-                self._send("MeterValues", {**self._meter_payload(known[0], moment, 0.0),
-                                           "transactionId": connectors[known[0]]["tx"]["txId"]})
+                self._send(
+                    "MeterValues",
+                    {**self._meter_payload(known[0], moment, 0.0), "transactionId": connectors[known[0]]["tx"]["txId"]},
+                )
             else:
                 self._send("MeterValues", self._meter_payload("1", moment, 0.0))
         elif action == "StopTransaction":
@@ -392,6 +519,7 @@ def _curve(points: list[list[float]], soc: float) -> float:
 
 # --- the fleet -----------------------------------------------------------------------------------
 
+
 def _rng(settings: settings_module.Settings, charge_point_id: str, moment: str) -> random.Random:
     """Seeded: the same seed, charger and state give the same behaviour, so a simulated day repeats
     (and a tick replayed after a failed save sends the very same messages, which the central system
@@ -406,15 +534,19 @@ def _load(ids: list[str], now: datetime, settings: settings_module.Settings) -> 
     states = {}
     for number, charge_point_id in enumerate(ids, start=1):
         item = items.get(charge_point_id)
-        states[charge_point_id] = (json.loads(item["state"]) if item else
-                                   new_charger(charge_point_id, number, now, _rng(settings, charge_point_id, "new")))
+        states[charge_point_id] = (
+            json.loads(item["state"])
+            if item
+            else new_charger(charge_point_id, number, now, _rng(settings, charge_point_id, "new"))
+        )
     wanted = [reply_key(cp, uid) for cp, state in states.items() for uid in state["awaiting"]]
     replies = storage.load_simulator_items(wanted) if wanted else {}
     return states, replies
 
 
-def run_tick(now: datetime | None = None, charge_point_id: str | None = None,
-             message_type: str | None = None) -> list[dict]:
+def run_tick(
+    now: datetime | None = None, charge_point_id: str | None = None, message_type: str | None = None
+) -> list[dict]:
     """One tick: every charger of the fleet lives until now, or one charger sends one message type.
     Returns every frame it published, as {"chargePointId", "message"}."""
     settings = settings_module.get()
@@ -422,8 +554,11 @@ def run_tick(now: datetime | None = None, charge_point_id: str | None = None,
     ids = fleet_ids(settings.fleet_size)
     if charge_point_id is not None:
         if charge_point_id not in ids:
-            raise UnknownChargePoint(f"{charge_point_id} is not a simulated charge point (fleet: {ids[0]}..{ids[-1]})"
-                                     if ids else "the simulated fleet is empty (FLEET_SIZE=0)")
+            raise UnknownChargePoint(
+                f"{charge_point_id} is not a simulated charge point (fleet: {ids[0]}..{ids[-1]})"
+                if ids
+                else "the simulated fleet is empty (FLEET_SIZE=0)"
+            )
         if message_type not in FORCEABLE:
             raise UnknownMessageType(f"messageType must be one of {', '.join(FORCEABLE)}")
         ids = [charge_point_id]
@@ -458,13 +593,13 @@ def _holding(holder: str) -> Iterator[None]:
         raise
 
 
-def _publish_and_save(sent: list[Outgoing], states: dict[str, dict], deletes: list[str],
-                      now: datetime | None) -> None:
+def _publish_and_save(sent: list[Outgoing], states: dict[str, dict], deletes: list[str], now: datetime | None) -> None:
     """Publish first, then save: a save that fails leaves the state as it was, and the seeded replay sends
     the very same messages, which the central system recognises."""
     events.publish(_entries(sent, states, now))
-    storage.save_simulator_items([{"pk": cp, "state": json.dumps(state)} for cp, state in states.items()],
-                                 deletes=deletes)
+    storage.save_simulator_items(
+        [{"pk": cp, "state": json.dumps(state)} for cp, state in states.items()], deletes=deletes
+    )
 
 
 def _entries(sent: list[Outgoing], states: dict[str, dict], now: datetime | None) -> list[dict]:
@@ -483,8 +618,14 @@ def _entries(sent: list[Outgoing], states: dict[str, dict], now: datetime | None
     return entries
 
 
-def _tick_charger(state: dict, replies: dict[str, dict], now: datetime, settings: settings_module.Settings,
-                  message_type: str | None, consumed: list[str]) -> list[Outgoing]:
+def _tick_charger(
+    state: dict,
+    replies: dict[str, dict],
+    now: datetime,
+    settings: settings_module.Settings,
+    message_type: str | None,
+    consumed: list[str],
+) -> list[Outgoing]:
     """One charger's tick: the answers filed for it (those no reaction took), then its life until now. A
     forced message is sent alone."""
     charger = _charger(state, settings)
@@ -503,8 +644,9 @@ def _charger(state: dict, settings: settings_module.Settings) -> Charger:
     return Charger(state, _rng(settings, state["id"], f"{state['clock']}#{state['seq']}"), settings.simulator_speed)
 
 
-def _read_answers(charger: Charger, filed: dict[str, dict], consumed: list[str],
-                  settings: settings_module.Settings) -> None:
+def _read_answers(
+    charger: Charger, filed: dict[str, dict], consumed: list[str], settings: settings_module.Settings
+) -> None:
     """The charger reacts to each filed answer to a message it still waits for, at its present moment."""
     state = charger.state
     for unique_id in list(state["awaiting"]):
@@ -521,8 +663,9 @@ def receive_reply(detail: dict) -> None:
     docstring). Taking turns with ticks and other reactions on the lease; after LEASE_TRIES hand-overs in
     a row the answer stays filed for the charger's next tick."""
     key = reply_key(detail["chargePointId"], detail["messageId"])
-    storage.put_simulator_item({"pk": key, "message": json.dumps(detail["message"]),
-                                "expiresAt": int(time.time()) + 86400})
+    storage.put_simulator_item(
+        {"pk": key, "message": json.dumps(detail["message"]), "expiresAt": int(time.time()) + 86400}
+    )
     for _ in range(LEASE_TRIES):
         holder = _take_lease()
         if holder is not None:

@@ -7,6 +7,7 @@ counter on reconnect, so an id alone proves nothing). The duplicate check theref
 only a write whose condition fails is followed by a read, to tell why. Request counts per operation are in the docstrings and are
 pinned by tests/test_request_budget.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,11 +15,12 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from chalicelib import settings as settings_module
 
@@ -35,7 +37,14 @@ CHARGE_POINT_FLEET = "chargepoint"
 SESSION_FLEET = "session"
 
 APPLIED, DUPLICATE, STALE, NOT_ACCEPTED, CONFLICT, MISSING, SUPERSEDED = (
-    "applied", "duplicate", "stale", "not-accepted", "conflict", "missing", "superseded")
+    "applied",
+    "duplicate",
+    "stale",
+    "not-accepted",
+    "conflict",
+    "missing",
+    "superseded",
+)
 # A stop heard before its transaction's start is kept in the sessions table under this prefix + the
 # session id: outside every index (it has none of their keys) and out of the hot charge point item.
 EARLY_STOP_PREFIX = "stop#"
@@ -43,6 +52,7 @@ EARLY_STOP_PREFIX = "stop#"
 
 class ValueRefused(Exception):
     """DynamoDB refused a value or an item as invalid (number range, item size): retrying cannot help."""
+
 
 _lock = threading.Lock()
 _client: Any = None
@@ -57,8 +67,10 @@ def client() -> Any:
             import boto3
             from botocore.config import Config
 
-            _client = boto3.client("dynamodb", config=Config(
-                retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10))
+            _client = boto3.client(
+                "dynamodb",
+                config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10),
+            )
         return _client
 
 
@@ -91,6 +103,7 @@ def _names() -> settings_module.Settings:
 
 
 # --- (de)serialisation --------------------------------------------------------------------------
+
 
 def _to_attr(value: Any) -> dict:
     from decimal import DecimalException
@@ -163,9 +176,11 @@ class _Expression:
 
 # --- the guard on the charge point ----------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Stamp:
     """Who sent the message being applied, its uniqueId, when it was heard, and the answer it gets."""
+
     charge_point_id: str
     unique_id: str
     seen: str
@@ -180,20 +195,35 @@ class Result:
     session: dict | None = None
 
 
-def _guarded_charge_point_update(stamp: Stamp, sets: dict | None = None, adds: dict | None = None,
-                                 check_seen: bool = True, since: tuple[str, str] | None = None,
-                                 booting: bool = False) -> dict:
+def _guarded_charge_point_update(
+    stamp: Stamp,
+    sets: dict | None = None,
+    adds: dict | None = None,
+    check_seen: bool = True,
+    since: tuple[str, str] | None = None,
+    booting: bool = False,
+) -> dict:
     """The guard as an UpdateItem. `since` = (attribute path, time): the fact is written only when newer
     than the one stored there. A boot may change the registration, so it only needs the item to exist."""
     expr = _Expression()
-    all_sets = {"lastSeen": stamp.seen, "lastCallId": stamp.unique_id, "lastCallDigest": stamp.digest,
-                "lastAnswer": stamp.answer, **(sets or {})}
+    all_sets = {
+        "lastSeen": stamp.seen,
+        "lastCallId": stamp.unique_id,
+        "lastCallDigest": stamp.digest,
+        "lastAnswer": stamp.answer,
+        **(sets or {}),
+    }
     if not check_seen:
         del all_sets["lastSeen"]
-    condition = (f"attribute_exists({expr.name('chargePointId')})" if booting
-                 else f"{expr.name('registration')} = {expr.value('Accepted')}")
-    condition += (f" AND NOT ({expr.name('lastCallId')} = {expr.value(stamp.unique_id)}"
-                  f" AND {expr.name('lastCallDigest')} = {expr.value(stamp.digest)})")
+    condition = (
+        f"attribute_exists({expr.name('chargePointId')})"
+        if booting
+        else f"{expr.name('registration')} = {expr.value('Accepted')}"
+    )
+    condition += (
+        f" AND NOT ({expr.name('lastCallId')} = {expr.value(stamp.unique_id)}"
+        f" AND {expr.name('lastCallDigest')} = {expr.value(stamp.digest)})"
+    )
     if check_seen:
         condition += f" AND {expr.name('lastSeen')} <= {expr.value(stamp.seen)}"
     if since:
@@ -240,8 +270,13 @@ def _updated_if(args: dict) -> dict | None:
         return None
 
 
-def touch_charge_point(stamp: Stamp, sets: dict | None = None, adds: dict | None = None,
-                       since: tuple[str, str] | None = None, booting: bool = False) -> Result:
+def touch_charge_point(
+    stamp: Stamp,
+    sets: dict | None = None,
+    adds: dict | None = None,
+    since: tuple[str, str] | None = None,
+    booting: bool = False,
+) -> Result:
     """Record a message on the charge point: 1 UpdateItem; +1 GetItem when the guard fails. A message
     older than the last one heard still stores its facts, without moving lastSeen (+1 UpdateItem): the
     bus and racing HTTP clients do not keep order, and an acknowledged fact is never dropped. SUPERSEDED
@@ -266,8 +301,12 @@ def _stats_key(shard: int) -> dict:
 
 def _stats_update(shard: int, adds: dict[str, int]) -> dict:
     expr = _Expression()
-    return {"TableName": _names().stats_table, "Key": _stats_key(shard), "UpdateExpression": expr.update(adds=adds),
-            **expr.args()}
+    return {
+        "TableName": _names().stats_table,
+        "Key": _stats_key(shard),
+        "UpdateExpression": expr.update(adds=adds),
+        **expr.args(),
+    }
 
 
 def add_to_stats(shard: int, adds: dict[str, int]) -> None:
@@ -301,10 +340,14 @@ def _transact(items: list[dict]) -> bool:
 
 # --- charge points -------------------------------------------------------------------------------
 
+
 def get_charge_point(charge_point_id: str, consistent: bool = False) -> dict | None:
     """1 GetItem."""
-    response = client().get_item(TableName=_names().charge_points_table,
-                                 Key=to_item({"chargePointId": charge_point_id}), ConsistentRead=consistent)
+    response = client().get_item(
+        TableName=_names().charge_points_table,
+        Key=to_item({"chargePointId": charge_point_id}),
+        ConsistentRead=consistent,
+    )
     return from_item(response.get("Item"))
 
 
@@ -318,8 +361,9 @@ def _credentials_key(charge_point_id: str) -> dict:
 
 def get_password_hash(charge_point_id: str) -> str | None:
     """1 GetItem (strongly consistent: a new password works at once)."""
-    response = client().get_item(TableName=_names().charge_points_table, Key=_credentials_key(charge_point_id),
-                                 ConsistentRead=True)
+    response = client().get_item(
+        TableName=_names().charge_points_table, Key=_credentials_key(charge_point_id), ConsistentRead=True
+    )
     return (from_item(response.get("Item")) or {}).get("passwordHash")
 
 
@@ -333,28 +377,49 @@ def create_charge_point(item: dict, shard: int) -> bool:
     """A charge point's first accepted boot: the item and the fleet counters in 1 TransactWriteItems.
     False when it exists already."""
     item = {**item, "fleet": CHARGE_POINT_FLEET, "shard": shard}
-    return _transact([
-        {"Put": {"TableName": _names().charge_points_table, "Item": to_item(item),
-                 "ConditionExpression": "attribute_not_exists(chargePointId)"}},
-        {"Update": _stats_update(shard, {"totalChargePoints": 1, f"status_{item['status']}": 1})},
-    ])
+    return _transact(
+        [
+            {
+                "Put": {
+                    "TableName": _names().charge_points_table,
+                    "Item": to_item(item),
+                    "ConditionExpression": "attribute_not_exists(chargePointId)",
+                }
+            },
+            {"Update": _stats_update(shard, {"totalChargePoints": 1, f"status_{item['status']}": 1})},
+        ]
+    )
 
 
-def apply_status(stamp: Stamp, connector: str, entry: dict, new_status: str, old_status: str,
-                 version: int, shard: int, sets: dict | None = None, check_seen: bool = True) -> Result:
+def apply_status(
+    stamp: Stamp,
+    connector: str,
+    entry: dict,
+    new_status: str,
+    old_status: str,
+    version: int,
+    shard: int,
+    sets: dict | None = None,
+    check_seen: bool = True,
+) -> Result:
     """A connector status change, with the charge point's status and the status counters moved in the
     same TransactWriteItems (1 request; a plain UpdateItem when the charge point's status stays).
     Optimistic on statusVersion: CONFLICT tells the caller to read again and retry."""
     update = _guarded_charge_point_update(
-        stamp, {f"connectorStatus.{connector}": entry, "status": new_status, "statusVersion": version + 1, **(sets or {})},
-        check_seen=check_seen)
+        stamp,
+        {f"connectorStatus.{connector}": entry, "status": new_status, "statusVersion": version + 1, **(sets or {})},
+        check_seen=check_seen,
+    )
     expr_names, expr_values = update["ExpressionAttributeNames"], update["ExpressionAttributeValues"]
     expr_names["#sv"] = "statusVersion"
     expr_values[":sv"] = _to_attr(version)
     update["ConditionExpression"] += " AND #sv = :sv"
     counters = {f"status_{old_status}": -1, f"status_{new_status}": 1}
-    if (_update_if(update) if new_status == old_status
-            else _transact([{"Update": update}, {"Update": _stats_update(shard, counters)}])):
+    if (
+        _update_if(update)
+        if new_status == old_status
+        else _transact([{"Update": update}, {"Update": _stats_update(shard, counters)}])
+    ):
         return Result(APPLIED)
     charge_point = get_charge_point(stamp.charge_point_id, consistent=True)
     outcome = classify(charge_point, stamp)
@@ -363,25 +428,30 @@ def apply_status(stamp: Stamp, connector: str, entry: dict, new_status: str, old
 
 # --- sessions ------------------------------------------------------------------------------------
 
+
 def get_session(session_id: str, consistent: bool = False) -> dict | None:
     """1 GetItem."""
-    response = client().get_item(TableName=_names().sessions_table, Key=to_item({"sessionId": session_id}),
-                                 ConsistentRead=consistent)
+    response = client().get_item(
+        TableName=_names().sessions_table, Key=to_item({"sessionId": session_id}), ConsistentRead=consistent
+    )
     return from_item(response.get("Item"))
 
 
-def _session_and_charge_point(session_id: str, charge_point_id: str,
-                              with_early_stop: bool = False) -> tuple[dict | None, dict | None, dict | None]:
+def _session_and_charge_point(
+    session_id: str, charge_point_id: str, with_early_stop: bool = False
+) -> tuple[dict | None, dict | None, dict | None]:
     """Both items (and a stop kept for the session) in 1 BatchGetItem (strongly consistent), to explain a
     failed transaction."""
     names = _names()
     keys = [to_item({"sessionId": session_id})]
     if with_early_stop:
         keys.append(to_item({"sessionId": EARLY_STOP_PREFIX + session_id}))
-    response = client().batch_get_item(RequestItems={
-        names.sessions_table: {"Keys": keys, "ConsistentRead": True},
-        names.charge_points_table: {"Keys": [to_item({"chargePointId": charge_point_id})], "ConsistentRead": True},
-    })
+    response = client().batch_get_item(
+        RequestItems={
+            names.sessions_table: {"Keys": keys, "ConsistentRead": True},
+            names.charge_points_table: {"Keys": [to_item({"chargePointId": charge_point_id})], "ConsistentRead": True},
+        }
+    )
     found = response.get("Responses", {})
     sessions = {item["sessionId"]["S"]: from_item(item) for item in found.get(names.sessions_table, [])}
     charge_point = next(iter(found.get(names.charge_points_table, [])), None)
@@ -392,15 +462,26 @@ def start_session(session: dict, stamp: Stamp, shard: int, sets: dict | None = N
     """A new Active session, the guard (with `sets` on the charge point) and the active-sessions counter:
     1 TransactWriteItems. When the session exists already (a resent StartTransaction) it comes back in the
     Result."""
-    item = {**session, "fleet": SESSION_FLEET, "startKey": f"{session['startTime']}#{session['sessionId']}",
-            "chargePointStatus": f"{session['chargePointId']}#Active"}
+    item = {
+        **session,
+        "fleet": SESSION_FLEET,
+        "startKey": f"{session['startTime']}#{session['sessionId']}",
+        "chargePointStatus": f"{session['chargePointId']}#Active",
+    }
     for check_seen in (True, False):
-        written = _transact([
-            {"Put": {"TableName": _names().sessions_table, "Item": to_item(item),
-                     "ConditionExpression": "attribute_not_exists(sessionId)"}},
-            {"Update": _guarded_charge_point_update(stamp, sets, check_seen=check_seen)},
-            {"Update": _stats_update(shard, {"activeSessions": 1})},
-        ])
+        written = _transact(
+            [
+                {
+                    "Put": {
+                        "TableName": _names().sessions_table,
+                        "Item": to_item(item),
+                        "ConditionExpression": "attribute_not_exists(sessionId)",
+                    }
+                },
+                {"Update": _guarded_charge_point_update(stamp, sets, check_seen=check_seen)},
+                {"Update": _stats_update(shard, {"activeSessions": 1})},
+            ]
+        )
         if written:
             return Result(APPLIED)
         existing, charge_point, _ = _session_and_charge_point(session["sessionId"], stamp.charge_point_id)
@@ -429,9 +510,18 @@ def keep_early_stop(stamp: Stamp, session_id: str, record: dict, max_kept: int) 
     update["ExpressionAttributeValues"][":usc"] = _to_attr(max_kept)
     update["ConditionExpression"] += " AND (attribute_not_exists(#usc) OR #usc < :usc)"
     item = {**record, "sessionId": EARLY_STOP_PREFIX + session_id}
-    if _transact([{"Put": {"TableName": _names().sessions_table, "Item": to_item(item),
-                           "ConditionExpression": "attribute_not_exists(sessionId)"}},
-                  {"Update": update}]):
+    if _transact(
+        [
+            {
+                "Put": {
+                    "TableName": _names().sessions_table,
+                    "Item": to_item(item),
+                    "ConditionExpression": "attribute_not_exists(sessionId)",
+                }
+            },
+            {"Update": update},
+        ]
+    ):
         return Result(APPLIED)
     _, charge_point, kept = _session_and_charge_point(session_id, stamp.charge_point_id, with_early_stop=True)
     outcome = classify(charge_point, stamp)
@@ -446,14 +536,27 @@ def forget_early_stop(charge_point_id: str, session_id: str) -> None:
     """The kept stop, once applied to its session, marked applied (it stays as the record of what the charger
     sent) and no longer counted against the charger's bound: 1 TransactWriteItems."""
     stop, charge_point = _Expression(), _Expression()
-    _transact([
-        {"Update": {"TableName": _names().sessions_table, "Key": to_item({"sessionId": EARLY_STOP_PREFIX + session_id}),
+    _transact(
+        [
+            {
+                "Update": {
+                    "TableName": _names().sessions_table,
+                    "Key": to_item({"sessionId": EARLY_STOP_PREFIX + session_id}),
                     "UpdateExpression": stop.update({"applied": True}),
                     "ConditionExpression": f"attribute_exists(sessionId) AND attribute_not_exists({stop.name('applied')})",
-                    **stop.args()}},
-        {"Update": {"TableName": _names().charge_points_table, "Key": to_item({"chargePointId": charge_point_id}),
-                    "UpdateExpression": charge_point.update(adds={"unknownStopCount": -1}), **charge_point.args()}},
-    ])
+                    **stop.args(),
+                }
+            },
+            {
+                "Update": {
+                    "TableName": _names().charge_points_table,
+                    "Key": to_item({"chargePointId": charge_point_id}),
+                    "UpdateExpression": charge_point.update(adds={"unknownStopCount": -1}),
+                    **charge_point.args(),
+                }
+            },
+        ]
+    )
 
 
 def keep_signed_values(session_id: str, values: list[dict]) -> None:
@@ -464,29 +567,40 @@ def keep_signed_values(session_id: str, values: list[dict]) -> None:
     _transact([{"Put": {"TableName": _names().sessions_table, "Item": to_item(item)}} for item in items])
 
 
-def record_meter(session_id: str, stamp: Stamp, sample_time: str, sets: dict, register_wh: int | None,
-                 adds: dict | None = None) -> Result:
+def record_meter(
+    session_id: str, stamp: Stamp, sample_time: str, sets: dict, register_wh: int | None, adds: dict | None = None
+) -> Result:
     """Latest meter reading of an Active session with the guard: 1 TransactWriteItems. The conditions keep
     readings in time order and the register rising; a failure is explained with 1 BatchGetItem."""
     expr = _Expression()
     last_time = expr.name("lastMeterTime")
-    condition = (f"{expr.name('status')} = {expr.value('Active')}"
-                 f" AND (attribute_not_exists({last_time}) OR {last_time} < {expr.value(sample_time)})")
+    condition = (
+        f"{expr.name('status')} = {expr.value('Active')}"
+        f" AND (attribute_not_exists({last_time}) OR {last_time} < {expr.value(sample_time)})"
+    )
     if register_wh is not None:
-        condition += (f" AND {expr.name('lastRegisterWh')} <= {expr.value(register_wh)}"
-                      f" AND {expr.name('meterStart')} <= {expr.value(register_wh)}")
-    session_update = {"TableName": _names().sessions_table, "Key": to_item({"sessionId": session_id}),
-                      "UpdateExpression": expr.update({**sets, "lastMeterTime": sample_time}, adds),
-                      "ConditionExpression": condition, **expr.args()}
+        condition += (
+            f" AND {expr.name('lastRegisterWh')} <= {expr.value(register_wh)}"
+            f" AND {expr.name('meterStart')} <= {expr.value(register_wh)}"
+        )
+    session_update = {
+        "TableName": _names().sessions_table,
+        "Key": to_item({"sessionId": session_id}),
+        "UpdateExpression": expr.update({**sets, "lastMeterTime": sample_time}, adds),
+        "ConditionExpression": condition,
+        **expr.args(),
+    }
     for check_seen in (True, False):
-        if _transact([{"Update": session_update},
-                      {"Update": _guarded_charge_point_update(stamp, check_seen=check_seen)}]):
+        if _transact(
+            [{"Update": session_update}, {"Update": _guarded_charge_point_update(stamp, check_seen=check_seen)}]
+        ):
             return Result(APPLIED)
         session, charge_point, _ = _session_and_charge_point(session_id, stamp.charge_point_id)
         outcome = classify(charge_point, stamp)
         if outcome != STALE:
-            return Result(outcome if outcome != APPLIED else MISSING if session is None else CONFLICT,
-                          charge_point, session)
+            return Result(
+                outcome if outcome != APPLIED else MISSING if session is None else CONFLICT, charge_point, session
+            )
     return Result(CONFLICT, charge_point, session)
 
 
@@ -495,36 +609,53 @@ def attach_late_samples(session_id: str, sample_times: list[str], max_kept: int)
     so a duplicate delivery adds nothing, of at most max_kept times: 1 UpdateItem. False when full."""
     expr = _Expression()
     late = expr.name("lateSampleTimes")
-    return _update_if({
-        "TableName": _names().sessions_table, "Key": to_item({"sessionId": session_id}),
-        "UpdateExpression": f"ADD {late} {expr.value(set(sample_times))}",
-        "ConditionExpression": f"attribute_not_exists({late}) OR size({late}) < {expr.value(max_kept)}",
-        **expr.args()})
+    return _update_if(
+        {
+            "TableName": _names().sessions_table,
+            "Key": to_item({"sessionId": session_id}),
+            "UpdateExpression": f"ADD {late} {expr.value(set(sample_times))}",
+            "ConditionExpression": f"attribute_not_exists({late}) OR size({late}) < {expr.value(max_kept)}",
+            **expr.args(),
+        }
+    )
 
 
 def note_session(session_id: str, sets: dict | None = None, adds: dict | None = None) -> None:
     """Facts about an existing session that change none of its totals (anomalies, a stop heard after it
     was closed): 1 UpdateItem."""
     expr = _Expression()
-    client().update_item(TableName=_names().sessions_table, Key=to_item({"sessionId": session_id}),
-                         UpdateExpression=expr.update(sets, adds), ConditionExpression="attribute_exists(sessionId)",
-                         **expr.args())
+    client().update_item(
+        TableName=_names().sessions_table,
+        Key=to_item({"sessionId": session_id}),
+        UpdateExpression=expr.update(sets, adds),
+        ConditionExpression="attribute_exists(sessionId)",
+        **expr.args(),
+    )
 
 
-def complete_session(session_id: str, stamp: Stamp, sets: dict, shard: int, energy_wh: int,
-                     revenue_minor: int, adds: dict | None = None) -> Result:
+def complete_session(
+    session_id: str, stamp: Stamp, sets: dict, shard: int, energy_wh: int, revenue_minor: int, adds: dict | None = None
+) -> Result:
     """Active -> Completed with the guard and the fleet totals: 1 TransactWriteItems."""
     expr = _Expression()
-    session_update = {"TableName": _names().sessions_table, "Key": to_item({"sessionId": session_id}),
-                      "UpdateExpression": expr.update({**sets, "status": "Completed",
-                                                       "chargePointStatus": f"{stamp.charge_point_id}#Completed"},
-                                                      adds),
-                      "ConditionExpression": f"{expr.name('status')} = {expr.value('Active')}", **expr.args()}
+    session_update = {
+        "TableName": _names().sessions_table,
+        "Key": to_item({"sessionId": session_id}),
+        "UpdateExpression": expr.update(
+            {**sets, "status": "Completed", "chargePointStatus": f"{stamp.charge_point_id}#Completed"}, adds
+        ),
+        "ConditionExpression": f"{expr.name('status')} = {expr.value('Active')}",
+        **expr.args(),
+    }
     totals = {"activeSessions": -1, "completedSessions": 1, "energyWh": energy_wh, "revenueMinor": revenue_minor}
     for check_seen in (True, False):
-        if _transact([{"Update": session_update},
-                      {"Update": _guarded_charge_point_update(stamp, check_seen=check_seen)},
-                      {"Update": _stats_update(shard, totals)}]):
+        if _transact(
+            [
+                {"Update": session_update},
+                {"Update": _guarded_charge_point_update(stamp, check_seen=check_seen)},
+                {"Update": _stats_update(shard, totals)},
+            ]
+        ):
             return Result(APPLIED)
         session, charge_point, _ = _session_and_charge_point(session_id, stamp.charge_point_id)
         if session is None or session["status"] != "Active":
@@ -536,6 +667,7 @@ def complete_session(session_id: str, stamp: Stamp, sets: dict, shard: int, ener
 
 
 # --- statistics ----------------------------------------------------------------------------------
+
 
 def read_stats(shards: int) -> dict[str, int]:
     """The fleet's counters summed over every shard: 1 BatchGetItem (up to 100 shards)."""
@@ -554,17 +686,22 @@ def read_stats(shards: int) -> dict[str, int]:
 
 # --- listing: Query on an index, then the page's items in one BatchGetItem ------------------------
 
+
 @dataclass
 class Page:
     items: list[dict]
     last_key: dict | None = None
 
 
-def _query_keys(table: str, index: str, partition: tuple[str, str], limit: int, start: dict | None,
-                newest_first: bool) -> tuple[list[dict], dict | None]:
+def _query_keys(
+    table: str, index: str, partition: tuple[str, str], limit: int, start: dict | None, newest_first: bool
+) -> tuple[list[dict], dict | None]:
     expr = _Expression()
     args: dict[str, Any] = {
-        "TableName": table, "IndexName": index, "Limit": limit, "ScanIndexForward": not newest_first,
+        "TableName": table,
+        "IndexName": index,
+        "Limit": limit,
+        "ScanIndexForward": not newest_first,
         "KeyConditionExpression": f"{expr.name(partition[0])} = {expr.value(partition[1])}",
     }
     if start:
@@ -595,14 +732,18 @@ def list_charge_points(limit: int, start: dict | None, status: str | None = None
     return Page(_batch_get(table, "chargePointId", keys) if keys else [], last)
 
 
-def list_sessions(limit: int, start: dict | None, status: str | None = None,
-                  charge_point_id: str | None = None) -> Page:
+def list_sessions(
+    limit: int, start: dict | None, status: str | None = None, charge_point_id: str | None = None
+) -> Page:
     """A page of sessions, newest first: 1 Query + 1 BatchGetItem; never a Scan."""
     table = _names().sessions_table
     if charge_point_id:
         # One charger's sessions of one status have their own index key: full pages, no filtering.
-        index, partition = (("chargepoint-status-index", ("chargePointStatus", f"{charge_point_id}#{status}"))
-                            if status else ("chargepoint-index", ("chargePointId", charge_point_id)))
+        index, partition = (
+            ("chargepoint-status-index", ("chargePointStatus", f"{charge_point_id}#{status}"))
+            if status
+            else ("chargepoint-index", ("chargePointId", charge_point_id))
+        )
         keys, last = _query_keys(table, index, partition, limit, start, newest_first=True)
     elif status:
         keys, last = _query_keys(table, "status-index", ("status", status), limit, start, newest_first=True)
@@ -612,6 +753,7 @@ def list_sessions(limit: int, start: dict | None, status: str | None = None,
 
 
 # --- the simulator's own memory ------------------------------------------------------------------
+
 
 def load_simulator_items(keys: Iterable[str]) -> dict[str, dict]:
     """Simulator items by pk, in BatchGetItem calls of 100 keys."""
@@ -662,22 +804,33 @@ def put_simulator_item(item: dict) -> None:
 def acquire_lease(name: str, holder: str, now_epoch: float, seconds: float) -> bool:
     """A lease so that two simulator ticks never run at once: 1 conditional UpdateItem."""
     expr = _Expression()
-    return _update_if({
-        "TableName": _names().simulator_table, "Key": to_item({"pk": name}),
-        "UpdateExpression": expr.update({"holder": holder, "until": Decimal(str(now_epoch + seconds))}),
-        "ConditionExpression": (f"attribute_not_exists({expr.name('until')}) OR "
-                                f"{expr.name('until')} < {expr.value(Decimal(str(now_epoch)))}"),
-        **expr.args()})
+    return _update_if(
+        {
+            "TableName": _names().simulator_table,
+            "Key": to_item({"pk": name}),
+            "UpdateExpression": expr.update({"holder": holder, "until": Decimal(str(now_epoch + seconds))}),
+            "ConditionExpression": (
+                f"attribute_not_exists({expr.name('until')}) OR "
+                f"{expr.name('until')} < {expr.value(Decimal(str(now_epoch)))}"
+            ),
+            **expr.args(),
+        }
+    )
 
 
 def wait_on_lease(name: str, member: str, now_epoch: float) -> bool:
     """Leave member for the lease's holder to serve before it lets go (see release_lease): 1 conditional
     UpdateItem. False when nobody holds the lease (any more): then take it instead."""
     expr = _Expression()
-    return _update_if({
-        "TableName": _names().simulator_table, "Key": to_item({"pk": name}),
-        "UpdateExpression": expr.update(adds={"waiting": {member}}),
-        "ConditionExpression": f"{expr.name('until')} >= {expr.value(Decimal(str(now_epoch)))}", **expr.args()})
+    return _update_if(
+        {
+            "TableName": _names().simulator_table,
+            "Key": to_item({"pk": name}),
+            "UpdateExpression": expr.update(adds={"waiting": {member}}),
+            "ConditionExpression": f"{expr.name('until')} >= {expr.value(Decimal(str(now_epoch)))}",
+            **expr.args(),
+        }
+    )
 
 
 def release_lease(name: str, holder: str) -> list[str]:
@@ -685,27 +838,47 @@ def release_lease(name: str, holder: str) -> list[str]:
     the list, for the holder to serve before it tries again. Nothing when the lease expired and another
     holder has it now. 1 conditional UpdateItem; +1 UpdateItem when members wait."""
     expr = _Expression()
-    if _update_if({"TableName": _names().simulator_table, "Key": to_item({"pk": name}),
-                   "UpdateExpression": expr.update({"until": Decimal(0)}),
-                   "ConditionExpression": f"{expr.name('holder')} = {expr.value(holder)}"
-                                          f" AND attribute_not_exists({expr.name('waiting')})", **expr.args()}):
+    if _update_if(
+        {
+            "TableName": _names().simulator_table,
+            "Key": to_item({"pk": name}),
+            "UpdateExpression": expr.update({"until": Decimal(0)}),
+            "ConditionExpression": f"{expr.name('holder')} = {expr.value(holder)}"
+            f" AND attribute_not_exists({expr.name('waiting')})",
+            **expr.args(),
+        }
+    ):
         return []
     expr = _Expression()
-    taken = _updated_if({"TableName": _names().simulator_table, "Key": to_item({"pk": name}),
-                         "ReturnValues": "UPDATED_OLD", "UpdateExpression": f"REMOVE {expr.name('waiting')}",
-                         "ConditionExpression": f"{expr.name('holder')} = {expr.value(holder)}", **expr.args()})
+    taken = _updated_if(
+        {
+            "TableName": _names().simulator_table,
+            "Key": to_item({"pk": name}),
+            "ReturnValues": "UPDATED_OLD",
+            "UpdateExpression": f"REMOVE {expr.name('waiting')}",
+            "ConditionExpression": f"{expr.name('holder')} = {expr.value(holder)}",
+            **expr.args(),
+        }
+    )
     return sorted(from_item(taken or {}).get("waiting", ()))
 
 
 def give_up_lease(name: str, holder: str) -> None:
     """Give the lease back whatever waits on it (after a failure: the next holder serves them): 1 UpdateItem."""
     expr = _Expression()
-    _update_if({"TableName": _names().simulator_table, "Key": to_item({"pk": name}),
-                "UpdateExpression": expr.update({"until": Decimal(0)}),
-                "ConditionExpression": f"{expr.name('holder')} = {expr.value(holder)}", **expr.args()})
+    _update_if(
+        {
+            "TableName": _names().simulator_table,
+            "Key": to_item({"pk": name}),
+            "UpdateExpression": expr.update({"until": Decimal(0)}),
+            "ConditionExpression": f"{expr.name('holder')} = {expr.value(holder)}",
+            **expr.args(),
+        }
+    )
 
 
 # --- WebSocket connections and remote commands ---------------------------------------------------
+
 
 def set_online(charge_point_id: str, online: bool, seen: str, connection_id: str, gateway_id: str = "") -> bool:
     """A charger's WebSocket connected (online, with the gateway and connection that hold it) or closed:
@@ -722,8 +895,15 @@ def set_online(charge_point_id: str, online: bool, seen: str, connection_id: str
             condition += f" AND {expr.name('connectionId')} = {expr.value(connection_id)}"
         if with_seen:
             condition += f" AND {expr.name('lastSeen')} <= {expr.value(seen)}"
-        if _update_if({"TableName": _names().charge_points_table, "Key": to_item({"chargePointId": charge_point_id}),
-                       "UpdateExpression": expr.update(sets), "ConditionExpression": condition, **expr.args()}):
+        if _update_if(
+            {
+                "TableName": _names().charge_points_table,
+                "Key": to_item({"chargePointId": charge_point_id}),
+                "UpdateExpression": expr.update(sets),
+                "ConditionExpression": condition,
+                **expr.args(),
+            }
+        ):
             return True
     return False
 
@@ -735,30 +915,51 @@ def create_command(command: dict, connection_id: str, stale_before: str) -> bool
     on connection_id or its slot is taken."""
     expr = _Expression()
     slot, created = expr.name("pendingCommand"), expr.name("createdAt")
-    condition = (f"{expr.name('online')} = {expr.value(True)} AND {expr.name('connectionId')} = {expr.value(connection_id)}"
-                 f" AND (attribute_not_exists({slot}) OR {slot}.{created} < {expr.value(stale_before)})")
-    update = {"TableName": _names().charge_points_table, "Key": to_item({"chargePointId": command["chargePointId"]}),
-              "UpdateExpression": f"SET {slot} = {expr.value({'commandId': command['commandId'], 'createdAt': command['createdAt']})}",
-              "ConditionExpression": condition, **expr.args()}
-    return _transact([
-        {"Put": {"TableName": _names().commands_table, "Item": to_item(command),
-                 "ConditionExpression": "attribute_not_exists(commandId)"}},
-        {"Update": update},
-    ])
+    condition = (
+        f"{expr.name('online')} = {expr.value(True)} AND {expr.name('connectionId')} = {expr.value(connection_id)}"
+        f" AND (attribute_not_exists({slot}) OR {slot}.{created} < {expr.value(stale_before)})"
+    )
+    update = {
+        "TableName": _names().charge_points_table,
+        "Key": to_item({"chargePointId": command["chargePointId"]}),
+        "UpdateExpression": f"SET {slot} = {expr.value({'commandId': command['commandId'], 'createdAt': command['createdAt']})}",
+        "ConditionExpression": condition,
+        **expr.args(),
+    }
+    return _transact(
+        [
+            {
+                "Put": {
+                    "TableName": _names().commands_table,
+                    "Item": to_item(command),
+                    "ConditionExpression": "attribute_not_exists(commandId)",
+                }
+            },
+            {"Update": update},
+        ]
+    )
 
 
 def get_command(charge_point_id: str, command_id: str) -> dict | None:
     """1 GetItem (strongly consistent: a command's state changes within seconds)."""
-    response = client().get_item(TableName=_names().commands_table, ConsistentRead=True,
-                                 Key=to_item({"chargePointId": charge_point_id, "commandId": command_id}))
+    response = client().get_item(
+        TableName=_names().commands_table,
+        ConsistentRead=True,
+        Key=to_item({"chargePointId": charge_point_id, "commandId": command_id}),
+    )
     return from_item(response.get("Item"))
 
 
 def outbox(gateway_id: str, limit: int = 100) -> list[dict]:
     """Commands waiting to be sent by this gateway: 1 Query on the sparse outbox index."""
     expr = _Expression()
-    response = client().query(TableName=_names().commands_table, IndexName="outbox-index", Limit=limit,
-                              KeyConditionExpression=f"{expr.name('outbox')} = {expr.value(gateway_id)}", **expr.args())
+    response = client().query(
+        TableName=_names().commands_table,
+        IndexName="outbox-index",
+        Limit=limit,
+        KeyConditionExpression=f"{expr.name('outbox')} = {expr.value(gateway_id)}",
+        **expr.args(),
+    )
     return [from_item(item) for item in response.get("Items", [])]
 
 
@@ -770,23 +971,34 @@ def update_command(charge_point_id: str, command_id: str, sets: dict, only_if_qu
     condition = f"{expr.name('status')} = {expr.value('pending')}"
     if only_if_queued:
         condition += f" AND attribute_exists({outbox_name})"
-    return _update_if({"TableName": _names().commands_table,
-                       "Key": to_item({"chargePointId": charge_point_id, "commandId": command_id}),
-                       "UpdateExpression": f"{expr.update(sets)} REMOVE {outbox_name}",
-                       "ConditionExpression": condition, **expr.args()})
+    return _update_if(
+        {
+            "TableName": _names().commands_table,
+            "Key": to_item({"chargePointId": charge_point_id, "commandId": command_id}),
+            "UpdateExpression": f"{expr.update(sets)} REMOVE {outbox_name}",
+            "ConditionExpression": condition,
+            **expr.args(),
+        }
+    )
 
 
 def release_command_slot(charge_point_id: str, command_id: str) -> bool:
     """Free the charger's outstanding-command slot if this command still holds it: 1 UpdateItem."""
     expr = _Expression()
     slot = expr.name("pendingCommand")
-    return _update_if({"TableName": _names().charge_points_table, "Key": to_item({"chargePointId": charge_point_id}),
-                       "UpdateExpression": f"REMOVE {slot}",
-                       "ConditionExpression": f"{slot}.{expr.name('commandId')} = {expr.value(command_id)}",
-                       **expr.args()})
+    return _update_if(
+        {
+            "TableName": _names().charge_points_table,
+            "Key": to_item({"chargePointId": charge_point_id}),
+            "UpdateExpression": f"REMOVE {slot}",
+            "ConditionExpression": f"{slot}.{expr.name('commandId')} = {expr.value(command_id)}",
+            **expr.args(),
+        }
+    )
 
 
 # --- tables, from the one declaration in .chalice/resources.json ---------------------------------
+
 
 @dataclass
 class TableSpec:

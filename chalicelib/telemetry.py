@@ -9,6 +9,7 @@ separate metrics line, and log ingestion is what monitoring costs at fleet size)
 Written by hand rather than with aws-lambda-powertools: EMF is a small documented JSON shape, and
 powertools doubles the deployment archive and adds to every cold start (figures in docs/deployment.md).
 """
+
 from __future__ import annotations
 
 import json
@@ -37,10 +38,14 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields = _fields(record.msg) if not record.args else {"message": record.getMessage()}
-        line = {"level": record.levelname, "logger": record.name,
-                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-                + f".{int(record.msecs):03d}Z",
-                "chargePointId": None, "messageId": None, **fields}
+        line = {
+            "level": record.levelname,
+            "logger": record.name,
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "chargePointId": None,
+            "messageId": None,
+            **fields,
+        }
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, separators=(",", ":"), default=str)
@@ -53,13 +58,23 @@ class HumanFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         fields = _fields(record.msg) if not record.args else {"message": record.getMessage()}
         metrics = fields.get("_aws", {}).get("CloudWatchMetrics", [{}])[0]
-        hidden = {"_aws", "Stage", *metrics.get("Dimensions", [[]])[0],
-                  *(m["Name"] for m in metrics.get("Metrics", []))}
-        head = [time.strftime("%H:%M:%S", time.localtime(record.created)), f"{record.levelname:<7}",
-                fields.get("chargePointId") or "-", str(fields.get("event") or fields.get("message") or "")]
-        rest = " ".join(f"{key}={value}" for key, value in fields.items()
-                        if key not in hidden and key not in ("chargePointId", "event", "message")
-                        and value is not None)
+        hidden = {
+            "_aws",
+            "Stage",
+            *metrics.get("Dimensions", [[]])[0],
+            *(m["Name"] for m in metrics.get("Metrics", [])),
+        }
+        head = [
+            time.strftime("%H:%M:%S", time.localtime(record.created)),
+            f"{record.levelname:<7}",
+            fields.get("chargePointId") or "-",
+            str(fields.get("event") or fields.get("message") or ""),
+        ]
+        rest = " ".join(
+            f"{key}={value}"
+            for key, value in fields.items()
+            if key not in hidden and key not in ("chargePointId", "event", "message") and value is not None
+        )
         line = " ".join(head) + (f"  {rest}" if rest else "")
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
@@ -111,14 +126,32 @@ def emf(metrics: dict[str, float], dimensions: dict[str, str]) -> dict:
     for name in metrics:
         if name not in UNITS:
             raise ValueError(f"unknown metric {name!r}: add it to telemetry.UNITS")
-    return {"_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": [{
-        "Namespace": NAMESPACE, "Dimensions": [sorted(dimensions)],
-        "Metrics": [{"Name": name, "Unit": UNITS[name]} for name in metrics]}]},
-        **dimensions, **metrics}
+    return {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [sorted(dimensions)],
+                    "Metrics": [{"Name": name, "Unit": UNITS[name]} for name in metrics],
+                }
+            ],
+        },
+        **dimensions,
+        **metrics,
+    }
 
 
-def event(logger: logging.Logger, level: int, name: str, charge_point_id: str | None, message_id: str | None,
-          metrics: dict[str, float] | None = None, dimensions: dict[str, str] | None = None, **fields: Any) -> None:
+def event(
+    logger: logging.Logger,
+    level: int,
+    name: str,
+    charge_point_id: str | None,
+    message_id: str | None,
+    metrics: dict[str, float] | None = None,
+    dimensions: dict[str, str] | None = None,
+    **fields: Any,
+) -> None:
     """One line about one message; with metrics, also the EMF record for them. Dimensions always
     include the stage, so dev and prod never mix on a graph."""
     line: dict[str, Any] = {"event": name, "chargePointId": charge_point_id, "messageId": message_id, **fields}

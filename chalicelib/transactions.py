@@ -6,6 +6,7 @@ time, a stop heard before its start waits for it, signed meter values are kept b
 energy beyond what the charger's power allows is flagged and not billed. One connector has at most one
 Active session: a newer start closes the older one.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,6 +43,7 @@ def _storable(value: int | None) -> dict:
 
 # --- StartTransaction ------------------------------------------------------------------------------
 
+
 def start_transaction(msg: Message) -> dict:
     p = msg.payload
     connector = p["connectorId"]
@@ -64,10 +66,17 @@ def start_transaction(msg: Message) -> dict:
         answer = {"transactionId": transaction, "idTagInfo": {"status": tag_status}}
         session_id = rules.session_id(msg.charge_point_id, transaction)
         session = {
-            "sessionId": session_id, "transactionId": transaction,
-            "chargePointId": msg.charge_point_id, "connectorId": connector, "idTag": p["idTag"],
-            "idTagStatus": tag_status, "status": "Active", "startTime": timestamp, "meterStart": meter_start,
-            "lastRegisterWh": meter_start, "tariff": pricing.tariff_record(msg.settings.tariff),
+            "sessionId": session_id,
+            "transactionId": transaction,
+            "chargePointId": msg.charge_point_id,
+            "connectorId": connector,
+            "idTag": p["idTag"],
+            "idTagStatus": tag_status,
+            "status": "Active",
+            "startTime": timestamp,
+            "meterStart": meter_start,
+            "lastRegisterWh": meter_start,
+            "tariff": pricing.tariff_record(msg.settings.tariff),
             "maxPowerW": max_power_w,
         }
         sets = {_pointer(connector): {"sessionId": session_id, "startTime": timestamp}} if newest else {}
@@ -77,8 +86,15 @@ def start_transaction(msg: Message) -> dict:
             return answer
         result = storage.start_session(session, msg.stamp(answer), msg.shard, sets)
         if result.outcome == storage.APPLIED:
-            telemetry.event(log, logging.INFO, "session-started", msg.charge_point_id, msg.call.unique_id,
-                            sessionId=session_id, metrics={"SessionsStarted": 1})
+            telemetry.event(
+                log,
+                logging.INFO,
+                "session-started",
+                msg.charge_point_id,
+                msg.call.unique_id,
+                sessionId=session_id,
+                metrics={"SessionsStarted": 1},
+            )
             _one_active_session(msg, session, previous, newest)
             return answer
         if result.session is None:
@@ -108,10 +124,12 @@ def _one_active_session(msg: Message, session: dict, previous: dict | None, newe
 
 
 def _close_superseded(msg: Message, session: dict, stop_time: str) -> None:
-    anomaly = rules.Anomaly("supersededByNewStart", f"closed at {stop_time}: a newer start on connector"
-                                                    f" {int(session['connectorId'])}")
-    _complete(msg, session, _derived(msg, "closes-older"), stop_time, None, int(session["lastRegisterWh"]),
-              "Other", [anomaly])
+    anomaly = rules.Anomaly(
+        "supersededByNewStart", f"closed at {stop_time}: a newer start on connector {int(session['connectorId'])}"
+    )
+    _complete(
+        msg, session, _derived(msg, "closes-older"), stop_time, None, int(session["lastRegisterWh"]), "Other", [anomaly]
+    )
 
 
 def _start_after_its_stop(msg: Message, session: dict, answer: dict, sets: dict, stop: dict) -> None:
@@ -124,12 +142,22 @@ def _start_after_its_stop(msg: Message, session: dict, answer: dict, sets: dict,
     anomalies += [rules.Anomaly(reason, detail) for reason, detail in stop.get("anomalies", [])]
     last_register = max(int(stop.get("lastRegisterWh", 0)), int(session["meterStart"]))
     meter_stop = int(stop["meterStop"]) if "meterStop" in stop else None
-    _complete(msg, session, _derived(msg, "early-stop"), max(stop["timestamp"], session["startTime"]), meter_stop,
-              last_register, stop["reason"], anomalies, {"soc": stop["soc"]} if "soc" in stop else {})
+    _complete(
+        msg,
+        session,
+        _derived(msg, "early-stop"),
+        max(stop["timestamp"], session["startTime"]),
+        meter_stop,
+        last_register,
+        stop["reason"],
+        anomalies,
+        {"soc": stop["soc"]} if "soc" in stop else {},
+    )
     storage.forget_early_stop(msg.charge_point_id, session["sessionId"])
 
 
 # --- MeterValues -----------------------------------------------------------------------------------
+
 
 def meter_values(msg: Message) -> dict:
     p = msg.payload
@@ -138,8 +166,11 @@ def meter_values(msg: Message) -> dict:
     samples, anomalies = rules.meter_samples(p["meterValue"], msg.received_at, msg.settings.max_clock_drift_seconds)
     latest = samples[-1]
     energy = rules.latest_energy(samples)
-    reading = {k: v for k, v in (("powerW", latest.power_w), ("soc", latest.soc),
-                                 ("lastRegisterWh", energy and energy.energy_wh)) if v is not None}
+    reading = {
+        k: v
+        for k, v in (("powerW", latest.power_w), ("soc", latest.soc), ("lastRegisterWh", energy and energy.energy_wh))
+        if v is not None
+    }
     answer: dict = {}
     stamp = msg.stamp(answer)
     latest_time = ocpp_frames.format_timestamp(latest.timestamp)
@@ -150,17 +181,25 @@ def meter_values(msg: Message) -> dict:
     signed = _bounded_signed(samples, anomalies)
     for _ in range(MAX_ATTEMPTS):
         adds = {**rules.anomaly_counts(anomalies), **({"signedValues": len(signed)} if signed else {})}
-        result = storage.record_meter(session_id, stamp, latest_time, {**reading, **rules.anomaly_sets(anomalies)},
-                                      register, adds)
+        result = storage.record_meter(
+            session_id, stamp, latest_time, {**reading, **rules.anomaly_sets(anomalies)}, register, adds
+        )
         session = result.session
         if result.outcome == storage.APPLIED:
             _keep_signed(msg, session_id, signed)
             return answer
         if result.outcome == storage.MISSING:
             # Not a transaction of ours (yet): the reading is still the connector's latest.
-            log.warning(json.dumps({"event": "meter-values-unknown-transaction", "chargePointId":
-                                    msg.charge_point_id, "messageId": msg.call.unique_id,
-                                    "transactionId": str(p["transactionId"])[:40]}))
+            log.warning(
+                json.dumps(
+                    {
+                        "event": "meter-values-unknown-transaction",
+                        "chargePointId": msg.charge_point_id,
+                        "messageId": msg.call.unique_id,
+                        "transactionId": str(p["transactionId"])[:40],
+                    }
+                )
+            )
             return _connector_reading(msg, stamp, connector, reading, latest_time, anomalies)
         if result.outcome != storage.CONFLICT or session is None:
             return settle(result, answer, msg.charge_point_id)
@@ -168,24 +207,31 @@ def meter_values(msg: Message) -> dict:
             _keep_unapplied(msg, session, samples, anomalies, signed)
             return answer
         if register is not None and register < max(int(session["lastRegisterWh"]), int(session["meterStart"])):
-            anomalies.append(rules.Anomaly("registerWentDown", f"energy register went down from"
-                                                               f" {int(session['lastRegisterWh'])} to {register} Wh"))
+            anomalies.append(
+                rules.Anomaly(
+                    "registerWentDown",
+                    f"energy register went down from {int(session['lastRegisterWh'])} to {register} Wh",
+                )
+            )
             reading.pop("lastRegisterWh", None)
             register = None
     raise RuntimeError(f"{msg.charge_point_id}: meter values kept conflicting with concurrent updates")
 
 
-def _connector_reading(msg: Message, stamp: storage.Stamp, connector: int, reading: dict, latest_time: str,
-                       anomalies: list[rules.Anomaly]) -> dict:
+def _connector_reading(
+    msg: Message, stamp: storage.Stamp, connector: int, reading: dict, latest_time: str, anomalies: list[rules.Anomaly]
+) -> dict:
     """A reading outside any known transaction: the connector's latest, ordered by its own time."""
     sets = {f"connectorMeter.{connector}": {**reading, "timestamp": latest_time}, **rules.anomaly_sets(anomalies)}
-    result = storage.touch_charge_point(stamp, sets, rules.anomaly_counts(anomalies),
-                                        since=(f"connectorMeter.{connector}.timestamp", latest_time))
+    result = storage.touch_charge_point(
+        stamp, sets, rules.anomaly_counts(anomalies), since=(f"connectorMeter.{connector}.timestamp", latest_time)
+    )
     return settle(result, {}, msg.charge_point_id)
 
 
-def _keep_unapplied(msg: Message, session: dict, samples: list[rules.MeterSample], anomalies: list[rules.Anomaly],
-                    signed: list[dict]) -> None:
+def _keep_unapplied(
+    msg: Message, session: dict, samples: list[rules.MeterSample], anomalies: list[rules.Anomaly], signed: list[dict]
+) -> None:
     """Readings older than the latest applied, or heard after the stop: they do not move the session
     (it never reopens) but stay with it, with their anomalies and signed values."""
     session_id = session["sessionId"]
@@ -204,8 +250,12 @@ def _bounded_signed(samples: list[rules.MeterSample], anomalies: list[rules.Anom
     """The message's signed values to keep; beyond the bound they are counted as anomalies."""
     signed = [value for sample in samples for value in sample.signed]
     if len(signed) > MAX_SIGNED_PER_MESSAGE:
-        anomalies.append(rules.Anomaly("signedValuesNotKept", f"{len(signed) - MAX_SIGNED_PER_MESSAGE} signed values"
-                                                              f" beyond {MAX_SIGNED_PER_MESSAGE} in one message"))
+        anomalies.append(
+            rules.Anomaly(
+                "signedValuesNotKept",
+                f"{len(signed) - MAX_SIGNED_PER_MESSAGE} signed values beyond {MAX_SIGNED_PER_MESSAGE} in one message",
+            )
+        )
     return signed[:MAX_SIGNED_PER_MESSAGE]
 
 
@@ -224,13 +274,16 @@ def connector_stopped_charging(charge_point: dict, connector: int) -> None:
 
 # --- StopTransaction -------------------------------------------------------------------------------
 
+
 def stop_transaction(msg: Message) -> dict:
     p = msg.payload
-    moment, anomalies = rules.usable_time(p["timestamp"], msg.received_at, msg.settings.max_clock_drift_seconds,
-                                          "timestamp")
+    moment, anomalies = rules.usable_time(
+        p["timestamp"], msg.received_at, msg.settings.max_clock_drift_seconds, "timestamp"
+    )
     timestamp = ocpp_frames.format_timestamp(moment)
-    samples, sample_anomalies = rules.meter_samples(p.get("transactionData", []), msg.received_at,
-                                                    msg.settings.max_clock_drift_seconds)
+    samples, sample_anomalies = rules.meter_samples(
+        p.get("transactionData", []), msg.received_at, msg.settings.max_clock_drift_seconds
+    )
     anomalies += sample_anomalies
     energy = rules.latest_energy(samples)
     socs = [s.soc for s in samples if s.soc is not None]
@@ -245,20 +298,45 @@ def stop_transaction(msg: Message) -> dict:
         session = storage.get_session(session_id, consistent=True)
         if session is None:
             # Acknowledged all the same: refusing makes the charger resend it forever.
-            log.warning(json.dumps({"event": "stop-unknown-transaction", "chargePointId": msg.charge_point_id,
-                                    "messageId": msg.call.unique_id, "transactionId": str(transaction)[:40]}))
-            record = {"chargePointId": msg.charge_point_id, "transactionId": transaction, "timestamp": timestamp,
-                      "reason": reason, "receivedAt": msg.seen, "lastRegisterWh": energy.energy_wh if energy else 0,
-                      "anomalies": [[a.reason, a.detail] for a in anomalies[:MAX_RECORDED_ANOMALIES]], **facts,
-                      **_storable(p["meterStop"])}
+            log.warning(
+                json.dumps(
+                    {
+                        "event": "stop-unknown-transaction",
+                        "chargePointId": msg.charge_point_id,
+                        "messageId": msg.call.unique_id,
+                        "transactionId": str(transaction)[:40],
+                    }
+                )
+            )
+            record = {
+                "chargePointId": msg.charge_point_id,
+                "transactionId": transaction,
+                "timestamp": timestamp,
+                "reason": reason,
+                "receivedAt": msg.seen,
+                "lastRegisterWh": energy.energy_wh if energy else 0,
+                "anomalies": [[a.reason, a.detail] for a in anomalies[:MAX_RECORDED_ANOMALIES]],
+                **facts,
+                **_storable(p["meterStop"]),
+            }
             _keep_signed(msg, session_id, signed)
             return _keep_early_stop(msg, stamp, answer, session_id, record)
         if session["status"] != "Active":
             _stop_after_close(session, p, timestamp, reason)
             return answer
         last_register = max(int(session["lastRegisterWh"]), energy.energy_wh if energy else 0)
-        result = _complete(msg, session, stamp, max(timestamp, session["startTime"]), p["meterStop"], last_register,
-                           reason, anomalies, facts, len(signed))
+        result = _complete(
+            msg,
+            session,
+            stamp,
+            max(timestamp, session["startTime"]),
+            p["meterStop"],
+            last_register,
+            reason,
+            anomalies,
+            facts,
+            len(signed),
+        )
         if result.outcome in (storage.APPLIED, storage.DUPLICATE):
             _keep_signed(msg, session_id, signed)
             return answer
@@ -267,26 +345,49 @@ def stop_transaction(msg: Message) -> dict:
     raise RuntimeError(f"{msg.charge_point_id}: stop kept conflicting with concurrent updates")
 
 
-def _complete(msg: Message, session: dict, stamp: storage.Stamp, stop_time: str, meter_stop: int | None,
-              last_register: int, reason: str, anomalies: list[rules.Anomaly], facts: dict | None = None,
-              signed: int = 0) -> storage.Result:
+def _complete(
+    msg: Message,
+    session: dict,
+    stamp: storage.Stamp,
+    stop_time: str,
+    meter_stop: int | None,
+    last_register: int,
+    reason: str,
+    anomalies: list[rules.Anomaly],
+    facts: dict | None = None,
+    signed: int = 0,
+) -> storage.Result:
     """Close an Active session: bill the plausible energy at the tariff fixed at its start."""
     session_id = session["sessionId"]
-    plausible = rules.plausible_energy_wh(session["startTime"], stop_time,
-                                          float(session.get("maxPowerW", rules.DEFAULT_MAX_POWER_W)))
-    energy_wh, energy_anomalies = rules.stop_energy_wh(int(session["meterStart"]), meter_stop, last_register,
-                                                       plausible)
+    plausible = rules.plausible_energy_wh(
+        session["startTime"], stop_time, float(session.get("maxPowerW", rules.DEFAULT_MAX_POWER_W))
+    )
+    energy_wh, energy_anomalies = rules.stop_energy_wh(int(session["meterStart"]), meter_stop, last_register, plausible)
     anomalies = anomalies + energy_anomalies
     cost = pricing.session_cost(energy_wh, pricing.tariff_from_record(session["tariff"]))
-    sets = {"stopTime": stop_time, "energyWh": energy_wh, "cost": str(cost), "powerW": 0,
-            "lastRegisterWh": last_register, "stopReason": reason, **_storable(meter_stop),
-            **rules.anomaly_sets(anomalies), **(facts or {})}
+    sets = {
+        "stopTime": stop_time,
+        "energyWh": energy_wh,
+        "cost": str(cost),
+        "powerW": 0,
+        "lastRegisterWh": last_register,
+        "stopReason": reason,
+        **_storable(meter_stop),
+        **rules.anomaly_sets(anomalies),
+        **(facts or {}),
+    }
     adds = {**rules.anomaly_counts(anomalies), **({"signedValues": signed} if signed else {})}
-    result = storage.complete_session(session_id, stamp, sets, msg.shard, energy_wh, pricing.to_minor_units(cost),
-                                      adds)
+    result = storage.complete_session(session_id, stamp, sets, msg.shard, energy_wh, pricing.to_minor_units(cost), adds)
     if result.outcome == storage.APPLIED:  # counted once: a redelivered stop is a DUPLICATE
-        telemetry.event(log, logging.INFO, "session-completed", msg.charge_point_id, msg.call.unique_id,
-                        sessionId=session_id, metrics={"SessionsCompleted": 1, "EnergyDeliveredWh": energy_wh})
+        telemetry.event(
+            log,
+            logging.INFO,
+            "session-completed",
+            msg.charge_point_id,
+            msg.call.unique_id,
+            sessionId=session_id,
+            metrics={"SessionsCompleted": 1, "EnergyDeliveredWh": energy_wh},
+        )
     return result
 
 
@@ -294,13 +395,19 @@ def _stop_after_close(session: dict, p: dict, timestamp: str, reason: str) -> No
     """A stop for a session already closed (a redelivery, or after a newer start closed it): a different
     one is kept beside the session (its totals stay: they were counted when it closed)."""
     reported = {"meterStop": str(p["meterStop"])[:40], "timestamp": timestamp, "reason": reason}
-    if session.get("reportedStop") == reported or (session.get("stopTime") == timestamp
-                                                    and session.get("meterStop") == p["meterStop"]):
+    if session.get("reportedStop") == reported or (
+        session.get("stopTime") == timestamp and session.get("meterStop") == p["meterStop"]
+    ):
         return
-    anomaly = rules.Anomaly("stopAfterClose", f"a stop at {timestamp} with meterStop {reported['meterStop']} Wh"
-                                              " arrived after the session was closed")
-    storage.note_session(session["sessionId"], {"reportedStop": reported, **rules.anomaly_sets([anomaly])},
-                         rules.anomaly_counts([anomaly]))
+    anomaly = rules.Anomaly(
+        "stopAfterClose",
+        f"a stop at {timestamp} with meterStop {reported['meterStop']} Wh arrived after the session was closed",
+    )
+    storage.note_session(
+        session["sessionId"],
+        {"reportedStop": reported, **rules.anomaly_sets([anomaly])},
+        rules.anomaly_counts([anomaly]),
+    )
 
 
 def _keep_early_stop(msg: Message, stamp: storage.Stamp, answer: dict, session_id: str, record: dict) -> dict:

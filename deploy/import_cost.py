@@ -6,6 +6,7 @@ usage: python deploy/import_cost.py [--runs 15] [--python PATH] [--compile] [STA
 --compile gives every run an empty bytecode cache, as in Lambda, where the archive holds no .pyc for the
 packaged dependencies and /var/task is read-only: every cold start compiles them from source.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,15 +24,26 @@ PROBE = "import time; t = time.perf_counter(); {stmt}; print(time.perf_counter()
 
 def cost(python: str, statement: str, runs: int, compile_: bool) -> float:
     """Median seconds the statement takes in a fresh interpreter."""
-    env = {**os.environ, "STAGE": "dev", "LOCAL_RUNTIME": "off", "AWS_LAMBDA_FUNCTION_NAME": "import-cost",
-           "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {
+        **os.environ,
+        "STAGE": "dev",
+        "LOCAL_RUNTIME": "off",
+        "AWS_LAMBDA_FUNCTION_NAME": "import-cost",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     times = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as cache:
             if compile_:
                 env["PYTHONPYCACHEPREFIX"] = cache
-            out = subprocess.run([python, "-c", PROBE.format(stmt=statement)], cwd=ROOT, env=env, check=True,
-                                 capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [python, "-c", PROBE.format(stmt=statement)],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
         times.append(float(out.strip().splitlines()[-1]))
     return statistics.median(times)
 

@@ -7,6 +7,7 @@ usage: python deploy/templates.py stage-env STAGE           shell exports of the
        python deploy/templates.py gateway-environment SAM   give the gateway task the API function's environment
        python deploy/templates.py sam-transform IN OUT      SAM -> CloudFormation, offline
 """
+
 from __future__ import annotations
 
 import copy
@@ -86,6 +87,7 @@ def _sub(text: str, stage: str, names: dict[str, str]) -> str:
         if attribute == "Arn" and logical_id in names:
             return names[logical_id]
         raise ValueError(f"cannot resolve ${{{key}}} outside CloudFormation")
+
     return re.sub(r"\$\{([^}]+)\}", value, text)
 
 
@@ -105,7 +107,7 @@ def role_policies(resources: dict) -> dict[str, list[dict]]:
     """Chalice function name -> the statements of its role in the merge template."""
     names = function_names(resources)
     roles = {}
-    for logical_id, name in names.items():
+    for name in names.values():
         role = "".join(word.capitalize() for word in name.split("_")) + "Role"  # ApiHandlerRole, not APIHandlerRole
         roles[name] = resources["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     return roles
@@ -122,8 +124,14 @@ def chalice_policy(stage: str, function: str, resources: dict | None = None) -> 
         resource = _resolve(statement["Resource"], stage, arns)
         if statement["Sid"] == "Logs":
             resource = f"arn:aws:logs:*:*:log-group:/aws/lambda/{deployed_function_name(stage, function)}:*"
-        statements.append({"Sid": statement["Sid"], "Effect": "Allow", "Action": sorted(statement["Action"]),
-                           "Resource": resource if isinstance(resource, list) else [resource]})
+        statements.append(
+            {
+                "Sid": statement["Sid"],
+                "Effect": "Allow",
+                "Action": sorted(statement["Action"]),
+                "Resource": resource if isinstance(resource, list) else [resource],
+            }
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -166,15 +174,20 @@ def data_template(resources: dict | None = None) -> dict:
     outputs = {}
     for logical_id, resource in kept.items():
         if resource["Type"] in NAME_PROPERTY:
-            outputs[logical_id + "Arn"] = {"Value": {"Fn::GetAtt": [logical_id, "Arn"]},
-                                           "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-" + logical_id + "Arn"}}}
+            outputs[logical_id + "Arn"] = {
+                "Value": {"Fn::GetAtt": [logical_id, "Arn"]},
+                "Export": {"Name": {"Fn::Sub": "${AWS::StackName}-" + logical_id + "Arn"}},
+            }
     used = json.dumps(kept)
-    return {"AWSTemplateFormatVersion": "2010-09-09",
-            "Description": "EV charging: the data resources for the `chalice deploy` path (deploy/data-stack.sh)",
-            "Parameters": {k: v for k, v in resources["Parameters"].items() if f'"Ref": "{k}"' in used},
-            "Mappings": resources["Mappings"],
-            "Conditions": {k: v for k, v in resources["Conditions"].items() if f'"{k}"' in used},
-            "Resources": kept, "Outputs": outputs}
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "EV charging: the data resources for the `chalice deploy` path (deploy/data-stack.sh)",
+        "Parameters": {k: v for k, v in resources["Parameters"].items() if f'"Ref": "{k}"' in used},
+        "Mappings": resources["Mappings"],
+        "Conditions": {k: v for k, v in resources["Conditions"].items() if f'"{k}"' in used},
+        "Resources": kept,
+        "Outputs": outputs,
+    }
 
 
 def gateway_environment(sam: dict) -> dict:

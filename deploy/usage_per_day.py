@@ -7,6 +7,7 @@ reports consumed capacity like DynamoDB (ReturnConsumedCapacity is added to ever
 
 usage: python deploy/usage_per_day.py [--fleet 3] [--hours 24]     (needs Java 17 and npm install)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,7 @@ import os
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,9 +28,18 @@ def main() -> None:
     parser.add_argument("--fleet", type=int, default=3)
     parser.add_argument("--hours", type=float, default=24)
     args = parser.parse_args()
-    os.environ.update({"STAGE": "usage", "LOCAL_RUNTIME": "off", "FLEET_SIZE": str(args.fleet),
-                       "SIMULATOR_SEED": "7", "BOOT_POLICY": "accept-all", "AWS_DEFAULT_REGION": "us-east-1",
-                       "AWS_ACCESS_KEY_ID": "usage", "AWS_SECRET_ACCESS_KEY": "usage"})
+    os.environ.update(
+        {
+            "STAGE": "usage",
+            "LOCAL_RUNTIME": "off",
+            "FLEET_SIZE": str(args.fleet),
+            "SIMULATOR_SEED": "7",
+            "BOOT_POLICY": "accept-all",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "usage",
+            "AWS_SECRET_ACCESS_KEY": "usage",
+        }
+    )
     sys.path.insert(0, str(ROOT))
     import boto3
 
@@ -62,21 +72,33 @@ def main() -> None:
         invocations: Counter = Counter()
         published = Counter()
         bus = local_runtime.local_bus(app.app, deferred=True)
-        bus.subscribers = [(pattern, _counted(target, name, invocations)) for (pattern, target), name in
-                           zip(bus.subscribers, _handler_names(app.app))]
+        bus.subscribers = [
+            (pattern, _counted(target, name, invocations))
+            for (pattern, target), name in zip(bus.subscribers, _handler_names(app.app), strict=True)
+        ]
         publish = bus.publish
 
         def counting_publish(entries: list[dict]) -> None:
             published["events"] += len(entries)
             published["PutEvents calls"] += (len(entries) + events.BATCH - 1) // events.BATCH
             publish(entries)
+
         bus.publish = counting_publish
         events.use(bus)
-        clock = [datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc)]
+        clock = [datetime(2026, 3, 2, 0, 0, tzinfo=UTC)]
         ocpp_frames.now = lambda: clock[0]
         step = timedelta(minutes=settings.get().schedule_minutes)
-        scheduled = {"version": "0", "id": "usage", "detail-type": "Scheduled Event", "source": "aws.events",
-                     "account": "0", "time": "", "region": "us-east-1", "resources": [], "detail": {}}
+        scheduled = {
+            "version": "0",
+            "id": "usage",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "0",
+            "time": "",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": {},
+        }
         started = time.perf_counter()
         end = clock[0] + timedelta(hours=args.hours)
         while clock[0] < end:
@@ -84,10 +106,20 @@ def main() -> None:
             invocations["simulate_tick"] += 1
             bus.flush()
             clock[0] += step
-        print(json.dumps({"fleet": args.fleet, "hours": args.hours, "invocations": dict(invocations),
-                          "published": dict(published), "dynamodb_requests": dict(requests),
-                          "capacity_units": {k: round(v, 1) for k, v in units.items()},
-                          "seconds": round(time.perf_counter() - started, 1)}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "fleet": args.fleet,
+                    "hours": args.hours,
+                    "invocations": dict(invocations),
+                    "published": dict(published),
+                    "dynamodb_requests": dict(requests),
+                    "capacity_units": {k: round(v, 1) for k, v in units.items()},
+                    "seconds": round(time.perf_counter() - started, 1),
+                },
+                indent=2,
+            )
+        )
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -103,6 +135,7 @@ def _counted(target, name: str, invocations: Counter):
     def invoke(event: dict) -> None:
         invocations[name] += 1
         target(event)
+
     return invoke
 
 

@@ -10,6 +10,7 @@ usage: python deploy/wire_custom_bus.py --stage dev [--delete]     (deploy/chali
 Reads .chalice/deployed/STAGE.json (what chalice deployed), the patterns from app.py itself, and every
 name from .chalice/resources.json. --delete removes what it added; run it before `chalice delete`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,49 +61,90 @@ class Wiring:
         dlq, failures = self.queue_arn("EventsDLQ"), self.queue_arn("AsyncFailureQueue")
         for function, pattern in patterns.items():
             rule = self.rule_name(function)
-            rule_arn = self.events.put_rule(Name=rule, EventBusName=bus, State="ENABLED",
-                                            EventPattern=json.dumps(pattern))["RuleArn"]
-            self.events.put_targets(Rule=rule, EventBusName=bus, Targets=[{
-                "Id": "1", "Arn": self.functions[function], "DeadLetterConfig": {"Arn": dlq},
-                "RetryPolicy": RULE_RETRY}])
+            rule_arn = self.events.put_rule(
+                Name=rule, EventBusName=bus, State="ENABLED", EventPattern=json.dumps(pattern)
+            )["RuleArn"]
+            self.events.put_targets(
+                Rule=rule,
+                EventBusName=bus,
+                Targets=[
+                    {
+                        "Id": "1",
+                        "Arn": self.functions[function],
+                        "DeadLetterConfig": {"Arn": dlq},
+                        "RetryPolicy": RULE_RETRY,
+                    }
+                ],
+            )
             self._permit(function, rule, rule_arn)
             print(f"rule {rule_arn} -> {function}")
         scheduled_arns = {self.functions[function] for function in scheduled}
         for rule in self.schedule_rules:  # chalice's own rules: the schedule gets its dead-letter queue
             for target in self.events.list_targets_by_rule(Rule=rule)["Targets"]:
                 if target["Arn"] in scheduled_arns:
-                    self.events.put_targets(Rule=rule, Targets=[{
-                        "Id": target["Id"], "Arn": target["Arn"], "DeadLetterConfig": {"Arn": dlq},
-                        "RetryPolicy": SCHEDULE_RETRY}])
+                    self.events.put_targets(
+                        Rule=rule,
+                        Targets=[
+                            {
+                                "Id": target["Id"],
+                                "Arn": target["Arn"],
+                                "DeadLetterConfig": {"Arn": dlq},
+                                "RetryPolicy": SCHEDULE_RETRY,
+                            }
+                        ],
+                    )
         for function in [*patterns, *scheduled]:
             self.lambda_.put_function_event_invoke_config(
-                FunctionName=self.functions[function], **ASYNC_RETRY,
-                DestinationConfig={"OnFailure": {"Destination": failures}})
+                FunctionName=self.functions[function],
+                **ASYNC_RETRY,
+                DestinationConfig={"OnFailure": {"Destination": failures}},
+            )
         if self.rest_api:
             self.wire_api()
 
     def _permit(self, function: str, rule: str, rule_arn: str) -> None:
         try:
-            self.lambda_.add_permission(FunctionName=self.functions[function], StatementId=rule,
-                                        Action="lambda:InvokeFunction", Principal="events.amazonaws.com",
-                                        SourceArn=rule_arn)
+            self.lambda_.add_permission(
+                FunctionName=self.functions[function],
+                StatementId=rule,
+                Action="lambda:InvokeFunction",
+                Principal="events.amazonaws.com",
+                SourceArn=rule_arn,
+            )
         except self.lambda_.exceptions.ResourceConflictException:
             pass  # already there from an earlier run
 
     def wire_api(self) -> None:
         group = self.logs.describe_log_groups(
-            logGroupNamePrefix=f"/aws/apigateway/{templates.APP_NAME}-{self.stage}-access")["logGroups"][0]
-        self.apigateway.update_stage(restApiId=self.rest_api, stageName="api", patchOperations=[
-            {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(self.stage_config["ThrottleRate"])},
-            {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(self.stage_config["ThrottleBurst"])},
-            {"op": "replace", "path": "/accessLogSettings/destinationArn", "value": group["arn"].removesuffix(":*")},
-            {"op": "replace", "path": "/accessLogSettings/format", "value": self.access_format},
-            {"op": "replace", "path": "/tracingEnabled", "value": "true"}])
+            logGroupNamePrefix=f"/aws/apigateway/{templates.APP_NAME}-{self.stage}-access"
+        )["logGroups"][0]
+        self.apigateway.update_stage(
+            restApiId=self.rest_api,
+            stageName="api",
+            patchOperations=[
+                {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(self.stage_config["ThrottleRate"])},
+                {
+                    "op": "replace",
+                    "path": "/*/*/throttling/burstLimit",
+                    "value": str(self.stage_config["ThrottleBurst"]),
+                },
+                {
+                    "op": "replace",
+                    "path": "/accessLogSettings/destinationArn",
+                    "value": group["arn"].removesuffix(":*"),
+                },
+                {"op": "replace", "path": "/accessLogSettings/format", "value": self.access_format},
+                {"op": "replace", "path": "/tracingEnabled", "value": "true"},
+            ],
+        )
         plan_name = f"{templates.APP_NAME}-{self.stage}-operators"
         plan = next((p for p in self.apigateway.get_usage_plans()["items"] if p["name"] == plan_name), None)
         if plan is None:
-            plan = self.apigateway.create_usage_plan(name=plan_name, throttle={"rateLimit": 5, "burstLimit": 10},
-                                                     apiStages=[{"apiId": self.rest_api, "stage": "api"}])
+            plan = self.apigateway.create_usage_plan(
+                name=plan_name,
+                throttle={"rateLimit": 5, "burstLimit": 10},
+                apiStages=[{"apiId": self.rest_api, "stage": "api"}],
+            )
             key_name = f"{templates.APP_NAME}-{self.stage}-operator"  # from the data stack
             key = next(k for k in self.apigateway.get_api_keys(nameQuery=key_name)["items"] if k["name"] == key_name)
             self.apigateway.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
@@ -112,10 +154,13 @@ class Wiring:
         bus = self.names["EventBus"]
         for function in patterns:
             rule = self.rule_name(function)
-            for call in (lambda: self.events.remove_targets(Rule=rule, EventBusName=bus, Ids=["1"]),
-                         lambda: self.events.delete_rule(Name=rule, EventBusName=bus),
-                         lambda: self.lambda_.remove_permission(FunctionName=self.functions[function],
-                                                                StatementId=rule)):
+            for call in (
+                lambda rule=rule: self.events.remove_targets(Rule=rule, EventBusName=bus, Ids=["1"]),
+                lambda rule=rule: self.events.delete_rule(Name=rule, EventBusName=bus),
+                lambda rule=rule, function=function: self.lambda_.remove_permission(
+                    FunctionName=self.functions[function], StatementId=rule
+                ),
+            ):
                 try:
                     call()
                 except Exception as error:  # already gone: carry on with the rest
@@ -125,8 +170,12 @@ class Wiring:
             if plan["name"] == plan_name:
                 for key in self.apigateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"]:
                     self.apigateway.delete_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"])
-                self.apigateway.update_usage_plan(usagePlanId=plan["id"], patchOperations=[
-                    {"op": "remove", "path": "/apiStages", "value": f"{self.rest_api}:api"}] if self.rest_api else [])
+                self.apigateway.update_usage_plan(
+                    usagePlanId=plan["id"],
+                    patchOperations=[{"op": "remove", "path": "/apiStages", "value": f"{self.rest_api}:api"}]
+                    if self.rest_api
+                    else [],
+                )
                 self.apigateway.delete_usage_plan(usagePlanId=plan["id"])
 
 
@@ -140,8 +189,10 @@ def app_event_sources(stage: str) -> tuple[dict[str, dict], list[str]]:
     import app
 
     sources = app.app.event_sources
-    return ({s.name: s.event_pattern for s in sources if isinstance(s, CloudWatchEventConfig)},
-            [s.name for s in sources if isinstance(s, ScheduledEventConfig)])
+    return (
+        {s.name: s.event_pattern for s in sources if isinstance(s, CloudWatchEventConfig)},
+        [s.name for s in sources if isinstance(s, ScheduledEventConfig)],
+    )
 
 
 def main() -> None:

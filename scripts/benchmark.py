@@ -13,12 +13,12 @@
 Backends: moto (in process) and DynamoDB Local (AWS's engine on Java 17). The latency ratios count
 from DynamoDB Local only: moto's Query walks the whole table, real DynamoDB does not.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import logging
-import math
 import os
 import platform
 import statistics
@@ -30,23 +30,42 @@ import tracemalloc
 import uuid
 import zlib
 from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV = {"STAGE": "bench", "LOCAL_RUNTIME": "off", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench",
-       "AWS_SECRET_ACCESS_KEY": "bench", "BOOT_POLICY": "accept-all", "AUTHORIZED_ID_TAGS": "*",
-       "SIMULATOR_SEED": "11", "SIMULATOR_SPEED": "1", "EVENT_BUS_NAME": "ev-bus-bench"}
+ENV = {
+    "STAGE": "bench",
+    "LOCAL_RUNTIME": "off",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "BOOT_POLICY": "accept-all",
+    "AUTHORIZED_ID_TAGS": "*",
+    "SIMULATOR_SEED": "11",
+    "SIMULATOR_SPEED": "1",
+    "EVENT_BUS_NAME": "ev-bus-bench",
+}
 os.environ.update(ENV)
 for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
     os.environ.pop(_name, None)
 sys.path.insert(0, str(ROOT))
 
+# The stage's environment above must be set before the app and its modules are imported.
 import app  # noqa: E402
-from chalicelib import (central_system, charging_rules, events, local_runtime, ocpp_frames, pricing,  # noqa: E402
-                        settings, simulator, storage)
+from chalicelib import (  # noqa: E402
+    central_system,
+    charging_rules,
+    events,
+    local_runtime,
+    ocpp_frames,
+    pricing,  # noqa: E402
+    settings,
+    simulator,
+    storage,
+)
 
 TICK = timedelta(minutes=2)  # the schedule's rate in .chalice/config.json
 PAGE = 20  # /sessions' default page size
@@ -67,8 +86,12 @@ def configure(**values: object) -> None:
 def fresh_tables() -> dict[str, str]:
     """New, empty tables for the next measurement (names from the environment, as in every stage)."""
     suffix = uuid.uuid4().hex[:8]
-    names = {"CHARGE_POINTS_TABLE": f"bench-cp-{suffix}", "SESSIONS_TABLE": f"bench-sessions-{suffix}",
-             "SIMULATOR_TABLE": f"bench-sim-{suffix}", "STATS_TABLE": f"bench-stats-{suffix}"}
+    names = {
+        "CHARGE_POINTS_TABLE": f"bench-cp-{suffix}",
+        "SESSIONS_TABLE": f"bench-sessions-{suffix}",
+        "SIMULATOR_TABLE": f"bench-sim-{suffix}",
+        "STATS_TABLE": f"bench-stats-{suffix}",
+    }
     configure(**names)
     storage.ensure_tables()
     return names
@@ -101,6 +124,7 @@ def log(text: str) -> None:
 
 # --- 1 and 2: the central system on a simulated fleet's traffic ----------------------------------
 
+
 def answer_calls(bus: events.LocalBus, counted: Counter, requests: Counter, messages: Counter) -> float:
     """Answer the CALLs the last tick published, one by one as the bus would; the answers wait in the
     bus for the simulator's inbox. Returns the seconds spent answering."""
@@ -126,7 +150,7 @@ def message_mix(fleet: int, minutes: int) -> dict:
     events.use(bus)
     requests: Counter = Counter()
     messages: Counter = Counter()
-    start = datetime.now(timezone.utc) - timedelta(minutes=minutes)
+    start = datetime.now(UTC) - timedelta(minutes=minutes)
     spent = 0.0
     with storage.counting_requests() as counted:
         for tick in range(minutes // 2 + 1):
@@ -146,28 +170,50 @@ def raw_put_rate(count: int) -> float:
 
 # --- 3: API latency with 100 and with 100,000 stored sessions ------------------------------------
 
+
 def session_items(first: int, count: int, active: int, tariff: dict, fleet: int) -> Iterator[dict]:
     """Sessions in the central system's item shape (see central_system.start_transaction and
     stop_transaction); the first `active` are still charging."""
-    day = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    day = datetime(2026, 1, 1, tzinfo=UTC)
     for n in range(first, first + count):
         cp = f"CP-BENCH-{n % fleet:05d}"
         started = day + timedelta(seconds=37 * n)
         start_time = ocpp_frames.format_timestamp(started)
         tx = charging_rules.transaction_id(cp, 1, "TAG-1", 1000 * n, start_time, 0)
         session_id = charging_rules.session_id(cp, tx)
-        item = {"sessionId": session_id, "transactionId": tx, "chargePointId": cp, "connectorId": 1,
-                "idTag": "TAG-1", "idTagStatus": "Accepted", "meterStart": 1000 * n, "startTime": start_time,
-                "tariff": tariff, "fleet": storage.SESSION_FLEET, "startKey": f"{start_time}#{session_id}"}
+        item = {
+            "sessionId": session_id,
+            "transactionId": tx,
+            "chargePointId": cp,
+            "connectorId": 1,
+            "idTag": "TAG-1",
+            "idTagStatus": "Accepted",
+            "meterStart": 1000 * n,
+            "startTime": start_time,
+            "tariff": tariff,
+            "fleet": storage.SESSION_FLEET,
+            "startKey": f"{start_time}#{session_id}",
+        }
         if n - first < active:
-            item.update(status="Active", lastRegisterWh=1000 * n + 5000, powerW=11000, soc=55,
-                        lastMeterTime=ocpp_frames.format_timestamp(started + timedelta(minutes=30)))
+            item.update(
+                status="Active",
+                lastRegisterWh=1000 * n + 5000,
+                powerW=11000,
+                soc=55,
+                lastMeterTime=ocpp_frames.format_timestamp(started + timedelta(minutes=30)),
+            )
         else:
             energy = 5000 + n % 40_000
-            item.update(status="Completed", stopTime=ocpp_frames.format_timestamp(started + timedelta(hours=1)),
-                        meterStop=1000 * n + energy, energyWh=energy, lastRegisterWh=1000 * n + energy, powerW=0,
-                        cost=str(pricing.session_cost(energy, pricing.tariff_from_record(tariff))),
-                        stopReason="EVDisconnected")
+            item.update(
+                status="Completed",
+                stopTime=ocpp_frames.format_timestamp(started + timedelta(hours=1)),
+                meterStop=1000 * n + energy,
+                energyWh=energy,
+                lastRegisterWh=1000 * n + energy,
+                powerW=0,
+                cost=str(pricing.session_cost(energy, pricing.tariff_from_record(tariff))),
+                stopReason="EVDisconnected",
+            )
         item["chargePointStatus"] = f"{cp}#{item['status']}"
         yield item
 
@@ -183,9 +229,13 @@ def load_sessions(first: int, count: int, active: int, fleet: int = 1000) -> Non
         if item["status"] == "Active":
             totals["activeSessions"] += 1
         else:
-            totals.update(completedSessions=1, energyWh=item["energyWh"],
-                          revenueMinor=pricing.to_minor_units(pricing.session_cost(
-                              item["energyWh"], pricing.tariff_from_record(tariff))))
+            totals.update(
+                completedSessions=1,
+                energyWh=item["energyWh"],
+                revenueMinor=pricing.to_minor_units(
+                    pricing.session_cost(item["energyWh"], pricing.tariff_from_record(tariff))
+                ),
+            )
         chunk.append(item)
         if len(chunk) == 1000:
             storage.load_sessions(chunk)
@@ -225,11 +275,14 @@ def api_latency(small: int, large: int, repeat: int) -> dict:
             assert stats["activeSessions"] + stats["completedSessions"] == size, stats
             page = json.loads(client.http.get("/sessions?status=Active").body)["sessions"]
             assert len(page) == PAGE and all(s["status"] == "Active" for s in page)
-    return {size: {path: statistics.median(times) * 1000 for path, times in by_path.items()}
-            for size, by_path in samples.items()}
+    return {
+        size: {path: statistics.median(times) * 1000 for path, times in by_path.items()}
+        for size, by_path in samples.items()
+    }
 
 
 # --- 4: a simulator tick of a large fleet --------------------------------------------------------
+
 
 def fleet_tick(fleet: int) -> dict:
     """Tick 1 boots the fleet and the central system answers; tick 2, two minutes later, is the one
@@ -238,7 +291,7 @@ def fleet_tick(fleet: int) -> dict:
     configure(FLEET_SIZE=fleet)
     bus = local_runtime.local_bus(app.app, deferred=True)
     events.use(bus)
-    start = datetime.now(timezone.utc) - 3 * TICK
+    start = datetime.now(UTC) - 3 * TICK
     simulator.run_tick(start)
     answer_calls(bus, Counter(), Counter(), Counter())
     counting_bus = events.LocalBus()  # no subscribers: counts PutEvents calls as EventBridgePublisher makes them
@@ -253,17 +306,29 @@ def fleet_tick(fleet: int) -> dict:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     events.use(None)
-    return {"events": len(sent), "putEvents": put_events, "seconds": seconds, "requests": counted,
-            "peakMb": peak / 2**20}
+    return {
+        "events": len(sent),
+        "putEvents": put_events,
+        "seconds": seconds,
+        "requests": counted,
+        "peakMb": peak / 2**20,
+    }
 
 
 # --- 5: cold start and package --------------------------------------------------------------------
 
+
 def import_seconds(module: str, repeat: int) -> float:
     code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **ENV}
-    runs = [float(subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                                 check=True).stdout) for _ in range(repeat)]
+    runs = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(repeat)
+    ]
     return statistics.median(runs)
 
 
@@ -273,12 +338,18 @@ def package_bytes() -> tuple[int, str]:
     if existing.exists():
         return existing.stat().st_size, "out/deployment.zip"
     with tempfile.TemporaryDirectory() as out:
-        subprocess.run([str(Path(sys.executable).parent / "chalice"), "package", "--stage", "dev", out], cwd=ROOT,
-                       env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}, check=True, capture_output=True)
+        subprocess.run(
+            [str(Path(sys.executable).parent / "chalice"), "package", "--stage", "dev", out],
+            cwd=ROOT,
+            env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
+            check=True,
+            capture_output=True,
+        )
         return (Path(out) / "deployment.zip").stat().st_size, "chalice package --stage dev"
 
 
 # --- the run ---------------------------------------------------------------------------------------
+
 
 def measure(name: str, args: argparse.Namespace) -> dict:
     found: dict = {}
@@ -304,30 +375,53 @@ def table(results: dict[str, dict], args: argparse.Namespace, imports: dict, pac
 
     actions = sorted(set().union(*(r["mix"]["messages"] for r in results.values())))
     for action in actions:
-        row(f"DynamoDB requests per {action}", "1" if action in ONE_REQUEST else "",
-            lambda r, a=action: f"{r['mix']['requests'][a] / r['mix']['messages'][a]:.2f} "
-                                f"({r['mix']['messages'][a]} msgs)" if r["mix"]["messages"][a] else "-")
-    row("DynamoDB requests per message, whole mix", f"<= {BUDGET_AVERAGE:g}",
-        lambda r: f"{sum(r['mix']['requests'].values()) / sum(r['mix']['messages'].values()):.2f} "
-                  f"({sum(r['mix']['messages'].values())} msgs)")
+        row(
+            f"DynamoDB requests per {action}",
+            "1" if action in ONE_REQUEST else "",
+            lambda r, a=action: (
+                f"{r['mix']['requests'][a] / r['mix']['messages'][a]:.2f} ({r['mix']['messages'][a]} msgs)"
+                if r["mix"]["messages"][a]
+                else "-"
+            ),
+        )
+    row(
+        "DynamoDB requests per message, whole mix",
+        f"<= {BUDGET_AVERAGE:g}",
+        lambda r: (
+            f"{sum(r['mix']['requests'].values()) / sum(r['mix']['messages'].values()):.2f} "
+            f"({sum(r['mix']['messages'].values())} msgs)"
+        ),
+    )
     row("central system, messages/s", "", lambda r: f"{sum(r['mix']['messages'].values()) / r['mix']['seconds']:.0f}")
     row("raw single PutItem, requests/s", "", lambda r: f"{r['put_rate']:.0f}")
-    row("messages/s ÷ PutItem/s", "≈ 1 ÷ requests per message",
-        lambda r: f"{sum(r['mix']['messages'].values()) / r['mix']['seconds'] / r['put_rate']:.2f}")
+    row(
+        "messages/s ÷ PutItem/s",
+        "≈ 1 ÷ requests per message",
+        lambda r: f"{sum(r['mix']['messages'].values()) / r['mix']['seconds'] / r['put_rate']:.2f}",
+    )
     for path in ("/stats", "/sessions?status=Active"):
         for size in (args.small, args.sessions):
             row(f"GET {path} median, {size:,} sessions", "", lambda r, p=path, s=size: f"{r['latency'][s][p]:.1f} ms")
-        row(f"GET {path} ratio {args.sessions:,} / {args.small:,}", f"<= {RATIO_LIMIT} (DynamoDB Local)",
-            lambda r, p=path: f"{r['latency'][args.sessions][p] / r['latency'][args.small][p]:.2f}")
+        row(
+            f"GET {path} ratio {args.sessions:,} / {args.small:,}",
+            f"<= {RATIO_LIMIT} (DynamoDB Local)",
+            lambda r, p=path: f"{r['latency'][args.sessions][p] / r['latency'][args.small][p]:.2f}",
+        )
     row(f"simulator tick, {args.fleet:,} charge points: events", "", lambda r: f"{r['tick']['events']:,}")
     row("  PutEvents calls", "⌈events / 10⌉", lambda r: f"{r['tick']['putEvents']:,}")
-    row("  DynamoDB requests", f"⌈{args.fleet}/100⌉ + replies BatchGetItem, ⌈writes/25⌉ BatchWriteItem",
-        lambda r: ", ".join(f"{k} {v}" for k, v in sorted(r["tick"]["requests"].items())))
+    row(
+        "  DynamoDB requests",
+        f"⌈{args.fleet}/100⌉ + replies BatchGetItem, ⌈writes/25⌉ BatchWriteItem",
+        lambda r: ", ".join(f"{k} {v}" for k, v in sorted(r["tick"]["requests"].items())),
+    )
     row("  seconds", "well inside the 60 s Lambda timeout", lambda r: f"{r['tick']['seconds']:.1f} s")
     row("  peak Python memory (next tick)", "within 512 MB", lambda r: f"{r['tick']['peakMb']:.0f} MB")
-    lines.append(f"| `import app` / `import boto3` (median of {args.imports}) | <= {RATIO_LIMIT} | "
-                 + f"{imports['app'] * 1000:.0f} ms / {imports['boto3'] * 1000:.0f} ms = "
-                 + f"{imports['app'] / imports['boto3']:.2f}" + " |" * len(names))
+    lines.append(
+        f"| `import app` / `import boto3` (median of {args.imports}) | <= {RATIO_LIMIT} | "
+        + f"{imports['app'] * 1000:.0f} ms / {imports['boto3'] * 1000:.0f} ms = "
+        + f"{imports['app'] / imports['boto3']:.2f}"
+        + " |" * len(names)
+    )
     lines.append(f"| deployment package ({package[1]}) | small | {package[0] / 2**20:.2f} MB" + " |" * len(names))
     return "\n".join(lines)
 
@@ -336,12 +430,21 @@ NAMES = {"moto": "moto", "dynamodb-local": "DynamoDB Local"}
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    memory_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                     if line.startswith("MemTotal"))
-    return (f"{os.cpu_count()} CPUs ({cpu}), {memory_kb / 2**20:.1f} GiB RAM, Python {platform.python_version()}, "
-            f"{time.strftime('%Y-%m-%d')}")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), {memory_kb / 2**20:.1f} GiB RAM, Python {platform.python_version()}, "
+        f"{time.strftime('%Y-%m-%d')}"
+    )
 
 
 def main() -> int:

@@ -2,6 +2,7 @@
 prints its URLs until every demo charger is complete in GET /chargepoints (a status reported over OCPP, a
 location, a max power, a connector count and every connector's status). Stops `make run` with SIGINT to its
 process group, as Ctrl-C would. Usage: python -m scripts.first_minute [--runs 3]"""
+
 from __future__ import annotations
 
 import argparse
@@ -25,9 +26,13 @@ DEMO = ("CP-DEMO-001", "CP-DEMO-002", "CP-DEMO-003")
 def complete(charge_point: dict) -> bool:
     connectors = charge_point.get("connectors") or 0
     reported = charge_point.get("connectorStatus") or {}
-    return (charge_point.get("status") not in (None, "Unknown") and bool(charge_point.get("location"))
-            and bool(charge_point.get("maxPower")) and connectors > 0
-            and all(reported.get(str(c), {}).get("status") for c in range(1, connectors + 1)))
+    return (
+        charge_point.get("status") not in (None, "Unknown")
+        and bool(charge_point.get("location"))
+        and bool(charge_point.get("maxPower"))
+        and connectors > 0
+        and all(reported.get(str(c), {}).get("status") for c in range(1, connectors + 1))
+    )
 
 
 def fleet_complete(base: str) -> bool:
@@ -45,8 +50,15 @@ def measure(timeout: float = 120) -> float:
     printed = threading.Event()
     with tempfile.TemporaryDirectory(prefix="first-minute-") as data:
         env = {**os.environ, "PORT": str(port), "OCPP_PORT": str(free_port()), "LOCAL_DATA_DIR": data}
-        run = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               text=True, start_new_session=True)
+        run = subprocess.Popen(
+            ["make", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
 
         def watch() -> None:
             for line in run.stdout:

@@ -2,6 +2,7 @@
 starts its own DynamoDB Local, simulator ticks and OCPP gateway), prints where to look, and stops
 everything it started on SIGINT, SIGTERM or SIGHUP, and when its parent (make) dies, even by SIGKILL:
 the server and its database die with their parent too (chalicelib.local_runtime.die_with_parent)."""
+
 from __future__ import annotations
 
 import errno
@@ -98,8 +99,11 @@ def main() -> int:
     ocpp_host, ocpp_port = os.environ.get("OCPP_HOST", "127.0.0.1"), os.environ.get("OCPP_PORT", "9000")
     for name, host, number in (("PORT", "127.0.0.1", port), ("OCPP_PORT", ocpp_host, ocpp_port)):
         if number != "0" and port_taken(host, int(number)):
-            print(f"Port {number} ({name}) on {host} is already in use: is another `make run` still running? "
-                  f"Stop it, or choose another port: {name}=<free port> make run", file=sys.stderr)
+            print(
+                f"Port {number} ({name}) on {host} is already in use: is another `make run` still running? "
+                f"Stop it, or choose another port: {name}=<free port> make run",
+                file=sys.stderr,
+            )
             return 1
     chalice = Path(sys.executable).parent / "chalice"
     command = [str(chalice), "local", "--stage", "local", "--host", "127.0.0.1", "--port", port, "--no-autoreload"]

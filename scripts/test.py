@@ -1,4 +1,5 @@
 """`make test`: install what the browser tests need when it is missing, then run the whole suite."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,9 @@ def ensure_chromium() -> None:
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(prefix + ["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(prefix + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
-                   check=True, env=env)
+    subprocess.run(
+        prefix + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"], check=True, env=env
+    )
 
 
 def main() -> int:

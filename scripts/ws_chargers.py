@@ -9,6 +9,7 @@ Charger.receive. It also answers the central system's commands the way a charger
 StopTransaction; Reset -> Accepted, stop, reconnect and boot again). It never imports the central system.
 Prints a JSON summary (calls, answers, messages per second) at the end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,10 +44,16 @@ class WireCharger(simulator.Charger):
     """The simulator's charger, plus what a charger does when the central system calls it."""
 
     def on_call(self, action: str, payload: dict, moment: datetime) -> dict:
-        handler = {"RemoteStartTransaction": self._remote_start, "RemoteStopTransaction": self._remote_stop,
-                   "Reset": self._reset, "ChangeAvailability": self._change_availability,
-                   "UnlockConnector": self._unlock, "TriggerMessage": self._trigger,
-                   "ChangeConfiguration": self._change_configuration, "GetConfiguration": self._get_configuration}.get(action)
+        handler = {
+            "RemoteStartTransaction": self._remote_start,
+            "RemoteStopTransaction": self._remote_stop,
+            "Reset": self._reset,
+            "ChangeAvailability": self._change_availability,
+            "UnlockConnector": self._unlock,
+            "TriggerMessage": self._trigger,
+            "ChangeConfiguration": self._change_configuration,
+            "GetConfiguration": self._get_configuration,
+        }.get(action)
         if handler is None:
             code = "NotSupported" if action in ocpp_frames.CENTRAL_SYSTEM_ACTIONS else "NotImplemented"
             raise Refused(code, f"{action} is not supported by this simulated charger")
@@ -57,13 +64,18 @@ class WireCharger(simulator.Charger):
 
     def _remote_start(self, payload: dict, moment: datetime) -> dict:
         connectors = self.state["connectors"]
-        wanted = str(payload["connectorId"]) if "connectorId" in payload else next(
-            (c for c, e in connectors.items() if e["status"] == "Available"), None)
+        wanted = (
+            str(payload["connectorId"])
+            if "connectorId" in payload
+            else next((c for c, e in connectors.items() if e["status"] == "Available"), None)
+        )
         if self.state["boot"] != "accepted" or wanted not in connectors or connectors[wanted]["status"] != "Available":
             return {"status": "Rejected"}
         # A driver is plugged in already: the car arrives at once with the remote idTag.
         self._arrive_silently(wanted, moment)
-        connectors[wanted].update(status="Preparing", idTag=payload["idTag"], until=simulator._iso(moment + timedelta(seconds=5)))
+        connectors[wanted].update(
+            status="Preparing", idTag=payload["idTag"], until=simulator._iso(moment + timedelta(seconds=5))
+        )
         self._send("Authorize", {"idTag": payload["idTag"]})
         return {"status": "Accepted"}
 
@@ -107,9 +119,11 @@ class WireCharger(simulator.Charger):
         return {"status": "Accepted"}
 
     def _configuration(self) -> dict[str, tuple[str, bool]]:
-        return {"HeartbeatInterval": (str(self.state["heartbeatInterval"]), False),
-                "MeterValueSampleInterval": (str(simulator.SAMPLE_SECONDS), True),
-                "NumberOfConnectors": (str(len(self.state["connectors"])), True)}
+        return {
+            "HeartbeatInterval": (str(self.state["heartbeatInterval"]), False),
+            "MeterValueSampleInterval": (str(simulator.SAMPLE_SECONDS), True),
+            "NumberOfConnectors": (str(len(self.state["connectors"])), True),
+        }
 
     def _change_configuration(self, payload: dict, moment: datetime) -> dict:
         known = self._configuration()
@@ -123,23 +137,39 @@ class WireCharger(simulator.Charger):
     def _get_configuration(self, payload: dict, moment: datetime) -> dict:
         known = self._configuration()
         wanted = payload.get("key") or list(known)
-        return {"configurationKey": [{"key": k, "value": known[k][0], "readonly": known[k][1]} for k in wanted if k in known],
-                **({"unknownKey": unknown} if (unknown := [k for k in wanted if k not in known]) else {})}
+        return {
+            "configurationKey": [
+                {"key": k, "value": known[k][0], "readonly": known[k][1]} for k in wanted if k in known
+            ],
+            **({"unknownKey": unknown} if (unknown := [k for k in wanted if k not in known]) else {}),
+        }
 
 
 class WsCharger:
     """One simulated charger's life on a socket: ticks, one CALL at a time, commands answered."""
 
-    def __init__(self, charge_point_id: str, number: int, url: str, speed: float, seed: int, counts: Counter,
-                 password: str | None = None) -> None:
+    def __init__(
+        self,
+        charge_point_id: str,
+        number: int,
+        url: str,
+        speed: float,
+        seed: int,
+        counts: Counter,
+        password: str | None = None,
+    ) -> None:
         self.id, self.url, self.speed, self.seed, self.counts = charge_point_id, url.rstrip("/"), speed, seed, counts
-        self.state = simulator.new_charger(charge_point_id, number, ocpp_frames.now(),
-                                           random.Random(f"{seed}:{charge_point_id}:new"))
+        self.state = simulator.new_charger(
+            charge_point_id, number, ocpp_frames.now(), random.Random(f"{seed}:{charge_point_id}:new")
+        )
         self.outbox: list[simulator.Outgoing] = []
         self.waiting: tuple[str, asyncio.Future] | None = None
         self.ws: ClientConnection | None = None
-        self.headers = {"Authorization": "Basic " + base64.b64encode(f"{charge_point_id}:{password}".encode()).decode()} \
-            if password else {}
+        self.headers = (
+            {"Authorization": "Basic " + base64.b64encode(f"{charge_point_id}:{password}".encode()).decode()}
+            if password
+            else {}
+        )
 
     def charger(self) -> WireCharger:
         """A Charger over this charger's state, sending into the shared outbox."""
@@ -151,8 +181,9 @@ class WsCharger:
     async def run(self, until: float, tick_seconds: float) -> None:
         while time.monotonic() < until:
             try:
-                async with connect(f"{self.url}/{self.id}", subprotocols=["ocpp1.6"], additional_headers=self.headers,
-                                   open_timeout=30) as ws:
+                async with connect(
+                    f"{self.url}/{self.id}", subprotocols=["ocpp1.6"], additional_headers=self.headers, open_timeout=30
+                ) as ws:
                     self.ws = ws
                     self.counts["connections"] += 1
                     reader = asyncio.create_task(self._read())
@@ -165,7 +196,7 @@ class WsCharger:
                         self.state["boot"] = "new"
                         continue
                 return
-            except (OSError, ConnectionClosed, asyncio.TimeoutError):
+            except (TimeoutError, OSError, ConnectionClosed):
                 self.counts["reconnects"] += 1
                 await asyncio.sleep(1)
 
@@ -196,7 +227,7 @@ class WsCharger:
         self.counts[f"call:{frame[2]}"] += 1
         try:
             answer = await asyncio.wait_for(future, CALL_TIMEOUT_SECONDS)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.counts["unanswered"] += 1
             return None
         self.counts["answers" if answer[0] == ocpp_frames.CALLRESULT else "callErrors"] += 1
@@ -217,41 +248,64 @@ class WsCharger:
         self.counts["commands"] += 1
         _, unique_id, action, payload = frame
         try:
-            return ocpp_frames.call_result(unique_id, self.charger().on_call(action, payload,
-                                                                             simulator._at(self.state["clock"])))
+            return ocpp_frames.call_result(
+                unique_id, self.charger().on_call(action, payload, simulator._at(self.state["clock"]))
+            )
         except Refused as refused:
             return ocpp_frames.call_error(unique_id, refused.code, str(refused))
         except (KeyError, TypeError, ValueError) as error:
             return ocpp_frames.call_error(unique_id, "FormatViolation", f"{action}: {error!r}")
 
 
-async def run_fleet(url: str, count: int, prefix: str = "CP-WS-", speed: float = 1.0, duration: float = 60.0,
-                    tick_seconds: float = 1.0, seed: int = 1, password: str | None = None) -> dict[str, Any]:
+async def run_fleet(
+    url: str,
+    count: int,
+    prefix: str = "CP-WS-",
+    speed: float = 1.0,
+    duration: float = 60.0,
+    tick_seconds: float = 1.0,
+    seed: int = 1,
+    password: str | None = None,
+) -> dict[str, Any]:
     """Run `count` chargers for `duration` seconds (then let each finish its conversation); returns the counts."""
     counts: Counter = Counter()
     chargers = [WsCharger(f"{prefix}{n:04d}", n, url, speed, seed, counts, password) for n in range(1, count + 1)]
     started = time.monotonic()
     await asyncio.gather(*(c.run(started + duration, tick_seconds) for c in chargers))
     elapsed = time.monotonic() - started
-    zeros = dict.fromkeys(("calls", "answers", "callErrors", "unanswered", "unexpectedAnswers", "commands",
-                           "connections", "reconnects"), 0)
-    return {"chargers": count, "seconds": round(elapsed, 1), **zeros, **counts,
-            "callsPerSecond": round(counts["calls"] / elapsed, 1)}
+    zeros = dict.fromkeys(
+        ("calls", "answers", "callErrors", "unanswered", "unexpectedAnswers", "commands", "connections", "reconnects"),
+        0,
+    )
+    return {
+        "chargers": count,
+        "seconds": round(elapsed, 1),
+        **zeros,
+        **counts,
+        "callsPerSecond": round(counts["calls"] / elapsed, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default="ws://127.0.0.1:9000/ocpp", help="the central system's OCPP URL, without the id")
+    parser.add_argument(
+        "--url", default="ws://127.0.0.1:9000/ocpp", help="the central system's OCPP URL, without the id"
+    )
     parser.add_argument("--count", type=int, default=10, help="how many chargers")
     parser.add_argument("--prefix", default="CP-WS-", help="charge point ids are PREFIX0001, PREFIX0002, ...")
     parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
-    parser.add_argument("--duration", type=float, default=3600 * 24 * 365, help="seconds to run (default: until Ctrl-C)")
+    parser.add_argument(
+        "--duration", type=float, default=3600 * 24 * 365, help="seconds to run (default: until Ctrl-C)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--password", help="HTTP Basic password (security profile 1), the same for every charger")
     args = parser.parse_args(argv)
     try:
-        summary = asyncio.run(run_fleet(args.url, args.count, args.prefix, args.speed, args.duration,
-                                        seed=args.seed, password=args.password))
+        summary = asyncio.run(
+            run_fleet(
+                args.url, args.count, args.prefix, args.speed, args.duration, seed=args.seed, password=args.password
+            )
+        )
     except KeyboardInterrupt:
         return
     print(json.dumps(summary), file=sys.stdout)

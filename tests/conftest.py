@@ -5,11 +5,12 @@
   storage-level tests whose conditions, transactions and indexes must behave as in AWS.
 - `client`: Chalice's test client over the app.
 """
+
 from __future__ import annotations
 
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -32,13 +33,17 @@ for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
 
 from chalicelib import events, local_runtime, ocpp_frames, settings, storage  # noqa: E402
 
-T0 = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 def _fresh_tables(monkeypatch: pytest.MonkeyPatch) -> None:
     suffix = uuid.uuid4().hex[:8]
-    for variable, stem in (("CHARGE_POINTS_TABLE", "cp"), ("SESSIONS_TABLE", "sessions"),
-                           ("SIMULATOR_TABLE", "sim"), ("STATS_TABLE", "stats")):
+    for variable, stem in (
+        ("CHARGE_POINTS_TABLE", "cp"),
+        ("SESSIONS_TABLE", "sessions"),
+        ("SIMULATOR_TABLE", "sim"),
+        ("STATS_TABLE", "stats"),
+    ):
         monkeypatch.setenv(variable, f"test-{stem}-{suffix}")
     settings.get.cache_clear()
     storage.reset_client()

@@ -3,6 +3,7 @@
 Each test module adds to its own section while it runs; the sections go to
 tests/artifacts/reliability-figures.json (git-ignored), rewritten after every update so an interrupted
 run still leaves what it counted."""
+
 from __future__ import annotations
 
 import json

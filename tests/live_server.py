@@ -1,4 +1,5 @@
 """A real `chalice local --stage local` in a subprocess, for tests that use the system as a user would."""
+
 import json
 import os
 import signal
@@ -13,8 +14,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 # What the test stage sets for in-process tests; a local server must not inherit it.
-_TEST_ONLY = ("STAGE", "LOCAL_RUNTIME", "CHARGE_POINTS_TABLE", "SESSIONS_TABLE", "SIMULATOR_TABLE", "STATS_TABLE",
-              "AWS_ENDPOINT_URL_DYNAMODB", "EVENT_BUS_NAME")
+_TEST_ONLY = (
+    "STAGE",
+    "LOCAL_RUNTIME",
+    "CHARGE_POINTS_TABLE",
+    "SESSIONS_TABLE",
+    "SIMULATOR_TABLE",
+    "STATS_TABLE",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "EVENT_BUS_NAME",
+)
 
 
 def live_env(**overrides):
@@ -49,8 +58,9 @@ class ServerProcess:
         self.log = tempfile.NamedTemporaryFile(prefix="dashboard-server-", suffix=".log", delete=False)
 
     def start(self, timeout=90):
-        self.proc = subprocess.Popen(self.command, cwd=self.cwd, env=self.env, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.command, cwd=self.cwd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -77,5 +87,3 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
-
-

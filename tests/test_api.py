@@ -1,5 +1,6 @@
 """The REST API through the app (Chalice's test client over moto): the schedule's events reach the
 handler through the in-process bus, and the results are read back over HTTP."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,12 @@ def ocpp(client, charge_point_id: str, frame: list) -> tuple[int, list]:
 
 def run_schedule(client, ticks: int = 1) -> None:
     for _ in range(ticks):
-        client.lambda_.invoke("simulate_tick", client.events.generate_cw_event(
-            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
+        client.lambda_.invoke(
+            "simulate_tick",
+            client.events.generate_cw_event(
+                source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+            ),
+        )
 
 
 def test_the_schedule_creates_the_seed_demo_fleet(client):
@@ -41,7 +46,12 @@ def test_the_schedule_creates_the_seed_demo_fleet(client):
     assert sorted(points) == ["CP-DEMO-001", "CP-DEMO-002", "CP-DEMO-003"]
     first = points["CP-DEMO-001"]
     assert (first["location"], first["model"], first["vendor"], first["connectors"], first["maxPower"]) == (
-        "Demo Location 1", "FastCharge Pro", "EV Solutions Inc", 2, 50)
+        "Demo Location 1",
+        "FastCharge Pro",
+        "EV Solutions Inc",
+        2,
+        50,
+    )
     assert first["lastSeen"].endswith("Z") and set(first["connectorStatus"]) == {"0", "1", "2"}
     status, one = get(client, "/chargepoints/CP-DEMO-001")
     assert status == 200 and one["chargePointId"] == "CP-DEMO-001"
@@ -69,8 +79,16 @@ def test_sessions_page_newest_first_with_opaque_tokens(client):
     run_schedule(client)
     for n in range(5):
         ocpp(client, "CP-X", [2, f"b{n}", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}])
-        ocpp(client, "CP-X", [2, f"s{n}", "StartTransaction", {"connectorId": n + 1, "idTag": "T", "meterStart": n,
-                                                               "timestamp": f"2026-11-2{n}T10:00:00Z"}])
+        ocpp(
+            client,
+            "CP-X",
+            [
+                2,
+                f"s{n}",
+                "StartTransaction",
+                {"connectorId": n + 1, "idTag": "T", "meterStart": n, "timestamp": f"2026-11-2{n}T10:00:00Z"},
+            ],
+        )
     seen, token = [], None
     while True:
         status, page = get(client, "/sessions?limit=2" + (f"&nextToken={token}" if token else ""))
@@ -83,8 +101,16 @@ def test_sessions_page_newest_first_with_opaque_tokens(client):
     assert len(seen) == 5 and starts == sorted(starts, reverse=True)
     _, by_cp = get(client, "/sessions?chargePointId=CP-X&status=Active")
     assert len(by_cp["sessions"]) == 5 and {s["chargePointId"] for s in by_cp["sessions"]} == {"CP-X"}
-    ocpp(client, "CP-X", [2, "stop", "StopTransaction", {"transactionId": seen[-1]["transactionId"], "meterStop": 9,
-                                                          "timestamp": "2026-11-24T11:00:00Z"}])
+    ocpp(
+        client,
+        "CP-X",
+        [
+            2,
+            "stop",
+            "StopTransaction",
+            {"transactionId": seen[-1]["transactionId"], "meterStop": 9, "timestamp": "2026-11-24T11:00:00Z"},
+        ],
+    )
     _, first_page = get(client, "/sessions?chargePointId=CP-X&status=Completed&limit=1")
     assert [s["sessionId"] for s in first_page["sessions"]] == [seen[-1]["sessionId"]]  # a full page, no filtering
     _, active_page = get(client, "/sessions?chargePointId=CP-X&status=Active&limit=4")
@@ -93,16 +119,19 @@ def test_sessions_page_newest_first_with_opaque_tokens(client):
     assert status == 200 and one == seen[0]
 
 
-@pytest.mark.parametrize("path,fragment", [
-    ("/chargepoints?limit=0", "limit must be a whole number from 1 to 100"),
-    ("/chargepoints?limit=101", "limit must be a whole number from 1 to 100"),
-    ("/chargepoints?limit=ten", "limit must be a whole number"),
-    ("/chargepoints?status=Sleeping", "status must be one of"),
-    ("/chargepoints?colour=red", "unknown query parameter 'colour'"),
-    ("/sessions?status=Paused", "status must be one of Active, Completed"),
-    ("/sessions?nextToken=abc", "nextToken is not valid"),
-    ("/sessions?chargePointId=%20", "chargePointId must be"),
-])
+@pytest.mark.parametrize(
+    "path,fragment",
+    [
+        ("/chargepoints?limit=0", "limit must be a whole number from 1 to 100"),
+        ("/chargepoints?limit=101", "limit must be a whole number from 1 to 100"),
+        ("/chargepoints?limit=ten", "limit must be a whole number"),
+        ("/chargepoints?status=Sleeping", "status must be one of"),
+        ("/chargepoints?colour=red", "unknown query parameter 'colour'"),
+        ("/sessions?status=Paused", "status must be one of Active, Completed"),
+        ("/sessions?nextToken=abc", "nextToken is not valid"),
+        ("/sessions?chargePointId=%20", "chargePointId must be"),
+    ],
+)
 def test_bad_parameters_get_400_with_a_message(client, path, fragment):
     status, body = get(client, path)
     assert status == 400 and fragment in body["Message"]
@@ -144,14 +173,17 @@ def test_simulate_with_the_seed_manual_trigger_payload(client):
     assert [(m["chargePointId"], m["message"][2]) for m in body["messages"]] == [("CP-DEMO-001", "StatusNotification")]
 
 
-@pytest.mark.parametrize("body,status,fragment", [
-    ({"chargePointId": "CP-DEMO-009", "messageType": "Heartbeat"}, 404, "not a simulated charge point"),
-    ({"chargePointId": "CP-DEMO-001", "messageType": "Teleport"}, 400, "messageType must be one of"),
-    ({"chargePointId": "CP-DEMO-001"}, 400, "go together"),
-    ({"colour": "red"}, 400, "body must be a JSON object"),
-    ([1, 2], 400, "body must be a JSON object"),
-    ({"chargePointId": "CP-DEMO-001", "messageType": "StopTransaction"}, 409, "no transaction"),
-])
+@pytest.mark.parametrize(
+    "body,status,fragment",
+    [
+        ({"chargePointId": "CP-DEMO-009", "messageType": "Heartbeat"}, 404, "not a simulated charge point"),
+        ({"chargePointId": "CP-DEMO-001", "messageType": "Teleport"}, 400, "messageType must be one of"),
+        ({"chargePointId": "CP-DEMO-001"}, 400, "go together"),
+        ({"colour": "red"}, 400, "body must be a JSON object"),
+        ([1, 2], 400, "body must be a JSON object"),
+        ({"chargePointId": "CP-DEMO-001", "messageType": "StopTransaction"}, 409, "no transaction"),
+    ],
+)
 def test_simulate_refuses_what_it_cannot_do(client, body, status, fragment):
     run_schedule(client)
     got, answer = post(client, "/simulate", body)

@@ -1,5 +1,6 @@
 """Security per stage: operator routes behind an API key or IAM in deployed stages, chargers behind HTTP
 Basic with their own password (OCPP security profile 1, stored hashed), CORS not `*` in prod."""
+
 from __future__ import annotations
 
 import base64
@@ -34,8 +35,11 @@ def basic_auth(aws, monkeypatch):
 
 
 def set_password(client, charge_point_id: str, password: str = PASSWORD):
-    return client.http.put(f"/chargepoints/{charge_point_id}/password", body=json.dumps({"password": password}),
-                           headers={"Content-Type": "application/json"})
+    return client.http.put(
+        f"/chargepoints/{charge_point_id}/password",
+        body=json.dumps({"password": password}),
+        headers={"Content-Type": "application/json"},
+    )
 
 
 def post_ocpp(client, charge_point_id: str, frame: str, authorization: str | None = None):
@@ -44,6 +48,7 @@ def post_ocpp(client, charge_point_id: str, frame: str, authorization: str | Non
 
 
 # --- passwords ---------------------------------------------------------------------------------------
+
 
 def test_a_password_is_stored_as_a_salted_slow_hash_only(aws):
     auth.set_password("CP-1", PASSWORD)
@@ -62,21 +67,25 @@ def test_a_password_item_is_not_a_charge_point(client):
     assert client.http.get("/stats").json_body["totalChargePoints"] == 0
 
 
-@pytest.mark.parametrize("stored", ["", "plain", "md5$1$AA==$AA==", "pbkdf2_sha256$x$AA==$AA==",
-                                    "pbkdf2_sha256$1000$%%%$AA=="])
+@pytest.mark.parametrize(
+    "stored", ["", "plain", "md5$1$AA==$AA==", "pbkdf2_sha256$x$AA==$AA==", "pbkdf2_sha256$1000$%%%$AA=="]
+)
 def test_a_broken_stored_hash_never_verifies(stored):
     assert not auth.verify_password(PASSWORD, stored)
 
 
-@pytest.mark.parametrize("body,message", [
-    ('{"password": "short"}', "16 to 40 characters"),
-    ('{"password": "' + "x" * 41 + '"}', "16 to 40 characters"),
-    ('{"password": 1234567890123456789}', "16 to 40 characters"),
-    ('{"password": "sixteen-chars-\\u00e9\\u00e9"}', "printable ASCII"),
-    ('{"password": "sixteen-chars-\\n\\t"}', "printable ASCII"),
-    ('{"pass": "correct-horse-battery-1"}', "JSON object"),
-    ("not json", "must be JSON"),
-])
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        ('{"password": "short"}', "16 to 40 characters"),
+        ('{"password": "' + "x" * 41 + '"}', "16 to 40 characters"),
+        ('{"password": 1234567890123456789}', "16 to 40 characters"),
+        ('{"password": "sixteen-chars-\\u00e9\\u00e9"}', "printable ASCII"),
+        ('{"password": "sixteen-chars-\\n\\t"}', "printable ASCII"),
+        ('{"pass": "correct-horse-battery-1"}', "JSON object"),
+        ("not json", "must be JSON"),
+    ],
+)
 def test_a_bad_password_is_refused_with_a_clear_message(client, body, message):
     response = client.http.put("/chargepoints/CP-1/password", body=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and message in response.json_body["Message"]
@@ -84,6 +93,7 @@ def test_a_bad_password_is_refused_with_a_clear_message(client, body, message):
 
 
 # --- OCPP security profile 1 ----------------------------------------------------------------------
+
 
 def test_the_ocpp_route_is_open_when_ocpp_auth_is_none(client):
     assert post_ocpp(client, "CP-1", BOOT).status_code == 200
@@ -93,8 +103,13 @@ def test_with_basic_auth_a_charger_needs_its_own_id_and_password(basic_auth, cli
     assert set_password(client, "CP-1").status_code == 200
     auth.set_password("CP-2", "another-password-22")
     refused = [
-        None, "Bearer abc", "Basic !!!", basic("CP-1", "wrong-password-123456"), basic("CP-2", PASSWORD),
-        basic("CP-1", "another-password-22"), "Basic " + base64.b64encode(b"CP-1").decode(),
+        None,
+        "Bearer abc",
+        "Basic !!!",
+        basic("CP-1", "wrong-password-123456"),
+        basic("CP-2", PASSWORD),
+        basic("CP-1", "another-password-22"),
+        "Basic " + base64.b64encode(b"CP-1").decode(),
     ]
     for authorization in refused:
         response = post_ocpp(client, "CP-1", BOOT, authorization)
@@ -129,14 +144,18 @@ def test_check_basic_auth_for_the_websocket_upgrade(aws):
 
 # --- operators: per-stage settings, enforced by API Gateway ---------------------------------------------
 
+
 def _routes_in_stage(env: dict) -> dict:
     """Import app.py in a fresh interpreter with a stage's settings; the routes' protection as it deploys."""
-    script = ("import json, app\n"
-              "print(json.dumps({f'{m} {p}': [bool(e.api_key_required), type(e.authorizer).__name__]"
-              " for p, ms in app.app.routes.items() for m, e in ms.items()}))")
+    script = (
+        "import json, app\n"
+        "print(json.dumps({f'{m} {p}': [bool(e.api_key_required), type(e.authorizer).__name__]"
+        " for p, ms in app.app.routes.items() for m, e in ms.items()}))"
+    )
     environment = {**os.environ, **TEST_ENV, **env}
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -154,8 +173,11 @@ def test_every_data_route_needs_the_operators_credentials_when_the_stage_says_so
 
 def test_the_stages_are_configured_as_documented():
     stages = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]
-    for stage, (operator_auth, ocpp_auth) in {"local": ("none", "none"), "dev": ("api-key", "basic"),
-                                             "prod": ("api-key", "basic")}.items():
+    for stage, (operator_auth, ocpp_auth) in {
+        "local": ("none", "none"),
+        "dev": ("api-key", "basic"),
+        "prod": ("api-key", "basic"),
+    }.items():
         env = stages[stage]["environment_variables"]
         assert (env.get("OPERATOR_AUTH", "none"), env.get("OCPP_AUTH", "none")) == (operator_auth, ocpp_auth), stage
         loaded = settings.load({**env, "STAGE": stage})
@@ -163,11 +185,16 @@ def test_the_stages_are_configured_as_documented():
     assert stages["prod"]["environment_variables"]["CORS_ALLOW_ORIGIN"] != "*"
 
 
-@pytest.mark.parametrize("variable,open_value", [("OPERATOR_AUTH", "none"), ("OCPP_AUTH", "none"),
-                                                 ("CORS_ALLOW_ORIGIN", "*")])
+@pytest.mark.parametrize(
+    "variable,open_value", [("OPERATOR_AUTH", "none"), ("OCPP_AUTH", "none"), ("CORS_ALLOW_ORIGIN", "*")]
+)
 def test_prod_refuses_to_start_open(variable, open_value):
-    safe = {"STAGE": "prod", "OPERATOR_AUTH": "api-key", "OCPP_AUTH": "basic",
-            "CORS_ALLOW_ORIGIN": "https://ops.example.org"}
+    safe = {
+        "STAGE": "prod",
+        "OPERATOR_AUTH": "api-key",
+        "OCPP_AUTH": "basic",
+        "CORS_ALLOW_ORIGIN": "https://ops.example.org",
+    }
     settings.load(safe)
     with pytest.raises(settings.SettingsError, match=variable):
         settings.load({**safe, variable: open_value})

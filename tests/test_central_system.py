@@ -1,4 +1,5 @@
 """The central system's answers and state, message by message (moto)."""
+
 from __future__ import annotations
 
 import itertools
@@ -30,22 +31,44 @@ def boot(cp: str = "CP-1", at=T0) -> list:
 
 
 def start(cp: str = "CP-1", connector: int = 1, meter: int = 1000, at: float = 10, tag: str = "TAG") -> int:
-    answer = send(cp, "StartTransaction", {"connectorId": connector, "idTag": tag, "meterStart": meter,
-                                           "timestamp": ts(at)}, T0 + timedelta(seconds=at))
+    answer = send(
+        cp,
+        "StartTransaction",
+        {"connectorId": connector, "idTag": tag, "meterStart": meter, "timestamp": ts(at)},
+        T0 + timedelta(seconds=at),
+    )
     return answer[2]["transactionId"]
 
 
 def meter(cp: str, tx: int, wh: int, at: float, power_w: float = 11000, soc: float = 50) -> list:
-    return send(cp, "MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [{
-        "timestamp": ts(at), "sampledValue": [
-            {"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-            {"value": str(power_w), "measurand": "Power.Active.Import", "unit": "W"},
-            {"value": str(soc), "measurand": "SoC", "unit": "Percent"}]}]}, T0 + timedelta(seconds=at))
+    return send(
+        cp,
+        "MeterValues",
+        {
+            "connectorId": 1,
+            "transactionId": tx,
+            "meterValue": [
+                {
+                    "timestamp": ts(at),
+                    "sampledValue": [
+                        {"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+                        {"value": str(power_w), "measurand": "Power.Active.Import", "unit": "W"},
+                        {"value": str(soc), "measurand": "SoC", "unit": "Percent"},
+                    ],
+                }
+            ],
+        },
+        T0 + timedelta(seconds=at),
+    )
 
 
 def stop(cp: str, tx: int, meter_stop: int, at: float, **extra) -> list:
-    return send(cp, "StopTransaction", {"transactionId": tx, "meterStop": meter_stop, "timestamp": ts(at), **extra},
-                T0 + timedelta(seconds=at))
+    return send(
+        cp,
+        "StopTransaction",
+        {"transactionId": tx, "meterStop": meter_stop, "timestamp": ts(at), **extra},
+        T0 + timedelta(seconds=at),
+    )
 
 
 def test_boot_registers_the_charge_point_and_answers_in_utc(aws):
@@ -80,10 +103,22 @@ def test_heartbeat_updates_last_seen(aws):
 
 def test_status_notifications_set_connectors_and_the_charge_point_status(aws):
     boot()
-    send("CP-1", "StatusNotification", {"connectorId": 1, "status": "Available", "errorCode": "NoError", "timestamp": ts(1)})
-    send("CP-1", "StatusNotification", {"connectorId": 2, "status": "Available", "errorCode": "NoError", "timestamp": ts(1)})
+    send(
+        "CP-1",
+        "StatusNotification",
+        {"connectorId": 1, "status": "Available", "errorCode": "NoError", "timestamp": ts(1)},
+    )
+    send(
+        "CP-1",
+        "StatusNotification",
+        {"connectorId": 2, "status": "Available", "errorCode": "NoError", "timestamp": ts(1)},
+    )
     assert rest.stats()["availableChargePoints"] == 1
-    send("CP-1", "StatusNotification", {"connectorId": 1, "status": "Charging", "errorCode": "NoError", "timestamp": ts(2)})
+    send(
+        "CP-1",
+        "StatusNotification",
+        {"connectorId": 1, "status": "Charging", "errorCode": "NoError", "timestamp": ts(2)},
+    )
     item = storage.get_charge_point("CP-1")
     assert item["status"] == "Charging" and item["connectors"] == 2
     assert item["connectorStatus"]["1"]["status"] == "Charging"
@@ -93,8 +128,16 @@ def test_status_notifications_set_connectors_and_the_charge_point_status(aws):
 
 def test_an_older_status_notification_does_not_overwrite_a_newer_one(aws):
     boot()
-    send("CP-1", "StatusNotification", {"connectorId": 1, "status": "Charging", "errorCode": "NoError", "timestamp": ts(20)})
-    send("CP-1", "StatusNotification", {"connectorId": 1, "status": "Available", "errorCode": "NoError", "timestamp": ts(10)})
+    send(
+        "CP-1",
+        "StatusNotification",
+        {"connectorId": 1, "status": "Charging", "errorCode": "NoError", "timestamp": ts(20)},
+    )
+    send(
+        "CP-1",
+        "StatusNotification",
+        {"connectorId": 1, "status": "Available", "errorCode": "NoError", "timestamp": ts(10)},
+    )
     assert storage.get_charge_point("CP-1")["connectorStatus"]["1"]["status"] == "Charging"
 
 
@@ -192,9 +235,24 @@ def test_the_energy_register_never_goes_down(aws):
 def test_kwh_meter_values_are_normalised(aws):
     boot()
     tx = start(meter=1000)
-    send("CP-1", "MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [{"timestamp": ts(30),
-         "sampledValue": [{"value": "3.5", "unit": "kWh"}, {"value": "7.2", "measurand": "Power.Active.Import", "unit": "kW"}]}]},
-         T0 + timedelta(seconds=30))
+    send(
+        "CP-1",
+        "MeterValues",
+        {
+            "connectorId": 1,
+            "transactionId": tx,
+            "meterValue": [
+                {
+                    "timestamp": ts(30),
+                    "sampledValue": [
+                        {"value": "3.5", "unit": "kWh"},
+                        {"value": "7.2", "measurand": "Power.Active.Import", "unit": "kW"},
+                    ],
+                }
+            ],
+        },
+        T0 + timedelta(seconds=30),
+    )
     session = rest.list_sessions({})["sessions"][0]
     assert session["currentEnergy"] == 2.5 and session["power"] == 7.2
 
@@ -219,17 +277,32 @@ def test_a_repeated_frame_gets_the_same_answer_and_changes_nothing(aws):
 def test_data_transfer_records_charge_point_info(aws):
     boot()
     info = {"location": "Depot 4", "maxPower": 22, "connectors": 2}
-    answer = send("CP-1", "DataTransfer", {"vendorId": ocpp_frames.INFO_VENDOR_ID,
-                                           "messageId": ocpp_frames.INFO_MESSAGE_ID, "data": json.dumps(info)})
+    answer = send(
+        "CP-1",
+        "DataTransfer",
+        {"vendorId": ocpp_frames.INFO_VENDOR_ID, "messageId": ocpp_frames.INFO_MESSAGE_ID, "data": json.dumps(info)},
+    )
     assert answer[2] == {"status": "Accepted"}
     assert {k: storage.get_charge_point("CP-1")[k] for k in info} == info
     assert send("CP-1", "DataTransfer", {"vendorId": "other"})[2] == {"status": "UnknownVendorId"}
-    assert send("CP-1", "DataTransfer", {"vendorId": ocpp_frames.INFO_VENDOR_ID, "messageId": ocpp_frames.INFO_MESSAGE_ID,
-                                         "data": '{"connectors": 1000000}'})[2]["status"] == "Rejected"
+    assert (
+        send(
+            "CP-1",
+            "DataTransfer",
+            {
+                "vendorId": ocpp_frames.INFO_VENDOR_ID,
+                "messageId": ocpp_frames.INFO_MESSAGE_ID,
+                "data": '{"connectors": 1000000}',
+            },
+        )[2]["status"]
+        == "Rejected"
+    )
 
 
-@pytest.mark.parametrize("action,field", [("DiagnosticsStatusNotification", "diagnosticsStatus"),
-                                          ("FirmwareStatusNotification", "firmwareStatus")])
+@pytest.mark.parametrize(
+    "action,field",
+    [("DiagnosticsStatusNotification", "diagnosticsStatus"), ("FirmwareStatusNotification", "firmwareStatus")],
+)
 def test_diagnostics_and_firmware_notifications_are_recorded(aws, action, field):
     boot()
     status = "Uploaded" if action.startswith("Diag") else "Installed"
@@ -237,30 +310,47 @@ def test_diagnostics_and_firmware_notifications_are_recorded(aws, action, field)
     assert storage.get_charge_point("CP-1")[field] == status
 
 
-@pytest.mark.parametrize("raw,code", [
-    ("not json", "FormatViolation"),
-    ('{"a": 1}', "FormatViolation"),
-    ('[3, "x", {}]', "ProtocolError"),
-    ('[2, "x", "Heartbeat"]', "ProtocolError"),
-    ('[2, "x", "FlyToTheMoon", {}]', "NotImplemented"),
-    ('[2, "x", "SignCertificate", {"csr": "x"}]', "NotSupported"),
-    ('[2, "x", "BootNotification", {"chargePointVendor": "V"}]', "ProtocolError"),
-    ('[2, "x", "StatusNotification", {"connectorId": "1", "status": "Available", "errorCode": "NoError"}]',
-     "TypeConstraintViolation"),
-    ('[2, "x", "StatusNotification", {"connectorId": 1, "status": "Sleeping", "errorCode": "NoError"}]',
-     "PropertyConstraintViolation"),
-    ('[2, "x", "StatusNotification", {"connectorId": 1000000, "status": "Available", "errorCode": "NoError"}]',
-     "PropertyConstraintViolation"),
-    ('[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 1, "timestamp": "1970-01-01T00:00:00Z"}]',
-     "PropertyConstraintViolation"),
-    ('[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": -5, "timestamp": "2026-11-24T12:00:00Z"}]',
-     "PropertyConstraintViolation"),
-    ('[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 1000000000000, "timestamp": "2026-11-24T12:00:00Z"}]',
-     "PropertyConstraintViolation"),
-    ('[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 1, "timestamp": "yesterday"}]',
-     "TypeConstraintViolation"),
-    ('[2, "x", "Heartbeat", {"extra": 1}]', "FormatViolation"),
-])
+@pytest.mark.parametrize(
+    "raw,code",
+    [
+        ("not json", "FormatViolation"),
+        ('{"a": 1}', "FormatViolation"),
+        ('[3, "x", {}]', "ProtocolError"),
+        ('[2, "x", "Heartbeat"]', "ProtocolError"),
+        ('[2, "x", "FlyToTheMoon", {}]', "NotImplemented"),
+        ('[2, "x", "SignCertificate", {"csr": "x"}]', "NotSupported"),
+        ('[2, "x", "BootNotification", {"chargePointVendor": "V"}]', "ProtocolError"),
+        (
+            '[2, "x", "StatusNotification", {"connectorId": "1", "status": "Available", "errorCode": "NoError"}]',
+            "TypeConstraintViolation",
+        ),
+        (
+            '[2, "x", "StatusNotification", {"connectorId": 1, "status": "Sleeping", "errorCode": "NoError"}]',
+            "PropertyConstraintViolation",
+        ),
+        (
+            '[2, "x", "StatusNotification", {"connectorId": 1000000, "status": "Available", "errorCode": "NoError"}]',
+            "PropertyConstraintViolation",
+        ),
+        (
+            '[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 1, "timestamp": "1970-01-01T00:00:00Z"}]',
+            "PropertyConstraintViolation",
+        ),
+        (
+            '[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": -5, "timestamp": "2026-11-24T12:00:00Z"}]',
+            "PropertyConstraintViolation",
+        ),
+        (
+            '[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 1000000000000, "timestamp": "2026-11-24T12:00:00Z"}]',
+            "PropertyConstraintViolation",
+        ),
+        (
+            '[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 1, "timestamp": "yesterday"}]',
+            "TypeConstraintViolation",
+        ),
+        ('[2, "x", "Heartbeat", {"extra": 1}]', "FormatViolation"),
+    ],
+)
 def test_malformed_frames_get_the_specs_error_and_write_nothing(aws, raw, code):
     boot()
     before = storage.get_charge_point("CP-1")

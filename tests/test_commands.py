@@ -2,6 +2,7 @@
 
 The API, the gateway holding the socket and the answer may each be in another process; these tests
 drive each step through the same functions those processes call, and the last ones over a real socket."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,8 +19,11 @@ BOOT = [2, "b1", "BootNotification", {"chargePointVendor": "V", "chargePointMode
 
 
 def post(client, cp: str, body) -> tuple[int, dict]:
-    response = client.http.post(f"/chargepoints/{cp}/commands", headers={"Content-Type": "application/json"},
-                                body=body if isinstance(body, str) else json.dumps(body))
+    response = client.http.post(
+        f"/chargepoints/{cp}/commands",
+        headers={"Content-Type": "application/json"},
+        body=body if isinstance(body, str) else json.dumps(body),
+    )
     return response.status_code, json.loads(response.body)
 
 
@@ -30,21 +34,29 @@ def get(client, cp: str, command_id: str) -> tuple[int, dict]:
 
 def registered(client, cp: str, online: bool = True, gateway_id: str = "gw-elsewhere") -> None:
     """A booted charge point whose socket is held by a gateway (not this process's)."""
-    assert client.http.post(f"/ocpp/{cp}", headers={"Content-Type": "application/json"},
-                            body=json.dumps(BOOT)).status_code == 200
+    assert (
+        client.http.post(f"/ocpp/{cp}", headers={"Content-Type": "application/json"}, body=json.dumps(BOOT)).status_code
+        == 200
+    )
     if online:
         assert storage.set_online(cp, True, ocpp_frames.format_timestamp(ocpp_frames.now()), "conn-1", gateway_id)
 
 
-@pytest.mark.parametrize("body, message", [
-    ("not json", "body must be JSON"),
-    ({"payload": {}}, "body must be a JSON object"),
-    ({"action": "Reset", "payload": {}, "extra": 1}, "body must be a JSON object"),
-    ({"action": "FormatTheDisk", "payload": {}}, "action must be one of"),
-    ({"action": "Reset", "payload": []}, "payload must be a JSON object"),
-    ({"action": "Reset", "payload": {"type": "Gentle"}}, "does not match the OCPP 1.6 schema"),
-    ({"action": "RemoteStartTransaction", "payload": {}}, "does not match the OCPP 1.6 schema: RemoteStartTransaction payload: 'idTag'"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("not json", "body must be JSON"),
+        ({"payload": {}}, "body must be a JSON object"),
+        ({"action": "Reset", "payload": {}, "extra": 1}, "body must be a JSON object"),
+        ({"action": "FormatTheDisk", "payload": {}}, "action must be one of"),
+        ({"action": "Reset", "payload": []}, "payload must be a JSON object"),
+        ({"action": "Reset", "payload": {"type": "Gentle"}}, "does not match the OCPP 1.6 schema"),
+        (
+            {"action": "RemoteStartTransaction", "payload": {}},
+            "does not match the OCPP 1.6 schema: RemoteStartTransaction payload: 'idTag'",
+        ),
+    ],
+)
 def test_bad_commands_are_400_with_the_reason(client, body, message):
     registered(client, "CP-C1")
     status, error = post(client, "CP-C1", body)
@@ -76,18 +88,27 @@ def test_a_command_is_matched_to_its_answer_in_another_process_and_frees_the_slo
     assert commands.record_answer("CP-C3", queued["commandId"], answer) == "answered"
     assert commands.record_answer("CP-C3", queued["commandId"], answer) is None
     status, view = get(client, "CP-C3", queued["commandId"])
-    assert (status, view["status"], view["result"], view["payload"]) == (200, "answered", {"status": "Accepted"},
-                                                                         {"type": "Hard"})
+    assert (status, view["status"], view["result"], view["payload"]) == (
+        200,
+        "answered",
+        {"status": "Accepted"},
+        {"type": "Hard"},
+    )
     assert post(client, "CP-C3", {"action": "GetConfiguration", "payload": {}})[0] == 200
 
 
 def test_a_callerror_or_a_schema_breaking_answer_fails_the_command(client):
     registered(client, "CP-C4")
     _, first = post(client, "CP-C4", {"action": "UnlockConnector", "payload": {"connectorId": 1}})
-    assert commands.record_answer("CP-C4", first["commandId"],
-                                  [4, first["commandId"], "NotSupported", "no lock", {}]) == "failed"
+    assert (
+        commands.record_answer("CP-C4", first["commandId"], [4, first["commandId"], "NotSupported", "no lock", {}])
+        == "failed"
+    )
     assert get(client, "CP-C4", first["commandId"])[1]["error"] == {
-        "errorCode": "NotSupported", "errorDescription": "no lock", "errorDetails": {}}
+        "errorCode": "NotSupported",
+        "errorDescription": "no lock",
+        "errorDetails": {},
+    }
     _, second = post(client, "CP-C4", {"action": "UnlockConnector", "payload": {"connectorId": 1}})
     maybe = [3, second["commandId"], {"status": "Maybe"}]
     assert commands.record_answer("CP-C4", second["commandId"], maybe) == "failed"

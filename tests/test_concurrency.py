@@ -1,6 +1,7 @@
 """Concurrent handler invocations on the same charge point and session lose nothing, against DynamoDB
 Local (AWS's engine: its conditional writes and transactions are what moto only imitates). Threads stand
 in for Lambda invocations running at once; every assertion is on the exact final state and counters."""
+
 from __future__ import annotations
 
 import json
@@ -50,15 +51,34 @@ def boot(cp: str) -> None:
 def test_concurrent_status_notifications_keep_the_newest_per_connector_and_exact_counters(local_db):
     boot("CP-1")
     statuses = ["Available", "Preparing", "Charging", "SuspendedEV", "Finishing"]
-    calls = [("CP-1", [2, f"s{c}-{n}", "StatusNotification", {
-        "connectorId": c, "status": statuses[(c + n) % len(statuses)], "errorCode": "NoError",
-        "timestamp": ts(10 + n)}], 10 + n) for c in range(1, 9) for n in range(6)]
+    calls = [
+        (
+            "CP-1",
+            [
+                2,
+                f"s{c}-{n}",
+                "StatusNotification",
+                {
+                    "connectorId": c,
+                    "status": statuses[(c + n) % len(statuses)],
+                    "errorCode": "NoError",
+                    "timestamp": ts(10 + n),
+                },
+            ],
+            10 + n,
+        )
+        for c in range(1, 9)
+        for n in range(6)
+    ]
     handle_all(calls)
     item = storage.get_charge_point("CP-1", consistent=True)
     for connector in range(1, 9):
         newest = statuses[(connector + 5) % len(statuses)]
-        assert item["connectorStatus"][str(connector)] == {"status": newest, "errorCode": "NoError",
-                                                           "timestamp": ts(15)}, connector
+        assert item["connectorStatus"][str(connector)] == {
+            "status": newest,
+            "errorCode": "NoError",
+            "timestamp": ts(15),
+        }, connector
     assert int(item["connectors"]) == 8
     stats = rest.stats()
     assert stats["totalChargePoints"] == 1
@@ -69,11 +89,38 @@ def test_concurrent_status_notifications_keep_the_newest_per_connector_and_exact
 
 def test_concurrent_meter_values_leave_the_highest_register_and_latest_time(local_db):
     boot("CP-1")
-    start = handle_all([("CP-1", [2, "start", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 1000,
-                                                                    "timestamp": ts(1)}], 1)])
+    start = handle_all(
+        [
+            (
+                "CP-1",
+                [
+                    2,
+                    "start",
+                    "StartTransaction",
+                    {"connectorId": 1, "idTag": "T", "meterStart": 1000, "timestamp": ts(1)},
+                ],
+                1,
+            )
+        ]
+    )
     tx = start[0][2]["transactionId"]
-    calls = [("CP-1", [2, f"mv-{n}", "MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [
-        {"timestamp": ts(10 + n), "sampledValue": [{"value": str(1000 + 100 * n)}]}]}], 10 + n) for n in range(60)]
+    calls = [
+        (
+            "CP-1",
+            [
+                2,
+                f"mv-{n}",
+                "MeterValues",
+                {
+                    "connectorId": 1,
+                    "transactionId": tx,
+                    "meterValue": [{"timestamp": ts(10 + n), "sampledValue": [{"value": str(1000 + 100 * n)}]}],
+                },
+            ],
+            10 + n,
+        )
+        for n in range(60)
+    ]
     handle_all(calls)
     session = rest.list_sessions({})["sessions"][0]
     assert session["lastMeterTime"] == ts(69) and session["currentEnergy"] == 5.9
@@ -83,17 +130,40 @@ def test_concurrent_meter_values_leave_the_highest_register_and_latest_time(loca
 def test_concurrent_starts_and_stops_of_different_transactions_count_exactly(local_db):
     boot("CP-1")
     boot("CP-2")
-    starts = [(cp, [2, f"start-{cp}-{c}", "StartTransaction", {"connectorId": c, "idTag": "T", "meterStart": 100 * c,
-                                                               "timestamp": ts(5)}], 5)
-              for cp in ("CP-1", "CP-2") for c in range(1, 13)]
+    starts = [
+        (
+            cp,
+            [
+                2,
+                f"start-{cp}-{c}",
+                "StartTransaction",
+                {"connectorId": c, "idTag": "T", "meterStart": 100 * c, "timestamp": ts(5)},
+            ],
+            5,
+        )
+        for cp in ("CP-1", "CP-2")
+        for c in range(1, 13)
+    ]
     answers = handle_all(starts)
     assert rest.stats()["activeSessions"] == 24
     by_id = {a[1]: a[2]["transactionId"] for a in answers}
-    stops = [(cp, [2, f"stop-{cp}-{c}", "StopTransaction", {"transactionId": by_id[f"start-{cp}-{c}"],
-                                                           "meterStop": 100 * c + 1000 * c, "timestamp": ts(60)}], 60)
-             for cp in ("CP-1", "CP-2") for c in range(1, 13)]
-    resent_starts = [(cp, [2, f"again-{uid}", "StartTransaction", frame[3]], 61)
-                     for cp, frame, _ in starts for uid in [frame[1]]]
+    stops = [
+        (
+            cp,
+            [
+                2,
+                f"stop-{cp}-{c}",
+                "StopTransaction",
+                {"transactionId": by_id[f"start-{cp}-{c}"], "meterStop": 100 * c + 1000 * c, "timestamp": ts(60)},
+            ],
+            60,
+        )
+        for cp in ("CP-1", "CP-2")
+        for c in range(1, 13)
+    ]
+    resent_starts = [
+        (cp, [2, f"again-{uid}", "StartTransaction", frame[3]], 61) for cp, frame, _ in starts for uid in [frame[1]]
+    ]
     answers = handle_all(stops + stops[:6] + resent_starts)  # stops, some stops twice, every start again
     assert {a[2]["transactionId"] for a in answers if a[1].startswith("again-")} == set(by_id.values())
     stats = rest.stats()

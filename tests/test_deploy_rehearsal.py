@@ -24,6 +24,7 @@ scripts do not know they are rehearsed); docs/deployment.md lists the same:
   image is registered in ECR by the test, its tasks do not start, and Lambda invocations do not run the code
   (an Event invocation is answered 202).
 """
+
 from __future__ import annotations
 
 import json
@@ -70,15 +71,16 @@ def _add_swagger_paths(backend, api_id: str, document: dict) -> None:
     for path, methods in sorted(document.get("paths", {}).items()):
         parent = by_path["/"]
         for depth, part in enumerate(filter(None, path.split("/")), start=1):
-            prefix = "/" + "/".join(path.split("/")[1:depth + 1])
+            prefix = "/" + "/".join(path.split("/")[1 : depth + 1])
             if prefix not in by_path:
                 by_path[prefix] = backend.create_resource(api_id, parent, part).id
             parent = by_path[prefix]
         for method in methods:
             if method != "parameters":
                 backend.put_method(api_id, parent, method.upper(), authorization_type="NONE")
-                backend.put_integration(api_id, parent, method.upper(), integration_type="MOCK", uri="",
-                                        integration_method=method.upper())
+                backend.put_integration(
+                    api_id, parent, method.upper(), integration_type="MOCK", uri="", integration_method=method.upper()
+                )
 
 
 @pytest.fixture(scope="module")
@@ -115,21 +117,29 @@ def emulator():
         _add_swagger_paths(self, function_id, api_doc)
         return self.get_rest_api(function_id)
 
-    def rest_api_from_template(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                               region_name: str, **kwargs):
+    def rest_api_from_template(
+        cls, resource_name: str, cloudformation_json: dict, account_id: str, region_name: str, **kwargs
+    ):
         properties = cloudformation_json["Properties"]
         backend = apigateway_backends[account_id][region_name]
-        api = backend.create_rest_api(name=properties.get("Name") or properties["Body"]["info"]["title"],
-                                      description=properties.get("Description", ""))
+        api = backend.create_rest_api(
+            name=properties.get("Name") or properties["Body"]["info"]["title"],
+            description=properties.get("Description", ""),
+        )
         _add_swagger_paths(backend, api.id, properties.get("Body", {}))
         return api
 
-    def load_balancer_from_template(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                    region_name: str, **kwargs):
+    def load_balancer_from_template(
+        cls, resource_name: str, cloudformation_json: dict, account_id: str, region_name: str, **kwargs
+    ):
         properties = cloudformation_json["Properties"]
         return elbv2_backends[account_id][region_name].create_load_balancer(
-            resource_name, properties.get("SecurityGroups"), properties.get("Subnets"),
-            scheme=properties.get("Scheme", "internet-facing"), loadbalancer_type=properties.get("Type"))
+            resource_name,
+            properties.get("SecurityGroups"),
+            properties.get("Subnets"),
+            scheme=properties.get("Scheme", "internet-facing"),
+            loadbalancer_type=properties.get("Type"),
+        )
 
     def delete_keeping_retained(self) -> None:
         for resource in self._resource_json_map.values():
@@ -144,14 +154,21 @@ def emulator():
         patch.setattr(cfn_models.Stack, "parse_template", staticmethod(parse_with_transform))
         patch.setattr(cfn_models.ChangeSet, "_parse_template", change_set_parse)
         patch.setattr(cfn_models.ChangeSet, "apply", apply_with_outputs)
-        patch.setattr(cfn_models.Stack, "has_parameters",  # the CLI sends UsePreviousValue for the ones not given
-                      lambda stack, given: all(stack.stack_parameters.get(k) == v for k, v in given.items()))
+        patch.setattr(
+            cfn_models.Stack,
+            "has_parameters",  # the CLI sends UsePreviousValue for the ones not given
+            lambda stack, given: all(stack.stack_parameters.get(k) == v for k, v in given.items()),
+        )
         patch.setattr(CloudFormationResponse, "_validate_different_update", lambda *args: None)
         patch.setattr(APIGatewayBackend, "import_rest_api", import_rest_api)
         patch.setattr(APIGatewayBackend, "put_rest_api", put_rest_api)
         patch.setattr(RestAPI, "create_from_cloudformation_json", classmethod(rest_api_from_template))
-        patch.setattr(RestAPI, "delete", lambda api, account_id, region_name:
-                      apigateway_backends[account_id][region_name].delete_rest_api(api.id), raising=False)
+        patch.setattr(
+            RestAPI,
+            "delete",
+            lambda api, account_id, region_name: apigateway_backends[account_id][region_name].delete_rest_api(api.id),
+            raising=False,
+        )
         patch.setattr(parsing.ResourceMap, "delete", delete_keeping_retained)
         patch.setattr(FakeLoadBalancer, "create_from_cloudformation_json", classmethod(load_balancer_from_template))
         patch.setattr(EventBus, "physical_resource_id", property(lambda bus: bus.name), raising=False)  # Ref: its name
@@ -174,8 +191,16 @@ def chalice_cache(tmp_path_factory) -> Path:
 @pytest.fixture
 def checkout(tmp_path, chalice_cache) -> Path:
     """A copy of the repository's files (as a clone has them: vendor/static stays a symlink) and its venv."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            check=True, capture_output=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     copy = tmp_path / "repo"
     for name in filter(None, listed):
         source, target = ROOT / name, copy / name
@@ -200,8 +225,14 @@ def aws_env(emulator, tmp_path) -> dict[str, str]:
     config = tmp_path / "aws-config"
     config.write_text(f"[default]\nregion = {REGION}\n")
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TMPDIR")}
-    return {**keep, "HOME": str(tmp_path), "AWS_CONFIG_FILE": str(config), "AWS_ENDPOINT_URL": emulator,
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    return {
+        **keep,
+        "HOME": str(tmp_path),
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_ENDPOINT_URL": emulator,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
 
 
 def _run(checkout: Path, env: dict, *command: str) -> str:
@@ -215,8 +246,13 @@ def _run(checkout: Path, env: dict, *command: str) -> str:
 def _client(service: str, env: dict):
     import boto3
 
-    return boto3.client(service, region_name=REGION, endpoint_url=env["AWS_ENDPOINT_URL"],
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def _tables(env: dict, stage: str) -> list[str]:
@@ -306,8 +342,9 @@ def test_path_2_chalice_deploy_deploys_redeploys_and_tears_down(checkout, aws_en
     # destinations, the API stage's throttling and access log, the operator key's usage plan.
     events, dlq = _client("events", aws_env), f"ev-charging-{stage}-events-dlq"
     bus_rules = events.list_rules(EventBusName=f"ev-bus-{stage}")["Rules"]
-    assert {r["Name"] for r in bus_rules} == {f"ev-charging-{stage}-{n}-bus" for n in ("simulator_inbox",
-                                                                                       "handle_ocpp_event")}
+    assert {r["Name"] for r in bus_rules} == {
+        f"ev-charging-{stage}-{n}-bus" for n in ("simulator_inbox", "handle_ocpp_event")
+    }
     for rule in bus_rules:
         [target] = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=f"ev-bus-{stage}")["Targets"]
         assert target["Arn"] in functions.values() and target["DeadLetterConfig"]["Arn"].endswith(dlq)
@@ -337,12 +374,26 @@ def test_wiring_a_stage_never_starts_the_local_runtime(tmp_path):
     says (here the local stage, asking for the runtime), that import must not start DynamoDB Local, the
     simulator or a gateway. Nothing answers on the AWS side here, so the script fails after the import."""
     port = _free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, "STAGE": "local",
-           "LOCAL_RUNTIME": "on", "OCPP_PORT": str(port), "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "x",
-           "AWS_SECRET_ACCESS_KEY": "x", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{_free_port()}",
-           "AWS_MAX_ATTEMPTS": "1", "HOME": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-X", "importtime", "deploy/wire_custom_bus.py", "--stage", "dev"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        "STAGE": "local",
+        "LOCAL_RUNTIME": "on",
+        "OCPP_PORT": str(port),
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{_free_port()}",
+        "AWS_MAX_ATTEMPTS": "1",
+        "HOME": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "deploy/wire_custom_bus.py", "--stage", "dev"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "| app" in result.stderr  # it did import the app
     assert "chalicelib.local_runtime" not in result.stderr and "Local mode" not in result.stderr
     assert result.returncode != 0  # the wiring itself failed: no AWS here
@@ -352,13 +403,26 @@ def test_the_gateway_deploys_into_the_default_vpc_with_its_certificate(checkout,
     """deploy/gateway.sh after the image is in ECR (no Docker daemon here: the image the script would build and
     push is registered in the emulator's ECR under the tag the script computes, so the script skips the build)."""
     stage = "dev"
-    tag = subprocess.run(["bash", "-c", "source deploy/common.sh && gateway_image_tag"], cwd=checkout, env=aws_env,
-                         check=True, capture_output=True, text=True).stdout.strip()
+    tag = subprocess.run(
+        ["bash", "-c", "source deploy/common.sh && gateway_image_tag"],
+        cwd=checkout,
+        env=aws_env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     ecr = _client("ecr", aws_env)
     ecr.create_repository(repositoryName="ev-charging-ocpp-gateway")
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
-                           "digest": "sha256:" + "0" * 64}, "layers": []}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 1,
+            "digest": "sha256:" + "0" * 64,
+        },
+        "layers": [],
+    }
     ecr.put_image(repositoryName="ev-charging-ocpp-gateway", imageManifest=json.dumps(manifest), imageTag=tag)
     certificate = _client("acm", aws_env).request_certificate(DomainName="ocpp.example.com")["CertificateArn"]
 

@@ -5,6 +5,7 @@ cfn-lint with the serverless rules on the SAM template and on its offline SAM tr
 timeout; the environment; the handler's rule on the publisher's bus, with real simulator events through
 a moto bus into SQS; the IAM policy against the AWS calls an end-to-end run makes; the archive.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ import sys
 import uuid
 import zipfile
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -38,9 +39,14 @@ UNSET_IN_LAMBDA = {
 }
 # Set by the merge template (not config.json), so `chalice deploy` keeps the stage's derived default.
 TEMPLATE_ONLY = {"PAGINATION_SECRET"}
-RESOURCE_VARIABLES = {"CHARGE_POINTS_TABLE": "ChargePointsTable", "SESSIONS_TABLE": "SessionsTable",
-                      "SIMULATOR_TABLE": "SimulatorTable", "STATS_TABLE": "StatsTable",
-                      "COMMANDS_TABLE": "CommandsTable", "EVENT_BUS_NAME": "EventBus"}
+RESOURCE_VARIABLES = {
+    "CHARGE_POINTS_TABLE": "ChargePointsTable",
+    "SESSIONS_TABLE": "SessionsTable",
+    "SIMULATOR_TABLE": "SimulatorTable",
+    "STATS_TABLE": "StatsTable",
+    "COMMANDS_TABLE": "CommandsTable",
+    "EVENT_BUS_NAME": "EventBus",
+}
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +55,14 @@ def packaged(tmp_path_factory) -> dict[str, Path]:
     out = {}
     for stage in STAGES:
         directory = tmp_path_factory.mktemp(f"package-{stage}")
-        subprocess.run(["bash", "deploy/package.sh", stage, str(directory)], cwd=ROOT, check=True,
-                       capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
+        subprocess.run(
+            ["bash", "deploy/package.sh", stage, str(directory)],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHON": sys.executable},
+        )
         transformed = templates.sam_transform(json.loads((directory / "sam.json").read_text()))
         (directory / "cfn.json").write_text(json.dumps(transformed))
         out[stage] = directory
@@ -66,11 +78,24 @@ def _functions(template: dict) -> dict[str, dict]:
 
 
 def _lint(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())", "-a", "cfn_lint_serverless.rules", "--", str(path)],
-                          cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from cfnlint.runner import main; sys.exit(main())",
+            "-a",
+            "cfn_lint_serverless.rules",
+            "--",
+            str(path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
 
 
 # --- the package and the linters ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("stage", STAGES)
 @pytest.mark.parametrize("template", ["sam.json", "cfn.json"])
@@ -109,12 +134,16 @@ def test_every_event_source_has_a_dead_letter_queue_and_every_async_function_a_f
     for rule in rules:
         for target in rule["Properties"]["Targets"]:
             assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventsDLQ", "Arn"]}
-    configs = {r["Properties"]["FunctionName"]["Ref"]: r for r in resources.values()
-               if r["Type"] == "AWS::Lambda::EventInvokeConfig"}
+    configs = {
+        r["Properties"]["FunctionName"]["Ref"]: r
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+    }
     assert set(configs) == {"SimulateTick", "SimulatorInbox", "HandleOcppEvent"}
     for config in configs.values():
         assert config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {
-            "Fn::GetAtt": ["AsyncFailureQueue", "Arn"]}
+            "Fn::GetAtt": ["AsyncFailureQueue", "Arn"]
+        }
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -135,7 +164,8 @@ def test_prod_keeps_its_data_safe(packaged):
         assert table["DeletionPolicy"] == "RetainExceptOnCreate" and table["UpdateReplacePolicy"] == "Retain"
         assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
         assert table["Properties"]["PointInTimeRecoverySpecification"] == {
-            "PointInTimeRecoveryEnabled": {"Fn::If": ["IsProd", True, False]}}
+            "PointInTimeRecoveryEnabled": {"Fn::If": ["IsProd", True, False]}
+        }
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -153,8 +183,11 @@ def test_the_api_has_only_its_intended_stage(packaged, stage):
 def test_no_stage_stack_owns_the_regions_api_gateway_account_setting(packaged, stage):
     """One CloudWatch role per account and region: a stage's stack that set it would overwrite another's and
     take it away on delete. deploy/common.sh sets it once, in its own stack, only where none is set."""
-    for template in (_sam(packaged, stage), json.loads((packaged[stage] / "cfn.json").read_text()),
-                     templates.data_template()):
+    for template in (
+        _sam(packaged, stage),
+        json.loads((packaged[stage] / "cfn.json").read_text()),
+        templates.data_template(),
+    ):
         types = {r.get("Type") for r in template["Resources"].values()}
         assert "AWS::ApiGateway::Account" not in types
         assert "AmazonAPIGatewayPushToCloudWatchLogs" not in json.dumps(template)
@@ -166,6 +199,7 @@ def test_no_stage_stack_owns_the_regions_api_gateway_account_setting(packaged, s
 
 
 # --- the OCPP WebSocket gateway (ECS behind an NLB, with GatewayImage) -------------------------------
+
 
 def _gateway(packaged, stage: str, name: str) -> dict:
     return _sam(packaged, stage)["Resources"][f"OcppGateway{name}"]
@@ -189,7 +223,10 @@ def test_the_gateway_is_reachable_checked_over_http_and_rolled_back_when_broken(
     assert app_port["CidrIp"] == {"Ref": "GatewayVpcCidr"}  # ip targets: the NLB comes from the VPC, any VPC
     group = _gateway(packaged, stage, "TargetGroup")["Properties"]
     assert (group["HealthCheckProtocol"], group["HealthCheckPath"], group["HealthCheckPort"]) == (
-        "HTTP", "/health", "traffic-port")
+        "HTTP",
+        "/health",
+        "traffic-port",
+    )
     service = _gateway(packaged, stage, "Service")["Properties"]
     assert service["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
     [container] = _gateway(packaged, stage, "TaskDefinition")["Properties"]["ContainerDefinitions"]
@@ -201,6 +238,7 @@ def test_the_gateway_is_reachable_checked_over_http_and_rolled_back_when_broken(
 
 
 # --- the archive ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_the_archive_holds_the_dashboard_where_the_app_looks_and_stays_small(packaged, stage):
@@ -216,6 +254,7 @@ def test_the_archive_holds_the_dashboard_where_the_app_looks_and_stays_small(pac
 
 
 # --- the environment ------------------------------------------------------------------------------
+
 
 class RecordingEnv(dict):
     """An environment that notes every variable the settings ask for."""
@@ -262,7 +301,8 @@ def test_every_resource_variable_names_a_declared_resource(packaged, stage):
     names = templates.physical_names(templates.load(), stage)
     config = templates.stage_env(stage)
     assert {name: config[name] for name in RESOURCE_VARIABLES} == {
-        name: names[logical_id] for name, logical_id in RESOURCE_VARIABLES.items()}
+        name: names[logical_id] for name, logical_id in RESOURCE_VARIABLES.items()
+    }
 
 
 def test_the_local_stage_still_loads():
@@ -270,6 +310,7 @@ def test_the_local_stage_still_loads():
 
 
 # --- the bus: the handler's rule against the simulator's real events -------------------------------
+
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_the_handlers_rules_are_on_the_bus_the_publisher_writes_to(packaged, stage, app_module):
@@ -327,7 +368,7 @@ def test_the_handlers_pattern_takes_every_simulator_event_and_nothing_else(aws, 
         for pattern_, target in aws.subscribers:
             bus.subscribe(pattern_, target)
         events.use(bus)
-        start = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+        start = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
         for tick in range(12):
             simulator.run_tick(now=start + timedelta(minutes=5 * tick))
         calls = [json.loads(e["Detail"]) for e in published if e["Source"] == events.CHARGER_SOURCE]
@@ -351,8 +392,12 @@ def test_the_handlers_pattern_takes_every_simulator_event_and_nothing_else(aws, 
 # --- IAM: the policy against the calls an end-to-end run makes --------------------------------------
 
 # API call -> the IAM actions it needs (TransactWriteItems needs each contained item's own action).
-TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
-                    "ConditionCheck": "ConditionCheckItem"}
+TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
 
 
 def _needs(service: str, operation: str, params: dict, tables: dict[str, str], bus: str) -> set[tuple]:
@@ -364,8 +409,11 @@ def _needs(service: str, operation: str, params: dict, tables: dict[str, str], b
     if operation in ("BatchGetItem", "BatchWriteItem"):
         return {(f"dynamodb:{operation}", ("table", tables[name])) for name in params["RequestItems"]}
     if operation == "TransactWriteItems":
-        return {(f"dynamodb:{TRANSACT_ACTIONS[kind]}", ("table", tables[spec["TableName"]]))
-                for item in params["TransactItems"] for kind, spec in item.items()}
+        return {
+            (f"dynamodb:{TRANSACT_ACTIONS[kind]}", ("table", tables[spec["TableName"]]))
+            for item in params["TransactItems"]
+            for kind, spec in item.items()
+        }
     kind = "index" if params.get("IndexName") else "table"
     return {(f"dynamodb:{operation}", (kind, tables[params["TableName"]]))}
 
@@ -430,7 +478,7 @@ def recorded(app_module) -> CallRecorder:
 
     monkeypatch = pytest.MonkeyPatch()
     recorder = CallRecorder(app_module)
-    clock = [datetime(2026, 3, 2, 6, 0, tzinfo=timezone.utc)]
+    clock = [datetime(2026, 3, 2, 6, 0, tzinfo=UTC)]
     monkeypatch.setattr(ocpp_frames, "now", lambda: clock[0])
     with mock_aws():
         boto3.setup_default_session()
@@ -454,9 +502,17 @@ def recorded(app_module) -> CallRecorder:
         bus = Bus(deferred=True)  # as EventBridge: a handler's events reach the others after it returns
         bus.subscribers = local.subscribers
         events.use(bus)
-        scheduled = {"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
-                     "account": "1", "time": "2026-03-02T06:00:00Z", "region": "us-east-1", "resources": [],
-                     "detail": {}}
+        scheduled = {
+            "version": "0",
+            "id": "1",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "1",
+            "time": "2026-03-02T06:00:00Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": {},
+        }
         for _ in range(48):  # four simulated hours of 5-minute ticks, through the scheduled handler
             app_module.simulate_tick(scheduled, None)
             bus.flush()
@@ -484,39 +540,75 @@ def _exercise_the_api(app_module, client_class, clock) -> None:
     at = ocpp_frames.format_timestamp
     cp = "CP-HTTP-1"
     with client_class(app_module.app) as client:
+
         def ok(response):
             assert response.status_code < 300, (response.status_code, response.body)
             return json.loads(response.body) if response.body.startswith((b"{", b"[")) else response.body
 
         def ocpp(action: str, payload: dict) -> list:
-            return ok(client.http.post(f"/ocpp/{cp}", body=frame(action, payload),
-                                       headers={"Content-Type": "application/json"}))
+            return ok(
+                client.http.post(
+                    f"/ocpp/{cp}", body=frame(action, payload), headers={"Content-Type": "application/json"}
+                )
+            )
 
         ocpp("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
         ocpp("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Preparing"})
         ocpp("Heartbeat", {})
-        start = ocpp("StartTransaction", {"connectorId": 1, "idTag": "TAG1", "meterStart": 100,
-                                          "timestamp": at(clock[0])})
+        start = ocpp(
+            "StartTransaction", {"connectorId": 1, "idTag": "TAG1", "meterStart": 100, "timestamp": at(clock[0])}
+        )
         transaction = start[2]["transactionId"]
-        ocpp("MeterValues", {"connectorId": 1, "transactionId": transaction, "meterValue": [
-            {"timestamp": at(clock[0] + timedelta(minutes=1)),
-             "sampledValue": [{"value": "600", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]})
-        ocpp("StopTransaction", {"transactionId": transaction, "meterStop": 900,
-                                 "timestamp": at(clock[0] + timedelta(minutes=2))})
+        ocpp(
+            "MeterValues",
+            {
+                "connectorId": 1,
+                "transactionId": transaction,
+                "meterValue": [
+                    {
+                        "timestamp": at(clock[0] + timedelta(minutes=1)),
+                        "sampledValue": [{"value": "600", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}],
+                    }
+                ],
+            },
+        )
+        ocpp(
+            "StopTransaction",
+            {"transactionId": transaction, "meterStop": 900, "timestamp": at(clock[0] + timedelta(minutes=2))},
+        )
         ocpp("Authorize", {"idTag": "TAG1"})
         ok(client.http.post("/simulate", body=b"", headers={"Content-Type": "application/json"}))
-        for path in ("/", "/assets/dashboard.js", "/openapi.json", "/stats", "/chargepoints", f"/chargepoints/{cp}",
-                     "/chargepoints?status=Available", "/sessions", "/sessions?status=Completed",
-                     f"/sessions?chargePointId={cp}"):
+        for path in (
+            "/",
+            "/assets/dashboard.js",
+            "/openapi.json",
+            "/stats",
+            "/chargepoints",
+            f"/chargepoints/{cp}",
+            "/chargepoints?status=Available",
+            "/sessions",
+            "/sessions?status=Completed",
+            f"/sessions?chargePointId={cp}",
+        ):
             ok(client.http.get(path))
         session = ok(client.http.get(f"/sessions?chargePointId={cp}"))["sessions"][0]
         ok(client.http.get(f"/sessions/{session['sessionId']}"))
-        ok(client.http.put(f"/chargepoints/{cp}/password", body=json.dumps({"password": "p" * 20}),
-                           headers={"Content-Type": "application/json"}))
+        ok(
+            client.http.put(
+                f"/chargepoints/{cp}/password",
+                body=json.dumps({"password": "p" * 20}),
+                headers={"Content-Type": "application/json"},
+            )
+        )
         # What the WebSocket gateway does when the charger connects (outside Lambda, so not recorded).
         storage.set_online(cp, True, at(clock[0] + timedelta(minutes=3)), "connection-1", "gateway-1")
-        command = ok(client.http.post(f"/chargepoints/{cp}/commands", body=json.dumps({"action": "Reset", "payload": {
-            "type": "Soft"}}), headers={"Content-Type": "application/json"}))
+        command = ok(
+            client.http.post(
+                f"/chargepoints/{cp}/commands",
+                body=json.dumps({"action": "Reset", "payload": {"type": "Soft"}}),
+                headers={"Content-Type": "application/json"},
+            )
+        )
         ok(client.http.get(f"/chargepoints/{cp}/commands/{command['commandId']}"))
 
 
@@ -573,8 +665,13 @@ def test_the_chalice_deploy_names_are_chalices_own():
 
     import app
 
-    config = Config.create(chalice_stage="dev", app_name="ev-charging", chalice_app=app.app, project_dir=str(ROOT),
-                           config_from_disk=json.loads((ROOT / ".chalice" / "config.json").read_text()))
+    config = Config.create(
+        chalice_stage="dev",
+        app_name="ev-charging",
+        chalice_app=app.app,
+        project_dir=str(ROOT),
+        config_from_disk=json.loads((ROOT / ".chalice" / "config.json").read_text()),
+    )
     graph = ApplicationGraphBuilder().build(config, "dev")
     stack = list(graph.dependencies())
     functions = {}
@@ -585,6 +682,9 @@ def test_the_chalice_deploy_names_are_chalices_own():
         stack.extend(resource.dependencies())
     assert functions == {name: templates.deployed_function_name("dev", name) for name in functions}
     assert functions["api_handler"] == "ev-charging-dev"
-    groups = {r["Properties"]["LogGroupName"]["Fn::Sub"] for r in templates.data_template()["Resources"].values()
-              if r["Type"] == "AWS::Logs::LogGroup"}
+    groups = {
+        r["Properties"]["LogGroupName"]["Fn::Sub"]
+        for r in templates.data_template()["Resources"].values()
+        if r["Type"] == "AWS::Logs::LogGroup"
+    }
     assert {f"/aws/lambda/{name}".replace("-dev", "-${Stage}") for name in functions.values()} <= groups

@@ -1,6 +1,7 @@
 """Publishing and receiving OCPP events: partial PutEvents failures are re-sent and never dropped
 silently, oversized events are refused at the source, a re-delivered or re-sent event changes nothing,
 a failing handler raises (Lambda retries, then the failure queue) and a poison event is dropped alone."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,12 @@ class FlakyEventBridge:
     def put_events(self, Entries: list[dict]) -> dict:  # noqa: N803 - boto3's parameter name
         self.batches.append([json.loads(e["Detail"])["messageId"] for e in Entries])
         failing = self.failures.pop(0) if self.failures else set()
-        results = [{"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"} if message_id in failing
-                   else {"EventId": f"id-{message_id}"} for message_id in self.batches[-1]]
+        results = [
+            {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"}
+            if message_id in failing
+            else {"EventId": f"id-{message_id}"}
+            for message_id in self.batches[-1]
+        ]
         return {"FailedEntryCount": sum("ErrorCode" in r for r in results), "Entries": results}
 
 
@@ -92,6 +97,7 @@ def test_publishing_to_eventbridge_on_moto_delivers_to_a_rule_target(aws):
 
 # --- receiving -----------------------------------------------------------------------------------
 
+
 def _deliver(app_module, event: dict) -> None:
     app_module.app.handler_map["handle_ocpp_event"](event, None)
 
@@ -104,8 +110,12 @@ def test_a_redelivered_or_resent_event_changes_nothing_and_gets_the_same_answer(
     boot()
     replies: list[dict] = []
     aws.subscribe({"source": [events.CENTRAL_SYSTEM_SOURCE]}, replies.append)
-    frame = [2, "start-1", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 10,
-                                                "timestamp": ocpp_frames.format_timestamp(T0)}]
+    frame = [
+        2,
+        "start-1",
+        "StartTransaction",
+        {"connectorId": 1, "idTag": "T", "meterStart": 10, "timestamp": ocpp_frames.format_timestamp(T0)},
+    ]
     entry = events.call_entry("CP-1", frame, T0 + timedelta(seconds=1))
     first = events.envelope(entry)
     _deliver(app_module, first)
@@ -136,26 +146,40 @@ def test_the_handlers_failures_are_declared_to_end_in_a_queue():
     """What makes a raised exception end in a queue rather than vanish: the handler's asynchronous
     invocation config (declared by the deployment) sends a failure after its retries to an SQS queue."""
     resources = json.loads((ROOT / ".chalice" / "resources.json").read_text())["Resources"]
-    handler = next(r for r in resources.values()  # merged by `chalice package --merge-template`
-                   if "handle_ocpp_event" in json.dumps(r.get("Properties", {}).get("FunctionName")))
+    handler = next(
+        r
+        for r in resources.values()  # merged by `chalice package --merge-template`
+        if "handle_ocpp_event" in json.dumps(r.get("Properties", {}).get("FunctionName"))
+    )
     invoke = handler["Properties"]["EventInvokeConfig"]
     assert invoke["MaximumRetryAttempts"] >= 1
     destination = invoke["DestinationConfig"]["OnFailure"]
-    assert destination["Type"] == "SQS" and resources[destination["Destination"]["Fn::GetAtt"][0]]["Type"] == "AWS::SQS::Queue"
+    assert (
+        destination["Type"] == "SQS"
+        and resources[destination["Destination"]["Fn::GetAtt"][0]]["Type"] == "AWS::SQS::Queue"
+    )
 
 
-@pytest.mark.parametrize("detail", [
-    {}, {"message": [2, "x", "Heartbeat", {}]}, {"chargePointId": 42, "message": [2, "x", "Heartbeat", {}]},
-    {"chargePointId": "bad id/", "message": [2, "x", "Heartbeat", {}]}, {"chargePointId": "CP-1"},
-])
+@pytest.mark.parametrize(
+    "detail",
+    [
+        {},
+        {"message": [2, "x", "Heartbeat", {}]},
+        {"chargePointId": 42, "message": [2, "x", "Heartbeat", {}]},
+        {"chargePointId": "bad id/", "message": [2, "x", "Heartbeat", {}]},
+        {"chargePointId": "CP-1"},
+    ],
+)
 def test_a_poison_event_is_logged_and_dropped_and_does_not_block_the_next(aws, app_module, caplog, detail):
     boot()
     before = _state()
     poison = {**events.envelope(events.call_entry("CP-1", [2, "p", "Heartbeat", {}], T0)), "detail": detail}
     _deliver(app_module, poison)  # no exception: retrying it could never succeed
     assert _state() == before
-    assert any('"event": "undeliverable"' in record.getMessage() and poison["id"] in record.getMessage()
-               for record in caplog.records)
+    assert any(
+        '"event": "undeliverable"' in record.getMessage() and poison["id"] in record.getMessage()
+        for record in caplog.records
+    )
     later = T0 + timedelta(seconds=30)
     _deliver(app_module, events.envelope(events.call_entry("CP-1", [2, "hb-after", "Heartbeat", {}], later)))
     assert storage.get_charge_point("CP-1")["lastCallId"] == "hb-after"

@@ -6,21 +6,26 @@ every answer must: not be a 5xx, carry a status code, content type and body the 
 and, when it is a 4xx, say clearly what was wrong (Chalice's {"Code", "Message"}, or for the OCPP route
 a CALLERROR with a description). Bounded by max_examples per operation so the file runs in about a minute.
 """
+
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import Callable, Iterable
 from urllib.parse import quote
 
 import hypothesis
 import pytest
 import schemathesis
-from schemathesis.specs.openapi.checks import (content_type_conformance, negative_data_rejection,
-                                               response_schema_conformance, status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 import app as app_module
 from chalicelib import ocpp_frames
@@ -47,8 +52,9 @@ class ChaliceWsgi:
         path = quote(environ.get("PATH_INFO", "/").encode("latin-1"), safe="/:@!$&'()*+,=") or "/"
         if environ.get("QUERY_STRING"):
             path += "?" + environ["QUERY_STRING"]
-        headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items()
-                   if key.startswith("HTTP_")}
+        headers = {
+            key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
+        }
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -90,13 +96,24 @@ def seeded(aws):
 
 
 @schema.parametrize()
-@hypothesis.settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True,
-                     suppress_health_check=list(hypothesis.HealthCheck))
+@hypothesis.settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(hypothesis.HealthCheck),
+)
 def test_api(case, seeded):
     before = wsgi.requests
     case.call_and_validate(
-        checks=[schemathesis.checks.not_a_server_error, status_code_conformance, content_type_conformance,
-                response_schema_conformance, negative_data_rejection, clear_client_error])
+        checks=[
+            schemathesis.checks.not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_schema_conformance,
+            negative_data_rejection,
+            clear_client_error,
+        ]
+    )
     figures.add("api-fuzz", requests=wsgi.requests - before)
 
 
@@ -107,6 +124,7 @@ def test_the_fuzzer_covers_every_route():
 
 
 # --- page tokens: opaque and tamper-proof ----------------------------------------------------------
+
 
 def _pages(client, path: str) -> list[str]:
     tokens = []
@@ -130,8 +148,10 @@ def three_pages(client):
 def _refused(client, path: str) -> None:
     response = client.http.get(path)
     assert response.status_code == 400, (path, response.body)
-    assert response.json_body == {"Code": "BadRequestError", "Message": "nextToken is not valid for this query: "
-                                  "pass back the nextToken of the previous page"}
+    assert response.json_body == {
+        "Code": "BadRequestError",
+        "Message": "nextToken is not valid for this query: pass back the nextToken of the previous page",
+    }
 
 
 def test_a_page_token_reveals_no_key_and_only_works_for_its_own_query(client, three_pages):
@@ -142,24 +162,33 @@ def test_a_page_token_reveals_no_key_and_only_works_for_its_own_query(client, th
     _refused(client, f"/sessions?limit=2&nextToken={token}")  # another route
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # a changed signature
-    lambda t: ("B" if t[0] != "B" else "C") + t[1:],  # a changed body, old signature
-    lambda t: t.split(".")[0],  # no signature
-    lambda t: t + ".x",  # an extra part
-    lambda t: t.split(".")[0] + ".é",  # a non-ASCII signature
-    lambda t: "é" + t,
-    lambda t: "",
-    lambda t: ".",
-    lambda t: "%00",
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # a changed signature
+        lambda t: ("B" if t[0] != "B" else "C") + t[1:],  # a changed body, old signature
+        lambda t: t.split(".")[0],  # no signature
+        lambda t: t + ".x",  # an extra part
+        lambda t: t.split(".")[0] + ".é",  # a non-ASCII signature
+        lambda t: "é" + t,
+        lambda t: "",
+        lambda t: ".",
+        lambda t: "%00",
+    ],
+)
 def test_a_mutated_page_token_is_a_400(client, three_pages, mutate):
     _refused(client, f"/chargepoints?limit=2&nextToken={mutate(three_pages[0])}")
 
 
 def test_a_forged_token_signed_with_another_secret_is_a_400(client, three_pages):
-    body = json.dumps({"k": {"fleet": {"S": "chargepoint"}, "chargePointId": {"S": "CP-PAGE-3"}},
-                       "q": {"route": "chargepoints", "status": None}}, separators=(",", ":"), sort_keys=True).encode()
+    body = json.dumps(
+        {
+            "k": {"fleet": {"S": "chargepoint"}, "chargePointId": {"S": "CP-PAGE-3"}},
+            "q": {"route": "chargepoints", "status": None},
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    ).encode()
     signature = hmac.new(b"an attacker's guess", body, hashlib.sha256).digest()[:18]
     forged = base64.urlsafe_b64encode(body).decode().rstrip("=") + "." + base64.urlsafe_b64encode(signature).decode()
     _refused(client, f"/chargepoints?limit=2&nextToken={forged}")

@@ -3,6 +3,7 @@ in a clean virtualenv, only chalicelib/ (what the Dockerfile copies), exactly th
 environment and command from the packaged template, DynamoDB Local for DynamoDB. A charger with a password
 connects, boots and is answered. And the image itself, built with Docker where a Docker daemon answers.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,8 +34,21 @@ def gateway_python(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("gateway-venv")
     venv.create(directory, with_pip=True)
     python = directory / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "-r", str(ROOT / "requirements-gateway.txt")], check=True, cwd=ROOT, timeout=600)
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            str(ROOT / "requirements-gateway.txt"),
+        ],
+        check=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     return python
 
 
@@ -42,8 +56,13 @@ def gateway_python(tmp_path_factory) -> Path:
 def task_definition(tmp_path_factory) -> dict:
     """The prod stack's gateway container, from deploy/package.sh's template."""
     out = tmp_path_factory.mktemp("package")
-    subprocess.run(["bash", "deploy/package.sh", STAGE, str(out)], cwd=ROOT, check=True, capture_output=True,
-                   env={**os.environ, "PYTHON": sys.executable, "AWS_DEFAULT_REGION": "eu-west-1"})
+    subprocess.run(
+        ["bash", "deploy/package.sh", STAGE, str(out)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYTHON": sys.executable, "AWS_DEFAULT_REGION": "eu-west-1"},
+    )
     sam = json.loads((out / "sam.json").read_text())
     [container] = sam["Resources"][templates.GATEWAY_TASK]["Properties"]["ContainerDefinitions"]
     return container
@@ -60,15 +79,17 @@ def _resolve(value, names: dict[str, str]) -> str:
 
 
 def test_the_gateways_dependencies_are_its_own_and_hold_no_chalice(gateway_python):
-    listed = subprocess.run([str(gateway_python), "-m", "pip", "list", "--format=json"], check=True,
-                            capture_output=True, text=True).stdout
+    listed = subprocess.run(
+        [str(gateway_python), "-m", "pip", "list", "--format=json"], check=True, capture_output=True, text=True
+    ).stdout
     installed = {package["name"].lower() for package in json.loads(listed)}
     assert {"ocpp", "websockets", "boto3"} <= installed
     assert "chalice" not in installed
 
 
-def test_the_prod_task_serves_a_charger_with_a_password(gateway_python, task_definition, dynamodb_local,
-                                                         monkeypatch, tmp_path):
+def test_the_prod_task_serves_a_charger_with_a_password(
+    gateway_python, task_definition, dynamodb_local, monkeypatch, tmp_path
+):
     names = templates.physical_names(templates.load(), STAGE)
     environment = {entry["Name"]: _resolve(entry["Value"], names) for entry in task_definition["Environment"]}
     # The tables, and the charger's password as the operator's PUT /chargepoints/{id}/password stores it.
@@ -90,10 +111,15 @@ def test_the_prod_task_serves_a_charger_with_a_password(gateway_python, task_def
     # Exactly the task's environment; the rest is what the image (Dockerfile ENV), ECS and the task role provide:
     # here the region and credentials of this test's DynamoDB Local database.
     aws = {name: os.environ[name] for name in ("AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    env = {**environment, **aws, "PATH": os.environ["PATH"], "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
-           "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local}
-    gateway = subprocess.Popen(command, cwd=image, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+    env = {
+        **environment,
+        **aws,
+        "PATH": os.environ["PATH"],
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local,
+    }
+    gateway = subprocess.Popen(command, cwd=image, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         line = gateway.stdout.readline()  # it says where it listens once it does
         if "listening on" not in line:
@@ -113,10 +139,17 @@ def test_the_prod_task_serves_a_charger_with_a_password(gateway_python, task_def
 
 async def _boot(port: int) -> list:
     token = base64.b64encode(f"{CHARGER}:{PASSWORD}".encode()).decode()
-    async with websockets.connect(f"ws://127.0.0.1:{port}/ocpp/{CHARGER}", subprotocols=["ocpp1.6"],
-                                  additional_headers={"Authorization": f"Basic {token}"}, open_timeout=20) as ws:
-        await ws.send(json.dumps([2, "boot-1", "BootNotification",
-                                  {"chargePointVendor": "Rehearsal", "chargePointModel": "Container"}]))
+    async with websockets.connect(
+        f"ws://127.0.0.1:{port}/ocpp/{CHARGER}",
+        subprotocols=["ocpp1.6"],
+        additional_headers={"Authorization": f"Basic {token}"},
+        open_timeout=20,
+    ) as ws:
+        await ws.send(
+            json.dumps(
+                [2, "boot-1", "BootNotification", {"chargePointVendor": "Rehearsal", "chargePointModel": "Container"}]
+            )
+        )
         return json.loads(await asyncio.wait_for(ws.recv(), 20))
 
 
@@ -134,8 +167,9 @@ def test_the_image_builds_runs_as_non_root_and_holds_no_chalice():
     subprocess.run(["docker", "build", "--tag", tag, "."], cwd=ROOT, check=True, timeout=900)
     try:
         probe = "import os, importlib.util as u; print(os.getuid(), u.find_spec('chalice') is None)"
-        out = subprocess.run(["docker", "run", "--rm", tag, "python", "-c", probe], check=True,
-                             capture_output=True, text=True).stdout.split()
+        out = subprocess.run(
+            ["docker", "run", "--rm", tag, "python", "-c", probe], check=True, capture_output=True, text=True
+        ).stdout.split()
         assert out[0] != "0" and out[1] == "True"
     finally:
         subprocess.run(["docker", "image", "rm", "--force", tag], capture_output=True)

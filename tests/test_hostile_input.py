@@ -1,4 +1,5 @@
 """Input that used to crash a route with a 500 (issue 12): each is a 4xx that says what was wrong."""
+
 from __future__ import annotations
 
 import base64
@@ -29,11 +30,14 @@ def test_an_over_long_asset_name_is_a_404(client):
     assert response.status_code == 404 and "no dashboard file" in response.json_body["Message"]
 
 
-@pytest.mark.parametrize("method,path", [
-    ("post", "/simulate"),
-    ("put", "/chargepoints/CP-1/password"),
-    ("post", "/chargepoints/CP-1/commands"),
-])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("post", "/simulate"),
+        ("put", "/chargepoints/CP-1/password"),
+        ("post", "/chargepoints/CP-1/commands"),
+    ],
+)
 def test_deeply_nested_json_in_an_operator_body_is_a_400(client, method, path):
     boot("CP-1")
     assert len(DEEP) < settings.get().ocpp_max_frame_bytes

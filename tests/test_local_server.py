@@ -1,4 +1,5 @@
 """`chalice local --stage local` in a subprocess, used over HTTP as a curl user would."""
+
 from __future__ import annotations
 
 import json
@@ -11,9 +12,12 @@ from tests.live_server import ServerProcess, chalice_command, free_port, live_en
 
 
 def call(url: str, body: dict | list | None = None) -> tuple[int, object]:
-    request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
-                                     method="GET" if body is None else "POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url,
+        data=None if body is None else json.dumps(body).encode(),
+        method="GET" if body is None else "POST",
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -35,7 +39,9 @@ def server():
     """Ticks every second at ten times real time (FLEET_SIZE and SIMULATOR_SPEED are left to the
     environment in the local stage), so a session shows rising energy within seconds."""
     port = free_port()
-    process = ServerProcess(chalice_command(port), port, env=live_env(SIMULATOR_INTERVAL_SECONDS="1", SIMULATOR_SPEED="10")).start()
+    process = ServerProcess(
+        chalice_command(port), port, env=live_env(SIMULATOR_INTERVAL_SECONDS="1", SIMULATOR_SPEED="10")
+    ).start()
     yield process.url
     process.stop()
 
@@ -52,8 +58,14 @@ def test_the_demo_fleet_appears_and_charges(server):
 
     first = eventually(charging_session, 90)
     assert first, "a session accumulates energy"
-    later = eventually(lambda: [s for s in charging_session() if s["sessionId"] == first[0]["sessionId"]
-                                and s["currentEnergy"] > first[0]["currentEnergy"]], 30)
+    later = eventually(
+        lambda: [
+            s
+            for s in charging_session()
+            if s["sessionId"] == first[0]["sessionId"] and s["currentEnergy"] > first[0]["currentEnergy"]
+        ],
+        30,
+    )
     assert later and later[0]["cost"] >= first[0]["cost"]
     stats = call(server + "stats")[1]
     active = call(server + "sessions?status=Active")[1]["sessions"]
@@ -62,8 +74,9 @@ def test_the_demo_fleet_appears_and_charges(server):
 
 
 def test_curl_can_play_a_charger(server):
-    status, answer = call(server + "ocpp/CURL-1", [2, "1", "BootNotification",
-                                                   {"chargePointVendor": "Me", "chargePointModel": "Curl"}])
+    status, answer = call(
+        server + "ocpp/CURL-1", [2, "1", "BootNotification", {"chargePointVendor": "Me", "chargePointModel": "Curl"}]
+    )
     assert status == 200 and answer[2]["status"] == "Accepted"
     status, answer = call(server + "ocpp/CURL-1", [2, "2", "Heartbeat", {}])
     assert status == 200 and answer[2]["currentTime"].endswith("Z")

@@ -2,6 +2,7 @@
 started as a background job (SIGINT ignored) or not, and when make itself is killed with SIGKILL: no
 process of it remains and its ports are free again, within 5 s (the one timing promise tested here).
 A port already in use is said plainly and `make run` fails."""
+
 from __future__ import annotations
 
 import os
@@ -63,8 +64,16 @@ class MakeRun:
         self.port, self.ocpp_port = int(environment["PORT"]), int(environment["OCPP_PORT"])
         # Like a job a script puts in the background: SIGINT ignored, its own process group.
         preexec = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None
-        self.make = subprocess.Popen(MAKE_RUN, cwd=REPO, env=environment, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, start_new_session=True, preexec_fn=preexec)
+        self.make = subprocess.Popen(
+            MAKE_RUN,
+            cwd=REPO,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            preexec_fn=preexec,
+        )
         self.output: list[str] = []
         self.up = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
@@ -90,29 +99,38 @@ class MakeRun:
     def stopped_within(self, processes: set[int], seconds: float) -> float:
         start = time.monotonic()
         while time.monotonic() - start < seconds:
-            if not any(alive(pid) for pid in processes) and not listening(self.port) and \
-                    not listening(self.ocpp_port):
+            if not any(alive(pid) for pid in processes) and not listening(self.port) and not listening(self.ocpp_port):
                 return time.monotonic() - start
             time.sleep(0.05)
         left = {pid: Path(f"/proc/{pid}/cmdline").read_text() for pid in processes if alive(pid)}
         for pid in left:
             os.kill(pid, signal.SIGKILL)
-        raise AssertionError(f"still running after {seconds} s: {left}; listening: "
-                             f"{listening(self.port)}, {listening(self.ocpp_port)}")
+        raise AssertionError(
+            f"still running after {seconds} s: {left}; listening: {listening(self.port)}, {listening(self.ocpp_port)}"
+        )
 
 
 def _group(signum: int):
     return lambda run: os.killpg(run.make.pid, signum)
 
 
-@pytest.mark.parametrize("ignore_sigint,stop", [
-    (True, _group(signal.SIGTERM)),
-    (True, _group(signal.SIGHUP)),
-    (False, _group(signal.SIGINT)),
-    (True, lambda run: os.kill(run.make.pid, signal.SIGKILL)),
-    (True, lambda run: os.kill(run.pid_of("run_local.py"), signal.SIGKILL)),
-], ids=["SIGTERM-to-the-group", "SIGHUP-to-the-group", "SIGINT-to-the-group", "SIGKILL-to-make",
-        "SIGKILL-to-run_local"])
+@pytest.mark.parametrize(
+    "ignore_sigint,stop",
+    [
+        (True, _group(signal.SIGTERM)),
+        (True, _group(signal.SIGHUP)),
+        (False, _group(signal.SIGINT)),
+        (True, lambda run: os.kill(run.make.pid, signal.SIGKILL)),
+        (True, lambda run: os.kill(run.pid_of("run_local.py"), signal.SIGKILL)),
+    ],
+    ids=[
+        "SIGTERM-to-the-group",
+        "SIGHUP-to-the-group",
+        "SIGINT-to-the-group",
+        "SIGKILL-to-make",
+        "SIGKILL-to-run_local",
+    ],
+)
 def test_make_run_stops_everything_it_started(request, tmp_path, ignore_sigint, stop):
     run = MakeRun(tmp_path, ignore_sigint)
     processes = run.wait_up()

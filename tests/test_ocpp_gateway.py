@@ -1,13 +1,14 @@
 """The OCPP 1.6J WebSocket endpoint, driven over a real socket by an independent client: the `ocpp`
 package's ChargePoint on the `websockets` package. The REST API (chalice's test client) reads the
 same moto backend, so what the charger did is checked where an operator would see it."""
+
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import websockets
@@ -31,7 +32,7 @@ def gateway(client, monkeypatch):
 
 
 def now_iso() -> str:
-    return ocpp_frames.format_timestamp(datetime.now(timezone.utc))
+    return ocpp_frames.format_timestamp(datetime.now(UTC))
 
 
 class Charger(ChargePoint):
@@ -49,10 +50,12 @@ class Charger(ChargePoint):
 
 async def rest(client, method: str, path: str, body: dict | None = None):
     """The REST API, off the event loop (chalice's test client is synchronous)."""
+
     def request():
         if method == "GET":
             return client.http.get(path)
         return client.http.post(path, headers={"Content-Type": "application/json"}, body=json.dumps(body))
+
     response = await asyncio.to_thread(request)
     return response.status_code, json.loads(response.body)
 
@@ -80,33 +83,57 @@ def test_a_charger_boots_charges_and_is_stopped_from_the_api(gateway, client):
             status, view = await rest(client, "GET", f"/chargepoints/{cp_id}")
             assert status == 200 and view["online"] is True and view["vendor"] == "Acme"
 
-            await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Preparing",
-                                                  timestamp=now_iso()))
+            await cp.call(
+                call.StatusNotification(connector_id=1, error_code="NoError", status="Preparing", timestamp=now_iso())
+            )
             assert (await cp.call(call.Authorize(id_tag="TAG-1"))).id_tag_info["status"] == "Accepted"
-            started = await cp.call(call.StartTransaction(connector_id=1, id_tag="TAG-1", meter_start=1000,
-                                                          timestamp=now_iso()))
+            started = await cp.call(
+                call.StartTransaction(connector_id=1, id_tag="TAG-1", meter_start=1000, timestamp=now_iso())
+            )
             tx = started.transaction_id
-            await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging",
-                                                  timestamp=now_iso()))
+            await cp.call(
+                call.StatusNotification(connector_id=1, error_code="NoError", status="Charging", timestamp=now_iso())
+            )
             for register in (1500, 2500):
                 await asyncio.sleep(0.01)
-                await cp.call(call.MeterValues(connector_id=1, transaction_id=tx, meter_value=[{
-                    "timestamp": now_iso(), "sampledValue": [
-                        {"value": str(register), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-                        {"value": "11000", "measurand": "Power.Active.Import", "unit": "W"}]}]))
+                await cp.call(
+                    call.MeterValues(
+                        connector_id=1,
+                        transaction_id=tx,
+                        meter_value=[
+                            {
+                                "timestamp": now_iso(),
+                                "sampledValue": [
+                                    {
+                                        "value": str(register),
+                                        "measurand": "Energy.Active.Import.Register",
+                                        "unit": "Wh",
+                                    },
+                                    {"value": "11000", "measurand": "Power.Active.Import", "unit": "W"},
+                                ],
+                            }
+                        ],
+                    )
+                )
             status, sessions = await rest(client, "GET", f"/sessions?chargePointId={cp_id}&status=Active")
             assert [s["currentEnergy"] for s in sessions["sessions"]] == [1.5]
 
-            status, queued = await rest(client, "POST", f"/chargepoints/{cp_id}/commands",
-                                        {"action": "RemoteStopTransaction", "payload": {"transactionId": tx}})
+            status, queued = await rest(
+                client,
+                "POST",
+                f"/chargepoints/{cp_id}/commands",
+                {"action": "RemoteStopTransaction", "payload": {"transactionId": tx}},
+            )
             assert status == 200 and queued["status"] == "pending"
             assert await asyncio.wait_for(cp.stop_requested, 10) == tx
-            await cp.call(call.StopTransaction(transaction_id=tx, meter_stop=3000, timestamp=now_iso(),
-                                               reason="Remote"))
+            await cp.call(
+                call.StopTransaction(transaction_id=tx, meter_stop=3000, timestamp=now_iso(), reason="Remote")
+            )
 
             async def answered():
                 status, command = await rest(client, "GET", f"/chargepoints/{cp_id}/commands/{queued['commandId']}")
                 return command if command["status"] != "pending" else None
+
             command = await wait_for(answered)
             assert command["status"] == "answered" and command["result"] == {"status": "Accepted"}
             assert command["action"] == "RemoteStopTransaction" and command["sentAt"] >= command["createdAt"]
@@ -114,10 +141,13 @@ def test_a_charger_boots_charges_and_is_stopped_from_the_api(gateway, client):
 
         status, sessions = await rest(client, "GET", f"/sessions?chargePointId={cp_id}")
         [session] = sessions["sessions"]
-        assert session["status"] == "Completed" and session["currentEnergy"] == 2.0 and session["stopReason"] == "Remote"
+        assert (
+            session["status"] == "Completed" and session["currentEnergy"] == 2.0 and session["stopReason"] == "Remote"
+        )
 
         async def offline():
             return (await rest(client, "GET", f"/chargepoints/{cp_id}"))[1]["online"] is False
+
         await wait_for(offline)
 
     asyncio.run(scenario())
@@ -131,11 +161,16 @@ async def exchange(ws, frame) -> list:
 def test_malformed_frames_get_the_spec_callerror_when_they_have_an_id(gateway, client):
     async def scenario():
         async with connect(gateway.url + "CP-WS-2", subprotocols=["ocpp1.6"]) as ws:
-            assert (await exchange(ws, [2, "b1", "BootNotification",
-                                        {"chargePointVendor": "V", "chargePointModel": "M"}]))[2]["status"] == "Accepted"
+            assert (
+                await exchange(ws, [2, "b1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}])
+            )[2]["status"] == "Accepted"
             assert (await exchange(ws, [2, "x1", "Heartbeat", {"extra": 1}]))[:3] == [4, "x1", "FormatViolation"]
             assert (await exchange(ws, [2, "x2", "NoSuchAction", {}]))[:3] == [4, "x2", "NotImplemented"]
-            assert (await exchange(ws, [2, "x3", "StartTransaction", {"connectorId": 1}]))[:3] == [4, "x3", "ProtocolError"]
+            assert (await exchange(ws, [2, "x3", "StartTransaction", {"connectorId": 1}]))[:3] == [
+                4,
+                "x3",
+                "ProtocolError",
+            ]
             # Without an id nothing can be answered: the next answer is the heartbeat's.
             await ws.send("this is not json")
             await ws.send(json.dumps([2, None, "Heartbeat", {}]))
@@ -149,14 +184,17 @@ def test_malformed_frames_get_the_spec_callerror_when_they_have_an_id(gateway, c
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("path, subprotocols, status", [
-    ("/somewhere/CP-OK", ["ocpp1.6"], 404),   # not the OCPP path
-    ("/ocpp/", ["ocpp1.6"], 404),             # no charge point id (not one named "ocpp")
-    ("/ocpp", ["ocpp1.6"], 404),
-    ("/ocpp/site-7/CP-OK", ["ocpp1.6"], 404),  # deeper than /ocpp/{id}
-    ("/ocpp/bad%20id!", ["ocpp1.6"], 400),    # not a valid charge point id
-    ("/ocpp/CP%2FOK", ["ocpp1.6"], 400),      # an encoded slash is part of the id, and not a valid one
-])
+@pytest.mark.parametrize(
+    "path, subprotocols, status",
+    [
+        ("/somewhere/CP-OK", ["ocpp1.6"], 404),  # not the OCPP path
+        ("/ocpp/", ["ocpp1.6"], 404),  # no charge point id (not one named "ocpp")
+        ("/ocpp", ["ocpp1.6"], 404),
+        ("/ocpp/site-7/CP-OK", ["ocpp1.6"], 404),  # deeper than /ocpp/{id}
+        ("/ocpp/bad%20id!", ["ocpp1.6"], 400),  # not a valid charge point id
+        ("/ocpp/CP%2FOK", ["ocpp1.6"], 400),  # an encoded slash is part of the id, and not a valid one
+    ],
+)
 def test_refused_upgrades(gateway, client, path, subprotocols, status):
     url = gateway.url.removesuffix("/ocpp/") + path
 

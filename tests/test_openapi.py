@@ -1,4 +1,5 @@
 """GET /openapi.json describes every route the app has, with the security each one carries."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -54,9 +55,12 @@ def test_the_protected_routes_of_the_app_are_exactly_the_documented_secured_ones
     the same operations as operator routes when the stage asks for an API key."""
     current = settings.get()
     with_key = dataclasses.replace(current, operator_auth="api-key")
-    secured = {(path, method.upper()) for path, methods in openapi.document(with_key)["paths"].items()
-               for method, operation in methods.items()
-               if {"operator": []} in operation.get("security", [])}
+    secured = {
+        (path, method.upper())
+        for path, methods in openapi.document(with_key)["paths"].items()
+        for method, operation in methods.items()
+        if {"operator": []} in operation.get("security", [])
+    }
     from tests.test_stage_access import OPEN
 
     routes = {(path, method) for path, methods in app_module.app.routes.items() for method in methods}
@@ -67,11 +71,14 @@ def test_the_protected_routes_of_the_app_are_exactly_the_documented_secured_ones
             assert bool(entry.api_key_required) == (key_now and (path, method) in secured), (path, method)
 
 
-@pytest.mark.parametrize("operator_auth,ocpp_auth,schemes", [
-    ("none", "none", set()),
-    ("api-key", "basic", {"operator", "ocpp"}),
-    ("iam", "none", {"operator"}),
-])
+@pytest.mark.parametrize(
+    "operator_auth,ocpp_auth,schemes",
+    [
+        ("none", "none", set()),
+        ("api-key", "basic", {"operator", "ocpp"}),
+        ("iam", "none", {"operator"}),
+    ],
+)
 def test_security_schemes_follow_the_stage(operator_auth, ocpp_auth, schemes):
     stage = dataclasses.replace(settings.get(), operator_auth=operator_auth, ocpp_auth=ocpp_auth)
     document = openapi.document(stage)

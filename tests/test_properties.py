@@ -13,6 +13,7 @@ reordering (messages held back and delivered late), drops (held messages never d
 On moto, one fresh set of tables per generated case. The figures (cases, steps, duplicates,
 reorderings, malformed inputs) go to tests/artifacts/reliability-figures.json for docs/reliability.md.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -22,7 +23,9 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
-from hypothesis import HealthCheck, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from chalicelib import central_system, charging_rules, ocpp_frames, rest, storage
@@ -33,12 +36,27 @@ from tests.conftest import T0
 CHARGE_POINTS = ("CP-A", "CP-B", "CP-C")
 STATUSES = ("Available", "Preparing", "Charging", "SuspendedEV", "Finishing", "Unavailable", "Faulted")
 # OCPP-J 1.6 section 4.2.3, with the errata's spellings.
-SPEC_ERROR_CODES = {"NotImplemented", "NotSupported", "InternalError", "ProtocolError", "SecurityError",
-                    "FormatViolation", "FormationViolation", "PropertyConstraintViolation",
-                    "OccurrenceConstraintViolation", "OccurenceConstraintViolation", "TypeConstraintViolation",
-                    "GenericError"}
-TABLE_VARIABLES = {"CHARGE_POINTS_TABLE": "cp", "SESSIONS_TABLE": "sessions", "SIMULATOR_TABLE": "sim",
-                   "STATS_TABLE": "stats", "COMMANDS_TABLE": "commands"}
+SPEC_ERROR_CODES = {
+    "NotImplemented",
+    "NotSupported",
+    "InternalError",
+    "ProtocolError",
+    "SecurityError",
+    "FormatViolation",
+    "FormationViolation",
+    "PropertyConstraintViolation",
+    "OccurrenceConstraintViolation",
+    "OccurenceConstraintViolation",
+    "TypeConstraintViolation",
+    "GenericError",
+}
+TABLE_VARIABLES = {
+    "CHARGE_POINTS_TABLE": "cp",
+    "SESSIONS_TABLE": "sessions",
+    "SIMULATOR_TABLE": "sim",
+    "STATS_TABLE": "stats",
+    "COMMANDS_TABLE": "commands",
+}
 
 
 def ts(moment) -> str:
@@ -54,28 +72,55 @@ def garbage_frames() -> st.SearchStrategy[str]:
         st.just({"connectorId": "1", "status": "Available", "errorCode": "NoError"}),
     ).map(lambda p: ["StatusNotification", p])
     starts = st.one_of(
-        st.sampled_from(["1970-01-01T00:00:00Z", "2009-12-31T23:59:59Z", "2999-01-01T00:00:00Z", "yesterday",
-                         "2026-13-45T99:00:00Z"]).map(lambda t: {"connectorId": 1, "idTag": "T", "meterStart": 0,
-                                                                 "timestamp": t}),
+        st.sampled_from(
+            [
+                "1970-01-01T00:00:00Z",
+                "2009-12-31T23:59:59Z",
+                "2999-01-01T00:00:00Z",
+                "yesterday",
+                "2026-13-45T99:00:00Z",
+            ]
+        ).map(lambda t: {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": t}),
         st.one_of(st.integers(max_value=-1), st.integers(min_value=10**11 + 1, max_value=10**15)).map(
-            lambda m: {"connectorId": 1, "idTag": "T", "meterStart": m, "timestamp": ts(T0)}),
+            lambda m: {"connectorId": 1, "idTag": "T", "meterStart": m, "timestamp": ts(T0)}
+        ),
         st.just({"connectorId": 0, "idTag": "T", "meterStart": 0, "timestamp": ts(T0)}),
         st.just({"connectorId": 1, "idTag": "T" * 21, "meterStart": 0, "timestamp": ts(T0)}),
     ).map(lambda p: ["StartTransaction", p])
-    meters = st.sampled_from([
-        {"value": "-5"}, {"value": "1e12"}, {"value": "1e9", "unit": "kWh"}, {"value": "NaN"},
-        {"value": "twelve"}, {"value": "5", "unit": "MWh"}, {"value": "9e9", "measurand": "Power.Active.Import"},
-        {"value": "150", "measurand": "SoC"},
-    ]).map(lambda v: ["MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": ts(T0), "sampledValue": [v]}]}])
+    meters = st.sampled_from(
+        [
+            {"value": "-5"},
+            {"value": "1e12"},
+            {"value": "1e9", "unit": "kWh"},
+            {"value": "NaN"},
+            {"value": "twelve"},
+            {"value": "5", "unit": "MWh"},
+            {"value": "9e9", "measurand": "Power.Active.Import"},
+            {"value": "150", "measurand": "SoC"},
+        ]
+    ).map(lambda v: ["MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": ts(T0), "sampledValue": [v]}]}])
     structured = st.tuples(uid, st.one_of(payloads, starts, meters)).map(
-        lambda t: json.dumps([2, t[0], t[1][0], t[1][1]]))
-    shapes = st.sampled_from([
-        "", "not json", "{}", "[]", "[2]", '[3, "x", {}]', '[2, "x", "Heartbeat"]', '[2, 7, "Heartbeat", {}]',
-        '[2, "x", "FlyToTheMoon", {}]', '[2, "x", "SignCertificate", {"csr": "c"}]', '[2, "x", "Heartbeat", []]',
-        '[2, "x", "Heartbeat", {"extra": 1}]', '[2, "' + "u" * 37 + '", "Heartbeat", {}]',
-        json.dumps([2, "big", "DataTransfer", {"vendorId": "v", "data": "x" * 70_000}]),
-        '[2, "x", "BootNotification", {"chargePointVendor": "V"}]',
-    ])
+        lambda t: json.dumps([2, t[0], t[1][0], t[1][1]])
+    )
+    shapes = st.sampled_from(
+        [
+            "",
+            "not json",
+            "{}",
+            "[]",
+            "[2]",
+            '[3, "x", {}]',
+            '[2, "x", "Heartbeat"]',
+            '[2, 7, "Heartbeat", {}]',
+            '[2, "x", "FlyToTheMoon", {}]',
+            '[2, "x", "SignCertificate", {"csr": "c"}]',
+            '[2, "x", "Heartbeat", []]',
+            '[2, "x", "Heartbeat", {"extra": 1}]',
+            '[2, "' + "u" * 37 + '", "Heartbeat", {}]',
+            json.dumps([2, "big", "DataTransfer", {"vendorId": "v", "data": "x" * 70_000}]),
+            '[2, "x", "BootNotification", {"chargePointVendor": "V"}]',
+        ]
+    )
     return st.one_of(shapes, structured, st.text(max_size=60))
 
 
@@ -118,9 +163,14 @@ class ChargingMachine(RuleBasedStateMachine):
 
     def snapshot(self) -> dict[str, list]:
         """Every item of every table (a Scan: fine in a test, never in the app)."""
-        return {table: sorted((json.dumps(item, sort_keys=True) for page in self.dynamodb.get_paginator("scan")
-                               .paginate(TableName=table) for item in page["Items"]))
-                for table in self.tables}
+        return {
+            table: sorted(
+                json.dumps(item, sort_keys=True)
+                for page in self.dynamodb.get_paginator("scan").paginate(TableName=table)
+                for item in page["Items"]
+            )
+            for table in self.tables
+        }
 
     def rejected(self) -> int:
         return rest.stats()["rejectedMessages"]
@@ -163,17 +213,27 @@ class ChargingMachine(RuleBasedStateMachine):
     def heartbeat(self, cp: str) -> None:
         self.deliver(cp, self.frame("Heartbeat", {}))
 
-    @rule(cp=st.sampled_from(CHARGE_POINTS), connector=st.integers(0, 2), status=st.sampled_from(STATUSES),
-          hold=st.booleans())
+    @rule(
+        cp=st.sampled_from(CHARGE_POINTS),
+        connector=st.integers(0, 2),
+        status=st.sampled_from(STATUSES),
+        hold=st.booleans(),
+    )
     def status_notification(self, cp: str, connector: int, status: str, hold: bool) -> None:
         if connector == 0 and status not in charging_rules.WHOLE_CHARGE_POINT_STATUSES:
             status = "Available"
-        raw = self.frame("StatusNotification", {"connectorId": connector, "status": status, "errorCode": "NoError",
-                                                "timestamp": ts(self.clock)})
+        raw = self.frame(
+            "StatusNotification",
+            {"connectorId": connector, "status": status, "errorCode": "NoError", "timestamp": ts(self.clock)},
+        )
         self.send(cp, raw, hold)
 
-    @rule(cp=st.sampled_from(CHARGE_POINTS), connector=st.integers(1, 2), meter_start=st.integers(0, 10**6),
-          tag=st.sampled_from(["TAG-1", "TAG-2"]))
+    @rule(
+        cp=st.sampled_from(CHARGE_POINTS),
+        connector=st.integers(1, 2),
+        meter_start=st.integers(0, 10**6),
+        tag=st.sampled_from(["TAG-1", "TAG-2"]),
+    )
     def start_transaction(self, cp: str, connector: int, meter_start: int, tag: str) -> None:
         payload = {"connectorId": connector, "idTag": tag, "meterStart": meter_start, "timestamp": ts(self.clock)}
         answer = self.deliver(cp, self.frame("StartTransaction", payload))
@@ -186,10 +246,22 @@ class ChargingMachine(RuleBasedStateMachine):
         tx = data.draw(st.sampled_from(sorted(self.transactions)))
         known = self.transactions[tx]
         known["register"] += rise
-        raw = self.frame("MeterValues", {"connectorId": known["payload"]["connectorId"], "transactionId": tx,
-                                         "meterValue": [{"timestamp": ts(self.clock), "sampledValue": [
-                                             {"value": str(known["register"]), "unit": "Wh"},
-                                             {"value": "7400", "measurand": "Power.Active.Import", "unit": "W"}]}]})
+        raw = self.frame(
+            "MeterValues",
+            {
+                "connectorId": known["payload"]["connectorId"],
+                "transactionId": tx,
+                "meterValue": [
+                    {
+                        "timestamp": ts(self.clock),
+                        "sampledValue": [
+                            {"value": str(known["register"]), "unit": "Wh"},
+                            {"value": "7400", "measurand": "Power.Active.Import", "unit": "W"},
+                        ],
+                    }
+                ],
+            },
+        )
         self.send(known["cp"], raw, hold)
 
     @precondition(lambda self: self.transactions)
@@ -197,14 +269,23 @@ class ChargingMachine(RuleBasedStateMachine):
     def stop_transaction(self, data, rise: int, hold: bool) -> None:
         tx = data.draw(st.sampled_from(sorted(self.transactions)))
         known = self.transactions[tx]
-        raw = self.frame("StopTransaction", {"transactionId": tx, "meterStop": known["register"] + rise,
-                                             "timestamp": ts(self.clock), "reason": "Local"})
+        raw = self.frame(
+            "StopTransaction",
+            {
+                "transactionId": tx,
+                "meterStop": known["register"] + rise,
+                "timestamp": ts(self.clock),
+                "reason": "Local",
+            },
+        )
         self.send(known["cp"], raw, hold)
 
     @rule(cp=st.sampled_from(CHARGE_POINTS), transaction=st.integers(1, 2**31 - 1))
     def stop_unknown_transaction(self, cp: str, transaction: int) -> None:
-        answer = self.deliver(cp, self.frame("StopTransaction", {"transactionId": transaction, "meterStop": 5,
-                                                                  "timestamp": ts(self.clock)}))
+        answer = self.deliver(
+            cp,
+            self.frame("StopTransaction", {"transactionId": transaction, "meterStop": 5, "timestamp": ts(self.clock)}),
+        )
         if answer[0] == ocpp_frames.CALLRESULT:  # acknowledged, never refused (a booted charger)
             assert answer[2] == {}
 
@@ -229,9 +310,12 @@ class ChargingMachine(RuleBasedStateMachine):
         if first[0] == ocpp_frames.CALLERROR:
             assert self.rejected() == rejected + 1  # counted as a rejected delivery, nothing else
             rejected += 1
-        assert self.snapshot() == before if first[0] == ocpp_frames.CALLRESULT else \
-            {t: v for t, v in self.snapshot().items() if "stats" not in t} == \
-            {t: v for t, v in before.items() if "stats" not in t}
+        assert (
+            self.snapshot() == before
+            if first[0] == ocpp_frames.CALLRESULT
+            else {t: v for t, v in self.snapshot().items() if "stats" not in t}
+            == {t: v for t, v in before.items() if "stats" not in t}
+        )
         figures.add("state-machine", duplicates=1)
 
     @precondition(lambda self: self.delivered)
@@ -273,8 +357,9 @@ class ChargingMachine(RuleBasedStateMachine):
         assert answer[0] == ocpp_frames.CALLERROR and answer[2] in SPEC_ERROR_CODES and answer[3], answer
         assert self.rejected() == rejected + 1
         after = self.snapshot()
-        assert {t: v for t, v in after.items() if "stats" not in t} == \
-            {t: v for t, v in before.items() if "stats" not in t}
+        assert {t: v for t, v in after.items() if "stats" not in t} == {
+            t: v for t, v in before.items() if "stats" not in t
+        }
         figures.add("state-machine", malformed=1)
 
     # --- invariants ---------------------------------------------------------------------------------
@@ -309,8 +394,11 @@ class ChargingMachine(RuleBasedStateMachine):
 
 
 ChargingMachine.TestCase.settings = hypothesis_settings(
-    max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "60")), stateful_step_count=30, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "60")),
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 TestChargingMachine = ChargingMachine.TestCase
 
 

@@ -2,11 +2,12 @@
 real gateway, and `POST /ocpp/{id}` (chalice's test client). Nothing a charger reports is lost, every
 conformant message gets a conformant answer, and bad values are flagged rather than billed (issue 11, and
 issue 12's bounds on what one charger can make the system store)."""
+
 from __future__ import annotations
 
 import itertools
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from websockets.sync.client import connect
@@ -18,7 +19,7 @@ _ids = itertools.count(1)
 
 def when(seconds: float = 0) -> str:
     """A charger's clock, `seconds` from now (the gateway and POST /ocpp stamp messages with the real clock)."""
-    return ocpp_frames.format_timestamp(datetime.now(timezone.utc) + timedelta(seconds=seconds))
+    return ocpp_frames.format_timestamp(datetime.now(UTC) + timedelta(seconds=seconds))
 
 
 class Charger:
@@ -33,8 +34,9 @@ class Charger:
         if self.socket:
             self.socket.send(json.dumps(frame))
             return json.loads(self.socket.recv(timeout=20))
-        response = self.client.http.post(f"/ocpp/{self.cp_id}", headers={"Content-Type": "application/json"},
-                                         body=json.dumps(frame))
+        response = self.client.http.post(
+            f"/ocpp/{self.cp_id}", headers={"Content-Type": "application/json"}, body=json.dumps(frame)
+        )
         return json.loads(response.body)
 
     def send(self, action: str, payload: dict, uid: str | None = None) -> list:
@@ -54,19 +56,26 @@ class Charger:
         return self.ok("BootNotification", {"chargePointVendor": "Acme", "chargePointModel": "W1", **extra})
 
     def start(self, connector: int = 1, meter: int = 1000, at: float = -60, uid: str | None = None) -> int:
-        return self.ok("StartTransaction", {"connectorId": connector, "idTag": "TAG", "meterStart": meter,
-                                            "timestamp": when(at)}, uid)["transactionId"]
+        return self.ok(
+            "StartTransaction",
+            {"connectorId": connector, "idTag": "TAG", "meterStart": meter, "timestamp": when(at)},
+            uid,
+        )["transactionId"]
 
-    def meter(self, tx: int | None, samples: list[dict], at: float = -30, connector: int = 1,
-              uid: str | None = None) -> list:
+    def meter(
+        self, tx: int | None, samples: list[dict], at: float = -30, connector: int = 1, uid: str | None = None
+    ) -> list:
         payload = {"connectorId": connector, "meterValue": [{"timestamp": when(at), "sampledValue": samples}]}
         if tx is not None:
             payload["transactionId"] = tx
         return self.send("MeterValues", payload, uid)
 
     def stop(self, tx: int, meter_stop: int, timestamp: str | None = None, uid: str | None = None, **extra) -> dict:
-        return self.ok("StopTransaction", {"transactionId": tx, "meterStop": meter_stop,
-                                           "timestamp": timestamp or when(-1), **extra}, uid)
+        return self.ok(
+            "StopTransaction",
+            {"transactionId": tx, "meterStop": meter_stop, "timestamp": timestamp or when(-1), **extra},
+            uid,
+        )
 
     def close(self) -> None:
         if self.socket:
@@ -92,6 +101,7 @@ def charger(request, client, gateway):
         if boot:
             one.boot()
         return one
+
     yield make
     for one in made:
         one.close()
@@ -116,6 +126,7 @@ def power(value: str) -> dict:
 
 
 # --- duplicates: the same message, not the same uniqueId ---------------------------------------------
+
 
 def test_a_reused_unique_id_with_another_payload_is_processed(charger, client):
     cp = charger()
@@ -145,21 +156,31 @@ def test_the_same_message_again_gets_the_same_answer_and_changes_nothing(charger
 
 # --- acknowledged facts are stored even when a later message was applied first -------------------------
 
+
 def test_facts_heard_before_a_later_applied_message_are_still_stored(charger, client):
     cp = charger()
     # Another path (the bus, a racing HTTP client) already applied a message heard 5 s from now.
-    central_system.handle(cp.cp_id, json.dumps([2, "later", "Heartbeat", {}]),
-                          received_at=datetime.now(timezone.utc) + timedelta(seconds=5))
+    central_system.handle(
+        cp.cp_id,
+        json.dumps([2, "later", "Heartbeat", {}]),
+        received_at=datetime.now(UTC) + timedelta(seconds=5),
+    )
     cp.ok("FirmwareStatusNotification", {"status": "Downloaded"})
     cp.ok("DiagnosticsStatusNotification", {"status": "Uploaded"})
     info = {"location": "Depot 4", "maxPower": 22, "connectors": 2}
-    assert cp.ok("DataTransfer", {"vendorId": ocpp_frames.INFO_VENDOR_ID, "messageId": ocpp_frames.INFO_MESSAGE_ID,
-                                  "data": json.dumps(info)}) == {"status": "Accepted"}
+    assert cp.ok(
+        "DataTransfer",
+        {"vendorId": ocpp_frames.INFO_VENDOR_ID, "messageId": ocpp_frames.INFO_MESSAGE_ID, "data": json.dumps(info)},
+    ) == {"status": "Accepted"}
     cp.boot(firmwareVersion="2.0.1", meterType="EM24")
     assert cp.meter(None, [energy("777")], connector=2)[0] == ocpp_frames.CALLRESULT
     view = api(client, f"/chargepoints/{cp.cp_id}")
     assert (view["firmwareStatus"], view["diagnosticsStatus"], view["location"], view["maxPower"]) == (
-        "Downloaded", "Uploaded", "Depot 4", 22)
+        "Downloaded",
+        "Uploaded",
+        "Depot 4",
+        22,
+    )
     assert view["firmwareVersion"] == "2.0.1" and view["meterType"] == "EM24"
     assert storage.get_charge_point(cp.cp_id)["connectorMeter"]["2"]["lastRegisterWh"] == 777
 
@@ -172,6 +193,7 @@ def test_connector_readings_without_a_transaction_are_ordered_by_their_own_time(
 
 
 # --- no exception ends a connection or loses a message -----------------------------------------------
+
 
 def test_values_that_once_crashed_the_handler_are_applied_or_flagged(charger, client):
     cp = charger()
@@ -189,6 +211,7 @@ def test_an_unexpected_error_is_an_internal_error_and_the_connection_stays(charg
 
     def broken(msg):
         raise ZeroDivisionError("a bug")
+
     monkeypatch.setitem(central_system._HANDLERS, "Authorize", broken)
     before = api(client, "/stats")["rejectedMessages"]
     answer = cp.send("Authorize", {"idTag": "TAG"})
@@ -203,6 +226,7 @@ def test_a_value_dynamodb_refuses_is_a_callerror_not_a_conflict(charger, monkeyp
 
     def refuse(*args, **kwargs):
         raise storage.ValueRefused("Item size has exceeded the maximum allowed size")
+
     monkeypatch.setattr(storage, "touch_charge_point", refuse)
     answer = cp.send("Heartbeat", {})
     assert answer[0] == ocpp_frames.CALLERROR and answer[2] == "PropertyConstraintViolation"
@@ -211,8 +235,12 @@ def test_a_value_dynamodb_refuses_is_a_callerror_not_a_conflict(charger, monkeyp
 
 # --- signed meter values -----------------------------------------------------------------------------
 
-SIGNED = {"value": "<?xml version=\"1.0\"?><signedMeterValue><publicKey>AbC</publicKey></signedMeterValue>",
-          "format": "SignedData", "context": "Transaction.End", "measurand": "Energy.Active.Import.Register"}
+SIGNED = {
+    "value": '<?xml version="1.0"?><signedMeterValue><publicKey>AbC</publicKey></signedMeterValue>',
+    "format": "SignedData",
+    "context": "Transaction.End",
+    "measurand": "Energy.Active.Import.Register",
+}
 
 
 def test_signed_values_are_kept_and_the_rest_applied(charger, client):
@@ -224,19 +252,29 @@ def test_signed_values_are_kept_and_the_rest_applied(charger, client):
     session = session_of(client, cp, tx)
     assert session["status"] == "Completed" and session["currentEnergy"] == 1.5 and session["signedMeterValues"] == 2
     digest = charging_rules._signed(SIGNED, ocpp_frames.parse_timestamp(stopped_at))["digest"]
-    kept = storage.client().get_item(TableName=settings.get().sessions_table,
-                                     Key=storage.to_item({"sessionId": f"signed#{session['sessionId']}#{digest}"}))
+    kept = storage.client().get_item(
+        TableName=settings.get().sessions_table,
+        Key=storage.to_item({"sessionId": f"signed#{session['sessionId']}#{digest}"}),
+    )
     assert storage.from_item(kept["Item"])["value"] == SIGNED["value"]  # as signed, for a verifier
 
 
 # --- one bad sample does not reject the message ------------------------------------------------------
 
+
 def test_bad_samples_are_left_out_and_counted_and_the_rest_applied(charger, client):
     cp = charger()
     tx = cp.start(meter=1000)
     cp.meter(tx, [energy("3000")], at=-40)
-    answer = cp.meter(tx, [energy("2900"), power("-3.5"), {"value": "12", "measurand": "Energy.Active.Import.Register",
-                                                          "unit": "varh"}, {"value": "55.55", "measurand": "SoC"}])
+    answer = cp.meter(
+        tx,
+        [
+            energy("2900"),
+            power("-3.5"),
+            {"value": "12", "measurand": "Energy.Active.Import.Register", "unit": "varh"},
+            {"value": "55.55", "measurand": "SoC"},
+        ],
+    )
     assert answer[0] == ocpp_frames.CALLRESULT
     session = session_of(client, cp, tx)
     assert session["currentEnergy"] == 2.0 and session["power"] == 0.0 and session["soc"] == 55.6
@@ -247,16 +285,17 @@ def test_bad_samples_are_left_out_and_counted_and_the_rest_applied(charger, clie
 def test_a_stop_with_an_unusable_clock_closes_at_the_receive_time(charger, client, clock):
     cp = charger()
     tx = cp.start(meter=1000)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     cp.stop(tx, 4000, timestamp=when(600) if clock == "ahead" else clock)
     session = session_of(client, cp, tx)
     assert session["status"] == "Completed" and session["currentEnergy"] == 3.0
     assert ocpp_frames.parse_timestamp(session["stopTime"]) >= before.replace(microsecond=0) - timedelta(seconds=1)
-    assert ocpp_frames.parse_timestamp(session["stopTime"]) <= datetime.now(timezone.utc)
+    assert ocpp_frames.parse_timestamp(session["stopTime"]) <= datetime.now(UTC)
     assert session["anomalies"]["counts"] == {"clockUnusable": 1}
 
 
 # --- implausible energy ------------------------------------------------------------------------------
+
 
 def test_an_implausible_reading_does_not_override_a_sane_meter_stop(charger, client):
     cp = charger()
@@ -280,9 +319,14 @@ def test_an_implausible_meter_stop_is_flagged_and_kept_out_of_stats(charger, cli
 
 # --- status order --------------------------------------------------------------------------------------
 
+
 def status(connector: int, value: str, timestamp: str | None) -> dict:
-    return {"connectorId": connector, "status": value, "errorCode": "NoError",
-            **({"timestamp": timestamp} if timestamp else {})}
+    return {
+        "connectorId": connector,
+        "status": value,
+        "errorCode": "NoError",
+        **({"timestamp": timestamp} if timestamp else {}),
+    }
 
 
 def test_same_second_statuses_resolve_to_arrival_order(charger, client):
@@ -305,6 +349,7 @@ def test_a_status_without_timestamp_is_ordered_by_arrival_whatever_the_chargers_
 
 # --- sessions stuck Active -----------------------------------------------------------------------------
 
+
 def test_a_new_start_on_a_connector_closes_the_older_session(charger, client):
     cp = charger()
     older = cp.start(connector=1, meter=1000, at=-600)
@@ -322,8 +367,12 @@ def test_a_stop_heard_before_its_start_completes_the_session_when_the_start_arri
     started_at = when(-120)
     tx = charging_rules.transaction_id(cp.cp_id, 1, "TAG", 1000, started_at)
     assert cp.stop(tx, 5000, idTag="TAG") == {"idTagInfo": {"status": "Accepted"}}
-    assert cp.ok("StartTransaction", {"connectorId": 1, "idTag": "TAG", "meterStart": 1000,
-                                      "timestamp": started_at})["transactionId"] == tx
+    assert (
+        cp.ok("StartTransaction", {"connectorId": 1, "idTag": "TAG", "meterStart": 1000, "timestamp": started_at})[
+            "transactionId"
+        ]
+        == tx
+    )
     session = session_of(client, cp, tx)
     assert session["status"] == "Completed" and session["currentEnergy"] == 4.0
     assert session["anomalies"]["counts"] == {"stopBeforeStart": 1}
@@ -332,6 +381,7 @@ def test_a_stop_heard_before_its_start_completes_the_session_when_the_start_arri
 
 
 # --- registration ----------------------------------------------------------------------------------------
+
 
 def test_a_pending_charger_is_visible_as_pending_and_may_not_start(charger, client, monkeypatch):
     monkeypatch.setenv("BOOT_POLICY", "allow-list")
@@ -348,22 +398,39 @@ def test_a_pending_charger_is_visible_as_pending_and_may_not_start(charger, clie
 
 # --- small things ----------------------------------------------------------------------------------------
 
+
 def test_stop_defaults_soc_boot_fields_power_and_connector_shape(charger, client):
     cp = charger()
     cp.boot(chargeBoxSerialNumber="BOX-1", meterType="EM340", meterSerialNumber="M-9", iccid="8931", imsi="2620")
-    cp.ok("DataTransfer", {"vendorId": ocpp_frames.INFO_VENDOR_ID, "messageId": ocpp_frames.INFO_MESSAGE_ID,
-                           "data": json.dumps({"location": "Yard", "maxPower": 11, "connectors": 2})})
+    cp.ok(
+        "DataTransfer",
+        {
+            "vendorId": ocpp_frames.INFO_VENDOR_ID,
+            "messageId": ocpp_frames.INFO_MESSAGE_ID,
+            "data": json.dumps({"location": "Yard", "maxPower": 11, "connectors": 2}),
+        },
+    )
     view = api(client, f"/chargepoints/{cp.cp_id}")
     assert [view[k] for k in ("chargeBoxSerialNumber", "meterType", "meterSerialNumber", "iccid", "imsi")] == [
-        "BOX-1", "EM340", "M-9", "8931", "2620"]
+        "BOX-1",
+        "EM340",
+        "M-9",
+        "8931",
+        "2620",
+    ]
     cp.ok("StatusNotification", status(1, "Charging", when(-100)))
     tx = cp.start(at=-90)
     cp.meter(tx, [energy("1500"), power("7400")], at=-80)
     assert session_of(client, cp, tx)["power"] == 7.4
     cp.ok("StatusNotification", status(1, "SuspendedEV", when(-70)))
     assert session_of(client, cp, tx)["power"] == 0.0
-    cp.stop(tx, 2000, transactionData=[{"timestamp": when(-2), "sampledValue": [
-        {"value": "81.26", "measurand": "SoC", "unit": "Percent"}]}])
+    cp.stop(
+        tx,
+        2000,
+        transactionData=[
+            {"timestamp": when(-2), "sampledValue": [{"value": "81.26", "measurand": "SoC", "unit": "Percent"}]}
+        ],
+    )
     session = session_of(client, cp, tx)
     assert session["stopReason"] == "Local" and session["soc"] == 81.3
     cp.ok("StatusNotification", status(7, "Available", when(-1)))
@@ -373,6 +440,7 @@ def test_stop_defaults_soc_boot_fields_power_and_connector_shape(charger, client
 
 
 # --- bounds: one charger cannot fill its record ------------------------------------------------------------
+
 
 def test_stops_for_unknown_transactions_cannot_fill_the_charge_point(charger, client, monkeypatch):
     monkeypatch.setattr(transactions, "MAX_EARLY_STOPS", 3)
@@ -399,8 +467,12 @@ def test_a_pending_charger_can_be_configured_but_not_remotely_started(client, ga
         assert cp.boot()["status"] == "Pending"
 
         def command(action: str, payload: dict):
-            return client.http.post(f"/chargepoints/{cp.cp_id}/commands", headers={"Content-Type": "application/json"},
-                                    body=json.dumps({"action": action, "payload": payload}))
+            return client.http.post(
+                f"/chargepoints/{cp.cp_id}/commands",
+                headers={"Content-Type": "application/json"},
+                body=json.dumps({"action": action, "payload": payload}),
+            )
+
         refused = command("RemoteStartTransaction", {"idTag": "TAG", "connectorId": 1})
         assert refused.status_code == 409 and "Pending" in refused.body.decode()
         queued = command("ChangeConfiguration", {"key": "HeartbeatInterval", "value": "60"})

@@ -4,6 +4,7 @@ A message type that starts costing more requests, an API route whose cost grows 
 scans, a simulator tick that stops batching, or an `import app` that creates a client or pulls in a
 heavy library fails here. Nothing is timed: speed is measured by scripts/benchmark.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,20 +48,41 @@ COMMON_PATH = [
     ("DataTransfer", {"vendorId": "someone-else"}, ONE_UPDATE, UPDATE_THEN_READ),
     ("DiagnosticsStatusNotification", {"status": "Idle"}, ONE_UPDATE, UPDATE_THEN_READ),
     ("FirmwareStatusNotification", {"status": "Idle"}, ONE_UPDATE, UPDATE_THEN_READ),
-    ("MeterValues", {"connectorId": 2, "meterValue": [{"timestamp": "{ts}", "sampledValue": [{"value": "5"}]}]},
-     ONE_UPDATE, UPDATE_THEN_READ),
+    (
+        "MeterValues",
+        {"connectorId": 2, "meterValue": [{"timestamp": "{ts}", "sampledValue": [{"value": "5"}]}]},
+        ONE_UPDATE,
+        UPDATE_THEN_READ,
+    ),
     # A status change moves the status counters with it; the read tells the other connectors' statuses.
     ("StatusNotification", status(1, "Available", 0), {"GetItem": 1, "TransactWriteItems": 1}, {"GetItem": 1}),
     ("StatusNotification", status(2, "Available", 0), {"GetItem": 1, "UpdateItem": 1}, {"GetItem": 1}),
     # A start reads its charge point first: registration, the charger's maximum power (what energy is
     # plausible) and the connector's previous session (one Active session per connector).
-    ("StartTransaction", {"connectorId": 1, "idTag": "TAG", "meterStart": 1000, "timestamp": "{ts}"},
-     {"GetItem": 1, "TransactWriteItems": 1}, {"GetItem": 1, "TransactWriteItems": 1, "BatchGetItem": 1}),
-    ("MeterValues", {"connectorId": 1, "transactionId": "{tx}", "meterValue": [
-        {"timestamp": "{ts}", "sampledValue": [{"value": "2000", "measurand": "Energy.Active.Import.Register"}]}]},
-     {"TransactWriteItems": 1}, {"TransactWriteItems": 1, "BatchGetItem": 1}),
-    ("StopTransaction", {"transactionId": "{tx}", "meterStop": 3000, "timestamp": "{ts}"},
-     {"GetItem": 1, "TransactWriteItems": 1}, {"GetItem": 1}),
+    (
+        "StartTransaction",
+        {"connectorId": 1, "idTag": "TAG", "meterStart": 1000, "timestamp": "{ts}"},
+        {"GetItem": 1, "TransactWriteItems": 1},
+        {"GetItem": 1, "TransactWriteItems": 1, "BatchGetItem": 1},
+    ),
+    (
+        "MeterValues",
+        {
+            "connectorId": 1,
+            "transactionId": "{tx}",
+            "meterValue": [
+                {"timestamp": "{ts}", "sampledValue": [{"value": "2000", "measurand": "Energy.Active.Import.Register"}]}
+            ],
+        },
+        {"TransactWriteItems": 1},
+        {"TransactWriteItems": 1, "BatchGetItem": 1},
+    ),
+    (
+        "StopTransaction",
+        {"transactionId": "{tx}", "meterStop": 3000, "timestamp": "{ts}"},
+        {"GetItem": 1, "TransactWriteItems": 1},
+        {"GetItem": 1},
+    ),
 ]
 
 
@@ -96,8 +118,7 @@ def test_a_repeated_boot_and_a_resent_start_cost_a_read_or_write_more_and_no_mor
 
 def test_a_rejected_message_costs_one_update_of_a_stats_shard(aws):
     boot()
-    for raw in ('not json', json.dumps([2, "x1", "Heartbeat", {"unexpected": 1}]),
-                json.dumps([2, "x2", "Reset", {}])):
+    for raw in ("not json", json.dumps([2, "x1", "Heartbeat", {"unexpected": 1}]), json.dumps([2, "x2", "Reset", {}])):
         with storage.counting_requests() as counted:
             answer = central_system.handle("CP-1", raw, received_at=at(5))
         assert answer[0] == 4
@@ -123,6 +144,7 @@ def test_heartbeat_and_meter_values_cost_one_request_all_transaction_long(aws):
 
 
 # --- per API route -------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def api(client):
@@ -166,10 +188,19 @@ def route_costs(client, paths: list[str]) -> dict[str, Counter]:
 def _routes(client) -> list[str]:
     session_id = json.loads(client.http.get("/sessions?limit=1").body)["sessions"][0]["sessionId"]
     page = json.loads(client.http.get("/sessions?limit=2").body)
-    return ["/stats", "/chargepoints", "/chargepoints?status=Available", "/chargepoints/CP-1",
-            "/sessions", "/sessions?status=Active", "/sessions?status=Completed", "/sessions?chargePointId=CP-1",
-            "/sessions?chargePointId=CP-1&status=Completed", f"/sessions/{session_id}",
-            f"/sessions?limit=2&nextToken={page['nextToken']}"]
+    return [
+        "/stats",
+        "/chargepoints",
+        "/chargepoints?status=Available",
+        "/chargepoints/CP-1",
+        "/sessions",
+        "/sessions?status=Active",
+        "/sessions?status=Completed",
+        "/sessions?chargePointId=CP-1",
+        "/sessions?chargePointId=CP-1&status=Completed",
+        f"/sessions/{session_id}",
+        f"/sessions?limit=2&nextToken={page['nextToken']}",
+    ]
 
 
 ROUTE_BUDGET = {"/stats": {"BatchGetItem": 1}, "/chargepoints/CP-1": {"GetItem": 1}, "/sessions/": {"GetItem": 1}}
@@ -226,8 +257,9 @@ def event_bridge(aws, monkeypatch):
     events_client = boto3.client("events")
     events_client.create_event_bus(Name=settings.get().event_bus_name)
     batches: list[int] = []
-    events_client.meta.events.register("before-parameter-build.events.PutEvents",
-                                       lambda params, **_: batches.append(len(params["Entries"])))
+    events_client.meta.events.register(
+        "before-parameter-build.events.PutEvents", lambda params, **_: batches.append(len(params["Entries"]))
+    )
     publisher = events.EventBridgePublisher(lambda: events_client)
     yield publisher, batches
     events.use(aws)
@@ -247,8 +279,11 @@ def test_a_simulator_tick_batches_state_reads_writes_and_events(aws, event_bridg
     now = T0
     sent, counted = _tick(publisher, batches, now)
     assert len(sent) == FLEET  # every charger boots
-    assert counted == {"BatchGetItem": math.ceil(FLEET / 100), "BatchWriteItem": math.ceil(FLEET / 25),
-                       "UpdateItem": 2}  # + the lease, taken and given back
+    assert counted == {
+        "BatchGetItem": math.ceil(FLEET / 100),
+        "BatchWriteItem": math.ceil(FLEET / 25),
+        "UpdateItem": 2,
+    }  # + the lease, taken and given back
     assert batches == [10] * (FLEET // 10) and publisher.calls == FLEET // 10
 
     # The central system answers the boots; each charger reacts to its answer as it arrives, in the inbox.
@@ -257,28 +292,37 @@ def test_a_simulator_tick_batches_state_reads_writes_and_events(aws, event_bridg
     events.use(publisher)
     for message, answer in zip(sent, answers):
         with storage.counting_requests() as counted:
-            simulator.receive_reply({"chargePointId": message["chargePointId"], "messageId": answer[1],
-                                     "action": "BootNotification", "message": answer})
+            simulator.receive_reply(
+                {
+                    "chargePointId": message["chargePointId"],
+                    "messageId": answer[1],
+                    "action": "BootNotification",
+                    "message": answer,
+                }
+            )
         # Filed; the lease taken and given back; state and answer in one read; state saved, answer dropped.
         assert counted == {"PutItem": 1, "UpdateItem": 2, "BatchGetItem": 1, "BatchWriteItem": 1}
     assert len(batches) == FLEET and set(batches) <= {3, 4}, "information and statuses in 1 PutEvents"
 
     sent, counted = _tick(publisher, batches, now + timedelta(minutes=2))
     assert len(sent) > FLEET * 3  # heartbeats, cars arriving, authorizing, starting
-    assert counted == {"BatchGetItem": math.ceil(FLEET / 100), "BatchWriteItem": math.ceil(FLEET / 25),
-                       "UpdateItem": 2}
+    assert counted == {"BatchGetItem": math.ceil(FLEET / 100), "BatchWriteItem": math.ceil(FLEET / 25), "UpdateItem": 2}
     assert sum(batches) == len(sent) and len(batches) == math.ceil(len(sent) / 10)
     assert all(size == 10 for size in batches[:-1]), "PutEvents in full batches of 10"
 
 
 # --- cold start ----------------------------------------------------------------------------------
 
+
 def test_importing_app_creates_no_client_and_imports_nothing_heavy():
-    probe = ("import json, sys, app\n"
-             "from chalicelib import events, storage\n"
-             "heavy = ['boto3', 'botocore', 'jsonschema', 'ocpp', 'moto', 'boto3.dynamodb.types']\n"
-             "print(json.dumps([storage._client, events._client, [m for m in heavy if m in sys.modules]]))")
+    probe = (
+        "import json, sys, app\n"
+        "from chalicelib import events, storage\n"
+        "heavy = ['boto3', 'botocore', 'jsonschema', 'ocpp', 'moto', 'boto3.dynamodb.types']\n"
+        "print(json.dumps([storage._client, events._client, [m for m in heavy if m in sys.modules]]))"
+    )
     env = {"PATH": "/usr/bin:/bin", **TEST_ENV}
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
     assert json.loads(result.stdout) == [None, None, []], "import app must stay lazy: " + result.stdout

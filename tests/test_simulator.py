@@ -1,11 +1,11 @@
 """The simulated fleet over the bus, end to end: a seeded simulated day, with the central system's answers
 delivered only after each tick returns, as an asynchronous bus does."""
+
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -14,7 +14,7 @@ from chalicelib import events, local_runtime, ocpp_frames, rest, settings, simul
 from tests.conftest import _fresh_tables
 
 # In the past, so that no simulated timestamp is ever ahead of the central system's clock.
-DAY_START = datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc)
+DAY_START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 TICK = timedelta(minutes=5)
 NEXT = {  # OCPP 1.6 section 4.9, as the simulated chargers use it
     "Available": {"Preparing", "Faulted", "Unavailable"},
@@ -82,8 +82,16 @@ def test_every_frame_sent_and_every_answer_validates_against_the_official_schema
         frame = detail["message"]
         ocpp_frames.validate(ocpp_frames.CALL, frame[2], frame[3])
         actions[frame[2]] += 1
-    assert set(actions) >= {"BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "Authorize",
-                            "StartTransaction", "StopTransaction", "DataTransfer"}
+    assert set(actions) >= {
+        "BootNotification",
+        "Heartbeat",
+        "StatusNotification",
+        "MeterValues",
+        "Authorize",
+        "StartTransaction",
+        "StopTransaction",
+        "DataTransfer",
+    }
     errors = [a for a in recorder.answers if a["message"][0] == ocpp_frames.CALLERROR]
     assert errors == []
     for answer in recorder.answers:
@@ -109,7 +117,8 @@ def test_costs_follow_the_tariff(day):
     for session in sessions:
         if session["status"] == "Completed":
             expected = (Decimal(session["meterStop"] - session["meterStart"]) / 1000 * Decimal("0.30")).quantize(
-                Decimal("0.01"), rounding=ROUND_HALF_UP)
+                Decimal("0.01"), rounding=ROUND_HALF_UP
+            )
             assert Decimal(str(session["cost"])) == expected
             assert session["currentEnergy"] == (session["meterStop"] - session["meterStart"]) / 1000
 
@@ -123,8 +132,12 @@ def _meter_samples(recorder: Recorder) -> dict[tuple, list[tuple[datetime, int, 
         for value in payload["meterValue"]:
             readings = {s["measurand"]: float(s["value"]) for s in value["sampledValue"]}
             samples[(detail["chargePointId"], payload["connectorId"], payload.get("transactionId"))].append(
-                (ocpp_frames.parse_timestamp(value["timestamp"]), int(readings["Energy.Active.Import.Register"]),
-                 readings["Power.Active.Import"]))
+                (
+                    ocpp_frames.parse_timestamp(value["timestamp"]),
+                    int(readings["Energy.Active.Import.Register"]),
+                    readings["Power.Active.Import"],
+                )
+            )
     return samples
 
 
@@ -135,8 +148,9 @@ def test_the_register_only_rises_and_energy_matches_power_over_time(day):
         assert tx is not None, "simulated MeterValues always belong to a transaction"
         series.sort()
         registers[(cp, connector)] += series
-        integrated = sum(power * (t1 - t0).total_seconds() / 3600
-                         for (t0, _, _), (t1, _, power) in zip(series, series[1:]))
+        integrated = sum(
+            power * (t1 - t0).total_seconds() / 3600 for (t0, _, _), (t1, _, power) in zip(series, series[1:])
+        )
         delivered = series[-1][1] - series[0][1]
         assert delivered == pytest.approx(integrated, rel=0.03, abs=60), (cp, connector, tx)
     for series in registers.values():
@@ -156,7 +170,8 @@ def test_connector_statuses_follow_the_state_table(day):
             assert payload["status"] in NEXT[last[key]], (key, last[key], payload["status"])
         last[key] = payload["status"]
     assert {"Preparing", "Charging", "Finishing"} <= set(last.values()) | {
-        d["message"][3]["status"] for d in recorder.calls if d["message"][2] == "StatusNotification"}
+        d["message"][3]["status"] for d in recorder.calls if d["message"][2] == "StatusNotification"
+    }
 
 
 def test_power_respects_the_charger_and_soc_stays_within_bounds(day):
@@ -199,10 +214,14 @@ def test_a_transaction_waits_for_its_id_then_sends_what_it_queued_when_the_answe
     assert not [m for m in during if m["chargePointId"] == "CP-DEMO-003" and m["message"][2] == "MeterValues"]
     recorder.calls.clear()
     bus.flush()  # the answer arrives: what was queued goes out now, not at the next tick
-    queued = [d["message"] for d in recorder.calls if d["chargePointId"] == "CP-DEMO-003"
-              and d["message"][2] == "MeterValues"]
-    transaction = next(a["message"][2]["transactionId"] for a in recorder.answers if a["action"] == "StartTransaction"
-                       and a["chargePointId"] == "CP-DEMO-003")
+    queued = [
+        d["message"] for d in recorder.calls if d["chargePointId"] == "CP-DEMO-003" and d["message"][2] == "MeterValues"
+    ]
+    transaction = next(
+        a["message"][2]["transactionId"]
+        for a in recorder.answers
+        if a["action"] == "StartTransaction" and a["chargePointId"] == "CP-DEMO-003"
+    )
     assert len(queued) >= 3 and all(frame[3]["transactionId"] == transaction for frame in queued)
     stamps = [frame[3]["meterValue"][0]["timestamp"] for frame in queued]
     assert stamps == sorted(stamps) and stamps[0] < ocpp_frames.format_timestamp(DAY_START + timedelta(minutes=4))
@@ -217,7 +236,9 @@ def test_an_unanswered_start_is_resent_and_gets_the_same_transaction_id(aws, app
     answer = next(e["detail"] for e in lost if e["detail"]["action"] == "StartTransaction")
     resent = simulator.run_tick(now=DAY_START + timedelta(minutes=6))
     bus.flush()
-    starts = [m["message"] for m in resent if m["message"][2] == "StartTransaction" and m["chargePointId"] == "CP-DEMO-003"]
+    starts = [
+        m["message"] for m in resent if m["message"][2] == "StartTransaction" and m["chargePointId"] == "CP-DEMO-003"
+    ]
     assert len(starts) == 1 and starts[0][1] != answer["messageId"]
     simulator.run_tick(now=DAY_START + timedelta(minutes=7))
     bus.flush()
@@ -256,9 +277,13 @@ def test_forcing_a_message_type_sends_exactly_that(aws):
 def _complete(charge_point: dict) -> bool:
     """What a newcomer sees on a card: a status from OCPP, the location, max power and every connector."""
     statuses = charge_point.get("connectorStatus", {})
-    return (charge_point["status"] == "Available" and charge_point.get("location", "").startswith("Demo Location")
-            and charge_point.get("maxPower", 0) > 0 and charge_point.get("connectors", 0) > 0
-            and all(str(c) in statuses for c in range(1, charge_point["connectors"] + 1)))
+    return (
+        charge_point["status"] == "Available"
+        and charge_point.get("location", "").startswith("Demo Location")
+        and charge_point.get("maxPower", 0) > 0
+        and charge_point.get("connectors", 0) > 0
+        and all(str(c) in statuses for c in range(1, charge_point["connectors"] + 1))
+    )
 
 
 def _fleet() -> list[dict]:

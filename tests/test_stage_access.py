@@ -3,6 +3,7 @@ preflight and response alike, names the stage's own CORS origin, not Chalice's d
 
 Checked where it is decided: on the packaged prod template (what API Gateway enforces) and on real
 responses of the app imported with prod's own settings from .chalice/config.json."""
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,13 @@ def _swagger(packaged, stage: str) -> dict:  # noqa: F811
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_every_data_route_needs_the_api_key_in_the_packaged_template(packaged, stage):  # noqa: F811
     paths = _swagger(packaged, stage)["paths"]
-    routes = {f"{method.upper()} {path}": spec for path, methods in paths.items() for method, spec in methods.items()
-              if method != "options"}
-    assert OPEN < set(routes) and len(routes) > len(OPEN)
+    routes = {
+        f"{method.upper()} {path}": spec
+        for path, methods in paths.items()
+        for method, spec in methods.items()
+        if method != "options"
+    }
+    assert set(routes) > OPEN and len(routes) > len(OPEN)
     for route, spec in routes.items():
         keyed = spec.get("security") == [{"api_key": []}]
         assert keyed == (route not in OPEN), route
@@ -49,27 +54,43 @@ def test_every_route_and_preflight_names_prods_origin_in_the_packaged_template(p
 
 
 # Answers that need no database: a preflight, the open routes, and refusals made before any read.
-REQUESTS = [("OPTIONS", "/stats"), ("OPTIONS", "/sessions"), ("OPTIONS", "/chargepoints/CP-1/commands"),
-            ("GET", "/openapi.json"), ("GET", "/"), ("GET", "/assets/dashboard.js"),
-            ("GET", "/sessions?limit=0"), ("GET", "/chargepoints/bad%20id"), ("POST", "/simulate")]
+REQUESTS = [
+    ("OPTIONS", "/stats"),
+    ("OPTIONS", "/sessions"),
+    ("OPTIONS", "/chargepoints/CP-1/commands"),
+    ("GET", "/openapi.json"),
+    ("GET", "/"),
+    ("GET", "/assets/dashboard.js"),
+    ("GET", "/sessions?limit=0"),
+    ("GET", "/chargepoints/bad%20id"),
+    ("POST", "/simulate"),
+]
 
 
 def _answers_in_stage(stage: str) -> list[dict]:
     """Import app.py in a fresh interpreter with the stage's configured variables and ask it REQUESTS
     through Chalice's API Gateway stand-in; each answer's status and headers."""
-    script = ("import json, sys, app\n"
-              "from chalice.config import Config\n"
-              "from chalice.local import LocalGateway\n"
-              "gateway = LocalGateway(app.app, Config())\n"
-              "out = []\n"
-              "for method, path in json.loads(sys.argv[1]):\n"
-              "    headers = {'origin': 'https://elsewhere.example', 'content-type': 'application/json'}\n"
-              "    answer = gateway.handle_request(method, path, headers, b'[]' if method == 'POST' else b'')\n"
-              "    out.append({'status': answer['statusCode'], 'headers': answer['headers']})\n"
-              "print(json.dumps(out))")
+    script = (
+        "import json, sys, app\n"
+        "from chalice.config import Config\n"
+        "from chalice.local import LocalGateway\n"
+        "gateway = LocalGateway(app.app, Config())\n"
+        "out = []\n"
+        "for method, path in json.loads(sys.argv[1]):\n"
+        "    headers = {'origin': 'https://elsewhere.example', 'content-type': 'application/json'}\n"
+        "    answer = gateway.handle_request(method, path, headers, b'[]' if method == 'POST' else b'')\n"
+        "    out.append({'status': answer['statusCode'], 'headers': answer['headers']})\n"
+        "print(json.dumps(out))"
+    )
     env = {**os.environ, **TEST_ENV, **STAGES[stage]["environment_variables"], "LOCAL_RUNTIME": "off"}
-    done = subprocess.run([sys.executable, "-c", script, json.dumps(REQUESTS)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(REQUESTS)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 

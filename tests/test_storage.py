@@ -1,5 +1,6 @@
 """The storage layer on moto and on DynamoDB Local (AWS's own engine): conditions, transactions, indexes,
 pagination, batch reads and writes, the simulator's lease and the sharded stats must behave alike."""
+
 from __future__ import annotations
 
 import json
@@ -17,18 +18,38 @@ def stamp(cp: str, uid: str, second: int, answer: dict | None = None) -> storage
 
 
 def charge_point(cp: str, status: str = "Unknown", second: int = 0) -> dict:
-    return {"chargePointId": cp, "registration": "Accepted", "status": status, "statusVersion": 0, "connectors": 0,
-            "connectorStatus": {}, "connectorMeter": {}, "lastSeen": T.format(second), "lastCallId": f"boot-{cp}",
-            "lastAnswer": "{}"}
+    return {
+        "chargePointId": cp,
+        "registration": "Accepted",
+        "status": status,
+        "statusVersion": 0,
+        "connectors": 0,
+        "connectorStatus": {},
+        "connectorMeter": {},
+        "lastSeen": T.format(second),
+        "lastCallId": f"boot-{cp}",
+        "lastAnswer": "{}",
+    }
 
 
 def session(cp: str, n: int, second: int = 1, status: str = "Active") -> dict:
-    return {"sessionId": f"s-{cp}-{n:03d}", "transactionId": n, "chargePointId": cp, "connectorId": 1, "idTag": "T",
-            "idTagStatus": "Accepted", "status": status, "startTime": T.format(second), "meterStart": 100,
-            "lastRegisterWh": 100, "tariff": {"pricePerKwh": "0.30", "sessionFee": "0", "currency": "EUR"}}
+    return {
+        "sessionId": f"s-{cp}-{n:03d}",
+        "transactionId": n,
+        "chargePointId": cp,
+        "connectorId": 1,
+        "idTag": "T",
+        "idTagStatus": "Accepted",
+        "status": status,
+        "startTime": T.format(second),
+        "meterStart": 100,
+        "lastRegisterWh": 100,
+        "tariff": {"pricePerKwh": "0.30", "sessionFee": "0", "currency": "EUR"},
+    }
 
 
 # --- conditions: the guard on the charge point ------------------------------------------------------
+
 
 def test_the_guard_tells_applied_duplicate_stale_and_not_accepted_apart():
     assert storage.create_charge_point(charge_point("CP-1"), 0)
@@ -53,9 +74,13 @@ def test_a_string_set_add_is_idempotent():
 def test_apply_status_is_optimistic_on_the_status_version_and_moves_the_counters():
     storage.create_charge_point(charge_point("CP-1"), 3)
     entry = {"status": "Available", "errorCode": "NoError", "timestamp": T.format(1)}
-    assert storage.apply_status(stamp("CP-1", "s1", 1), "1", entry, "Available", "Unknown", 0, 3).outcome == storage.APPLIED
-    stale_version = storage.apply_status(stamp("CP-1", "s2", 2), "1", {**entry, "status": "Charging"}, "Charging",
-                                         "Unknown", 0, 3)
+    assert (
+        storage.apply_status(stamp("CP-1", "s1", 1), "1", entry, "Available", "Unknown", 0, 3).outcome
+        == storage.APPLIED
+    )
+    stale_version = storage.apply_status(
+        stamp("CP-1", "s2", 2), "1", {**entry, "status": "Charging"}, "Charging", "Unknown", 0, 3
+    )
     assert stale_version.outcome == storage.CONFLICT
     item = storage.get_charge_point("CP-1", consistent=True)
     assert item["status"] == "Available" and int(item["statusVersion"]) == 1
@@ -65,6 +90,7 @@ def test_apply_status_is_optimistic_on_the_status_version_and_moves_the_counters
 
 # --- transactions ------------------------------------------------------------------------------------
 
+
 def test_a_session_starts_once_and_completes_once():
     storage.create_charge_point(charge_point("CP-1"), 0)
     assert storage.start_session(session("CP-1", 1), stamp("CP-1", "start", 1), 0).outcome == storage.APPLIED
@@ -72,7 +98,10 @@ def test_a_session_starts_once_and_completes_once():
     assert again.outcome == storage.DUPLICATE and again.session["transactionId"] == 1
     sets = {"stopTime": T.format(9), "energyWh": 900, "cost": "0.27", "meterStop": 1000}
     assert storage.complete_session("s-CP-1-001", stamp("CP-1", "stop", 9), sets, 0, 900, 27).outcome == storage.APPLIED
-    assert storage.complete_session("s-CP-1-001", stamp("CP-1", "stop2", 10), sets, 0, 900, 27).outcome == storage.DUPLICATE
+    assert (
+        storage.complete_session("s-CP-1-001", stamp("CP-1", "stop2", 10), sets, 0, 900, 27).outcome
+        == storage.DUPLICATE
+    )
     totals = storage.read_stats(16)
     assert (totals["activeSessions"], totals["completedSessions"], totals["energyWh"]) == (0, 1, 900)
     assert storage.get_session("s-CP-1-001")["status"] == "Completed"
@@ -88,8 +117,10 @@ def test_a_transaction_whose_guard_fails_writes_none_of_its_items():
 def test_meter_readings_keep_time_order_and_a_rising_register():
     storage.create_charge_point(charge_point("CP-1"), 0)
     storage.start_session(session("CP-1", 1), stamp("CP-1", "start", 1), 0)
-    assert storage.record_meter("s-CP-1-001", stamp("CP-1", "m1", 5), T.format(5), {"lastRegisterWh": 500}, 500).outcome \
+    assert (
+        storage.record_meter("s-CP-1-001", stamp("CP-1", "m1", 5), T.format(5), {"lastRegisterWh": 500}, 500).outcome
         == storage.APPLIED
+    )
     older = storage.record_meter("s-CP-1-001", stamp("CP-1", "m0", 6), T.format(4), {"lastRegisterWh": 400}, 400)
     lower = storage.record_meter("s-CP-1-001", stamp("CP-1", "m2", 7), T.format(7), {"lastRegisterWh": 300}, 300)
     assert older.outcome == lower.outcome == storage.CONFLICT and older.session["lastRegisterWh"] == 500
@@ -99,6 +130,7 @@ def test_meter_readings_keep_time_order_and_a_rising_register():
 
 
 # --- indexes and pagination ---------------------------------------------------------------------------
+
 
 def test_charge_points_page_through_the_fleet_index_and_filter_by_status():
     for n in range(7):
@@ -134,6 +166,7 @@ def test_sessions_come_newest_first_by_fleet_status_and_charge_point():
 
 
 # --- batch reads and writes, the lease, stats shards, credentials ------------------------------------
+
 
 def test_batch_writes_and_reads_beyond_one_request():
     storage.save_simulator_items([{"pk": f"k{n}", "state": str(n)} for n in range(130)])
@@ -171,6 +204,7 @@ def test_a_password_hash_round_trips_and_is_replaced():
 
 # --- issue 11/12: repeats by content, stale facts, early stops, refused values ---------------------------
 
+
 def test_a_repeat_is_the_same_id_and_the_same_digest_not_the_id_alone():
     storage.create_charge_point(charge_point("CP-1"), 0)
     first = storage.Stamp("CP-1", "1", T.format(1), "{}", "digest-a")
@@ -184,13 +218,17 @@ def test_a_repeat_is_the_same_id_and_the_same_digest_not_the_id_alone():
 def test_a_fact_heard_before_the_last_message_is_stored_in_its_own_time_order():
     storage.create_charge_point(charge_point("CP-1"), 0)
     storage.touch_charge_point(stamp("CP-1", "hb", 30))
-    late = storage.touch_charge_point(stamp("CP-1", "fw1", 20), {"firmwareStatus": "Installed",
-                                                                 "firmwareStatusTime": T.format(20)},
-                                      since=("firmwareStatusTime", T.format(20)))
+    late = storage.touch_charge_point(
+        stamp("CP-1", "fw1", 20),
+        {"firmwareStatus": "Installed", "firmwareStatusTime": T.format(20)},
+        since=("firmwareStatusTime", T.format(20)),
+    )
     assert late.outcome == storage.APPLIED
-    older = storage.touch_charge_point(stamp("CP-1", "fw0", 10), {"firmwareStatus": "Downloading",
-                                                                  "firmwareStatusTime": T.format(10)},
-                                       since=("firmwareStatusTime", T.format(10)))
+    older = storage.touch_charge_point(
+        stamp("CP-1", "fw0", 10),
+        {"firmwareStatus": "Downloading", "firmwareStatusTime": T.format(10)},
+        since=("firmwareStatusTime", T.format(10)),
+    )
     assert older.outcome == storage.SUPERSEDED
     item = storage.get_charge_point("CP-1", consistent=True)
     assert (item["firmwareStatus"], item["lastSeen"]) == ("Installed", T.format(30))  # lastSeen never goes back
@@ -198,8 +236,13 @@ def test_a_fact_heard_before_the_last_message_is_stored_in_its_own_time_order():
 
 def test_a_stop_kept_before_its_start_is_found_by_the_start_and_bounded_per_charger():
     storage.create_charge_point(charge_point("CP-1"), 0)
-    record = {"chargePointId": "CP-1", "transactionId": 7, "timestamp": T.format(9), "reason": "Local",
-              "receivedAt": T.format(2)}
+    record = {
+        "chargePointId": "CP-1",
+        "transactionId": 7,
+        "timestamp": T.format(9),
+        "reason": "Local",
+        "receivedAt": T.format(2),
+    }
     assert storage.keep_early_stop(stamp("CP-1", "st", 2), "s-CP-1-007", record, 2).outcome == storage.APPLIED
     assert storage.keep_early_stop(stamp("CP-1", "st2", 3), "s-CP-1-007", record, 2).outcome == storage.SUPERSEDED
     assert storage.keep_early_stop(stamp("CP-1", "st3", 4), "s-CP-1-008", record, 2).outcome == storage.APPLIED

@@ -1,5 +1,6 @@
 """Monitoring: every log line is one JSON object naming the charge point and the message, and the
 counted facts are CloudWatch Embedded Metric Format records that CloudWatch would accept."""
+
 from __future__ import annotations
 
 import json
@@ -90,8 +91,12 @@ def test_sessions_and_energy_are_counted_once_even_when_the_stop_is_redelivered(
     tx = start("CP-1", meter=1000)
     meter("CP-1", tx, 5000, at=60)
     capsys.readouterr()
-    stop_frame = [2, "stop-1", "StopTransaction", {"transactionId": tx, "meterStop": 8250,
-                                                    "timestamp": "2026-11-24T12:05:00Z"}]
+    stop_frame = [
+        2,
+        "stop-1",
+        "StopTransaction",
+        {"transactionId": tx, "meterStop": 8250, "timestamp": "2026-11-24T12:05:00Z"},
+    ]
     for _ in range(2):  # EventBridge delivers at least once
         central_system.handle("CP-1", json.dumps(stop_frame), received_at=T0 + timedelta(minutes=5))
     counted = totals(lines(capsys))
@@ -138,9 +143,21 @@ def test_an_unknown_metric_is_refused_rather_than_sent_without_a_unit():
 
 
 def test_local_lines_are_short_and_human_and_leave_the_metrics_out():
-    record = logging.LogRecord("ev.central_system", logging.INFO, __file__, 1, {
-        "event": "answered", "chargePointId": "CP-1", "messageId": "m-7", "action": "Heartbeat",
-        **telemetry.emf({"MessagesProcessed": 1}, {"Stage": "local", "Action": "Heartbeat"})}, None, None)
+    record = logging.LogRecord(
+        "ev.central_system",
+        logging.INFO,
+        __file__,
+        1,
+        {
+            "event": "answered",
+            "chargePointId": "CP-1",
+            "messageId": "m-7",
+            "action": "Heartbeat",
+            **telemetry.emf({"MessagesProcessed": 1}, {"Stage": "local", "Action": "Heartbeat"}),
+        },
+        None,
+        None,
+    )
     line = telemetry.HumanFormatter().format(record)
     assert "\n" not in line and not line.startswith("{")
     assert line.split()[1:4] == ["INFO", "CP-1", "answered"]

@@ -5,6 +5,7 @@ The load test runs the gateway as its own process (`python -m chalicelib.ocpp_ga
 Local, so its memory is the gateway's alone. WS_LOAD_SECONDS (default 30) sets how long the 200
 chargers run; the figures (calls per second, peak RSS) go to tests/artifacts/ws_load.json and the
 test output. They are reported, not asserted: speed is measured, never pass/fail."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,8 +27,9 @@ LOAD_SECONDS = float(os.environ.get("WS_LOAD_SECONDS", "30"))
 
 def test_simulated_chargers_answer_remote_start_and_stop(gateway, client):  # noqa: F811
     async def scenario():
-        fleet = asyncio.create_task(ws_chargers.run_fleet(gateway.url, 2, prefix="CP-RS-", speed=1, duration=12,
-                                                          tick_seconds=0.2))
+        fleet = asyncio.create_task(
+            ws_chargers.run_fleet(gateway.url, 2, prefix="CP-RS-", speed=1, duration=12, tick_seconds=0.2)
+        )
 
         async def command(action: str, payload: dict) -> dict:
             status, queued = await asyncio.to_thread(post, client, "CP-RS-0001", {"action": action, "payload": payload})
@@ -36,11 +38,13 @@ def test_simulated_chargers_answer_remote_start_and_stop(gateway, client):  # no
             async def done():
                 _, view = await asyncio.to_thread(get, client, "CP-RS-0001", queued["commandId"])
                 return view if view["status"] != "pending" else None
+
             return await wait_for(done)
 
         async def booted():
             response = await asyncio.to_thread(client.http.get, "/chargepoints/CP-RS-0001")
             return response.status_code == 200 and json.loads(response.body).get("online")
+
         await wait_for(booted)
 
         started = await command("RemoteStartTransaction", {"idTag": "DASHBOARD", "connectorId": 1})
@@ -49,6 +53,7 @@ def test_simulated_chargers_answer_remote_start_and_stop(gateway, client):  # no
         async def session(status: str):
             response = await asyncio.to_thread(client.http.get, f"/sessions?chargePointId=CP-RS-0001&status={status}")
             return [s for s in json.loads(response.body)["sessions"] if s["idTag"] == "DASHBOARD"]
+
         [active] = await wait_for(lambda: session("Active"))
         stopped = await command("RemoteStopTransaction", {"transactionId": active["transactionId"]})
         assert stopped["result"] == {"status": "Accepted"}
@@ -76,23 +81,37 @@ def test_200_chargers_at_once_every_message_answered(dynamodb_local, monkeypatch
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local)
     _fresh_tables(monkeypatch)
     port = local_runtime.free_port()
-    gateway_process = subprocess.Popen([sys.executable, "-m", "chalicelib.ocpp_gateway", "--port", str(port)],
-                                       cwd=ROOT, env=dict(os.environ), stdout=subprocess.PIPE, text=True)
+    gateway_process = subprocess.Popen(
+        [sys.executable, "-m", "chalicelib.ocpp_gateway", "--port", str(port)],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert "listening on" in gateway_process.stdout.readline()
         idle_mb = _peak_rss_mb(gateway_process.pid)
-        counts = asyncio.run(ws_chargers.run_fleet(f"ws://127.0.0.1:{port}/ocpp", LOAD_CHARGERS, prefix="CP-LOAD-",
-                                                   speed=20, duration=LOAD_SECONDS))
+        counts = asyncio.run(
+            ws_chargers.run_fleet(
+                f"ws://127.0.0.1:{port}/ocpp", LOAD_CHARGERS, prefix="CP-LOAD-", speed=20, duration=LOAD_SECONDS
+            )
+        )
         peak_mb = _peak_rss_mb(gateway_process.pid)
         ids = [f"CP-LOAD-{n:04d}" for n in range(1, LOAD_CHARGERS + 1)]
         deadline = time.monotonic() + 30
-        while (still_online := [cp for cp in ids if storage.get_charge_point(cp)["online"]]) and time.monotonic() < deadline:
+        while (
+            still_online := [cp for cp in ids if storage.get_charge_point(cp)["online"]]
+        ) and time.monotonic() < deadline:
             time.sleep(0.2)
     finally:
         gateway_process.terminate()
         gateway_process.wait(timeout=15)
-    figures = {**counts, "gatewayIdleRssMb": round(idle_mb, 1), "gatewayPeakRssMb": round(peak_mb, 1),
-               "backend": "DynamoDB Local"}
+    figures = {
+        **counts,
+        "gatewayIdleRssMb": round(idle_mb, 1),
+        "gatewayPeakRssMb": round(peak_mb, 1),
+        "backend": "DynamoDB Local",
+    }
     (ROOT / "tests" / "artifacts").mkdir(exist_ok=True)
     (ROOT / "tests" / "artifacts" / "ws_load.json").write_text(json.dumps(figures, indent=2))
     print("\nws load:", json.dumps(figures))

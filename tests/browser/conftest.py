@@ -6,6 +6,7 @@
   server-stop test when DASHBOARD_TEST_URL is set (default: that test is skipped then).
 * Without Playwright or /usr/bin/chromium the tests are skipped, unless CI is set: then they fail.
 """
+
 import os
 import shlex
 from pathlib import Path

@@ -1,6 +1,7 @@
 """Deployed stages put every data route behind the operator's API key (API Gateway checks it before the
 app runs). Here API Gateway's check is played by the browser's request interception, for exactly the
 routes app.py leaves open (tests/test_stage_access.py proves the packaged template does the same)."""
+
 import json
 import re
 from urllib.parse import urlsplit
@@ -55,8 +56,9 @@ def test_the_dashboard_asks_for_the_key_once_and_keeps_it_for_the_session(new_pa
     page.wait_for_function("() => document.querySelector('[data-testid=last-updated]').dataset.ts")
     assert form.is_hidden()
     assert {"/stats", "/chargepoints", "/sessions"} <= set(gateway.passed)
-    assert page.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('evdash.apiKey'))"
-                         ".map(k => sessionStorage.getItem(k))") == [KEY]
+    assert page.evaluate(
+        "Object.keys(sessionStorage).filter(k => k.startsWith('evdash.apiKey')).map(k => sessionStorage.getItem(k))"
+    ) == [KEY]
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('evdash.apiKey'))") == []
 
     # The same tab, reloaded: no question, the key is sent from the start.

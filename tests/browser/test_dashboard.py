@@ -1,4 +1,5 @@
 """Browser tests of the dashboard page (static/). See conftest.py for how the server is chosen."""
+
 import json
 import re
 import time
@@ -7,10 +8,27 @@ from pathlib import Path
 import pytest
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
-STAT_KEYS = ["totalChargePoints", "availableChargePoints", "chargingChargePoints", "activeSessions",
-             "completedSessions", "totalEnergyKwh", "totalRevenue", "rejectedMessages"]
-STATUSES = ["Available", "Preparing", "Charging", "SuspendedEVSE", "SuspendedEV", "Finishing", "Reserved",
-            "Unavailable", "Faulted"]
+STAT_KEYS = [
+    "totalChargePoints",
+    "availableChargePoints",
+    "chargingChargePoints",
+    "activeSessions",
+    "completedSessions",
+    "totalEnergyKwh",
+    "totalRevenue",
+    "rejectedMessages",
+]
+STATUSES = [
+    "Available",
+    "Preparing",
+    "Charging",
+    "SuspendedEVSE",
+    "SuspendedEV",
+    "Finishing",
+    "Reserved",
+    "Unavailable",
+    "Faulted",
+]
 DEMO_IDS = ["CP-DEMO-001", "CP-DEMO-002", "CP-DEMO-003"]
 
 
@@ -28,7 +46,10 @@ def wait_updated(page, previous=None, timeout=20000):
     """Wait until a refresh has completed (after `previous` when given)."""
     page.wait_for_function(
         "prev => { const ts = document.querySelector('[data-testid=last-updated]').dataset.ts;"
-        " return ts && ts !== prev; }", arg=previous, timeout=timeout)
+        " return ts && ts !== prev; }",
+        arg=previous,
+        timeout=timeout,
+    )
     return last_ts(page)
 
 
@@ -39,8 +60,11 @@ def click_refresh(page):
 
 
 def card_values(page):
-    return page.evaluate("""keys => Object.fromEntries(keys.map(k =>
-        [k, document.querySelector(`[data-testid=stat-${k}]`).dataset.value]))""", STAT_KEYS)
+    return page.evaluate(
+        """keys => Object.fromEntries(keys.map(k =>
+        [k, document.querySelector(`[data-testid=stat-${k}]`).dataset.value]))""",
+        STAT_KEYS,
+    )
 
 
 def as_number(v):
@@ -111,8 +135,9 @@ def test_grid_shows_demo_charge_points(page, live_server):
         assert re.fullmatch(r"\d+ (s|min|h|d) ago", seen.inner_text())
     # relative times tick every second
     before = page.locator("[data-testid=cp-last-seen]").first.inner_text()
-    page.wait_for_function("b => document.querySelector('[data-testid=cp-last-seen]').textContent !== b",
-                           arg=before, timeout=5000)
+    page.wait_for_function(
+        "b => document.querySelector('[data-testid=cp-last-seen]').textContent !== b", arg=before, timeout=5000
+    )
 
 
 def test_sessions_table_filter_and_paging(page, live_server):
@@ -152,8 +177,9 @@ def ensure_a_session(base):
 
     for cp_id in DEMO_IDS:
         body = json.dumps({"chargePointId": cp_id, "messageType": "StartTransaction"}).encode()
-        request = urllib.request.Request(base + "simulate", data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            base + "simulate", data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
         try:
             urllib.request.urlopen(request, timeout=10)
             return
@@ -270,8 +296,13 @@ def test_screenshots_and_metrics(new_page, live_server, artifacts):
             body_bytes += sizes["responseBodySize"] + sizes["responseHeadersSize"]
         except Exception:  # noqa: BLE001 - a response without sizes (e.g. aborted) just does not count
             pass
-    metrics = {"url": live_server, "responses": len(responses), "bytesTransferred": body_bytes,
-               "transferBytes": perf["documentTransferBytes"] + perf["resourceTransferBytes"], **perf}
+    metrics = {
+        "url": live_server,
+        "responses": len(responses),
+        "bytesTransferred": body_bytes,
+        "transferBytes": perf["documentTransferBytes"] + perf["resourceTransferBytes"],
+        **perf,
+    }
     (artifacts / "dashboard-metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     assert 1000 < metrics["transferBytes"] < 5_000_000
     assert 1000 < metrics["bytesTransferred"] < 5_000_000

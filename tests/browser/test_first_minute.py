@@ -1,4 +1,5 @@
 """What a newcomer sees first: on a freshly started server, the dashboard's three demo cards, complete."""
+
 import re
 
 import pytest
@@ -6,8 +7,17 @@ import pytest
 from tests.live_server import ServerProcess, chalice_command, free_port, live_env
 
 DEMO_IDS = ["CP-DEMO-001", "CP-DEMO-002", "CP-DEMO-003"]
-STATUSES = {"Available", "Preparing", "Charging", "SuspendedEVSE", "SuspendedEV", "Finishing", "Reserved",
-            "Unavailable", "Faulted"}
+STATUSES = {
+    "Available",
+    "Preparing",
+    "Charging",
+    "SuspendedEVSE",
+    "SuspendedEV",
+    "Finishing",
+    "Reserved",
+    "Unavailable",
+    "Faulted",
+}
 # The cards as rendered: status, location, the meta list, and the connector chips (connector 0 is the charger).
 READ_CARDS = """ids => ids.map(id => {
   const card = document.querySelector(`[data-testid=cp-card][data-cp-id='${id}']`);
