@@ -187,7 +187,10 @@ def authorize(msg: Message) -> dict:
 
 def _newer_status(known: dict | None, entry: dict) -> bool:
     """Whether a notification replaces the connector's applied one: by the charger's own timestamps
-    when both have one; otherwise, and on ties, by arrival (this one arrived later)."""
+    when both have one; otherwise, and on ties, by arrival (this one arrived later). The very entry
+    that is applied (a redelivery of the same notification) changes nothing."""
+    if known == entry:
+        return False
     if not known or known.get("serverStamped") or entry.get("serverStamped"):
         return True
     return entry["timestamp"] >= known["timestamp"]

@@ -63,6 +63,19 @@ def ts(moment) -> str:
     return ocpp_frames.format_timestamp(moment)
 
 
+BAD_UNIT = {"value": "5", "unit": "MWh"}
+# Samples a charger with a broken meter sends: each is acknowledged, left out and counted as an anomaly.
+BAD_SAMPLES = [
+    {"value": "-5"},
+    {"value": "1e12"},
+    {"value": "1e9", "unit": "kWh"},
+    {"value": "NaN"},
+    {"value": "twelve"},
+    {"value": "9e9", "measurand": "Power.Active.Import"},
+    {"value": "150", "measurand": "SoC"},
+]
+
+
 def garbage_frames() -> st.SearchStrategy[str]:
     """Frames a broken or hostile charger sends: every one must get a CALLERROR and write nothing."""
     uid = st.text(min_size=1, max_size=36)
@@ -87,18 +100,10 @@ def garbage_frames() -> st.SearchStrategy[str]:
         st.just({"connectorId": 0, "idTag": "T", "meterStart": 0, "timestamp": ts(T0)}),
         st.just({"connectorId": 1, "idTag": "T" * 21, "meterStart": 0, "timestamp": ts(T0)}),
     ).map(lambda p: ["StartTransaction", p])
-    meters = st.sampled_from(
-        [
-            {"value": "-5"},
-            {"value": "1e12"},
-            {"value": "1e9", "unit": "kWh"},
-            {"value": "NaN"},
-            {"value": "twelve"},
-            {"value": "5", "unit": "MWh"},
-            {"value": "9e9", "measurand": "Power.Active.Import"},
-            {"value": "150", "measurand": "SoC"},
-        ]
-    ).map(lambda v: ["MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": ts(T0), "sampledValue": [v]}]}])
+    # A unit outside the schema's list refuses the whole frame; bad values inside it are the next rule's.
+    meters = st.just(
+        ["MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": ts(T0), "sampledValue": [BAD_UNIT]}]}]
+    )
     structured = st.tuples(uid, st.one_of(payloads, starts, meters)).map(
         lambda t: json.dumps([2, t[0], t[1][0], t[1][1]])
     )
@@ -117,7 +122,10 @@ def garbage_frames() -> st.SearchStrategy[str]:
             '[2, "x", "Heartbeat", []]',
             '[2, "x", "Heartbeat", {"extra": 1}]',
             '[2, "' + "u" * 37 + '", "Heartbeat", {}]',
-            json.dumps([2, "big", "DataTransfer", {"vendorId": "v", "data": "x" * 70_000}]),
+            # One byte over the frame limit (the data alone is as long as the limit).
+            json.dumps(
+                [2, "big", "DataTransfer", {"vendorId": "v", "data": "x" * settings_module.get().ocpp_max_frame_bytes}]
+            ),
             '[2, "x", "BootNotification", {"chargePointVendor": "V"}]',
         ]
     )
@@ -349,6 +357,24 @@ class ChargingMachine(RuleBasedStateMachine):
         cp, raw = self.held.pop(data.draw(st.integers(0, len(self.held) - 1)))
         self.deliver(cp, raw)
         figures.add("state-machine", reorderings=1)
+
+    @rule(cp=st.sampled_from(CHARGE_POINTS), sample=st.sampled_from(BAD_SAMPLES))
+    def bad_sample(self, cp: str, sample: dict) -> None:
+        """Issue 11: one bad sample never rejects the message; it is left out and counted."""
+        before = self.anomalies(cp)
+        raw = self.frame(
+            "MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": ts(self.clock), "sampledValue": [sample]}]}
+        )
+        answer = self.deliver(cp, raw)
+        if answer[0] == ocpp_frames.CALLERROR:
+            assert answer[2] == "SecurityError"  # not booted yet
+            return
+        assert answer[2] == {}
+        assert self.anomalies(cp) == before + 1
+
+    def anomalies(self, cp: str) -> int:
+        item = storage.get_charge_point(cp, consistent=True) or {}
+        return sum(int(v) for k, v in item.items() if k.startswith("anomaly_"))
 
     @rule(cp=st.sampled_from(CHARGE_POINTS), raw=garbage_frames())
     def garbage(self, cp: str, raw: str) -> None:
