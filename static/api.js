@@ -49,7 +49,9 @@ export function createApi({ base, key, onDenied, fetch = (...args) => globalThis
       if (DENIED.includes(res.status)) onDenied(sent);
       throw errorFrom(res.status, data, res.statusText);
     }
-    if (data === null || typeof data !== "object") throw new ApiError(res.status, "BadResponse", "the answer was not JSON");
+    if (data === null || typeof data !== "object") {
+      throw new ApiError(res.status, "BadResponse", "the answer was not JSON");
+    }
     return data;
   }
 

@@ -94,7 +94,9 @@ function tick() {
     t.textContent = relTime(t.dataset.rel, now);
     t.classList.toggle("stale", now - Date.parse(t.dataset.rel) > 5 * 60000);
   }
-  for (const d of document.querySelectorAll("[data-dur-start]")) d.textContent = duration(now - Number(d.dataset.durStart));
+  for (const d of document.querySelectorAll("[data-dur-start]")) {
+    d.textContent = duration(now - Number(d.dataset.durStart));
+  }
 }
 
 // ---------- init ----------

@@ -14,7 +14,8 @@ function logSim(entry) {
 
 function failure(e) {
   if (e.status === 409) return `Simulator busy: ${e.message}. Try again in a moment.`;
-  return e.status ? `Simulate failed (${e.status} ${e.code}): ${e.message}` : "Simulate failed: the API could not be reached.";
+  if (e.status) return `Simulate failed (${e.status} ${e.code}): ${e.message}`;
+  return "Simulate failed: the API could not be reached.";
 }
 
 async function simulate(refresh) {

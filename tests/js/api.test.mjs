@@ -12,7 +12,8 @@ function fakeFetch(answers) {
     const next = answers.shift();
     if (next instanceof Error) throw next;
     const { status = 200, body = {}, statusText = "" } = next;
-    return { ok: status < 400, status, statusText, text: async () => (typeof body === "string" ? body : JSON.stringify(body)) };
+    const text = typeof body === "string" ? body : JSON.stringify(body);
+    return { ok: status < 400, status, statusText, text: async () => text };
   };
   return { fetch, calls };
 }
@@ -31,8 +32,12 @@ test("the API's base is the page's directory, under a stage too", () => {
 });
 
 test("?refresh= sets the interval within 1 s .. 1 h, and the session poll follows it down to 3 s", () => {
-  assert.deepEqual([pageConfig("http://h/", "").refreshS, pageConfig("http://h/", "").pollS], [30, 3]);
-  assert.deepEqual([pageConfig("http://h/", "?refresh=2").refreshS, pageConfig("http://h/", "?refresh=2").pollS], [2, 2]);
+  const intervals = (search) => {
+    const { refreshS, pollS } = pageConfig("http://h/", search);
+    return [refreshS, pollS];
+  };
+  assert.deepEqual(intervals(""), [30, 3]);
+  assert.deepEqual(intervals("?refresh=2"), [2, 2]);
   assert.equal(pageConfig("http://h/", "?refresh=0").refreshS, 30);
   assert.equal(pageConfig("http://h/", "?refresh=-5").refreshS, 1);
   assert.equal(pageConfig("http://h/", "?refresh=99999").refreshS, 3600);
@@ -82,7 +87,8 @@ test("an unreachable server, a non-JSON answer and an app error are ApiErrors", 
   await assert.rejects(api.request("stats"), { status: 0, code: "NetworkError" });
   await assert.rejects(api.request("stats"), { status: 200, code: "BadResponse" });
   await assert.rejects(api.request("stats"), { status: 200, code: "BadResponse" });
-  await assert.rejects(api.request("simulate", "POST"), { status: 409, code: "ConflictError", message: "a tick is running" });
+  await assert.rejects(api.request("simulate", "POST"),
+    { status: 409, code: "ConflictError", message: "a tick is running" });
 });
 
 test("all() follows nextToken page by page and stops at maxPages", async () => {

@@ -85,8 +85,9 @@ test("a remote start asks for the first available connector, not the charger's 0
 });
 
 test("a command's outcome: the charger's status, its CALLERROR, or the server's timeout", () => {
-  assert.deepEqual(commandOutcome({ status: "answered", result: { status: "Accepted" } }), { answer: "Accepted", ok: true });
-  assert.deepEqual(commandOutcome({ status: "answered", result: { status: "Rejected" } }), { answer: "Rejected", ok: false });
+  const answered = (status) => commandOutcome({ status: "answered", result: { status } });
+  assert.deepEqual(answered("Accepted"), { answer: "Accepted", ok: true });
+  assert.deepEqual(answered("Rejected"), { answer: "Rejected", ok: false });
   assert.deepEqual(commandOutcome({ status: "failed", error: { errorCode: "NotSupported" } }),
     { answer: "NotSupported", ok: false });
   assert.deepEqual(commandOutcome({ status: "timedOut" }), { answer: "timedOut", ok: false });
