@@ -30,7 +30,7 @@ export function renderChargePoints() {
   if (!cps.length) {
     // The API does not tell FLEET_SIZE: name the setting rather than guess it.
     grid.replaceChildren(h("p", { class: "empty", "data-testid": "cp-empty",
-      text: "No charge points yet: the simulator boots its FLEET_SIZE on its first run." }));
+      text: "No charge points yet: the simulator boots FLEET_SIZE of them on its first run." }));
     return;
   }
   const sorted = [...cps].sort((a, b) => String(a.chargePointId).localeCompare(String(b.chargePointId)));
