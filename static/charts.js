@@ -1,4 +1,6 @@
 // Tiny inline-SVG line chart: time on x, up to two y axes (left/right), no dependencies.
+import { pad } from "./format.js";
+
 const NS = "http://www.w3.org/2000/svg";
 
 function el(name, attrs, parent) {
@@ -26,7 +28,6 @@ export function niceMax(max, ticks = 4) {
 const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
   .map((s) => s * 1000);
 
-const pad = (n) => String(n).padStart(2, "0");
 function timeLabel(ms, withSeconds) {
   const d = new Date(ms);
   return `${pad(d.getHours())}:${pad(d.getMinutes())}${withSeconds ? ":" + pad(d.getSeconds()) : ""}`;
