@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test deps clean
+.PHONY: run test lint deps clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,14 @@ deps: $(VENV)/.installed node_modules/.installed
 run: deps
 	$(PY) scripts/run_local.py
 
-test: deps
+# The gate, first in `make test`: format, lint rules, types (chalicelib and app.py), the dashboard's JS.
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	sh scripts/check_js.sh
+
+test: deps lint
 	$(PY) scripts/test.py
 
 clean:
