@@ -7,7 +7,7 @@ import os
 
 from chalice import Chalice, CORSConfig, Rate, Response
 
-from chalicelib import auth, central_system, commands, dashboard, events, openapi, rest, simulator, telemetry
+from chalicelib import central_system, commands, dashboard, events, openapi, rest, simulator, telemetry
 from chalicelib import settings as settings_module
 
 settings = settings_module.get()
@@ -20,7 +20,7 @@ app.api.cors = CORS
 app.api.binary_types = []  # every response is text: JSON, HTML, CSS, JS, SVG
 # Every route that reads or changes data carries this stage's API key or IAM authorizer (none in local):
 # idTags are personal data. Open: the dashboard's files, the API description, the chargers' own route.
-OPERATOR = auth.operator_route_options(settings)
+OPERATOR = rest.operator_route_options(settings)
 
 
 @app.middleware("http")

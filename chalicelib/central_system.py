@@ -14,13 +14,12 @@ import json
 import logging
 import random
 import time
-import zlib
 from collections.abc import Callable
 from datetime import datetime
 
 from chalicelib import charging_rules as rules
 from chalicelib import ocpp_frames, storage, telemetry, transactions
-from chalicelib.central_message import Message, settle
+from chalicelib.central_message import Message, settle, stats_shard
 from chalicelib.ocpp_frames import FrameError
 from chalicelib.settings import Settings
 from chalicelib.settings import get as get_settings
@@ -57,7 +56,9 @@ def handle(
     error is an InternalError CALLERROR, unless raise_unexpected: the event bus's handler raises, so that
     Lambda retries the event and finally parks it in its failure queue (nothing is lost)."""
     if not ocpp_frames.is_valid_charge_point_id(charge_point_id):
-        raise InvalidChargePointId(f"charge point id {charge_point_id[:60]!r} is not 1-48 letters, digits or ._:@-")
+        raise InvalidChargePointId(
+            f"charge point id {charge_point_id[:60]!r} is not {ocpp_frames.CHARGE_POINT_ID_RULE}"
+        )
     settings = get_settings()
     call = None
     try:
@@ -120,7 +121,7 @@ def _count_rejection(charge_point_id: str, action: str | None, error: FrameError
         dimensions={"Action": action or "Unknown"},
     )
     try:
-        storage.add_to_stats(zlib.crc32(charge_point_id.encode()) % settings.stats_shards, {"rejectedMessages": 1})
+        storage.add_to_stats(stats_shard(charge_point_id, settings.stats_shards), {"rejectedMessages": 1})
     except Exception:  # noqa: BLE001 - the charger's answer matters more than the counter (the metric has it)
         log.exception(json.dumps({"event": "rejection-not-counted", "chargePointId": charge_point_id}))
 

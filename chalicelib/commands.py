@@ -23,9 +23,8 @@ import time
 import uuid
 from datetime import timedelta
 
-from chalicelib import ocpp_frames, storage
+from chalicelib import ocpp_frames, storage, views
 from chalicelib import settings as settings_module
-from chalicelib.charging_rules import _plain  # DynamoDB numbers as JSON numbers, as every view shows them
 
 COMMAND_ACTIONS = (
     "RemoteStartTransaction",
@@ -157,15 +156,7 @@ def view(charge_point_id: str, command_id: str) -> dict:
     status = item["status"]
     if status == PENDING and _expired(item):
         status = TIMED_OUT  # its gateway is gone and cannot say so itself
-    return {
-        "commandId": item["commandId"],
-        "chargePointId": item["chargePointId"],
-        "action": item["action"],
-        "payload": _plain(item["payload"]),
-        "status": status,
-        "createdAt": item["createdAt"],
-        **{key: _plain(item[key]) for key in ("sentAt", "answeredAt", "result", "error") if key in item},
-    }
+    return views.command_view(item, status)
 
 
 def _expired(item: dict) -> bool:
@@ -194,7 +185,7 @@ def deadline(command: dict) -> float:
 
 def call_frame(command: dict) -> list:
     """The CALL that carries a command: its commandId is the uniqueId."""
-    return [ocpp_frames.CALL, command["commandId"], command["action"], _plain(command["payload"])]
+    return [ocpp_frames.CALL, command["commandId"], command["action"], views.plain(command["payload"])]
 
 
 def mark_sent(command: dict) -> bool:

@@ -151,7 +151,7 @@ class Gateway:
         if charge_point_id is None:
             return connection.respond(404, f"Connect to {PATH_PREFIX}{{chargePointId}}\n")
         if not ocpp_frames.is_valid_charge_point_id(charge_point_id):
-            return connection.respond(400, "The charge point id must be 1-48 letters, digits or ._:@-\n")
+            return connection.respond(400, f"The charge point id must be {ocpp_frames.CHARGE_POINT_ID_RULE}\n")
         if settings_module.get().ocpp_auth == "basic":
             headers = request.headers.get_all("Authorization")
             return await self._authenticate(connection, charge_point_id, headers[0] if len(headers) == 1 else None)

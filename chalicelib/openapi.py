@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import charging_rules, ocpp_frames, rest
+from chalicelib import charging_rules, ocpp_frames, views
 from chalicelib import settings as settings_module
 
-CHARGE_POINT_ID = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,47}$"}
+CHARGE_POINT_ID = {"type": "string", "pattern": ocpp_frames.CHARGE_POINT_ID_PATTERN}
 NULLABLE_STRING = {"type": ["string", "null"]}
 NUMBER = {"type": "number"}
 INTEGER = {"type": "integer"}
@@ -67,7 +67,7 @@ SCHEMAS: dict[str, dict] = {
             "transactionId": INTEGER,
             "idTag": {"type": "string"},
             "userId": {"type": "string"},
-            "status": {"type": "string", "enum": list(rest.SESSION_STATUSES)},
+            "status": {"type": "string", "enum": list(charging_rules.SESSION_STATUSES)},
             "startTime": {"type": "string"},
             "stopTime": NULLABLE_STRING,
             "meterStart": INTEGER,
@@ -187,7 +187,7 @@ def _query(name: str, schema: dict) -> dict:
     return {"name": name, "in": "query", "required": False, "schema": schema}
 
 
-LIMIT = {"type": "integer", "minimum": 1, "maximum": rest.MAX_LIMIT}
+LIMIT = {"type": "integer", "minimum": 1, "maximum": views.MAX_LIMIT}
 PAGE_TOKEN = {"type": "string", "description": "the nextToken of the previous page, as it was given: opaque and signed"}
 OPERATOR = "operator"  # marks an operation protected by the stage's operator auth
 
@@ -282,7 +282,7 @@ def _operations() -> dict[str, dict[str, dict]]:
                 "summary": "Charging sessions, newest first, a page at a time",
                 "security": [OPERATOR],
                 "parameters": [
-                    _query("status", {"type": "string", "enum": list(rest.SESSION_STATUSES)}),
+                    _query("status", {"type": "string", "enum": list(charging_rules.SESSION_STATUSES)}),
                     _query("chargePointId", CHARGE_POINT_ID),
                     _query("limit", LIMIT),
                     _query("nextToken", PAGE_TOKEN),

@@ -9,19 +9,26 @@ import hmac
 import json
 from collections.abc import Callable
 
-from chalice import BadRequestError, ConflictError, NotFoundError, Response, UnauthorizedError
+from chalice import BadRequestError, ConflictError, IAMAuthorizer, NotFoundError, Response, UnauthorizedError
 
-from chalicelib import auth, central_system, charging_rules, commands, ocpp_frames, simulator, storage
+from chalicelib import auth, central_system, charging_rules, commands, ocpp_frames, simulator, storage, views
 from chalicelib import settings as settings_module
 
-SESSION_STATUSES = ("Active", "Completed")
-MAX_LIMIT = 100
 # chalicelib/commands.py is shared with the gateway, which has no Chalice: its refusals get their status here.
 _COMMAND_ERRORS = {
     commands.InvalidCommand: BadRequestError,
     commands.UnknownCommandTarget: NotFoundError,
     commands.CommandConflict: ConflictError,
 }
+
+
+def operator_route_options(settings: settings_module.Settings) -> dict:
+    """The keyword arguments of @app.route that protect a data route in this stage."""
+    if settings.operator_auth == "api-key":
+        return {"api_key_required": True}
+    if settings.operator_auth == "iam":
+        return {"authorizer": IAMAuthorizer()}
+    return {}
 
 
 def _check_params(params: dict | None, allowed: tuple[str, ...]) -> dict:
@@ -35,8 +42,8 @@ def _check_params(params: dict | None, allowed: tuple[str, ...]) -> dict:
 def _limit(params: dict, default: int) -> int:
     raw = params.get("limit", str(default))
     # ASCII only: str.isdigit() also passes "²", which int() refuses.
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
-        raise BadRequestError(f"limit must be a whole number from 1 to {MAX_LIMIT}, got {raw!r}")
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= views.MAX_LIMIT:
+        raise BadRequestError(f"limit must be a whole number from 1 to {views.MAX_LIMIT}, got {raw!r}")
     return int(raw)
 
 
@@ -135,7 +142,7 @@ def list_charge_points(params: dict | None) -> dict:
     limit = _limit(params, 50)
     page = _page(lambda start: storage.list_charge_points(limit, start, status), params.get("nextToken"), query)
     return {
-        "chargePoints": [charging_rules.charge_point_view(item) for item in page.items],
+        "chargePoints": [views.charge_point_view(item) for item in page.items],
         "nextToken": encode_token(page.last_key, query),
     }
 
@@ -144,22 +151,22 @@ def get_charge_point(charge_point_id: str) -> dict:
     item = storage.get_charge_point(charge_point_id) if ocpp_frames.is_valid_charge_point_id(charge_point_id) else None
     if item is None:
         raise NotFoundError(f"no charge point {charge_point_id!r}")
-    return charging_rules.charge_point_view(item)
+    return views.charge_point_view(item)
 
 
 def list_sessions(params: dict | None) -> dict:
     params = _check_params(params, ("status", "chargePointId", "limit", "nextToken"))
-    status = _choice(params, "status", SESSION_STATUSES)
+    status = _choice(params, "status", charging_rules.SESSION_STATUSES)
     charge_point_id = params.get("chargePointId")
     if charge_point_id is not None and not ocpp_frames.is_valid_charge_point_id(charge_point_id):
-        raise BadRequestError("chargePointId must be 1-48 letters, digits or ._:@-")
+        raise BadRequestError(f"chargePointId must be {ocpp_frames.CHARGE_POINT_ID_RULE}")
     query = {"route": "sessions", "status": status, "chargePointId": charge_point_id}
     limit = _limit(params, 20)
     page = _page(
         lambda start: storage.list_sessions(limit, start, status, charge_point_id), params.get("nextToken"), query
     )
     return {
-        "sessions": [charging_rules.session_view(item) for item in page.items],
+        "sessions": [views.session_view(item) for item in page.items],
         "nextToken": encode_token(page.last_key, query),
     }
 
@@ -168,7 +175,7 @@ def get_session(session_id: str) -> dict:
     item = storage.get_session(session_id) if len(session_id) <= 64 else None
     if item is None:
         raise NotFoundError(f"no session {session_id!r}")
-    return charging_rules.session_view(item)
+    return views.session_view(item)
 
 
 def stats() -> dict:
@@ -242,7 +249,7 @@ def command(route: Callable[..., dict], *args: object) -> dict:
 def set_password(charge_point_id: str, raw: bytes | None) -> dict:
     """PUT /chargepoints/{id}/password: {"password": "..."} becomes the charger's OCPP Basic password."""
     if not ocpp_frames.is_valid_charge_point_id(charge_point_id):
-        raise BadRequestError("charge point id must be 1-48 letters, digits or ._:@-")
+        raise BadRequestError(f"charge point id must be {ocpp_frames.CHARGE_POINT_ID_RULE}")
     body = json_body(raw)
     if not isinstance(body, dict) or set(body) != {"password"}:
         raise BadRequestError('body must be a JSON object {"password": "..."}')
