@@ -11,7 +11,17 @@ from collections.abc import Callable
 
 from chalice import BadRequestError, ConflictError, IAMAuthorizer, NotFoundError, Response, UnauthorizedError
 
-from chalicelib import auth, central_system, charging_rules, commands, ocpp_frames, simulator, storage, views
+from chalicelib import (
+    auth,
+    central_system,
+    charging_rules,
+    commands,
+    ocpp_frames,
+    simulated_charger,
+    simulator,
+    storage,
+    views,
+)
 from chalicelib import settings as settings_module
 
 # chalicelib/commands.py is shared with the gateway, which has no Chalice: its refusals get their status here.
@@ -219,7 +229,7 @@ def simulate(raw: bytes | None) -> dict:
         raise NotFoundError(str(error)) from None
     except simulator.UnknownMessageType as error:
         raise BadRequestError(str(error)) from None
-    except (simulator.NotPossible, simulator.TickBusy) as error:
+    except (simulated_charger.NotPossible, simulator.TickBusy) as error:
         raise ConflictError(str(error)) from None
 
 
