@@ -71,11 +71,9 @@ def handle(
         _count_rejection(charge_point_id, error.action, error, settings)
         return error.frame()
     except storage.ValueRefused as refused:
-        error = FrameError(
-            "PropertyConstraintViolation", f"a value cannot be stored: {refused}", call.unique_id, call.action
-        )
-        _count_rejection(charge_point_id, call.action, error, settings)
-        return error.frame()
+        refusal = FrameError("PropertyConstraintViolation", f"a value cannot be stored: {refused}", *_identity(call))
+        _count_rejection(charge_point_id, refusal.action, refusal, settings)
+        return refusal.frame()
     except Exception:  # noqa: BLE001 - anything unexpected is still answered on the same connection
         if raise_unexpected:
             raise
@@ -93,9 +91,14 @@ def handle(
     return ocpp_frames.call_result(call.unique_id, payload)
 
 
+def _identity(call: ocpp_frames.Call | None) -> tuple[ocpp_frames.UniqueId | None, str | None]:
+    """The uniqueId and action of a CALL, once it parsed."""
+    return (call.unique_id, call.action) if call else (None, None)
+
+
 def _internal_error(charge_point_id: str, call: ocpp_frames.Call | None, settings: Settings) -> list:
     """An unexpected error: logged with its traceback, counted, answered InternalError."""
-    unique_id, action = (call.unique_id, call.action) if call else (None, None)
+    unique_id, action = _identity(call)
     log.exception(
         json.dumps(
             {"event": "internal-error", "chargePointId": charge_point_id, "messageId": unique_id, "action": action}
@@ -213,6 +216,7 @@ def status_notification(msg: Message) -> dict:
         outcome = storage.classify(charge_point, stamp)
         if outcome in (storage.NOT_ACCEPTED, storage.DUPLICATE):
             return settle(storage.Result(outcome, charge_point), answer, msg.charge_point_id)
+        assert charge_point is not None  # a missing one is NOT_ACCEPTED
         announced = int(charge_point.get("announcedConnectors", 0))
         if announced and connector > announced:
             return _beyond_announced(msg, stamp, connector, announced)

@@ -49,7 +49,9 @@ def _remote_start(charger: Charger, payload: dict) -> dict:
         if "connectorId" in payload
         else next((c for c, e in connectors.items() if e["status"] == "Available"), None)
     )
-    if charger.state["boot"] != "accepted" or wanted not in connectors or connectors[wanted]["status"] != "Available":
+    if charger.state["boot"] != "accepted" or wanted is None or wanted not in connectors:
+        return {"status": "Rejected"}
+    if connectors[wanted]["status"] != "Available":
         return {"status": "Rejected"}
     charger.plug_in(wanted, payload["idTag"])
     return {"status": "Accepted"}

@@ -7,10 +7,11 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
 from chalicelib.ocpp_frames import format_timestamp as iso
 
-DEMO_PROFILES = (
+DEMO_PROFILES: tuple[dict[str, Any], ...] = (
     {
         "location": "Demo Location 1",
         "model": "FastCharge Pro",
@@ -34,7 +35,7 @@ DEMO_PROFILES = (
     },
 )
 # Typical cars: capacity, the most they take, and their charging curve as (SoC %, share of max power).
-CARS = (
+CARS: tuple[dict[str, Any], ...] = (
     {"model": "City 40", "capacityKwh": 40, "maxKw": 11, "curve": [[0, 1.0], [75, 1.0], [100, 0.3]]},
     {"model": "Family 77", "capacityKwh": 77, "maxKw": 22, "curve": [[0, 1.0], [80, 1.0], [100, 0.4]]},
     {"model": "Tourer 90", "capacityKwh": 90, "maxKw": 150, "curve": [[0, 1.0], [50, 0.85], [80, 0.45], [100, 0.1]]},

@@ -265,6 +265,12 @@ def latest_energy(samples: list[MeterSample]) -> MeterSample | None:
     return with_energy[-1] if with_energy else None
 
 
+def latest_register_wh(samples: list[MeterSample]) -> int | None:
+    """The latest energy register among the samples, None when none has one."""
+    latest = latest_energy(samples)
+    return latest.energy_wh if latest else None
+
+
 def plausible_energy_wh(start_time: str, until: str, max_power_w: float) -> int:
     """The most energy a charger of this maximum power can deliver between two times, with a margin."""
     seconds = max((ocpp_frames.parse_timestamp(until) - ocpp_frames.parse_timestamp(start_time)).total_seconds(), 0)

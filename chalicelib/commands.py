@@ -62,7 +62,7 @@ class CommandConflict(CommandError):
 # --- the REST API ---------------------------------------------------------------------------------
 
 
-def _parse(raw: bytes | None) -> tuple[str, dict]:
+def _parse(raw: str | bytes | None) -> tuple[str, dict]:
     try:
         body = json.loads(raw) if raw and raw.strip() else None
     except (ValueError, RecursionError):  # too deep a nesting is as unusable as broken JSON
@@ -96,7 +96,7 @@ def _offline(charge_point_id: str) -> CommandConflict:
     return CommandConflict(f"charge point {charge_point_id} is offline: it has no open OCPP WebSocket connection")
 
 
-def submit(charge_point_id: str, raw: bytes | None) -> dict:
+def submit(charge_point_id: str, raw: str | bytes | None) -> dict:
     """POST /chargepoints/{id}/commands: 400 bad action or payload, 404 unknown charger, 409 offline or
     a command already outstanding; otherwise the command is queued for the charger's gateway."""
     action, payload = _parse(raw)
@@ -234,7 +234,7 @@ def _outcome(action: str, frame: list) -> dict:
 
 
 def _failure(code: str, description: str, details: dict | None = None) -> dict:
-    error = {"errorCode": code[:64], "errorDescription": description[:255]}
+    error: dict = {"errorCode": code[:64], "errorDescription": description[:255]}
     if details is not None:
         error["errorDetails"] = details if len(json.dumps(details)) <= MAX_STORED_ANSWER else {"omitted": "too large"}
     return {"status": FAILED, "error": error}

@@ -7,7 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from chalice import BadRequestError, ConflictError, IAMAuthorizer, NotFoundError, Response, UnauthorizedError
 
@@ -41,7 +41,7 @@ def operator_route_options(settings: settings_module.Settings) -> dict:
     return {}
 
 
-def _check_params(params: dict | None, allowed: tuple[str, ...]) -> dict:
+def _check_params(params: Mapping[str, str] | None, allowed: tuple[str, ...]) -> Mapping[str, str]:
     params = params or {}
     unknown = sorted(set(params) - set(allowed))
     if unknown:
@@ -49,7 +49,7 @@ def _check_params(params: dict | None, allowed: tuple[str, ...]) -> dict:
     return params
 
 
-def _limit(params: dict, default: int) -> int:
+def _limit(params: Mapping[str, str], default: int) -> int:
     raw = params.get("limit", str(default))
     # ASCII only: str.isdigit() also passes "²", which int() refuses.
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= views.MAX_LIMIT:
@@ -57,7 +57,7 @@ def _limit(params: dict, default: int) -> int:
     return int(raw)
 
 
-def _choice(params: dict, name: str, choices: tuple[str, ...]) -> str | None:
+def _choice(params: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str | None:
     value = params.get(name)
     if value is not None and value not in choices:
         raise BadRequestError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
@@ -145,7 +145,7 @@ def default_content_type(response: Response) -> Response:
 # --- routes --------------------------------------------------------------------------------------
 
 
-def list_charge_points(params: dict | None) -> dict:
+def list_charge_points(params: Mapping[str, str] | None) -> dict:
     params = _check_params(params, ("status", "limit", "nextToken"))
     status = _choice(params, "status", charging_rules.CHARGE_POINT_STATUSES)
     query = {"route": "chargepoints", "status": status}
@@ -164,7 +164,7 @@ def get_charge_point(charge_point_id: str) -> dict:
     return views.charge_point_view(item)
 
 
-def list_sessions(params: dict | None) -> dict:
+def list_sessions(params: Mapping[str, str] | None) -> dict:
     params = _check_params(params, ("status", "chargePointId", "limit", "nextToken"))
     status = _choice(params, "status", charging_rules.SESSION_STATUSES)
     charge_point_id = params.get("chargePointId")
@@ -204,7 +204,7 @@ def stats() -> dict:
     }
 
 
-def json_body(raw: bytes | None, empty: object = None) -> object:
+def json_body(raw: str | bytes | None, empty: object = None) -> object:
     """An operator's request body; `empty` when there is none. Nesting deeper than Python's recursion
     limit (a few KB of brackets) is as unusable as broken JSON."""
     try:
@@ -213,7 +213,7 @@ def json_body(raw: bytes | None, empty: object = None) -> object:
         raise BadRequestError("body must be JSON, nested at most a few hundred levels deep") from None
 
 
-def simulate(raw: bytes | None) -> dict:
+def simulate(raw: str | bytes | None) -> dict:
     """POST /simulate: one tick now; or, with {"chargePointId", "messageType"}, exactly that message."""
     body = json_body(raw, {})
     if not isinstance(body, dict) or set(body) - {"chargePointId", "messageType"}:
@@ -233,7 +233,7 @@ def simulate(raw: bytes | None) -> dict:
         raise ConflictError(str(error)) from None
 
 
-def ocpp(charge_point_id: str, raw: bytes | None, authorization: str | None = None) -> tuple[int, list]:
+def ocpp(charge_point_id: str, raw: str | bytes | None, authorization: str | None = None) -> tuple[int, list]:
     """POST /ocpp/{id}: one CALL frame in, its CALLRESULT (200) or CALLERROR (400) out. With
     OCPP_AUTH=basic the charger must send HTTP Basic with its id and password (401 otherwise)."""
     if not auth.charger_may_send(charge_point_id, authorization):
@@ -256,7 +256,7 @@ def command(route: Callable[..., dict], *args: object) -> dict:
         raise _COMMAND_ERRORS[type(error)](str(error)) from None
 
 
-def set_password(charge_point_id: str, raw: bytes | None) -> dict:
+def set_password(charge_point_id: str, raw: str | bytes | None) -> dict:
     """PUT /chargepoints/{id}/password: {"password": "..."} becomes the charger's OCPP Basic password."""
     if not ocpp_frames.is_valid_charge_point_id(charge_point_id):
         raise BadRequestError(f"charge point id must be {ocpp_frames.CHARGE_POINT_ID_RULE}")

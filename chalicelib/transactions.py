@@ -119,7 +119,7 @@ def _one_active_session(msg: Message, session: dict, previous: dict | None, newe
         older = storage.get_session(previous["sessionId"], consistent=True)
         if older is not None and older["status"] == "Active":
             _close_superseded(msg, older, session["startTime"])
-    elif not newest:
+    elif not newest and previous is not None:  # not newest: there is a newer one
         _close_superseded(msg, session, previous["startTime"])
 
 
@@ -165,10 +165,10 @@ def meter_values(msg: Message) -> dict:
     rules.check_connector(connector)
     samples, anomalies = rules.meter_samples(p["meterValue"], msg.received_at, msg.settings.max_clock_drift_seconds)
     latest = samples[-1]
-    energy = rules.latest_energy(samples)
+    register = rules.latest_register_wh(samples)
     reading = {
         k: v
-        for k, v in (("powerW", latest.power_w), ("soc", latest.soc), ("lastRegisterWh", energy and energy.energy_wh))
+        for k, v in (("powerW", latest.power_w), ("soc", latest.soc), ("lastRegisterWh", register))
         if v is not None
     }
     answer: dict = {}
@@ -177,7 +177,6 @@ def meter_values(msg: Message) -> dict:
     if "transactionId" not in p:
         return _connector_reading(msg, stamp, connector, reading, latest_time, anomalies)
     session_id = rules.session_id(msg.charge_point_id, p["transactionId"])
-    register = energy.energy_wh if energy else None
     signed = _bounded_signed(samples, anomalies)
     for _ in range(MAX_ATTEMPTS):
         adds = {**rules.anomaly_counts(anomalies), **({"signedValues": len(signed)} if signed else {})}
@@ -285,7 +284,7 @@ def stop_transaction(msg: Message) -> dict:
         p.get("transactionData", []), msg.received_at, msg.settings.max_clock_drift_seconds
     )
     anomalies += sample_anomalies
-    energy = rules.latest_energy(samples)
+    register = rules.latest_register_wh(samples)
     socs = [s.soc for s in samples if s.soc is not None]
     signed = _bounded_signed(samples, anomalies)
     facts = {"soc": socs[-1]} if socs else {}
@@ -314,7 +313,7 @@ def stop_transaction(msg: Message) -> dict:
                 "timestamp": timestamp,
                 "reason": reason,
                 "receivedAt": msg.seen,
-                "lastRegisterWh": energy.energy_wh if energy else 0,
+                "lastRegisterWh": register or 0,
                 "anomalies": [[a.reason, a.detail] for a in anomalies[:MAX_RECORDED_ANOMALIES]],
                 **facts,
                 **_storable(p["meterStop"]),
@@ -324,7 +323,7 @@ def stop_transaction(msg: Message) -> dict:
         if session["status"] != "Active":
             _stop_after_close(session, p, timestamp, reason)
             return answer
-        last_register = max(int(session["lastRegisterWh"]), energy.energy_wh if energy else 0)
+        last_register = max(int(session["lastRegisterWh"]), register or 0)
         result = _complete(
             msg,
             session,
