@@ -1,6 +1,6 @@
 """The central system: one function answers every OCPP 1.6 CALL a charger sends, whatever carried it
-(the event bus, HTTP, a WebSocket). It turns messages into charge point state; transactions.py turns
-them into sessions.
+(the event bus, HTTP, a WebSocket). It turns messages into charge point state; transactions.py and
+meter_values.py turn them into sessions.
 
 Every message is applied at most once and in a way that late or repeated delivery cannot undo: see
 storage's guard, and the conditions on each write. Refusals of business (unknown idTag, rejected boot)
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from chalicelib import charging_rules as rules
-from chalicelib import ocpp_frames, storage, telemetry, transactions
+from chalicelib import meter_values, ocpp_frames, storage, telemetry, transactions
 from chalicelib.central_message import Message, settle, stats_shard
 from chalicelib.ocpp_frames import FrameError
 from chalicelib.settings import Settings
@@ -293,7 +293,7 @@ _HANDLERS: dict[str, Callable[[Message], dict]] = {
     "DiagnosticsStatusNotification": _notification("diagnosticsStatus"),
     "FirmwareStatusNotification": _notification("firmwareStatus"),
     "Heartbeat": heartbeat,
-    "MeterValues": transactions.meter_values,
+    "MeterValues": meter_values.meter_values,
     "StartTransaction": transactions.start_transaction,
     "StatusNotification": status_notification,
     "StopTransaction": transactions.stop_transaction,
