@@ -6,8 +6,9 @@ simulator (schedule) -> EventBridge -> central system (event handler) -> DynamoD
 import os
 
 from chalice import Chalice, CORSConfig, Rate, Response
+from chalice.app import Request
 
-from chalicelib import auth, central_system, commands, dashboard, events, openapi, rest, simulator, telemetry
+from chalicelib import central_system, commands, dashboard, events, openapi, rest, simulator, telemetry
 from chalicelib import settings as settings_module
 
 settings = settings_module.get()
@@ -20,7 +21,14 @@ app.api.cors = CORS
 app.api.binary_types = []  # every response is text: JSON, HTML, CSS, JS, SVG
 # Every route that reads or changes data carries this stage's API key or IAM authorizer (none in local):
 # idTags are personal data. Open: the dashboard's files, the API description, the chargers' own route.
-OPERATOR = auth.operator_route_options(settings)
+OPERATOR = rest.operator_route_options(settings)
+
+
+def request() -> Request:
+    """The request being routed (Chalice types it Optional: it is set only while a route runs)."""
+    if app.current_request is None:
+        raise RuntimeError("no request is being routed")
+    return app.current_request
 
 
 @app.middleware("http")
@@ -51,8 +59,7 @@ def handle_ocpp_event(event):
 
 @app.route("/ocpp/{charge_point_id}", methods=["POST"], content_types=["application/json", "text/plain"], cors=CORS)
 def ocpp_over_http(charge_point_id):
-    request = app.current_request
-    status, answer = rest.ocpp(charge_point_id, request.raw_body, request.headers.get("authorization"))
+    status, answer = rest.ocpp(charge_point_id, request().raw_body, request().headers.get("authorization"))
     return Response(body=answer, status_code=status)
 
 
@@ -61,7 +68,7 @@ def ocpp_over_http(charge_point_id):
 
 @app.route("/chargepoints", cors=CORS, **OPERATOR)
 def list_charge_points():
-    return rest.list_charge_points(app.current_request.query_params)
+    return rest.list_charge_points(request().query_params)
 
 
 @app.route("/chargepoints/{charge_point_id}", cors=CORS, **OPERATOR)
@@ -77,7 +84,7 @@ def get_charge_point(charge_point_id):
     **OPERATOR,
 )
 def send_command(charge_point_id):
-    return rest.command(commands.submit, charge_point_id, app.current_request.raw_body)
+    return rest.command(commands.submit, charge_point_id, request().raw_body)
 
 
 @app.route(
@@ -88,7 +95,7 @@ def send_command(charge_point_id):
     **OPERATOR,
 )
 def set_charge_point_password(charge_point_id):
-    return rest.set_password(charge_point_id, app.current_request.raw_body)
+    return rest.set_password(charge_point_id, request().raw_body)
 
 
 @app.route("/chargepoints/{charge_point_id}/commands/{command_id}", cors=CORS, **OPERATOR)
@@ -98,7 +105,7 @@ def get_command(charge_point_id, command_id):
 
 @app.route("/sessions", cors=CORS, **OPERATOR)
 def list_sessions():
-    return rest.list_sessions(app.current_request.query_params)
+    return rest.list_sessions(request().query_params)
 
 
 @app.route("/sessions/{session_id}", cors=CORS, **OPERATOR)
@@ -113,7 +120,7 @@ def stats():
 
 @app.route("/simulate", methods=["POST"], cors=CORS, content_types=["application/json"], **OPERATOR)
 def simulate():
-    return rest.simulate(app.current_request.raw_body)
+    return rest.simulate(request().raw_body)
 
 
 @app.route("/openapi.json", cors=CORS)

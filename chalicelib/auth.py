@@ -40,17 +40,6 @@ class PasswordError(ValueError):
     """A password the system will not store."""
 
 
-def operator_route_options(settings: settings_module.Settings) -> dict:
-    """The keyword arguments of @app.route that protect a data route in this stage."""
-    if settings.operator_auth == "api-key":
-        return {"api_key_required": True}
-    if settings.operator_auth == "iam":
-        from chalice import IAMAuthorizer
-
-        return {"authorizer": IAMAuthorizer()}
-    return {}
-
-
 def check_password_rules(password: object) -> str:
     if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise PasswordError(f"password must be a string of {MIN_PASSWORD} to {MAX_PASSWORD} characters")

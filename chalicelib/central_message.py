@@ -15,6 +15,11 @@ from chalicelib.ocpp_frames import FrameError
 from chalicelib.settings import Settings
 
 
+def stats_shard(charge_point_id: str, shards: int) -> int:
+    """The stats shard a charge point's counters go to: always the same one for a charger."""
+    return zlib.crc32(charge_point_id.encode()) % shards
+
+
 @dataclass(frozen=True)
 class Message:
     charge_point_id: str
@@ -32,7 +37,7 @@ class Message:
 
     @property
     def shard(self) -> int:
-        return zlib.crc32(self.charge_point_id.encode()) % self.settings.stats_shards
+        return stats_shard(self.charge_point_id, self.settings.stats_shards)
 
     @property
     def digest(self) -> str:

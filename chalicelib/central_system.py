@@ -1,6 +1,6 @@
 """The central system: one function answers every OCPP 1.6 CALL a charger sends, whatever carried it
-(the event bus, HTTP, a WebSocket). It turns messages into charge point state; transactions.py turns
-them into sessions.
+(the event bus, HTTP, a WebSocket). It turns messages into charge point state; transactions.py and
+meter_values.py turn them into sessions.
 
 Every message is applied at most once and in a way that late or repeated delivery cannot undo: see
 storage's guard, and the conditions on each write. Refusals of business (unknown idTag, rejected boot)
@@ -14,13 +14,12 @@ import json
 import logging
 import random
 import time
-import zlib
 from collections.abc import Callable
 from datetime import datetime
 
 from chalicelib import charging_rules as rules
-from chalicelib import ocpp_frames, storage, telemetry, transactions
-from chalicelib.central_message import Message, settle
+from chalicelib import meter_values, ocpp_frames, storage, telemetry, transactions
+from chalicelib.central_message import Message, settle, stats_shard
 from chalicelib.ocpp_frames import FrameError
 from chalicelib.settings import Settings
 from chalicelib.settings import get as get_settings
@@ -57,7 +56,9 @@ def handle(
     error is an InternalError CALLERROR, unless raise_unexpected: the event bus's handler raises, so that
     Lambda retries the event and finally parks it in its failure queue (nothing is lost)."""
     if not ocpp_frames.is_valid_charge_point_id(charge_point_id):
-        raise InvalidChargePointId(f"charge point id {charge_point_id[:60]!r} is not 1-48 letters, digits or ._:@-")
+        raise InvalidChargePointId(
+            f"charge point id {charge_point_id[:60]!r} is not {ocpp_frames.CHARGE_POINT_ID_RULE}"
+        )
     settings = get_settings()
     call = None
     try:
@@ -70,11 +71,9 @@ def handle(
         _count_rejection(charge_point_id, error.action, error, settings)
         return error.frame()
     except storage.ValueRefused as refused:
-        error = FrameError(
-            "PropertyConstraintViolation", f"a value cannot be stored: {refused}", call.unique_id, call.action
-        )
-        _count_rejection(charge_point_id, call.action, error, settings)
-        return error.frame()
+        refusal = FrameError("PropertyConstraintViolation", f"a value cannot be stored: {refused}", *_identity(call))
+        _count_rejection(charge_point_id, refusal.action, refusal, settings)
+        return refusal.frame()
     except Exception:  # noqa: BLE001 - anything unexpected is still answered on the same connection
         if raise_unexpected:
             raise
@@ -92,9 +91,14 @@ def handle(
     return ocpp_frames.call_result(call.unique_id, payload)
 
 
+def _identity(call: ocpp_frames.Call | None) -> tuple[ocpp_frames.UniqueId | None, str | None]:
+    """The uniqueId and action of a CALL, once it parsed."""
+    return (call.unique_id, call.action) if call else (None, None)
+
+
 def _internal_error(charge_point_id: str, call: ocpp_frames.Call | None, settings: Settings) -> list:
     """An unexpected error: logged with its traceback, counted, answered InternalError."""
-    unique_id, action = (call.unique_id, call.action) if call else (None, None)
+    unique_id, action = _identity(call)
     log.exception(
         json.dumps(
             {"event": "internal-error", "chargePointId": charge_point_id, "messageId": unique_id, "action": action}
@@ -120,7 +124,7 @@ def _count_rejection(charge_point_id: str, action: str | None, error: FrameError
         dimensions={"Action": action or "Unknown"},
     )
     try:
-        storage.add_to_stats(zlib.crc32(charge_point_id.encode()) % settings.stats_shards, {"rejectedMessages": 1})
+        storage.add_to_stats(stats_shard(charge_point_id, settings.stats_shards), {"rejectedMessages": 1})
     except Exception:  # noqa: BLE001 - the charger's answer matters more than the counter (the metric has it)
         log.exception(json.dumps({"event": "rejection-not-counted", "chargePointId": charge_point_id}))
 
@@ -215,6 +219,7 @@ def status_notification(msg: Message) -> dict:
         outcome = storage.classify(charge_point, stamp)
         if outcome in (storage.NOT_ACCEPTED, storage.DUPLICATE):
             return settle(storage.Result(outcome, charge_point), answer, msg.charge_point_id)
+        assert charge_point is not None  # a missing one is NOT_ACCEPTED
         announced = int(charge_point.get("announcedConnectors", 0))
         if announced and connector > announced:
             return _beyond_announced(msg, stamp, connector, announced)
@@ -291,7 +296,7 @@ _HANDLERS: dict[str, Callable[[Message], dict]] = {
     "DiagnosticsStatusNotification": _notification("diagnosticsStatus"),
     "FirmwareStatusNotification": _notification("firmwareStatus"),
     "Heartbeat": heartbeat,
-    "MeterValues": transactions.meter_values,
+    "MeterValues": meter_values.meter_values,
     "StartTransaction": transactions.start_transaction,
     "StatusNotification": status_notification,
     "StopTransaction": transactions.stop_transaction,

@@ -1,5 +1,5 @@
-"""The central system's rules, as plain Python: statuses, transaction identity, meter readings and the
-views the API shows. Nothing here touches AWS, so every rule is tested on its own."""
+"""The central system's rules, as plain Python: statuses, transaction identity and meter readings (what the
+API shows of them is views.py). Nothing here touches AWS, so every rule is tested on its own."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
-from chalicelib import ocpp_frames, pricing
+from chalicelib import ocpp_frames
 
 CONNECTOR_STATUSES = (
     "Available",
@@ -30,6 +28,7 @@ WHOLE_CHARGE_POINT_STATUSES = ("Available", "Unavailable", "Faulted")
 # Before its first StatusNotification the central system does not know a charge point's status.
 UNKNOWN_STATUS = "Unknown"
 CHARGE_POINT_STATUSES = CONNECTOR_STATUSES + (UNKNOWN_STATUS,)
+SESSION_STATUSES = ("Active", "Completed")
 # What the charge point as a whole shows when its connectors differ: the most telling connector wins,
 # so a charger with one connector charging is "Charging" and one with a free connector is "Available".
 _STATUS_PRIORITY = (
@@ -266,6 +265,12 @@ def latest_energy(samples: list[MeterSample]) -> MeterSample | None:
     return with_energy[-1] if with_energy else None
 
 
+def latest_register_wh(samples: list[MeterSample]) -> int | None:
+    """The latest energy register among the samples, None when none has one."""
+    latest = latest_energy(samples)
+    return latest.energy_wh if latest else None
+
+
 def plausible_energy_wh(start_time: str, until: str, max_power_w: float) -> int:
     """The most energy a charger of this maximum power can deliver between two times, with a margin."""
     seconds = max((ocpp_frames.parse_timestamp(until) - ocpp_frames.parse_timestamp(start_time)).total_seconds(), 0)
@@ -327,97 +332,3 @@ def charge_point_info(data: str) -> dict:
     if isinstance(connectors, bool) or not isinstance(connectors, int) or not 1 <= connectors <= MAX_CONNECTORS:
         raise ValueError(f"connectors must be a whole number from 1 to {MAX_CONNECTORS}")
     return {"location": location, "maxPower": max_power, "connectors": connectors}
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers (Decimal) as JSON numbers."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _anomalies(item: dict) -> dict:
-    """An item's anomaly counts by reason, with the latest one in words."""
-    counts = {key.removeprefix("anomaly_"): int(value) for key, value in item.items() if key.startswith("anomaly_")}
-    return {"counts": counts, "last": item.get("lastAnomaly")} if counts else {"counts": {}, "last": None}
-
-
-def _session_energy_wh(item: dict) -> int:
-    """An active session's energy so far: its latest register, never more than is plausible by then."""
-    raw = int(item.get("lastRegisterWh", item["meterStart"])) - int(item["meterStart"])
-    until = item.get("lastMeterTime") or item["startTime"]
-    cap = plausible_energy_wh(item["startTime"], until, float(item.get("maxPowerW", DEFAULT_MAX_POWER_W)))
-    return max(min(raw, cap), 0)
-
-
-def session_view(item: dict) -> dict:
-    """A session as the API shows it. Energy and cost of an active session are derived from its latest
-    register value and the tariff fixed at its start, so they are never stale copies."""
-    tariff = pricing.tariff_from_record(item["tariff"])
-    active = item["status"] == "Active"
-    energy_wh = _session_energy_wh(item) if active else int(item["energyWh"])
-    cost = pricing.session_cost(energy_wh, tariff) if active else Decimal(item["cost"])
-    view = {
-        "sessionId": item["sessionId"],
-        "chargePointId": item["chargePointId"],
-        "connectorId": int(item["connectorId"]),
-        "transactionId": int(item["transactionId"]),
-        "idTag": item["idTag"],
-        "userId": item["idTag"],
-        "status": item["status"],
-        "startTime": item["startTime"],
-        "stopTime": item.get("stopTime"),
-        "meterStart": int(item["meterStart"]),
-        "meterStop": _plain(item.get("meterStop")),
-        "currentEnergy": round(max(energy_wh, 0) / 1000, 3),
-        "power": round(float(item.get("powerW", 0)) / 1000, 2) if active else 0.0,
-        "soc": None
-        if item.get("soc") is None
-        else float(Decimal(str(item["soc"])).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)),
-        "cost": float(cost),
-        "currency": tariff.currency,
-        "lastMeterTime": item.get("lastMeterTime"),
-        "stopReason": item.get("stopReason"),
-        "lateMeterValues": len(item.get("lateSampleTimes", ())),
-        "signedMeterValues": int(item.get("signedValues", 0)),
-        "anomalies": _anomalies(item),
-    }
-    return view
-
-
-_CHARGE_POINT_FIELDS = (
-    "chargePointId",
-    "status",
-    "location",
-    "model",
-    "vendor",
-    "connectors",
-    "maxPower",
-    "lastSeen",
-    "registration",
-    "serialNumber",
-    "firmwareVersion",
-    "firmwareStatus",
-    "diagnosticsStatus",
-    "bootedAt",
-    "connectorStatus",
-    "unknownStopCount",
-    "unknownStopsNotKept",
-    "online",
-    "chargeBoxSerialNumber",
-    "meterType",
-    "meterSerialNumber",
-    "iccid",
-    "imsi",
-)
-
-
-def charge_point_view(item: dict) -> dict:
-    return {
-        **{field: _plain(item[field]) for field in _CHARGE_POINT_FIELDS if field in item},
-        "anomalies": _anomalies(item),
-    }

@@ -23,9 +23,8 @@ import time
 import uuid
 from datetime import timedelta
 
-from chalicelib import ocpp_frames, storage
+from chalicelib import ocpp_frames, storage, views
 from chalicelib import settings as settings_module
-from chalicelib.charging_rules import _plain  # DynamoDB numbers as JSON numbers, as every view shows them
 
 COMMAND_ACTIONS = (
     "RemoteStartTransaction",
@@ -63,7 +62,7 @@ class CommandConflict(CommandError):
 # --- the REST API ---------------------------------------------------------------------------------
 
 
-def _parse(raw: bytes | None) -> tuple[str, dict]:
+def _parse(raw: str | bytes | None) -> tuple[str, dict]:
     try:
         body = json.loads(raw) if raw and raw.strip() else None
     except (ValueError, RecursionError):  # too deep a nesting is as unusable as broken JSON
@@ -97,7 +96,7 @@ def _offline(charge_point_id: str) -> CommandConflict:
     return CommandConflict(f"charge point {charge_point_id} is offline: it has no open OCPP WebSocket connection")
 
 
-def submit(charge_point_id: str, raw: bytes | None) -> dict:
+def submit(charge_point_id: str, raw: str | bytes | None) -> dict:
     """POST /chargepoints/{id}/commands: 400 bad action or payload, 404 unknown charger, 409 offline or
     a command already outstanding; otherwise the command is queued for the charger's gateway."""
     action, payload = _parse(raw)
@@ -157,15 +156,7 @@ def view(charge_point_id: str, command_id: str) -> dict:
     status = item["status"]
     if status == PENDING and _expired(item):
         status = TIMED_OUT  # its gateway is gone and cannot say so itself
-    return {
-        "commandId": item["commandId"],
-        "chargePointId": item["chargePointId"],
-        "action": item["action"],
-        "payload": _plain(item["payload"]),
-        "status": status,
-        "createdAt": item["createdAt"],
-        **{key: _plain(item[key]) for key in ("sentAt", "answeredAt", "result", "error") if key in item},
-    }
+    return views.command_view(item, status)
 
 
 def _expired(item: dict) -> bool:
@@ -194,7 +185,7 @@ def deadline(command: dict) -> float:
 
 def call_frame(command: dict) -> list:
     """The CALL that carries a command: its commandId is the uniqueId."""
-    return [ocpp_frames.CALL, command["commandId"], command["action"], _plain(command["payload"])]
+    return [ocpp_frames.CALL, command["commandId"], command["action"], views.plain(command["payload"])]
 
 
 def mark_sent(command: dict) -> bool:
@@ -243,7 +234,7 @@ def _outcome(action: str, frame: list) -> dict:
 
 
 def _failure(code: str, description: str, details: dict | None = None) -> dict:
-    error = {"errorCode": code[:64], "errorDescription": description[:255]}
+    error: dict = {"errorCode": code[:64], "errorDescription": description[:255]}
     if details is not None:
         error["errorDetails"] = details if len(json.dumps(details)) <= MAX_STORED_ANSWER else {"omitted": "too large"}
     return {"status": FAILED, "error": error}

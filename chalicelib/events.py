@@ -134,7 +134,11 @@ class EventBridgePublisher:
             response = self._client_factory().put_events(Entries=batch)
             if not response.get("FailedEntryCount"):
                 return
-            failed = [(entry, result) for entry, result in zip(batch, response["Entries"]) if result.get("ErrorCode")]
+            failed = [
+                (entry, result)
+                for entry, result in zip(batch, response["Entries"], strict=True)
+                if result.get("ErrorCode")
+            ]
             batch = [entry for entry, _ in failed]
             self._sleep(random.uniform(0, min(0.1 * 2**attempt, 5)))
         codes = sorted({result["ErrorCode"] for _, result in failed})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import functools
 import json
 import logging
 import os
@@ -172,6 +173,11 @@ def _ticker(handler: Any, interval: float) -> None:
         time.sleep(interval)
 
 
+def _deliver(handler: Callable[[dict, Any], Any], event: dict) -> Any:
+    """An event to a Chalice event handler, as Lambda calls it (no context offline)."""
+    return handler(event, None)
+
+
 def local_bus(app: Any, deferred: bool = False) -> events.LocalBus:
     """An in-process bus delivering to app's event handlers by their own event patterns."""
     from chalice.app import CloudWatchEventConfig
@@ -180,7 +186,7 @@ def local_bus(app: Any, deferred: bool = False) -> events.LocalBus:
     for source in app.event_sources:
         if isinstance(source, CloudWatchEventConfig):
             handler = app.handler_map[source.name]
-            bus.subscribe(source.event_pattern, lambda event, handler=handler: handler(event, None))
+            bus.subscribe(source.event_pattern, functools.partial(_deliver, handler))
     return bus
 
 

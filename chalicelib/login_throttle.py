@@ -66,7 +66,7 @@ class LoginThrottle:
 
     def failed(self, charge_point_id: str, address: str) -> None:
         now = self.clock()
-        for key, free in zip(self._keys(charge_point_id, address), (FREE_PER_CHARGER, FREE_PER_ADDRESS)):
+        for key, free in zip(self._keys(charge_point_id, address), (FREE_PER_CHARGER, FREE_PER_ADDRESS), strict=True):
             bucket = self._buckets.pop(key, None) or _Bucket(0.0, now)
             bucket.level = max(0.0, bucket.level - (now - bucket.updated) / LEAK_SECONDS) + 1
             bucket.updated = now

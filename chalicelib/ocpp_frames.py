@@ -84,7 +84,10 @@ CENTRAL_SYSTEM_ACTIONS = frozenset(
 INFO_VENDOR_ID = "ev-charging-central-system"
 INFO_MESSAGE_ID = "ChargePointInfo"
 
-_CHARGE_POINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,47}$")
+# The charge point id rule, in one place: the OCPP URL's last segment and every key the system files under it.
+CHARGE_POINT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,47}$"
+CHARGE_POINT_ID_RULE = "1-48 letters, digits or ._:@-"
+_CHARGE_POINT_ID = re.compile(CHARGE_POINT_ID_PATTERN)
 _EARLIEST = datetime(2010, 1, 1, tzinfo=UTC)
 
 

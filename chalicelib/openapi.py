@@ -7,168 +7,9 @@ and checks every answer against it. Security follows the stage's settings (chali
 
 from __future__ import annotations
 
-from typing import Any
-
-from chalicelib import charging_rules, ocpp_frames, rest
+from chalicelib import charging_rules, views
 from chalicelib import settings as settings_module
-
-CHARGE_POINT_ID = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,47}$"}
-NULLABLE_STRING = {"type": ["string", "null"]}
-NUMBER = {"type": "number"}
-INTEGER = {"type": "integer"}
-
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _object(properties: dict, required: tuple[str, ...] = (), closed: bool = False) -> dict:
-    schema: dict[str, Any] = {"type": "object", "properties": properties, "required": list(required)}
-    if closed:
-        schema["additionalProperties"] = False
-    return schema
-
-
-SCHEMAS: dict[str, dict] = {
-    "Error": _object(
-        {"Code": {"type": "string", "minLength": 1}, "Message": {"type": "string", "minLength": 1}}, ("Code", "Message")
-    ),
-    "ChargePoint": _object(
-        {
-            "chargePointId": {"type": "string"},
-            "status": {"type": "string", "enum": list(charging_rules.CHARGE_POINT_STATUSES)},
-            "registration": {"type": "string"},
-            "location": {"type": "string"},
-            "model": {"type": "string"},
-            "vendor": {"type": "string"},
-            "connectors": INTEGER,
-            "maxPower": NUMBER,
-            "lastSeen": {"type": "string"},
-            "serialNumber": {"type": "string"},
-            "firmwareVersion": {"type": "string"},
-            "firmwareStatus": {"type": "string"},
-            "diagnosticsStatus": {"type": "string"},
-            "bootedAt": {"type": "string"},
-            "connectorStatus": {"type": "object"},
-            "unknownStops": {"type": "array", "items": {"type": "string"}},
-            "online": {"type": "boolean"},
-        },
-        ("chargePointId", "status"),
-    ),
-    "ChargePointPage": _object(
-        {"chargePoints": {"type": "array", "items": _ref("ChargePoint")}, "nextToken": NULLABLE_STRING},
-        ("chargePoints", "nextToken"),
-    ),
-    "Session": _object(
-        {
-            "sessionId": {"type": "string"},
-            "chargePointId": {"type": "string"},
-            "connectorId": INTEGER,
-            "transactionId": INTEGER,
-            "idTag": {"type": "string"},
-            "userId": {"type": "string"},
-            "status": {"type": "string", "enum": list(rest.SESSION_STATUSES)},
-            "startTime": {"type": "string"},
-            "stopTime": NULLABLE_STRING,
-            "meterStart": INTEGER,
-            "meterStop": {"type": ["integer", "null"]},
-            "currentEnergy": NUMBER,
-            "power": NUMBER,
-            "soc": {"type": ["number", "null"]},
-            "cost": NUMBER,
-            "currency": {"type": "string"},
-            "lastMeterTime": NULLABLE_STRING,
-            "stopReason": NULLABLE_STRING,
-            "lateMeterValues": INTEGER,
-        },
-        ("sessionId", "chargePointId", "transactionId", "status", "startTime", "currentEnergy", "cost"),
-    ),
-    "SessionPage": _object(
-        {"sessions": {"type": "array", "items": _ref("Session")}, "nextToken": NULLABLE_STRING},
-        ("sessions", "nextToken"),
-    ),
-    "Stats": _object(
-        {
-            name: NUMBER
-            for name in (
-                "totalChargePoints",
-                "availableChargePoints",
-                "chargingChargePoints",
-                "activeSessions",
-                "completedSessions",
-                "totalEnergyKwh",
-                "totalRevenue",
-                "rejectedMessages",
-            )
-        }
-        | {"currency": {"type": "string"}},
-        (
-            "totalChargePoints",
-            "activeSessions",
-            "completedSessions",
-            "totalEnergyKwh",
-            "totalRevenue",
-            "rejectedMessages",
-        ),
-    ),
-    "SimulateRequest": _object({"chargePointId": CHARGE_POINT_ID, "messageType": {"type": "string"}}, closed=True),
-    "SimulateResult": _object(
-        {
-            "messages": {
-                "type": "array",
-                "items": _object(
-                    {"chargePointId": {"type": "string"}, "message": {"type": "array"}}, ("chargePointId", "message")
-                ),
-            }
-        },
-        ("messages",),
-    ),
-    "PasswordRequest": _object(
-        {"password": {"type": "string", "minLength": 16, "maxLength": 40}}, ("password",), closed=True
-    ),
-    "PasswordSet": _object(
-        {"chargePointId": {"type": "string"}, "passwordSetAt": {"type": "string"}}, ("chargePointId", "passwordSetAt")
-    ),
-    "CommandRequest": _object({"action": {"type": "string"}, "payload": {"type": "object"}}, ("action",)),
-    "CommandAccepted": _object(
-        {"commandId": {"type": "string"}, "status": {"type": "string"}}, ("commandId", "status")
-    ),
-    "Command": _object(
-        {
-            "commandId": {"type": "string"},
-            "chargePointId": {"type": "string"},
-            "action": {"type": "string"},
-            "payload": {"type": "object"},
-            "status": {"type": "string"},
-            "createdAt": {"type": "string"},
-            "sentAt": {"type": "string"},
-            "answeredAt": {"type": "string"},
-            "result": {},
-            "error": {},
-        },
-        ("commandId", "chargePointId", "action", "status", "createdAt"),
-    ),
-    # OCPP-J frames: [3, uniqueId, payload] and [4, uniqueId, errorCode, description, details].
-    "CallResult": {
-        "type": "array",
-        "prefixItems": [{"const": ocpp_frames.CALLRESULT}, {"type": "string"}, {"type": "object"}],
-        "minItems": 3,
-        "maxItems": 3,
-    },
-    # The uniqueId as the charger sent it: a number or an over-long id is echoed so that it can match the answer.
-    "CallError": {
-        "type": "array",
-        "prefixItems": [
-            {"const": ocpp_frames.CALLERROR},
-            {"type": ["string", "number"]},
-            {"type": "string"},
-            {"type": "string"},
-            {"type": "object"},
-        ],
-        "minItems": 5,
-        "maxItems": 5,
-    },
-}
+from chalicelib.api_schemas import CHARGE_POINT_ID, SCHEMAS, object_schema, ref
 
 
 def _json(schema: dict, description: str) -> dict:
@@ -176,7 +17,7 @@ def _json(schema: dict, description: str) -> dict:
 
 
 def _error(description: str) -> dict:
-    return _json(_ref("Error"), description)
+    return _json(ref("Error"), description)
 
 
 def _path_param(name: str, schema: dict | None = None) -> dict:
@@ -187,7 +28,7 @@ def _query(name: str, schema: dict) -> dict:
     return {"name": name, "in": "query", "required": False, "schema": schema}
 
 
-LIMIT = {"type": "integer", "minimum": 1, "maximum": rest.MAX_LIMIT}
+LIMIT = {"type": "integer", "minimum": 1, "maximum": views.MAX_LIMIT}
 PAGE_TOKEN = {"type": "string", "description": "the nextToken of the previous page, as it was given: opaque and signed"}
 OPERATOR = "operator"  # marks an operation protected by the stage's operator auth
 
@@ -208,9 +49,9 @@ def _operations() -> dict[str, dict[str, dict]]:
                     },
                 },
                 "responses": {
-                    "200": _json(_ref("CallResult"), "the CALLRESULT"),
+                    "200": _json(ref("CallResult"), "the CALLRESULT"),
                     "400": _json(
-                        {"oneOf": [_ref("CallError"), _ref("Error")]},
+                        {"oneOf": [ref("CallError"), ref("Error")]},
                         "a CALLERROR with the spec's code, or an invalid charge point id",
                     ),
                     "401": _error("OCPP_AUTH=basic and no valid HTTP Basic credentials"),
@@ -227,7 +68,7 @@ def _operations() -> dict[str, dict[str, dict]]:
                     _query("nextToken", PAGE_TOKEN),
                 ],
                 "responses": {
-                    "200": _json(_ref("ChargePointPage"), "a page"),
+                    "200": _json(ref("ChargePointPage"), "a page"),
                     "400": _error("a bad parameter or page token"),
                 },
             }
@@ -238,7 +79,7 @@ def _operations() -> dict[str, dict[str, dict]]:
                 "parameters": [cp],
                 "security": [OPERATOR],
                 "responses": {
-                    "200": _json(_ref("ChargePoint"), "the charge point"),
+                    "200": _json(ref("ChargePoint"), "the charge point"),
                     "404": _error("no such charge point"),
                 },
             }
@@ -248,9 +89,9 @@ def _operations() -> dict[str, dict[str, dict]]:
                 "summary": "Set the charger's OCPP HTTP Basic password (stored hashed)",
                 "parameters": [cp],
                 "security": [OPERATOR],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("PasswordRequest")}}},
+                "requestBody": {"required": True, "content": {"application/json": {"schema": ref("PasswordRequest")}}},
                 "responses": {
-                    "200": _json(_ref("PasswordSet"), "the password is set"),
+                    "200": _json(ref("PasswordSet"), "the password is set"),
                     "400": _error("not a password this system takes"),
                 },
             }
@@ -260,9 +101,9 @@ def _operations() -> dict[str, dict[str, dict]]:
                 "summary": "Send a remote command to a connected charger",
                 "parameters": [cp],
                 "security": [OPERATOR],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CommandRequest")}}},
+                "requestBody": {"required": True, "content": {"application/json": {"schema": ref("CommandRequest")}}},
                 "responses": {
-                    "200": _json(_ref("CommandAccepted"), "the command is queued"),
+                    "200": _json(ref("CommandAccepted"), "the command is queued"),
                     "400": _error("a bad action or payload"),
                     "404": _error("no such charge point"),
                     "409": _error("the charger is offline or has a command outstanding"),
@@ -274,7 +115,7 @@ def _operations() -> dict[str, dict[str, dict]]:
                 "summary": "A remote command and the charger's answer",
                 "security": [OPERATOR],
                 "parameters": [cp, _path_param("command_id")],
-                "responses": {"200": _json(_ref("Command"), "the command"), "404": _error("no such command")},
+                "responses": {"200": _json(ref("Command"), "the command"), "404": _error("no such command")},
             }
         },
         "/sessions": {
@@ -282,13 +123,13 @@ def _operations() -> dict[str, dict[str, dict]]:
                 "summary": "Charging sessions, newest first, a page at a time",
                 "security": [OPERATOR],
                 "parameters": [
-                    _query("status", {"type": "string", "enum": list(rest.SESSION_STATUSES)}),
+                    _query("status", {"type": "string", "enum": list(charging_rules.SESSION_STATUSES)}),
                     _query("chargePointId", CHARGE_POINT_ID),
                     _query("limit", LIMIT),
                     _query("nextToken", PAGE_TOKEN),
                 ],
                 "responses": {
-                    "200": _json(_ref("SessionPage"), "a page"),
+                    "200": _json(ref("SessionPage"), "a page"),
                     "400": _error("a bad parameter or page token"),
                 },
             }
@@ -298,14 +139,14 @@ def _operations() -> dict[str, dict[str, dict]]:
                 "summary": "One charging session",
                 "parameters": [_path_param("session_id")],
                 "security": [OPERATOR],
-                "responses": {"200": _json(_ref("Session"), "the session"), "404": _error("no such session")},
+                "responses": {"200": _json(ref("Session"), "the session"), "404": _error("no such session")},
             }
         },
         "/stats": {
             "get": {
                 "summary": "Fleet totals",
                 "security": [OPERATOR],
-                "responses": {"200": _json(_ref("Stats"), "the totals")},
+                "responses": {"200": _json(ref("Stats"), "the totals")},
             }
         },
         "/simulate": {
@@ -314,10 +155,10 @@ def _operations() -> dict[str, dict[str, dict]]:
                 "security": [OPERATOR],
                 "requestBody": {
                     "required": False,
-                    "content": {"application/json": {"schema": _ref("SimulateRequest")}},
+                    "content": {"application/json": {"schema": ref("SimulateRequest")}},
                 },
                 "responses": {
-                    "200": _json(_ref("SimulateResult"), "the frames the simulator sent"),
+                    "200": _json(ref("SimulateResult"), "the frames the simulator sent"),
                     "400": _error("a bad body"),
                     "404": _error("not a simulated charge point"),
                     "409": _error("that message is not possible now, or a tick is running"),
@@ -392,7 +233,7 @@ def document(settings: settings_module.Settings | None = None) -> dict:
                 operation["security"] = [{name: []} for name in wanted]
                 if OPERATOR in wanted:  # API Gateway's own refusal, before the Lambda runs
                     operation["responses"]["403"] = _json(
-                        _object({"message": {"type": "string"}}, ("message",)), "no valid API key or signature"
+                        object_schema({"message": {"type": "string"}}, ("message",)), "no valid API key or signature"
                     )
             operation["operationId"] = f"{method}{path}"
             paths[path][method] = operation

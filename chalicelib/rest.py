@@ -7,15 +7,23 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from chalice import BadRequestError, ConflictError, NotFoundError, Response, UnauthorizedError
+from chalice import BadRequestError, ConflictError, IAMAuthorizer, NotFoundError, Response, UnauthorizedError
 
-from chalicelib import auth, central_system, charging_rules, commands, ocpp_frames, simulator, storage
+from chalicelib import (
+    auth,
+    central_system,
+    charging_rules,
+    commands,
+    ocpp_frames,
+    simulated_charger,
+    simulator,
+    storage,
+    views,
+)
 from chalicelib import settings as settings_module
 
-SESSION_STATUSES = ("Active", "Completed")
-MAX_LIMIT = 100
 # chalicelib/commands.py is shared with the gateway, which has no Chalice: its refusals get their status here.
 _COMMAND_ERRORS = {
     commands.InvalidCommand: BadRequestError,
@@ -24,7 +32,16 @@ _COMMAND_ERRORS = {
 }
 
 
-def _check_params(params: dict | None, allowed: tuple[str, ...]) -> dict:
+def operator_route_options(settings: settings_module.Settings) -> dict:
+    """The keyword arguments of @app.route that protect a data route in this stage."""
+    if settings.operator_auth == "api-key":
+        return {"api_key_required": True}
+    if settings.operator_auth == "iam":
+        return {"authorizer": IAMAuthorizer()}
+    return {}
+
+
+def _check_params(params: Mapping[str, str] | None, allowed: tuple[str, ...]) -> Mapping[str, str]:
     params = params or {}
     unknown = sorted(set(params) - set(allowed))
     if unknown:
@@ -32,15 +49,15 @@ def _check_params(params: dict | None, allowed: tuple[str, ...]) -> dict:
     return params
 
 
-def _limit(params: dict, default: int) -> int:
+def _limit(params: Mapping[str, str], default: int) -> int:
     raw = params.get("limit", str(default))
     # ASCII only: str.isdigit() also passes "²", which int() refuses.
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
-        raise BadRequestError(f"limit must be a whole number from 1 to {MAX_LIMIT}, got {raw!r}")
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= views.MAX_LIMIT:
+        raise BadRequestError(f"limit must be a whole number from 1 to {views.MAX_LIMIT}, got {raw!r}")
     return int(raw)
 
 
-def _choice(params: dict, name: str, choices: tuple[str, ...]) -> str | None:
+def _choice(params: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str | None:
     value = params.get(name)
     if value is not None and value not in choices:
         raise BadRequestError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
@@ -128,14 +145,14 @@ def default_content_type(response: Response) -> Response:
 # --- routes --------------------------------------------------------------------------------------
 
 
-def list_charge_points(params: dict | None) -> dict:
+def list_charge_points(params: Mapping[str, str] | None) -> dict:
     params = _check_params(params, ("status", "limit", "nextToken"))
     status = _choice(params, "status", charging_rules.CHARGE_POINT_STATUSES)
     query = {"route": "chargepoints", "status": status}
     limit = _limit(params, 50)
     page = _page(lambda start: storage.list_charge_points(limit, start, status), params.get("nextToken"), query)
     return {
-        "chargePoints": [charging_rules.charge_point_view(item) for item in page.items],
+        "chargePoints": [views.charge_point_view(item) for item in page.items],
         "nextToken": encode_token(page.last_key, query),
     }
 
@@ -144,22 +161,22 @@ def get_charge_point(charge_point_id: str) -> dict:
     item = storage.get_charge_point(charge_point_id) if ocpp_frames.is_valid_charge_point_id(charge_point_id) else None
     if item is None:
         raise NotFoundError(f"no charge point {charge_point_id!r}")
-    return charging_rules.charge_point_view(item)
+    return views.charge_point_view(item)
 
 
-def list_sessions(params: dict | None) -> dict:
+def list_sessions(params: Mapping[str, str] | None) -> dict:
     params = _check_params(params, ("status", "chargePointId", "limit", "nextToken"))
-    status = _choice(params, "status", SESSION_STATUSES)
+    status = _choice(params, "status", charging_rules.SESSION_STATUSES)
     charge_point_id = params.get("chargePointId")
     if charge_point_id is not None and not ocpp_frames.is_valid_charge_point_id(charge_point_id):
-        raise BadRequestError("chargePointId must be 1-48 letters, digits or ._:@-")
+        raise BadRequestError(f"chargePointId must be {ocpp_frames.CHARGE_POINT_ID_RULE}")
     query = {"route": "sessions", "status": status, "chargePointId": charge_point_id}
     limit = _limit(params, 20)
     page = _page(
         lambda start: storage.list_sessions(limit, start, status, charge_point_id), params.get("nextToken"), query
     )
     return {
-        "sessions": [charging_rules.session_view(item) for item in page.items],
+        "sessions": [views.session_view(item) for item in page.items],
         "nextToken": encode_token(page.last_key, query),
     }
 
@@ -168,7 +185,7 @@ def get_session(session_id: str) -> dict:
     item = storage.get_session(session_id) if len(session_id) <= 64 else None
     if item is None:
         raise NotFoundError(f"no session {session_id!r}")
-    return charging_rules.session_view(item)
+    return views.session_view(item)
 
 
 def stats() -> dict:
@@ -187,7 +204,7 @@ def stats() -> dict:
     }
 
 
-def json_body(raw: bytes | None, empty: object = None) -> object:
+def json_body(raw: str | bytes | None, empty: object = None) -> object:
     """An operator's request body; `empty` when there is none. Nesting deeper than Python's recursion
     limit (a few KB of brackets) is as unusable as broken JSON."""
     try:
@@ -196,7 +213,7 @@ def json_body(raw: bytes | None, empty: object = None) -> object:
         raise BadRequestError("body must be JSON, nested at most a few hundred levels deep") from None
 
 
-def simulate(raw: bytes | None) -> dict:
+def simulate(raw: str | bytes | None) -> dict:
     """POST /simulate: one tick now; or, with {"chargePointId", "messageType"}, exactly that message."""
     body = json_body(raw, {})
     if not isinstance(body, dict) or set(body) - {"chargePointId", "messageType"}:
@@ -212,11 +229,11 @@ def simulate(raw: bytes | None) -> dict:
         raise NotFoundError(str(error)) from None
     except simulator.UnknownMessageType as error:
         raise BadRequestError(str(error)) from None
-    except (simulator.NotPossible, simulator.TickBusy) as error:
+    except (simulated_charger.NotPossible, simulator.TickBusy) as error:
         raise ConflictError(str(error)) from None
 
 
-def ocpp(charge_point_id: str, raw: bytes | None, authorization: str | None = None) -> tuple[int, list]:
+def ocpp(charge_point_id: str, raw: str | bytes | None, authorization: str | None = None) -> tuple[int, list]:
     """POST /ocpp/{id}: one CALL frame in, its CALLRESULT (200) or CALLERROR (400) out. With
     OCPP_AUTH=basic the charger must send HTTP Basic with its id and password (401 otherwise)."""
     if not auth.charger_may_send(charge_point_id, authorization):
@@ -239,10 +256,10 @@ def command(route: Callable[..., dict], *args: object) -> dict:
         raise _COMMAND_ERRORS[type(error)](str(error)) from None
 
 
-def set_password(charge_point_id: str, raw: bytes | None) -> dict:
+def set_password(charge_point_id: str, raw: str | bytes | None) -> dict:
     """PUT /chargepoints/{id}/password: {"password": "..."} becomes the charger's OCPP Basic password."""
     if not ocpp_frames.is_valid_charge_point_id(charge_point_id):
-        raise BadRequestError("charge point id must be 1-48 letters, digits or ._:@-")
+        raise BadRequestError(f"charge point id must be {ocpp_frames.CHARGE_POINT_ID_RULE}")
     body = json_body(raw)
     if not isinstance(body, dict) or set(body) != {"password"}:
         raise BadRequestError('body must be a JSON object {"password": "..."}')

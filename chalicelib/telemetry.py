@@ -37,7 +37,7 @@ class JsonFormatter(logging.Formatter):
     (what the app's modules log), or plain text."""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = _fields(record.msg) if not record.args else {"message": record.getMessage()}
+        fields = _fields(record)
         line = {
             "level": record.levelname,
             "logger": record.name,
@@ -56,7 +56,7 @@ class HumanFormatter(logging.Formatter):
     fields as key=value. The EMF block is left out: nothing reads metrics locally."""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = _fields(record.msg) if not record.args else {"message": record.getMessage()}
+        fields = _fields(record)
         metrics = fields.get("_aws", {}).get("CloudWatchMetrics", [{}])[0]
         hidden = {
             "_aws",
@@ -81,7 +81,11 @@ class HumanFormatter(logging.Formatter):
         return line
 
 
-def _fields(message: Any) -> dict:
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    """A record's message as fields: a dict as it is, a string holding a JSON object parsed, else the text."""
+    if record.args:
+        return {"message": record.getMessage()}
+    message = record.msg
     if isinstance(message, dict):
         return message
     text = str(message)
@@ -147,7 +151,7 @@ def event(
     level: int,
     name: str,
     charge_point_id: str | None,
-    message_id: str | None,
+    message_id: str | int | float | None,  # as the charger sent it (ocpp_frames.UniqueId)
     metrics: dict[str, float] | None = None,
     dimensions: dict[str, str] | None = None,
     **fields: Any,

@@ -1,4 +1,5 @@
-"""Sessions from a charger's transaction messages: StartTransaction, MeterValues, StopTransaction.
+"""Sessions from a charger's transaction messages: StartTransaction and StopTransaction (MeterValues is
+meter_values.py).
 
 What a charger reports is kept even when it cannot be applied as it came: a bad sample is left out and
 counted as an anomaly of its session, a stop with an unusable clock closes its session at the receive
@@ -21,8 +22,6 @@ log = logging.getLogger("ev.central_system")
 MAX_ATTEMPTS = 5
 # A charger's stops waiting for their start, kept per charge point (a charger cannot fill the table).
 MAX_EARLY_STOPS = 100
-# Readings arriving after the stop that a session keeps (their times): beyond this they are counted only.
-MAX_LATE_SAMPLE_TIMES = 200
 # transactionIds this central system gives out (rules.transaction_id): a stop for another cannot be ours.
 MAX_TRANSACTION_ID = 2**31 - 1
 # Signed values kept from one message (a frame of several MiB could carry thousands): the rest are counted.
@@ -119,7 +118,7 @@ def _one_active_session(msg: Message, session: dict, previous: dict | None, newe
         older = storage.get_session(previous["sessionId"], consistent=True)
         if older is not None and older["status"] == "Active":
             _close_superseded(msg, older, session["startTime"])
-    elif not newest:
+    elif not newest and previous is not None:  # not newest: there is a newer one
         _close_superseded(msg, session, previous["startTime"])
 
 
@@ -156,97 +155,10 @@ def _start_after_its_stop(msg: Message, session: dict, answer: dict, sets: dict,
     storage.forget_early_stop(msg.charge_point_id, session["sessionId"])
 
 
-# --- MeterValues -----------------------------------------------------------------------------------
+# --- signed meter values (of MeterValues and of StopTransaction.transactionData) -------------------
 
 
-def meter_values(msg: Message) -> dict:
-    p = msg.payload
-    connector = p["connectorId"]
-    rules.check_connector(connector)
-    samples, anomalies = rules.meter_samples(p["meterValue"], msg.received_at, msg.settings.max_clock_drift_seconds)
-    latest = samples[-1]
-    energy = rules.latest_energy(samples)
-    reading = {
-        k: v
-        for k, v in (("powerW", latest.power_w), ("soc", latest.soc), ("lastRegisterWh", energy and energy.energy_wh))
-        if v is not None
-    }
-    answer: dict = {}
-    stamp = msg.stamp(answer)
-    latest_time = ocpp_frames.format_timestamp(latest.timestamp)
-    if "transactionId" not in p:
-        return _connector_reading(msg, stamp, connector, reading, latest_time, anomalies)
-    session_id = rules.session_id(msg.charge_point_id, p["transactionId"])
-    register = energy.energy_wh if energy else None
-    signed = _bounded_signed(samples, anomalies)
-    for _ in range(MAX_ATTEMPTS):
-        adds = {**rules.anomaly_counts(anomalies), **({"signedValues": len(signed)} if signed else {})}
-        result = storage.record_meter(
-            session_id, stamp, latest_time, {**reading, **rules.anomaly_sets(anomalies)}, register, adds
-        )
-        session = result.session
-        if result.outcome == storage.APPLIED:
-            _keep_signed(msg, session_id, signed)
-            return answer
-        if result.outcome == storage.MISSING:
-            # Not a transaction of ours (yet): the reading is still the connector's latest.
-            log.warning(
-                json.dumps(
-                    {
-                        "event": "meter-values-unknown-transaction",
-                        "chargePointId": msg.charge_point_id,
-                        "messageId": msg.call.unique_id,
-                        "transactionId": str(p["transactionId"])[:40],
-                    }
-                )
-            )
-            return _connector_reading(msg, stamp, connector, reading, latest_time, anomalies)
-        if result.outcome != storage.CONFLICT or session is None:
-            return settle(result, answer, msg.charge_point_id)
-        if session["status"] != "Active" or latest_time <= session.get("lastMeterTime", ""):
-            _keep_unapplied(msg, session, samples, anomalies, signed)
-            return answer
-        if register is not None and register < max(int(session["lastRegisterWh"]), int(session["meterStart"])):
-            anomalies.append(
-                rules.Anomaly(
-                    "registerWentDown",
-                    f"energy register went down from {int(session['lastRegisterWh'])} to {register} Wh",
-                )
-            )
-            reading.pop("lastRegisterWh", None)
-            register = None
-    raise RuntimeError(f"{msg.charge_point_id}: meter values kept conflicting with concurrent updates")
-
-
-def _connector_reading(
-    msg: Message, stamp: storage.Stamp, connector: int, reading: dict, latest_time: str, anomalies: list[rules.Anomaly]
-) -> dict:
-    """A reading outside any known transaction: the connector's latest, ordered by its own time."""
-    sets = {f"connectorMeter.{connector}": {**reading, "timestamp": latest_time}, **rules.anomaly_sets(anomalies)}
-    result = storage.touch_charge_point(
-        stamp, sets, rules.anomaly_counts(anomalies), since=(f"connectorMeter.{connector}.timestamp", latest_time)
-    )
-    return settle(result, {}, msg.charge_point_id)
-
-
-def _keep_unapplied(
-    msg: Message, session: dict, samples: list[rules.MeterSample], anomalies: list[rules.Anomaly], signed: list[dict]
-) -> None:
-    """Readings older than the latest applied, or heard after the stop: they do not move the session
-    (it never reopens) but stay with it, with their anomalies and signed values."""
-    session_id = session["sessionId"]
-    applied_until = session.get("lastMeterTime", "")
-    if session["status"] != "Active":
-        late = [t for t in (ocpp_frames.format_timestamp(s.timestamp) for s in samples) if t > applied_until]
-        if late and not storage.attach_late_samples(session_id, late, MAX_LATE_SAMPLE_TIMES):
-            anomalies = anomalies + [rules.Anomaly("lateValuesNotKept", f"{len(late)} readings after the stop")]
-    adds = {**rules.anomaly_counts(anomalies), **({"signedValues": len(signed)} if signed else {})}
-    if adds:
-        storage.note_session(session_id, rules.anomaly_sets(anomalies), adds)
-    _keep_signed(msg, session_id, signed)
-
-
-def _bounded_signed(samples: list[rules.MeterSample], anomalies: list[rules.Anomaly]) -> list[dict]:
+def bounded_signed(samples: list[rules.MeterSample], anomalies: list[rules.Anomaly]) -> list[dict]:
     """The message's signed values to keep; beyond the bound they are counted as anomalies."""
     signed = [value for sample in samples for value in sample.signed]
     if len(signed) > MAX_SIGNED_PER_MESSAGE:
@@ -259,9 +171,12 @@ def _bounded_signed(samples: list[rules.MeterSample], anomalies: list[rules.Anom
     return signed[:MAX_SIGNED_PER_MESSAGE]
 
 
-def _keep_signed(msg: Message, session_id: str, signed: list[dict]) -> None:
+def keep_signed(msg: Message, session_id: str, signed: list[dict]) -> None:
     if signed:
         storage.keep_signed_values(session_id, [{**value, "chargePointId": msg.charge_point_id} for value in signed])
+
+
+# --- a connector's session ------------------------------------------------------------------------
 
 
 def connector_stopped_charging(charge_point: dict, connector: int) -> None:
@@ -285,9 +200,9 @@ def stop_transaction(msg: Message) -> dict:
         p.get("transactionData", []), msg.received_at, msg.settings.max_clock_drift_seconds
     )
     anomalies += sample_anomalies
-    energy = rules.latest_energy(samples)
+    register = rules.latest_register_wh(samples)
     socs = [s.soc for s in samples if s.soc is not None]
-    signed = _bounded_signed(samples, anomalies)
+    signed = bounded_signed(samples, anomalies)
     facts = {"soc": socs[-1]} if socs else {}
     reason = p.get("reason", "Local")  # OCPP 1.6: an omitted reason means Local
     answer = {"idTagInfo": {"status": msg.settings.id_tag_status(p["idTag"])}} if "idTag" in p else {}
@@ -314,17 +229,17 @@ def stop_transaction(msg: Message) -> dict:
                 "timestamp": timestamp,
                 "reason": reason,
                 "receivedAt": msg.seen,
-                "lastRegisterWh": energy.energy_wh if energy else 0,
+                "lastRegisterWh": register or 0,
                 "anomalies": [[a.reason, a.detail] for a in anomalies[:MAX_RECORDED_ANOMALIES]],
                 **facts,
                 **_storable(p["meterStop"]),
             }
-            _keep_signed(msg, session_id, signed)
+            keep_signed(msg, session_id, signed)
             return _keep_early_stop(msg, stamp, answer, session_id, record)
         if session["status"] != "Active":
             _stop_after_close(session, p, timestamp, reason)
             return answer
-        last_register = max(int(session["lastRegisterWh"]), energy.energy_wh if energy else 0)
+        last_register = max(int(session["lastRegisterWh"]), register or 0)
         result = _complete(
             msg,
             session,
@@ -338,7 +253,7 @@ def stop_transaction(msg: Message) -> dict:
             len(signed),
         )
         if result.outcome in (storage.APPLIED, storage.DUPLICATE):
-            _keep_signed(msg, session_id, signed)
+            keep_signed(msg, session_id, signed)
             return answer
         if result.outcome != storage.CONFLICT:
             return settle(result, answer, msg.charge_point_id)

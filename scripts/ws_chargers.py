@@ -2,11 +2,11 @@
 
     python -m scripts.ws_chargers --url ws://127.0.0.1:9000/ocpp --count 10 [--speed 20] [--duration 60]
 
-Each charger is chalicelib.simulator's Charger (cars arriving, charging curves, faults), with the
+Each charger is chalicelib.simulated_charger's Charger (cars arriving, charging curves, faults), with the
 socket as its transport: it sends one CALL at a time and feeds each answer straight back to
-Charger.receive. It also answers the central system's commands the way a charger does
-(RemoteStart -> Accepted, then Authorize and StartTransaction; RemoteStop -> Accepted, then
-StopTransaction; Reset -> Accepted, stop, reconnect and boot again). It never imports the central system.
+Charger.receive, and answers the central system's commands with chalicelib.charger_commands (RemoteStart
+-> Accepted, then Authorize and StartTransaction; RemoteStop -> Accepted, then StopTransaction; Reset ->
+Accepted, stop, reconnect and boot again). It never imports the central system.
 Prints a JSON summary (calls, answers, messages per second) at the end.
 """
 
@@ -20,129 +20,16 @@ import random
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from chalicelib import ocpp_frames, simulator
+from chalicelib import charger_commands, ocpp_frames
+from chalicelib.charger_model import new_charger
+from chalicelib.simulated_charger import Charger, Outgoing
 
 CALL_TIMEOUT_SECONDS = 30
-READ_WRITE_KEYS = ("HeartbeatInterval",)
-
-
-class Refused(Exception):
-    """A central-system CALL this charger answers with a CALLERROR."""
-
-    def __init__(self, code: str, description: str) -> None:
-        super().__init__(description)
-        self.code = code
-
-
-class WireCharger(simulator.Charger):
-    """The simulator's charger, plus what a charger does when the central system calls it."""
-
-    def on_call(self, action: str, payload: dict, moment: datetime) -> dict:
-        handler = {
-            "RemoteStartTransaction": self._remote_start,
-            "RemoteStopTransaction": self._remote_stop,
-            "Reset": self._reset,
-            "ChangeAvailability": self._change_availability,
-            "UnlockConnector": self._unlock,
-            "TriggerMessage": self._trigger,
-            "ChangeConfiguration": self._change_configuration,
-            "GetConfiguration": self._get_configuration,
-        }.get(action)
-        if handler is None:
-            code = "NotSupported" if action in ocpp_frames.CENTRAL_SYSTEM_ACTIONS else "NotImplemented"
-            raise Refused(code, f"{action} is not supported by this simulated charger")
-        return handler(payload, moment)
-
-    def _connectors_with_tx(self) -> dict[str, dict]:
-        return {c: e for c, e in self.state["connectors"].items() if e["tx"]}
-
-    def _remote_start(self, payload: dict, moment: datetime) -> dict:
-        connectors = self.state["connectors"]
-        wanted = (
-            str(payload["connectorId"])
-            if "connectorId" in payload
-            else next((c for c, e in connectors.items() if e["status"] == "Available"), None)
-        )
-        if self.state["boot"] != "accepted" or wanted not in connectors or connectors[wanted]["status"] != "Available":
-            return {"status": "Rejected"}
-        # A driver is plugged in already: the car arrives at once with the remote idTag.
-        self._arrive_silently(wanted, moment)
-        connectors[wanted].update(
-            status="Preparing", idTag=payload["idTag"], until=simulator._iso(moment + timedelta(seconds=5))
-        )
-        self._send("Authorize", {"idTag": payload["idTag"]})
-        return {"status": "Accepted"}
-
-    def _remote_stop(self, payload: dict, moment: datetime) -> dict:
-        for connector, entry in self._connectors_with_tx().items():
-            if entry["tx"]["txId"] == payload["transactionId"]:
-                self._stop(connector, moment, "Remote")
-                return {"status": "Accepted"}
-        return {"status": "Rejected"}
-
-    def _reset(self, payload: dict, moment: datetime) -> dict:
-        for connector in self._connectors_with_tx():
-            self._stop(connector, moment, "HardReset" if payload["type"] == "Hard" else "SoftReset")
-        self.state["boot"] = "rebooting"  # the client closes the socket, reconnects and boots
-        return {"status": "Accepted"}
-
-    def _change_availability(self, payload: dict, moment: datetime) -> dict:
-        connectors = self.state["connectors"]
-        chosen = list(connectors) if payload["connectorId"] == 0 else [str(payload["connectorId"])]
-        if any(c not in connectors for c in chosen):
-            return {"status": "Rejected"}
-        target = "Unavailable" if payload["type"] == "Inoperative" else "Available"
-        idle = [c for c in chosen if connectors[c]["status"] in ("Available", "Unavailable")]
-        for connector in idle:
-            connectors[connector]["status"] = target  # reported by the next tick's StatusNotification
-        return {"status": "Accepted" if len(idle) == len(chosen) else "Scheduled"}
-
-    def _unlock(self, payload: dict, moment: datetime) -> dict:
-        connector = str(payload["connectorId"])
-        if connector not in self.state["connectors"]:
-            return {"status": "NotSupported"}
-        if self.state["connectors"][connector]["tx"]:
-            self._stop(connector, moment, "UnlockCommand")
-        return {"status": "Unlocked"}
-
-    def _trigger(self, payload: dict, moment: datetime) -> dict:
-        try:
-            self.force(payload["requestedMessage"], moment)
-        except simulator.NotPossible:
-            return {"status": "Rejected"}
-        return {"status": "Accepted"}
-
-    def _configuration(self) -> dict[str, tuple[str, bool]]:
-        return {
-            "HeartbeatInterval": (str(self.state["heartbeatInterval"]), False),
-            "MeterValueSampleInterval": (str(simulator.SAMPLE_SECONDS), True),
-            "NumberOfConnectors": (str(len(self.state["connectors"])), True),
-        }
-
-    def _change_configuration(self, payload: dict, moment: datetime) -> dict:
-        known = self._configuration()
-        if payload["key"] not in known:
-            return {"status": "NotSupported"}
-        if payload["key"] not in READ_WRITE_KEYS or not payload["value"].isdigit() or int(payload["value"]) < 1:
-            return {"status": "Rejected"}
-        self.state["heartbeatInterval"] = int(payload["value"])
-        return {"status": "Accepted"}
-
-    def _get_configuration(self, payload: dict, moment: datetime) -> dict:
-        known = self._configuration()
-        wanted = payload.get("key") or list(known)
-        return {
-            "configurationKey": [
-                {"key": k, "value": known[k][0], "readonly": known[k][1]} for k in wanted if k in known
-            ],
-            **({"unknownKey": unknown} if (unknown := [k for k in wanted if k not in known]) else {}),
-        }
 
 
 class WsCharger:
@@ -159,10 +46,10 @@ class WsCharger:
         password: str | None = None,
     ) -> None:
         self.id, self.url, self.speed, self.seed, self.counts = charge_point_id, url.rstrip("/"), speed, seed, counts
-        self.state = simulator.new_charger(
+        self.state = new_charger(
             charge_point_id, number, ocpp_frames.now(), random.Random(f"{seed}:{charge_point_id}:new")
         )
-        self.outbox: list[simulator.Outgoing] = []
+        self.outbox: list[Outgoing] = []
         self.waiting: tuple[str, asyncio.Future] | None = None
         self.ws: ClientConnection | None = None
         self.headers = (
@@ -171,12 +58,10 @@ class WsCharger:
             else {}
         )
 
-    def charger(self) -> WireCharger:
+    def charger(self) -> Charger:
         """A Charger over this charger's state, sending into the shared outbox."""
         rng = random.Random(f"{self.seed}:{self.id}:{self.state['clock']}#{self.state['seq']}")
-        charger = WireCharger(self.state, rng, self.speed)
-        charger.out = self.outbox
-        return charger
+        return Charger(self.state, rng, self.speed, self.outbox)
 
     async def run(self, until: float, tick_seconds: float) -> None:
         while time.monotonic() < until:
@@ -192,8 +77,8 @@ class WsCharger:
                         await self._flush()  # what the last tick (or a reset) still has to say
                     finally:
                         reader.cancel()
-                    if self.state["boot"] == "rebooting":
-                        self.state["boot"] = "new"
+                    if self.charger().rebooting:
+                        self.charger().reconnected()
                         continue
                 return
             except (TimeoutError, OSError, ConnectionClosed):
@@ -201,12 +86,8 @@ class WsCharger:
                 await asyncio.sleep(1)
 
     async def _live(self, until: float, tick_seconds: float) -> None:
-        while time.monotonic() < until and self.state["boot"] != "rebooting":
-            charger = self.charger()
-            now = ocpp_frames.now()
-            elapsed = min((now - simulator._at(self.state["wall"])).total_seconds(), simulator.MAX_CATCH_UP_SECONDS)
-            charger.run_until(simulator._at(self.state["clock"]) + timedelta(seconds=max(elapsed, 0) * self.speed))
-            self.state["wall"] = simulator._iso(now)
+        while time.monotonic() < until and not self.charger().rebooting:
+            self.charger().catch_up(ocpp_frames.now())
             await self._flush()
             await asyncio.sleep(tick_seconds)
 
@@ -217,7 +98,7 @@ class WsCharger:
             frame = self.outbox.pop(0).frame
             answer = await self._call(frame)
             if answer is not None:
-                self.charger().receive(frame[1], answer, simulator._at(self.state["clock"]))
+                self.charger().receive(frame[1], answer)
 
     async def _call(self, frame: list) -> list | None:
         future = asyncio.get_running_loop().create_future()
@@ -248,10 +129,8 @@ class WsCharger:
         self.counts["commands"] += 1
         _, unique_id, action, payload = frame
         try:
-            return ocpp_frames.call_result(
-                unique_id, self.charger().on_call(action, payload, simulator._at(self.state["clock"]))
-            )
-        except Refused as refused:
+            return ocpp_frames.call_result(unique_id, charger_commands.answer(self.charger(), action, payload))
+        except charger_commands.CommandRefused as refused:
             return ocpp_frames.call_error(unique_id, refused.code, str(refused))
         except (KeyError, TypeError, ValueError) as error:
             return ocpp_frames.call_error(unique_id, "FormatViolation", f"{action}: {error!r}")

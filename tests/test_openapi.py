@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from chalicelib import auth, openapi, settings
+from chalicelib import openapi, rest, settings
 
 
 def _operations(document: dict) -> set[tuple[str, str]]:
@@ -65,7 +65,7 @@ def test_the_protected_routes_of_the_app_are_exactly_the_documented_secured_ones
 
     routes = {(path, method) for path, methods in app_module.app.routes.items() for method in methods}
     assert secured == {(path, method) for path, method in routes if f"{method} {path}" not in OPEN}
-    key_now = auth.operator_route_options(current) == {"api_key_required": True}
+    key_now = rest.operator_route_options(current) == {"api_key_required": True}
     for path, methods in app_module.app.routes.items():
         for method, entry in methods.items():
             assert bool(entry.api_key_required) == (key_now and (path, method) in secured), (path, method)

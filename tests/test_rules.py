@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from chalicelib import charging_rules as rules
-from chalicelib import ocpp_frames, pricing, settings
+from chalicelib import ocpp_frames, pricing, settings, views
 from chalicelib.ocpp_frames import FrameError
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -195,7 +195,7 @@ def test_an_active_session_view_derives_energy_and_cost_from_the_latest_register
         "soc": Decimal("55.5"),
         "tariff": pricing.tariff_record(settings.Tariff(Decimal("0.40"), Decimal("0"), "EUR")),
     }
-    view = rules.session_view(item)
+    view = views.session_view(item)
     assert (view["currentEnergy"], view["cost"], view["power"], view["soc"]) == (2.5, 1.0, 7.4, 55.5)
 
 

@@ -1,0 +1,104 @@
+"""MeterValues: a session's latest register, power and SoC, or a connector's latest reading outside any
+known transaction. A bad sample is left out and counted as an anomaly; a register that goes down is not
+applied; readings older than the latest applied, or heard after the stop, stay with their session without
+moving it (it never reopens)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from chalicelib import charging_rules as rules
+from chalicelib import ocpp_frames, storage
+from chalicelib.central_message import Message, settle
+from chalicelib.transactions import MAX_ATTEMPTS, bounded_signed, keep_signed
+
+log = logging.getLogger("ev.central_system")
+# Readings arriving after the stop that a session keeps (their times): beyond this they are counted only.
+MAX_LATE_SAMPLE_TIMES = 200
+
+
+def meter_values(msg: Message) -> dict:
+    p = msg.payload
+    connector = p["connectorId"]
+    rules.check_connector(connector)
+    samples, anomalies = rules.meter_samples(p["meterValue"], msg.received_at, msg.settings.max_clock_drift_seconds)
+    latest = samples[-1]
+    register = rules.latest_register_wh(samples)
+    reading = {
+        k: v
+        for k, v in (("powerW", latest.power_w), ("soc", latest.soc), ("lastRegisterWh", register))
+        if v is not None
+    }
+    answer: dict = {}
+    stamp = msg.stamp(answer)
+    latest_time = ocpp_frames.format_timestamp(latest.timestamp)
+    if "transactionId" not in p:
+        return _connector_reading(msg, stamp, connector, reading, latest_time, anomalies)
+    session_id = rules.session_id(msg.charge_point_id, p["transactionId"])
+    signed = bounded_signed(samples, anomalies)
+    for _ in range(MAX_ATTEMPTS):
+        adds = {**rules.anomaly_counts(anomalies), **({"signedValues": len(signed)} if signed else {})}
+        result = storage.record_meter(
+            session_id, stamp, latest_time, {**reading, **rules.anomaly_sets(anomalies)}, register, adds
+        )
+        session = result.session
+        if result.outcome == storage.APPLIED:
+            keep_signed(msg, session_id, signed)
+            return answer
+        if result.outcome == storage.MISSING:
+            # Not a transaction of ours (yet): the reading is still the connector's latest.
+            log.warning(
+                json.dumps(
+                    {
+                        "event": "meter-values-unknown-transaction",
+                        "chargePointId": msg.charge_point_id,
+                        "messageId": msg.call.unique_id,
+                        "transactionId": str(p["transactionId"])[:40],
+                    }
+                )
+            )
+            return _connector_reading(msg, stamp, connector, reading, latest_time, anomalies)
+        if result.outcome != storage.CONFLICT or session is None:
+            return settle(result, answer, msg.charge_point_id)
+        if session["status"] != "Active" or latest_time <= session.get("lastMeterTime", ""):
+            _keep_unapplied(msg, session, samples, anomalies, signed)
+            return answer
+        if register is not None and register < max(int(session["lastRegisterWh"]), int(session["meterStart"])):
+            anomalies.append(
+                rules.Anomaly(
+                    "registerWentDown",
+                    f"energy register went down from {int(session['lastRegisterWh'])} to {register} Wh",
+                )
+            )
+            reading.pop("lastRegisterWh", None)
+            register = None
+    raise RuntimeError(f"{msg.charge_point_id}: meter values kept conflicting with concurrent updates")
+
+
+def _connector_reading(
+    msg: Message, stamp: storage.Stamp, connector: int, reading: dict, latest_time: str, anomalies: list[rules.Anomaly]
+) -> dict:
+    """A reading outside any known transaction: the connector's latest, ordered by its own time."""
+    sets = {f"connectorMeter.{connector}": {**reading, "timestamp": latest_time}, **rules.anomaly_sets(anomalies)}
+    result = storage.touch_charge_point(
+        stamp, sets, rules.anomaly_counts(anomalies), since=(f"connectorMeter.{connector}.timestamp", latest_time)
+    )
+    return settle(result, {}, msg.charge_point_id)
+
+
+def _keep_unapplied(
+    msg: Message, session: dict, samples: list[rules.MeterSample], anomalies: list[rules.Anomaly], signed: list[dict]
+) -> None:
+    """Readings older than the latest applied, or heard after the stop: they do not move the session
+    (it never reopens) but stay with it, with their anomalies and signed values."""
+    session_id = session["sessionId"]
+    applied_until = session.get("lastMeterTime", "")
+    if session["status"] != "Active":
+        late = [t for t in (ocpp_frames.format_timestamp(s.timestamp) for s in samples) if t > applied_until]
+        if late and not storage.attach_late_samples(session_id, late, MAX_LATE_SAMPLE_TIMES):
+            anomalies = anomalies + [rules.Anomaly("lateValuesNotKept", f"{len(late)} readings after the stop")]
+    adds = {**rules.anomaly_counts(anomalies), **({"signedValues": len(signed)} if signed else {})}
+    if adds:
+        storage.note_session(session_id, rules.anomaly_sets(anomalies), adds)
+    keep_signed(msg, session_id, signed)

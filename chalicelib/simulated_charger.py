@@ -1,0 +1,352 @@
+"""One simulated OCPP 1.6 charge point's behaviour, over its stored state: what it sends and when (boot,
+statuses, heartbeats, transactions, meter values), how it reacts to the central system's answers, and how
+what a command can make it do. It knows nothing of how frames travel.
+
+The surface a transport uses: `catch_up(now)` lives until now, `out` holds the CALLs to send, `receive`
+takes an answer to one of them, `force` sends one message type on demand, `rebooting`/`reconnected` for a
+Reset; charger_commands.answer answers a CALL from the central system with it. The bus simulator
+(simulator.py) and the WebSocket chargers (scripts/ws_chargers.py) both drive it so.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from chalicelib import charger_messages, charger_model, ocpp_frames
+from chalicelib.ocpp_frames import format_timestamp as iso
+from chalicelib.ocpp_frames import parse_timestamp as at
+
+RESEND_AFTER_SECONDS = 300
+# After a long pause (a stopped process, a lost tick) a charger lives at most this much time at once.
+MAX_CATCH_UP_SECONDS = 15 * 60
+FORCEABLE = (
+    "BootNotification",
+    "Heartbeat",
+    "StatusNotification",
+    "MeterValues",
+    "Authorize",
+    "StartTransaction",
+    "StopTransaction",
+    "DataTransfer",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+)
+
+
+class NotPossible(ValueError):
+    """The charger cannot send that message in its present state."""
+
+
+@dataclass
+class Outgoing:
+    """A frame a charger sends."""
+
+    charge_point_id: str
+    frame: list
+
+
+class Charger:
+    """One simulated charge point, over its stored state, for one tick, reaction or command."""
+
+    def __init__(self, state: dict, rng: random.Random, speed: float, out: list[Outgoing] | None = None) -> None:
+        self.state = state
+        self.rng = rng
+        self.speed = speed
+        self.out: list[Outgoing] = [] if out is None else out
+        self._wall_start = at(state["wall"])
+        self._clock_start = at(state["clock"])
+
+    @property
+    def moment(self) -> datetime:
+        """The charger's present, in simulated time."""
+        return at(self.state["clock"])
+
+    @property
+    def rebooting(self) -> bool:
+        return self.state["boot"] == "rebooting"
+
+    def reconnected(self) -> None:
+        self.state["boot"] = "new"
+
+    # -- sending ----------------------------------------------------------------------------------
+
+    def _wall(self, moment: datetime) -> datetime:
+        """Simulated time mapped onto the wall clock: at SIMULATOR_SPEED k, k simulated seconds pass
+        in one real second, and messages carry real times so the central system sees no clock skew."""
+        return self._wall_start + (moment - self._clock_start) / self.speed
+
+    def _send(self, action: str, payload: dict, awaited: dict | None = None) -> str:
+        self.state["seq"] += 1
+        unique_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        ocpp_frames.validate(ocpp_frames.CALL, action, payload)
+        self.out.append(Outgoing(self.state["id"], [ocpp_frames.CALL, unique_id, action, payload]))
+        if awaited is not None:
+            self.state["awaiting"][unique_id] = awaited
+        return unique_id
+
+    def _boot(self, moment: datetime) -> None:
+        self.state["boot"] = "sent"
+        self._send(
+            "BootNotification", charger_messages.boot(self.state), {"action": "BootNotification", "sentAt": iso(moment)}
+        )
+
+    def _status(self, connector: str, moment: datetime, error_code: str = "NoError") -> None:
+        entry = self.state["connectors"][connector]
+        self._send(
+            "StatusNotification",
+            charger_messages.status(int(connector), entry["status"], self._wall(moment), error_code),
+        )
+        entry["reported"] = entry["status"]
+
+    def _meter_values(self, connector: str, moment: datetime, power_w: float) -> dict:
+        return charger_messages.meter_values(
+            connector, self.state["connectors"][connector], self._wall(moment), power_w
+        )
+
+    def _transaction_message(self, connector: str, action: str, payload: dict) -> None:
+        """Send now if the transactionId is known, otherwise queue until the answer arrives."""
+        tx = self.state["connectors"][connector]["tx"]
+        if tx["txId"] is None:
+            tx["queue"].append([action, payload])
+        else:
+            self._send(action, {**payload, "transactionId": tx["txId"]})
+
+    # -- answers ----------------------------------------------------------------------------------
+
+    def receive(self, unique_id: str, frame: list) -> None:
+        """The central system's answer (CALLRESULT or CALLERROR) to a CALL this charger sent."""
+        awaited = self.state["awaiting"].pop(unique_id, None)
+        if awaited is None:
+            return
+        moment = self.moment
+        payload = frame[2] if frame[0] == ocpp_frames.CALLRESULT else None
+        if awaited["action"] == "BootNotification":
+            if payload and payload["status"] == "Accepted":
+                self.state["boot"] = "accepted"
+                self.state["heartbeatInterval"] = payload["interval"] or 60
+                self._announce(moment)
+            else:
+                self.state["boot"] = "refused"
+                self.state["bootRetry"] = iso(moment + timedelta(seconds=(payload or {}).get("interval") or 60))
+        elif awaited["action"] == "StartTransaction":
+            self._started(unique_id, payload, moment)
+
+    def _announce(self, moment: datetime) -> None:
+        """After an accepted boot: who it is (location, hardware) and every connector's status."""
+        self._send("DataTransfer", charger_messages.charger_info(self.state))
+        self._send("StatusNotification", charger_messages.status(0, "Available", self._wall(moment)))
+        for connector in self.state["connectors"]:
+            self._status(connector, moment)
+        self.state["lastHeartbeat"] = iso(moment)
+
+    def _find_tx(self, unique_id: str) -> dict | None:
+        """The transaction a StartTransaction uniqueId belongs to: running, or ended but not yet sent."""
+        for entry in self.state["connectors"].values():
+            if entry["tx"] and entry["tx"]["uid"] == unique_id:
+                return entry["tx"]
+        return self.state["unfinished"].get(unique_id)
+
+    def _started(self, unique_id: str, payload: dict | None, moment: datetime) -> None:
+        tx = self._find_tx(unique_id)
+        if tx is None:
+            return
+        finished = self.state["unfinished"].pop(unique_id, None) is not None
+        if payload is None:
+            # The central system refused the frame itself: the transaction never existed there.
+            tx["queue"] = []
+            if not finished:
+                connector = str(tx["start"]["connectorId"])
+                self.state["connectors"][connector]["tx"] = None
+                self._leave(connector, moment)
+            return
+        tx["txId"] = payload["transactionId"]
+        for action, queued in tx["queue"]:
+            self._send(action, {**queued, "transactionId": tx["txId"]})
+        tx["queue"] = []
+        if payload["idTagInfo"]["status"] != "Accepted" and not finished:
+            self._stop(str(tx["start"]["connectorId"]), moment, "DeAuthorized")
+
+    # -- behaviour --------------------------------------------------------------------------------
+
+    def catch_up(self, now: datetime) -> None:
+        """Live from the last wall-clock time it lived until `now` (SIMULATOR_SPEED times as fast)."""
+        elapsed = min((now - at(self.state["wall"])).total_seconds(), MAX_CATCH_UP_SECONDS)
+        self.run_until(self.moment + timedelta(seconds=max(elapsed, 0) * self.speed))
+        self.state["wall"] = iso(now)
+
+    def run_until(self, target: datetime) -> None:
+        moment = self.moment
+        if self.state["boot"] == "new" or (self.state["boot"] == "refused" and moment >= at(self.state["bootRetry"])):
+            self._boot(moment)
+        while moment < target:
+            step = min(timedelta(seconds=charger_model.SAMPLE_SECONDS), target - moment)
+            moment += step
+            if self.state["boot"] == "accepted":
+                self._live(moment, step.total_seconds())
+        self._resend_unanswered(target)
+        self.state["clock"] = iso(target)
+
+    def _resend_unanswered(self, moment: datetime) -> None:
+        """No answer after a while: the message or its answer was lost. Send it again (a new uniqueId;
+        the central system recognises a repeated StartTransaction by its content)."""
+        for unique_id, awaited in list(self.state["awaiting"].items()):
+            if (moment - at(awaited["sentAt"])).total_seconds() < RESEND_AFTER_SECONDS:
+                continue
+            del self.state["awaiting"][unique_id]
+            if awaited["action"] == "BootNotification":
+                self._boot(moment)
+            else:
+                tx = self._find_tx(unique_id)
+                if tx is not None:
+                    tx["uid"] = self._send("StartTransaction", tx["start"], {**awaited, "sentAt": iso(moment)})
+                    if unique_id in self.state["unfinished"]:
+                        self.state["unfinished"][tx["uid"]] = self.state["unfinished"].pop(unique_id)
+
+    def _live(self, moment: datetime, seconds: float) -> None:
+        connectors = self.state["connectors"]
+        drawing = [c for c, e in connectors.items() if e["status"] == "Charging"]
+        share_kw = self.state["profile"]["maxPower"] / max(len(drawing), 1)
+        for connector, entry in connectors.items():
+            self._advance_connector(connector, entry, moment, seconds, share_kw)
+            if entry["status"] != entry["reported"]:
+                self._status(connector, moment, entry.pop("errorCode", "NoError"))
+        last = self.state["lastHeartbeat"]
+        if last is None or (moment - at(last)).total_seconds() >= self.state["heartbeatInterval"]:
+            self._send("Heartbeat", {})
+            self.state["lastHeartbeat"] = iso(moment)
+
+    def _advance_connector(
+        self, connector: str, entry: dict, moment: datetime, seconds: float, share_kw: float
+    ) -> None:
+        status, until = entry["status"], entry["until"] and at(entry["until"])
+        if status == "Available":
+            if self.rng.random() < seconds / charger_model.MEAN_SECONDS_BETWEEN_FAULTS:
+                charger_model.fault(entry, self.rng, moment)
+            elif moment >= at(entry["nextArrival"]):
+                self._arrive(connector, moment)
+        elif status == "Faulted" and moment >= until:
+            entry.update(status=entry.pop("faultReturn") or "Available", until=None)
+        elif status == "Preparing" and moment >= until:
+            self._start(connector, moment)
+        elif status in ("Charging", "SuspendedEV"):
+            self._charge(connector, entry, moment, seconds, share_kw)
+        elif status == "Finishing" and moment >= until:
+            entry.update(
+                status="Available",
+                car=None,
+                until=None,
+                nextArrival=iso(moment + timedelta(seconds=self.rng.expovariate(1 / charger_model.MEAN_IDLE_SECONDS))),
+            )
+
+    def _arrive(self, connector: str, moment: datetime) -> None:
+        car = charger_model.arriving_car(self.rng, moment)
+        id_tag = f"DEMO-TAG-{self.rng.randint(1, 20):02d}"
+        self.state["connectors"][connector].update(
+            status="Preparing", car=car, idTag=id_tag, until=iso(moment + timedelta(seconds=self.rng.uniform(15, 60)))
+        )
+        self._send("Authorize", {"idTag": id_tag})
+
+    def _start(self, connector: str, moment: datetime) -> None:
+        entry = self.state["connectors"][connector]
+        start = charger_messages.start_transaction(connector, entry, self._wall(moment))
+        unique_id = self._send("StartTransaction", start, {"action": "StartTransaction", "sentAt": iso(moment)})
+        entry.update(
+            status="Charging",
+            until=None,
+            lastSample=iso(moment),
+            tx={"uid": unique_id, "txId": None, "start": start, "queue": []},
+        )
+
+    def _charge(self, connector: str, entry: dict, moment: datetime, seconds: float, share_kw: float) -> None:
+        car = entry["car"]
+        power_kw = 0.0
+        if entry["status"] == "Charging":
+            power_kw = charger_model.draw(entry, share_kw, seconds)
+            if car["soc"] >= car["targetSoc"]:
+                entry["status"] = "SuspendedEV"  # the car is full: it stops drawing, the driver is away
+            elif self.rng.random() < charger_model.PAUSE_CHANCE_PER_HOUR * seconds / 3600:
+                entry.update(status="SuspendedEV", until=iso(moment + timedelta(seconds=self.rng.uniform(60, 300))))
+        elif entry["until"] and moment >= at(entry["until"]) and car["soc"] < car["targetSoc"]:
+            entry.update(status="Charging", until=None)
+        if (moment - at(entry["lastSample"])).total_seconds() >= charger_model.SAMPLE_SECONDS:
+            entry["lastSample"] = iso(moment)
+            self._transaction_message(connector, "MeterValues", self._meter_values(connector, moment, power_kw * 1000))
+        if moment >= at(car["departure"]):
+            self._stop(connector, moment, "EVDisconnected")
+
+    def _stop(self, connector: str, moment: datetime, reason: str) -> None:
+        entry = self.state["connectors"][connector]
+        tx = entry["tx"]
+        self._transaction_message(
+            connector, "StopTransaction", charger_messages.stop_transaction(entry, self._wall(moment), reason)
+        )
+        if tx["txId"] is None:
+            # Its StopTransaction waits in the queue for the transactionId.
+            self.state["unfinished"][tx["uid"]] = tx
+        entry["tx"] = None
+        self._leave(connector, moment)
+
+    def _leave(self, connector: str, moment: datetime) -> None:
+        self.state["connectors"][connector].update(
+            status="Finishing", until=iso(moment + timedelta(seconds=self.rng.uniform(10, 60)))
+        )
+
+    def stop(self, connector: str, reason: str) -> None:
+        """The transaction on this connector ends now (a remote stop, a reset, an unlock)."""
+        self._stop(connector, self.moment, reason)
+
+    def plug_in(self, connector: str, id_tag: str) -> None:
+        """A driver is plugged in already and a remote start names the idTag: authorized, it starts in 5 s."""
+        self._plug_in(connector, self.moment)
+        self.state["connectors"][connector].update(
+            status="Preparing", idTag=id_tag, until=iso(self.moment + timedelta(seconds=5))
+        )
+        self._send("Authorize", {"idTag": id_tag})
+
+    def reboot(self) -> None:
+        """A Reset accepted: the transport closes the connection, reconnects, then calls `reconnected`."""
+        self.state["boot"] = "rebooting"
+
+    def _plug_in(self, connector: str, moment: datetime) -> None:
+        """A car plugged in at once, for a transaction started on demand."""
+        self.state["connectors"][connector].update(
+            car=charger_model.plugged_in_car(self.rng, moment), idTag="DEMO-TAG-01"
+        )
+
+    # -- on demand (POST /simulate with a messageType, TriggerMessage) ----------------------------
+
+    def force(self, action: str) -> None:
+        """Send one message of this type now."""
+        moment, connectors = self.moment, self.state["connectors"]
+        known = [c for c, e in connectors.items() if e["tx"] and e["tx"]["txId"] is not None]
+        if action == "BootNotification":
+            self._boot(moment)
+        elif action == "Heartbeat":
+            self._send("Heartbeat", {})
+        elif action == "StatusNotification":
+            self._status("1", moment)
+        elif action == "Authorize":
+            self._send("Authorize", {"idTag": f"DEMO-TAG-{self.rng.randint(1, 20):02d}"})
+        elif action == "DataTransfer":
+            self._send("DataTransfer", charger_messages.charger_info(self.state))
+        elif action in ("DiagnosticsStatusNotification", "FirmwareStatusNotification"):
+            self._send(action, {"status": "Idle"})
+        elif action == "StartTransaction":
+            free = [c for c, e in connectors.items() if e["status"] == "Available"]
+            if not free:
+                raise NotPossible(f"{self.state['id']} has no Available connector to start a transaction on")
+            self._plug_in(free[0], moment)
+            self._start(free[0], moment)
+        elif action == "MeterValues":
+            if known:
+                tx_id = connectors[known[0]]["tx"]["txId"]
+                self._send("MeterValues", {**self._meter_values(known[0], moment, 0.0), "transactionId": tx_id})
+            else:
+                self._send("MeterValues", self._meter_values("1", moment, 0.0))
+        elif action == "StopTransaction":
+            if not known:
+                raise NotPossible(f"{self.state['id']} has no transaction with a known transactionId to stop")
+            self._stop(known[0], moment, "Local")

@@ -1,0 +1,120 @@
+"""What the API shows: charge points, sessions and commands as JSON views of their stored items, and the
+paging limit of its lists. Shared by the REST layer and the OpenAPI document; no HTTP here."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from chalicelib import pricing
+from chalicelib.charging_rules import DEFAULT_MAX_POWER_W, plausible_energy_wh
+
+# The most items one page of a list returns.
+MAX_LIMIT = 100
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB numbers (Decimal) as JSON numbers."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def _anomalies(item: dict) -> dict:
+    """An item's anomaly counts by reason, with the latest one in words."""
+    counts = {key.removeprefix("anomaly_"): int(value) for key, value in item.items() if key.startswith("anomaly_")}
+    return {"counts": counts, "last": item.get("lastAnomaly")} if counts else {"counts": {}, "last": None}
+
+
+def _session_energy_wh(item: dict) -> int:
+    """An active session's energy so far: its latest register, never more than is plausible by then."""
+    raw = int(item.get("lastRegisterWh", item["meterStart"])) - int(item["meterStart"])
+    until = item.get("lastMeterTime") or item["startTime"]
+    cap = plausible_energy_wh(item["startTime"], until, float(item.get("maxPowerW", DEFAULT_MAX_POWER_W)))
+    return max(min(raw, cap), 0)
+
+
+def session_view(item: dict) -> dict:
+    """A session as the API shows it. Energy and cost of an active session are derived from its latest
+    register value and the tariff fixed at its start, so they are never stale copies."""
+    tariff = pricing.tariff_from_record(item["tariff"])
+    active = item["status"] == "Active"
+    energy_wh = _session_energy_wh(item) if active else int(item["energyWh"])
+    cost = pricing.session_cost(energy_wh, tariff) if active else Decimal(item["cost"])
+    view = {
+        "sessionId": item["sessionId"],
+        "chargePointId": item["chargePointId"],
+        "connectorId": int(item["connectorId"]),
+        "transactionId": int(item["transactionId"]),
+        "idTag": item["idTag"],
+        "userId": item["idTag"],
+        "status": item["status"],
+        "startTime": item["startTime"],
+        "stopTime": item.get("stopTime"),
+        "meterStart": int(item["meterStart"]),
+        "meterStop": plain(item.get("meterStop")),
+        "currentEnergy": round(max(energy_wh, 0) / 1000, 3),
+        "power": round(float(item.get("powerW", 0)) / 1000, 2) if active else 0.0,
+        "soc": None
+        if item.get("soc") is None
+        else float(Decimal(str(item["soc"])).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)),
+        "cost": float(cost),
+        "currency": tariff.currency,
+        "lastMeterTime": item.get("lastMeterTime"),
+        "stopReason": item.get("stopReason"),
+        "lateMeterValues": len(item.get("lateSampleTimes", ())),
+        "signedMeterValues": int(item.get("signedValues", 0)),
+        "anomalies": _anomalies(item),
+    }
+    return view
+
+
+_CHARGE_POINT_FIELDS = (
+    "chargePointId",
+    "status",
+    "location",
+    "model",
+    "vendor",
+    "connectors",
+    "maxPower",
+    "lastSeen",
+    "registration",
+    "serialNumber",
+    "firmwareVersion",
+    "firmwareStatus",
+    "diagnosticsStatus",
+    "bootedAt",
+    "connectorStatus",
+    "unknownStopCount",
+    "unknownStopsNotKept",
+    "online",
+    "chargeBoxSerialNumber",
+    "meterType",
+    "meterSerialNumber",
+    "iccid",
+    "imsi",
+)
+
+
+def charge_point_view(item: dict) -> dict:
+    return {
+        **{field: plain(item[field]) for field in _CHARGE_POINT_FIELDS if field in item},
+        "anomalies": _anomalies(item),
+    }
+
+
+def command_view(item: dict, status: str) -> dict:
+    """A remote command as the API shows it, with its status as of now."""
+    return {
+        "commandId": item["commandId"],
+        "chargePointId": item["chargePointId"],
+        "action": item["action"],
+        "payload": plain(item["payload"]),
+        "status": status,
+        "createdAt": item["createdAt"],
+        **{key: plain(item[key]) for key in ("sentAt", "answeredAt", "result", "error") if key in item},
+    }
