@@ -127,6 +127,9 @@ def test_meter_readings_keep_time_order_and_a_rising_register():
     assert older.outcome == lower.outcome == Outcome.CONFLICT and older.session["lastRegisterWh"] == 500
     missing = storage.record_meter("nope", stamp("CP-1", "m3", 8), T.format(8), {}, None)
     assert missing.outcome == Outcome.MISSING
+    # Heard before the last message (a late delivery): still MISSING, not a conflict to retry.
+    late_and_missing = storage.record_meter("nope", stamp("CP-1", "m4", 2), T.format(2), {}, None)
+    assert late_and_missing.outcome == Outcome.MISSING
     assert storage.get_session("s-CP-1-001")["lastRegisterWh"] == 500
 
 

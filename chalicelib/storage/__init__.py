@@ -1,6 +1,7 @@
 """DynamoDB: the only code that talks to it, one module per aggregate.
 
-- dynamo: the client, the table names, (de)serialisation, the expression builder, the request helpers
+- dynamo: the client, the table names, (de)serialisation, the expression builder
+- operations: the requests (conditional updates, transactions, batches, pages), refusals made answers
 - guard: the guard on the charge point every write that applies an OCPP message carries, and its outcomes
 - charge_points, sessions, early_stops, stats, commands, simulator_state: the aggregates
 - tables: table creation from .chalice/resources.json, and the health probe
@@ -22,7 +23,6 @@ from chalicelib.storage.charge_points import (
 )
 from chalicelib.storage.commands import create_command, get_command, outbox, release_command_slot, update_command
 from chalicelib.storage.dynamo import (
-    Page,
     Tables,
     ValueRefused,
     client,
@@ -34,6 +34,7 @@ from chalicelib.storage.dynamo import (
 )
 from chalicelib.storage.early_stops import EARLY_STOP_PREFIX, forget_early_stop, get_early_stop, keep_early_stop
 from chalicelib.storage.guard import Outcome, Result, Stamp, classify
+from chalicelib.storage.operations import Page
 from chalicelib.storage.sessions import (
     SESSION_FLEET,
     attach_late_samples,

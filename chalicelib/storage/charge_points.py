@@ -5,18 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.storage.dynamo import (
-    Expression,
-    Page,
-    client,
-    get_item,
-    query_page,
-    tables,
-    to_item,
-    transact,
-    update_if,
-)
+from chalicelib.storage.dynamo import Expression, client, tables, to_item
 from chalicelib.storage.guard import Outcome, Result, Stamp, classify, guarded_update, refusal, write_guarded
+from chalicelib.storage.operations import Page, get_item, query_page, transact, update_if
 from chalicelib.storage.stats import stats_update
 
 CHARGE_POINT_FLEET = "chargepoint"

@@ -3,7 +3,8 @@ with the charger's single slot for an outstanding command on its charge point it
 
 from __future__ import annotations
 
-from chalicelib.storage.dynamo import Expression, client, from_item, get_item, tables, to_item, transact, update_if
+from chalicelib.storage.dynamo import Expression, client, from_item, tables, to_item
+from chalicelib.storage.operations import get_item, transact, update_if
 
 
 def create_command(command: dict, connection_id: str, stale_before: str) -> bool:

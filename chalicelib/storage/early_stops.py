@@ -4,8 +4,9 @@ which only counts them (unknownStopCount), so that a charger cannot fill the tab
 
 from __future__ import annotations
 
-from chalicelib.storage.dynamo import Expression, tables, to_item, transact
+from chalicelib.storage.dynamo import Expression, tables, to_item
 from chalicelib.storage.guard import Outcome, Result, Stamp, classify, guarded_update
+from chalicelib.storage.operations import transact
 from chalicelib.storage.sessions import get_session, session_and_charge_point
 
 EARLY_STOP_PREFIX = "stop#"

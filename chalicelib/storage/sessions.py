@@ -4,20 +4,9 @@ the listing."""
 
 from __future__ import annotations
 
-from chalicelib.storage.dynamo import (
-    Expression,
-    Page,
-    batch_write,
-    client,
-    from_item,
-    get_item,
-    query_page,
-    tables,
-    to_item,
-    transact,
-    update_if,
-)
+from chalicelib.storage.dynamo import Expression, client, from_item, tables, to_item
 from chalicelib.storage.guard import Outcome, Result, Stamp, refusal, write_guarded
+from chalicelib.storage.operations import Page, batch_write, get_item, query_page, transact, update_if
 from chalicelib.storage.stats import stats_update
 
 SESSION_FLEET = "session"

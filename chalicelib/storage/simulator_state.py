@@ -6,17 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from chalicelib.storage.dynamo import (
-    Expression,
-    batch_get,
-    batch_write,
-    client,
-    from_item,
-    tables,
-    to_item,
-    update_if,
-    updated_if,
-)
+from chalicelib.storage.dynamo import Expression, client, from_item, tables, to_item
+from chalicelib.storage.operations import batch_get, batch_write, update_if, updated_if
 
 
 def load_simulator_items(keys: Iterable[str]) -> dict[str, dict]:

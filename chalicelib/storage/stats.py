@@ -3,7 +3,8 @@ count carry the stats update in their own transaction (see stats_update)."""
 
 from __future__ import annotations
 
-from chalicelib.storage.dynamo import Expression, batch_get, client, tables, to_item
+from chalicelib.storage.dynamo import Expression, client, tables, to_item
+from chalicelib.storage.operations import batch_get
 
 
 def _key(shard: int) -> dict:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chalicelib import settings
-from chalicelib.storage.dynamo import client, get_item, tables
+from chalicelib.storage.dynamo import client, tables
+from chalicelib.storage.operations import get_item
 
 RESOURCES_FILE = Path(__file__).resolve().parents[2] / ".chalice" / "resources.json"
 # Logical id in resources.json -> the Settings attribute holding the table's name.
