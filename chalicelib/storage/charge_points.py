@@ -7,7 +7,7 @@ from typing import Any
 
 from chalicelib.storage.dynamo import Expression, client, tables, to_item
 from chalicelib.storage.guard import Outcome, Result, Stamp, classify, guarded_update, refusal, write_guarded
-from chalicelib.storage.operations import Page, get_item, query_page, transact, update_if
+from chalicelib.storage.operations import Page, conditional_update, get_item, query_page, transact, update_if
 from chalicelib.storage.stats import stats_update
 
 CHARGE_POINT_FLEET = "chargepoint"
@@ -126,13 +126,8 @@ def set_online(charge_point_id: str, online: bool, seen: str, connection_id: str
             condition += f" AND {expr.name('connectionId')} = {expr.value(connection_id)}"
         if with_seen:
             condition += f" AND {expr.name('lastSeen')} <= {expr.value(seen)}"
-        return {
-            "TableName": tables().charge_points,
-            "Key": to_item({"chargePointId": charge_point_id}),
-            "UpdateExpression": expr.update(sets),
-            "ConditionExpression": condition,
-            **expr.args(),
-        }
+        key = {"chargePointId": charge_point_id}
+        return conditional_update(tables().charge_points, key, expr, expr.update(sets), condition)
 
     return update_if(update(with_seen=True)) or update_if(update(with_seen=False))
 

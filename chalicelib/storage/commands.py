@@ -4,7 +4,7 @@ with the charger's single slot for an outstanding command on its charge point it
 from __future__ import annotations
 
 from chalicelib.storage.dynamo import Expression, client, from_item, tables, to_item
-from chalicelib.storage.operations import get_item, transact, update_if
+from chalicelib.storage.operations import conditional_update, get_item, transact, update_if
 
 
 def create_command(command: dict, connection_id: str, stale_before: str) -> bool:
@@ -68,27 +68,15 @@ def update_command(charge_point_id: str, command_id: str, sets: dict, only_if_qu
     condition = f"{expr.name('status')} = {expr.value('pending')}"
     if only_if_queued:
         condition += f" AND attribute_exists({outbox_name})"
-    return update_if(
-        {
-            "TableName": tables().commands,
-            "Key": to_item({"chargePointId": charge_point_id, "commandId": command_id}),
-            "UpdateExpression": f"{expr.update(sets)} REMOVE {outbox_name}",
-            "ConditionExpression": condition,
-            **expr.args(),
-        }
-    )
+    key = {"chargePointId": charge_point_id, "commandId": command_id}
+    update = f"{expr.update(sets)} REMOVE {outbox_name}"
+    return update_if(conditional_update(tables().commands, key, expr, update, condition))
 
 
 def release_command_slot(charge_point_id: str, command_id: str) -> bool:
     """Free the charger's outstanding-command slot if this command still holds it: 1 UpdateItem."""
     expr = Expression()
     slot = expr.name("pendingCommand")
-    return update_if(
-        {
-            "TableName": tables().charge_points,
-            "Key": to_item({"chargePointId": charge_point_id}),
-            "UpdateExpression": f"REMOVE {slot}",
-            "ConditionExpression": f"{slot}.{expr.name('commandId')} = {expr.value(command_id)}",
-            **expr.args(),
-        }
-    )
+    condition = f"{slot}.{expr.name('commandId')} = {expr.value(command_id)}"
+    key = {"chargePointId": charge_point_id}
+    return update_if(conditional_update(tables().charge_points, key, expr, f"REMOVE {slot}", condition))

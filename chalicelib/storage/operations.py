@@ -19,6 +19,18 @@ def get_item(table: str, key: dict, consistent: bool = False) -> dict | None:
     return from_item(response["Item"]) if "Item" in response else None
 
 
+def conditional_update(table: str, key: dict, expr: Expression, update: str, condition: str, **extra: str) -> dict:
+    """UpdateItem arguments: `update` on the item at key when `condition` holds (their names and values in expr)."""
+    return {
+        "TableName": table,
+        "Key": to_item(key),
+        "UpdateExpression": update,
+        "ConditionExpression": condition,
+        **extra,
+        **expr.args(),
+    }
+
+
 def update_if(args: dict) -> bool:
     """One conditional UpdateItem: False when its condition does not hold."""
     return updated_if(args) is not None

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from chalicelib.storage.dynamo import Expression, client, from_item, tables, to_item
 from chalicelib.storage.guard import Outcome, Result, Stamp, refusal, write_guarded
-from chalicelib.storage.operations import Page, batch_write, get_item, query_page, transact, update_if
+from chalicelib.storage.operations import (
+    Page,
+    batch_write,
+    conditional_update,
+    get_item,
+    query_page,
+    transact,
+    update_if,
+)
 from chalicelib.storage.stats import stats_update
 
 SESSION_FLEET = "session"
@@ -101,15 +109,9 @@ def attach_late_samples(session_id: str, sample_times: list[str], max_kept: int)
     so a duplicate delivery adds nothing, of at most max_kept times: 1 UpdateItem. False when full."""
     expr = Expression()
     late = expr.name("lateSampleTimes")
-    return update_if(
-        {
-            "TableName": tables().sessions,
-            "Key": to_item({"sessionId": session_id}),
-            "UpdateExpression": f"ADD {late} {expr.value(set(sample_times))}",
-            "ConditionExpression": f"attribute_not_exists({late}) OR size({late}) < {expr.value(max_kept)}",
-            **expr.args(),
-        }
-    )
+    update = f"ADD {late} {expr.value(set(sample_times))}"
+    condition = f"attribute_not_exists({late}) OR size({late}) < {expr.value(max_kept)}"
+    return update_if(conditional_update(tables().sessions, {"sessionId": session_id}, expr, update, condition))
 
 
 def note_session(session_id: str, sets: dict | None = None, adds: dict | None = None) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from chalicelib.storage.dynamo import Expression, client, from_item, tables, to_item
-from chalicelib.storage.operations import batch_get, batch_write, update_if, updated_if
+from chalicelib.storage.operations import batch_get, batch_write, conditional_update, update_if, updated_if
 
 
 def load_simulator_items(keys: Iterable[str]) -> dict[str, dict]:
@@ -30,14 +30,7 @@ def put_simulator_item(item: dict) -> None:
 
 def _on_lease(name: str, expr: Expression, update: str, condition: str, **extra: str) -> dict:
     """UpdateItem arguments on the lease's item."""
-    return {
-        "TableName": tables().simulator,
-        "Key": to_item({"pk": name}),
-        "UpdateExpression": update,
-        "ConditionExpression": condition,
-        **extra,
-        **expr.args(),
-    }
+    return conditional_update(tables().simulator, {"pk": name}, expr, update, condition, **extra)
 
 
 def acquire_lease(name: str, holder: str, now_epoch: float, seconds: float) -> bool:
