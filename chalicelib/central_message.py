@@ -65,10 +65,10 @@ def not_accepted(charge_point_id: str, charge_point: dict | None) -> FrameError:
 
 def settle(result: storage.Result, answer: dict, charge_point_id: str) -> dict:
     """The answer once a guarded write is done: a repeat gets the first answer again."""
-    if result.outcome == storage.NOT_ACCEPTED:
+    if result.outcome == storage.Outcome.NOT_ACCEPTED:
         raise not_accepted(charge_point_id, result.charge_point)
-    if result.outcome == storage.DUPLICATE and result.charge_point:
+    if result.outcome == storage.Outcome.DUPLICATE and result.charge_point:
         return json.loads(result.charge_point["lastAnswer"])
-    if result.outcome == storage.CONFLICT:
+    if result.outcome == storage.Outcome.CONFLICT:
         raise RuntimeError(f"{charge_point_id}: kept conflicting with concurrent updates")
     return answer

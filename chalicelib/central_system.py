@@ -174,7 +174,7 @@ def boot_notification(msg: Message) -> dict:
             )
         )
     result = storage.touch_charge_point(stamp, fields, since=("bootedAt", msg.seen), booting=True)
-    if result.outcome == storage.NOT_ACCEPTED:  # a charger never registered, refused: nothing to keep
+    if result.outcome == storage.Outcome.NOT_ACCEPTED:  # a charger never registered, refused: nothing to keep
         return answer
     return settle(result, answer, msg.charge_point_id)
 
@@ -217,7 +217,7 @@ def status_notification(msg: Message) -> dict:
     for attempt in range(STATUS_ATTEMPTS):
         charge_point = storage.get_charge_point(msg.charge_point_id, consistent=True)
         outcome = storage.classify(charge_point, stamp)
-        if outcome in (storage.NOT_ACCEPTED, storage.DUPLICATE):
+        if outcome in (storage.Outcome.NOT_ACCEPTED, storage.Outcome.DUPLICATE):
             return settle(storage.Result(outcome, charge_point), answer, msg.charge_point_id)
         assert charge_point is not None  # a missing one is NOT_ACCEPTED
         announced = int(charge_point.get("announcedConnectors", 0))
@@ -239,10 +239,10 @@ def status_notification(msg: Message) -> dict:
             sets,
             check_seen,
         )
-        if result.outcome == storage.STALE:
+        if result.outcome == storage.Outcome.STALE:
             check_seen = False
-        elif result.outcome != storage.CONFLICT:
-            if result.outcome == storage.APPLIED and p["status"] != "Charging":
+        elif result.outcome != storage.Outcome.CONFLICT:
+            if result.outcome == storage.Outcome.APPLIED and p["status"] != "Charging":
                 transactions.connector_stopped_charging(charge_point, connector)
             return settle(result, answer, msg.charge_point_id)
         else:

@@ -43,10 +43,10 @@ def meter_values(msg: Message) -> dict:
             session_id, stamp, latest_time, {**reading, **rules.anomaly_sets(anomalies)}, register, adds
         )
         session = result.session
-        if result.outcome == storage.APPLIED:
+        if result.outcome == storage.Outcome.APPLIED:
             keep_signed(msg, session_id, signed)
             return answer
-        if result.outcome == storage.MISSING:
+        if result.outcome == storage.Outcome.MISSING:
             # Not a transaction of ours (yet): the reading is still the connector's latest.
             log.warning(
                 json.dumps(
@@ -59,7 +59,7 @@ def meter_values(msg: Message) -> dict:
                 )
             )
             return _connector_reading(msg, stamp, connector, reading, latest_time, anomalies)
-        if result.outcome != storage.CONFLICT or session is None:
+        if result.outcome != storage.Outcome.CONFLICT or session is None:
             return settle(result, answer, msg.charge_point_id)
         if session["status"] != "Active" or latest_time <= session.get("lastMeterTime", ""):
             _keep_unapplied(msg, session, samples, anomalies, signed)

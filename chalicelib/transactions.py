@@ -84,7 +84,7 @@ def start_transaction(msg: Message) -> dict:
             _start_after_its_stop(msg, session, answer, sets, early_stop)
             return answer
         result = storage.start_session(session, msg.stamp(answer), msg.shard, sets)
-        if result.outcome == storage.APPLIED:
+        if result.outcome == storage.Outcome.APPLIED:
             telemetry.event(
                 log,
                 logging.INFO,
@@ -134,7 +134,7 @@ def _close_superseded(msg: Message, session: dict, stop_time: str) -> None:
 def _start_after_its_stop(msg: Message, session: dict, answer: dict, sets: dict, stop: dict) -> None:
     """The stop heard before this start completes the session now."""
     result = storage.start_session(session, msg.stamp(answer), msg.shard, sets)
-    if result.outcome != storage.APPLIED:
+    if result.outcome != storage.Outcome.APPLIED:
         settle(result, answer, msg.charge_point_id)  # refused or conflicting: raises
         return  # a resent start: its session exists, its stop was applied
     anomalies = [rules.Anomaly("stopBeforeStart", f"its stop arrived at {stop['receivedAt']}, before its start")]
@@ -252,10 +252,10 @@ def stop_transaction(msg: Message) -> dict:
             facts,
             len(signed),
         )
-        if result.outcome in (storage.APPLIED, storage.DUPLICATE):
+        if result.outcome in (storage.Outcome.APPLIED, storage.Outcome.DUPLICATE):
             keep_signed(msg, session_id, signed)
             return answer
-        if result.outcome != storage.CONFLICT:
+        if result.outcome != storage.Outcome.CONFLICT:
             return settle(result, answer, msg.charge_point_id)
     raise RuntimeError(f"{msg.charge_point_id}: stop kept conflicting with concurrent updates")
 
@@ -293,7 +293,7 @@ def _complete(
     }
     adds = {**rules.anomaly_counts(anomalies), **({"signedValues": signed} if signed else {})}
     result = storage.complete_session(session_id, stamp, sets, msg.shard, energy_wh, pricing.to_minor_units(cost), adds)
-    if result.outcome == storage.APPLIED:  # counted once: a redelivered stop is a DUPLICATE
+    if result.outcome == storage.Outcome.APPLIED:  # counted once: a redelivered stop is a DUPLICATE
         telemetry.event(
             log,
             logging.INFO,
@@ -331,6 +331,6 @@ def _keep_early_stop(msg: Message, stamp: storage.Stamp, answer: dict, session_i
         # Not an id this central system gives out: it can never start here. Counted only.
         return settle(storage.touch_charge_point(stamp, adds={"unknownStopsNotKept": 1}), answer, msg.charge_point_id)
     result = storage.keep_early_stop(stamp, session_id, record, MAX_EARLY_STOPS)
-    if result.outcome == storage.CONFLICT:  # this charger's kept stops are at their bound
+    if result.outcome == storage.Outcome.CONFLICT:  # this charger's kept stops are at their bound
         result = storage.touch_charge_point(stamp, adds={"unknownStopsNotKept": 1})
     return settle(result, answer, msg.charge_point_id)

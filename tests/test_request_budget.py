@@ -290,7 +290,7 @@ def test_a_simulator_tick_batches_state_reads_writes_and_events(aws, event_bridg
     answers = [central_system.handle(m["chargePointId"], m["message"], now) for m in sent]
     batches.clear()
     events.use(publisher)
-    for message, answer in zip(sent, answers):
+    for message, answer in zip(sent, answers, strict=True):
         with storage.counting_requests() as counted:
             simulator.receive_reply(
                 {
@@ -319,7 +319,7 @@ def test_importing_app_creates_no_client_and_imports_nothing_heavy():
         "import json, sys, app\n"
         "from chalicelib import events, storage\n"
         "heavy = ['boto3', 'botocore', 'jsonschema', 'ocpp', 'moto', 'boto3.dynamodb.types']\n"
-        "print(json.dumps([storage._client, events._client, [m for m in heavy if m in sys.modules]]))"
+        "print(json.dumps([storage.dynamo._client, events._client, [m for m in heavy if m in sys.modules]]))"
     )
     env = {"PATH": "/usr/bin:/bin", **TEST_ENV}
     result = subprocess.run(

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from chalicelib import storage
+from chalicelib.storage import Outcome
 
 pytestmark = pytest.mark.usefixtures("backend")
 T = "2026-11-24T12:00:{:02d}.000Z"
@@ -54,11 +55,11 @@ def session(cp: str, n: int, second: int = 1, status: str = "Active") -> dict:
 def test_the_guard_tells_applied_duplicate_stale_and_not_accepted_apart():
     assert storage.create_charge_point(charge_point("CP-1"), 0)
     assert not storage.create_charge_point(charge_point("CP-1"), 0)  # exists: condition fails, nothing changes
-    assert storage.touch_charge_point(stamp("CP-1", "a", 10), {"model": "M"}).outcome == storage.APPLIED
+    assert storage.touch_charge_point(stamp("CP-1", "a", 10), {"model": "M"}).outcome == Outcome.APPLIED
     repeat = storage.touch_charge_point(stamp("CP-1", "a", 20), {"model": "changed"})
-    assert repeat.outcome == storage.DUPLICATE and repeat.charge_point["model"] == "M"
-    assert storage.touch_charge_point(stamp("CP-1", "b", 5)).outcome == storage.STALE
-    assert storage.touch_charge_point(stamp("CP-2", "c", 5)).outcome == storage.NOT_ACCEPTED
+    assert repeat.outcome == Outcome.DUPLICATE and repeat.charge_point["model"] == "M"
+    assert storage.touch_charge_point(stamp("CP-1", "b", 5)).outcome == Outcome.STALE
+    assert storage.touch_charge_point(stamp("CP-2", "c", 5)).outcome == Outcome.NOT_ACCEPTED
     item = storage.get_charge_point("CP-1", consistent=True)
     assert (item["lastCallId"], item["lastSeen"], item["model"]) == ("a", T.format(10), "M")
     assert storage.get_charge_point("CP-2") is None  # a refused update never creates an item
@@ -76,12 +77,12 @@ def test_apply_status_is_optimistic_on_the_status_version_and_moves_the_counters
     entry = {"status": "Available", "errorCode": "NoError", "timestamp": T.format(1)}
     assert (
         storage.apply_status(stamp("CP-1", "s1", 1), "1", entry, "Available", "Unknown", 0, 3).outcome
-        == storage.APPLIED
+        == Outcome.APPLIED
     )
     stale_version = storage.apply_status(
         stamp("CP-1", "s2", 2), "1", {**entry, "status": "Charging"}, "Charging", "Unknown", 0, 3
     )
-    assert stale_version.outcome == storage.CONFLICT
+    assert stale_version.outcome == Outcome.CONFLICT
     item = storage.get_charge_point("CP-1", consistent=True)
     assert item["status"] == "Available" and int(item["statusVersion"]) == 1
     totals = storage.read_stats(16)
@@ -93,14 +94,14 @@ def test_apply_status_is_optimistic_on_the_status_version_and_moves_the_counters
 
 def test_a_session_starts_once_and_completes_once():
     storage.create_charge_point(charge_point("CP-1"), 0)
-    assert storage.start_session(session("CP-1", 1), stamp("CP-1", "start", 1), 0).outcome == storage.APPLIED
+    assert storage.start_session(session("CP-1", 1), stamp("CP-1", "start", 1), 0).outcome == Outcome.APPLIED
     again = storage.start_session(session("CP-1", 1), stamp("CP-1", "start-resent", 2), 0)
-    assert again.outcome == storage.DUPLICATE and again.session["transactionId"] == 1
+    assert again.outcome == Outcome.DUPLICATE and again.session["transactionId"] == 1
     sets = {"stopTime": T.format(9), "energyWh": 900, "cost": "0.27", "meterStop": 1000}
-    assert storage.complete_session("s-CP-1-001", stamp("CP-1", "stop", 9), sets, 0, 900, 27).outcome == storage.APPLIED
+    assert storage.complete_session("s-CP-1-001", stamp("CP-1", "stop", 9), sets, 0, 900, 27).outcome == Outcome.APPLIED
     assert (
         storage.complete_session("s-CP-1-001", stamp("CP-1", "stop2", 10), sets, 0, 900, 27).outcome
-        == storage.DUPLICATE
+        == Outcome.DUPLICATE
     )
     totals = storage.read_stats(16)
     assert (totals["activeSessions"], totals["completedSessions"], totals["energyWh"]) == (0, 1, 900)
@@ -110,7 +111,7 @@ def test_a_session_starts_once_and_completes_once():
 def test_a_transaction_whose_guard_fails_writes_none_of_its_items():
     storage.create_charge_point(charge_point("CP-1"), 0)
     result = storage.start_session(session("CP-9", 1), stamp("CP-9", "start", 1), 0)  # CP-9 never booted
-    assert result.outcome == storage.NOT_ACCEPTED
+    assert result.outcome == Outcome.NOT_ACCEPTED
     assert storage.get_session("s-CP-9-001") is None and storage.read_stats(16).get("activeSessions", 0) == 0
 
 
@@ -119,13 +120,16 @@ def test_meter_readings_keep_time_order_and_a_rising_register():
     storage.start_session(session("CP-1", 1), stamp("CP-1", "start", 1), 0)
     assert (
         storage.record_meter("s-CP-1-001", stamp("CP-1", "m1", 5), T.format(5), {"lastRegisterWh": 500}, 500).outcome
-        == storage.APPLIED
+        == Outcome.APPLIED
     )
     older = storage.record_meter("s-CP-1-001", stamp("CP-1", "m0", 6), T.format(4), {"lastRegisterWh": 400}, 400)
     lower = storage.record_meter("s-CP-1-001", stamp("CP-1", "m2", 7), T.format(7), {"lastRegisterWh": 300}, 300)
-    assert older.outcome == lower.outcome == storage.CONFLICT and older.session["lastRegisterWh"] == 500
+    assert older.outcome == lower.outcome == Outcome.CONFLICT and older.session["lastRegisterWh"] == 500
     missing = storage.record_meter("nope", stamp("CP-1", "m3", 8), T.format(8), {}, None)
-    assert missing.outcome == storage.MISSING
+    assert missing.outcome == Outcome.MISSING
+    # Heard before the last message (a late delivery): still MISSING, not a conflict to retry.
+    late_and_missing = storage.record_meter("nope", stamp("CP-1", "m4", 2), T.format(2), {}, None)
+    assert late_and_missing.outcome == Outcome.MISSING
     assert storage.get_session("s-CP-1-001")["lastRegisterWh"] == 500
 
 
@@ -208,10 +212,10 @@ def test_a_password_hash_round_trips_and_is_replaced():
 def test_a_repeat_is_the_same_id_and_the_same_digest_not_the_id_alone():
     storage.create_charge_point(charge_point("CP-1"), 0)
     first = storage.Stamp("CP-1", "1", T.format(1), "{}", "digest-a")
-    assert storage.touch_charge_point(first, {"model": "A"}).outcome == storage.APPLIED
+    assert storage.touch_charge_point(first, {"model": "A"}).outcome == Outcome.APPLIED
     reused = storage.Stamp("CP-1", "1", T.format(2), "{}", "digest-b")  # the counter restarted: another message
-    assert storage.touch_charge_point(reused, {"model": "B"}).outcome == storage.APPLIED
-    assert storage.touch_charge_point(reused, {"model": "C"}).outcome == storage.DUPLICATE
+    assert storage.touch_charge_point(reused, {"model": "B"}).outcome == Outcome.APPLIED
+    assert storage.touch_charge_point(reused, {"model": "C"}).outcome == Outcome.DUPLICATE
     assert storage.get_charge_point("CP-1", consistent=True)["model"] == "B"
 
 
@@ -223,13 +227,13 @@ def test_a_fact_heard_before_the_last_message_is_stored_in_its_own_time_order():
         {"firmwareStatus": "Installed", "firmwareStatusTime": T.format(20)},
         since=("firmwareStatusTime", T.format(20)),
     )
-    assert late.outcome == storage.APPLIED
+    assert late.outcome == Outcome.APPLIED
     older = storage.touch_charge_point(
         stamp("CP-1", "fw0", 10),
         {"firmwareStatus": "Downloading", "firmwareStatusTime": T.format(10)},
         since=("firmwareStatusTime", T.format(10)),
     )
-    assert older.outcome == storage.SUPERSEDED
+    assert older.outcome == Outcome.SUPERSEDED
     item = storage.get_charge_point("CP-1", consistent=True)
     assert (item["firmwareStatus"], item["lastSeen"]) == ("Installed", T.format(30))  # lastSeen never goes back
 
@@ -243,10 +247,10 @@ def test_a_stop_kept_before_its_start_is_found_by_the_start_and_bounded_per_char
         "reason": "Local",
         "receivedAt": T.format(2),
     }
-    assert storage.keep_early_stop(stamp("CP-1", "st", 2), "s-CP-1-007", record, 2).outcome == storage.APPLIED
-    assert storage.keep_early_stop(stamp("CP-1", "st2", 3), "s-CP-1-007", record, 2).outcome == storage.SUPERSEDED
-    assert storage.keep_early_stop(stamp("CP-1", "st3", 4), "s-CP-1-008", record, 2).outcome == storage.APPLIED
-    assert storage.keep_early_stop(stamp("CP-1", "st4", 5), "s-CP-1-009", record, 2).outcome == storage.CONFLICT
+    assert storage.keep_early_stop(stamp("CP-1", "st", 2), "s-CP-1-007", record, 2).outcome == Outcome.APPLIED
+    assert storage.keep_early_stop(stamp("CP-1", "st2", 3), "s-CP-1-007", record, 2).outcome == Outcome.SUPERSEDED
+    assert storage.keep_early_stop(stamp("CP-1", "st3", 4), "s-CP-1-008", record, 2).outcome == Outcome.APPLIED
+    assert storage.keep_early_stop(stamp("CP-1", "st4", 5), "s-CP-1-009", record, 2).outcome == Outcome.CONFLICT
     assert storage.get_early_stop("s-CP-1-007")["timestamp"] == T.format(9)
     storage.forget_early_stop("CP-1", "s-CP-1-007")
     assert storage.get_early_stop("s-CP-1-007") is None  # applied: kept as a record, no longer waiting

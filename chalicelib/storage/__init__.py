@@ -1,0 +1,126 @@
+"""DynamoDB: the only code that talks to it, one module per aggregate.
+
+- dynamo: the client, the table names, (de)serialisation, the expression builder
+- operations: the requests (conditional updates, transactions, batches, pages), refusals made answers
+- guard: the guard on the charge point every write that applies an OCPP message carries, and its outcomes
+- charge_points, sessions, early_stops, stats, commands, simulator_state: the aggregates
+- tables: table creation from .chalice/resources.json, and the health probe
+
+Callers use the package (`storage.touch_charge_point(...)`): everything public is re-exported here.
+Request counts per operation are in the docstrings and are pinned by tests/test_request_budget.py.
+"""
+
+from chalicelib.storage.charge_points import (
+    CHARGE_POINT_FLEET,
+    apply_status,
+    create_charge_point,
+    get_charge_point,
+    get_password_hash,
+    list_charge_points,
+    put_password_hash,
+    set_online,
+    touch_charge_point,
+)
+from chalicelib.storage.commands import create_command, get_command, outbox, release_command_slot, update_command
+from chalicelib.storage.dynamo import (
+    Tables,
+    ValueRefused,
+    client,
+    counting_requests,
+    from_item,
+    reset_client,
+    tables,
+    to_item,
+)
+from chalicelib.storage.early_stops import EARLY_STOP_PREFIX, forget_early_stop, get_early_stop, keep_early_stop
+from chalicelib.storage.guard import Outcome, Result, Stamp, classify
+from chalicelib.storage.operations import Page
+from chalicelib.storage.sessions import (
+    SESSION_FLEET,
+    attach_late_samples,
+    complete_session,
+    get_session,
+    keep_signed_values,
+    list_sessions,
+    load_sessions,
+    note_session,
+    record_meter,
+    start_session,
+)
+from chalicelib.storage.simulator_state import (
+    acquire_lease,
+    give_up_lease,
+    load_simulator_items,
+    put_simulator_item,
+    release_lease,
+    save_simulator_items,
+    wait_on_lease,
+)
+from chalicelib.storage.stats import add_to_stats, read_stats
+from chalicelib.storage.tables import TABLES, TableSpec, ensure_tables, ping, table_specs
+
+__all__ = [
+    # the shared machinery
+    "Page",
+    "Tables",
+    "ValueRefused",
+    "client",
+    "counting_requests",
+    "from_item",
+    "reset_client",
+    "tables",
+    "to_item",
+    # the guard
+    "Outcome",
+    "Result",
+    "Stamp",
+    "classify",
+    # charge points
+    "CHARGE_POINT_FLEET",
+    "apply_status",
+    "create_charge_point",
+    "get_charge_point",
+    "get_password_hash",
+    "list_charge_points",
+    "put_password_hash",
+    "set_online",
+    "touch_charge_point",
+    # sessions and the stops heard before their start
+    "SESSION_FLEET",
+    "attach_late_samples",
+    "complete_session",
+    "get_session",
+    "keep_signed_values",
+    "list_sessions",
+    "load_sessions",
+    "note_session",
+    "record_meter",
+    "start_session",
+    "EARLY_STOP_PREFIX",
+    "forget_early_stop",
+    "get_early_stop",
+    "keep_early_stop",
+    # stats
+    "add_to_stats",
+    "read_stats",
+    # remote commands
+    "create_command",
+    "get_command",
+    "outbox",
+    "release_command_slot",
+    "update_command",
+    # the simulator's memory and lease
+    "acquire_lease",
+    "give_up_lease",
+    "load_simulator_items",
+    "put_simulator_item",
+    "release_lease",
+    "save_simulator_items",
+    "wait_on_lease",
+    # tables
+    "TABLES",
+    "TableSpec",
+    "ensure_tables",
+    "ping",
+    "table_specs",
+]

@@ -1,0 +1,82 @@
+"""Remote commands to chargers: each queued in the outbox of the gateway that holds the charger's socket,
+with the charger's single slot for an outstanding command on its charge point item."""
+
+from __future__ import annotations
+
+from chalicelib.storage.dynamo import Expression, client, from_item, tables, to_item
+from chalicelib.storage.operations import conditional_update, get_item, transact, update_if
+
+
+def create_command(command: dict, connection_id: str, stale_before: str) -> bool:
+    """Queue a command in the outbox of the gateway holding the charger's socket, and take the charger's
+    single slot for an outstanding command, in 1 TransactWriteItems. The slot is free when empty or
+    when its command is older than stale_before (timed out). False when the charger is not connected
+    on connection_id or its slot is taken."""
+    names = tables()
+    expr = Expression()
+    slot, created = expr.name("pendingCommand"), expr.name("createdAt")
+    condition = (
+        f"{expr.name('online')} = {expr.value(True)} AND {expr.name('connectionId')} = {expr.value(connection_id)}"
+        f" AND (attribute_not_exists({slot}) OR {slot}.{created} < {expr.value(stale_before)})"
+    )
+    taken = expr.value({"commandId": command["commandId"], "createdAt": command["createdAt"]})
+    return transact(
+        [
+            {
+                "Put": {
+                    "TableName": names.commands,
+                    "Item": to_item(command),
+                    "ConditionExpression": "attribute_not_exists(commandId)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": names.charge_points,
+                    "Key": to_item({"chargePointId": command["chargePointId"]}),
+                    "UpdateExpression": f"SET {slot} = {taken}",
+                    "ConditionExpression": condition,
+                    **expr.args(),
+                }
+            },
+        ]
+    )
+
+
+def get_command(charge_point_id: str, command_id: str) -> dict | None:
+    """1 GetItem (strongly consistent: a command's state changes within seconds)."""
+    return get_item(tables().commands, {"chargePointId": charge_point_id, "commandId": command_id}, consistent=True)
+
+
+def outbox(gateway_id: str, limit: int = 100) -> list[dict]:
+    """Commands waiting to be sent by this gateway: 1 Query on the sparse outbox index."""
+    expr = Expression()
+    response = client().query(
+        TableName=tables().commands,
+        IndexName="outbox-index",
+        Limit=limit,
+        KeyConditionExpression=f"{expr.name('outbox')} = {expr.value(gateway_id)}",
+        **expr.args(),
+    )
+    return [from_item(item) for item in response.get("Items", [])]
+
+
+def update_command(charge_point_id: str, command_id: str, sets: dict, only_if_queued: bool = False) -> bool:
+    """Move a pending command on (sent, answered, failed, timed out) and out of the outbox: 1 conditional
+    UpdateItem. False when it is no longer pending (or, with only_if_queued, already sent)."""
+    expr = Expression()
+    outbox_name = expr.name("outbox")
+    condition = f"{expr.name('status')} = {expr.value('pending')}"
+    if only_if_queued:
+        condition += f" AND attribute_exists({outbox_name})"
+    key = {"chargePointId": charge_point_id, "commandId": command_id}
+    update = f"{expr.update(sets)} REMOVE {outbox_name}"
+    return update_if(conditional_update(tables().commands, key, expr, update, condition))
+
+
+def release_command_slot(charge_point_id: str, command_id: str) -> bool:
+    """Free the charger's outstanding-command slot if this command still holds it: 1 UpdateItem."""
+    expr = Expression()
+    slot = expr.name("pendingCommand")
+    condition = f"{slot}.{expr.name('commandId')} = {expr.value(command_id)}"
+    key = {"chargePointId": charge_point_id}
+    return update_if(conditional_update(tables().charge_points, key, expr, f"REMOVE {slot}", condition))

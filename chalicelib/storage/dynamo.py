@@ -1,0 +1,165 @@
+"""What every aggregate shares: the client, the table names, (de)serialisation and the expression builder.
+The requests themselves are in operations.py."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from chalicelib import settings
+
+
+class ValueRefused(Exception):
+    """DynamoDB refused a value or an item as invalid (number range, item size): retrying cannot help."""
+
+
+_lock = threading.Lock()
+_client: Any = None
+
+
+def client() -> Any:
+    """The DynamoDB client, created on first use. boto3 itself honours AWS_ENDPOINT_URL and
+    AWS_ENDPOINT_URL_DYNAMODB, which is how local mode and the tests point it elsewhere."""
+    global _client
+    with _lock:
+        if _client is None:
+            import boto3
+            from botocore.config import Config
+
+            _client = boto3.client(
+                "dynamodb",
+                config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10),
+            )
+        return _client
+
+
+def reset_client() -> None:
+    """Forget the client (tests that switch backends)."""
+    global _client
+    with _lock:
+        _client = None
+
+
+@contextmanager
+def counting_requests() -> Iterator[Counter]:
+    """Count the DynamoDB requests made while inside, by operation name, at the client (before each
+    call is sent): how tests/test_request_budget.py and scripts/benchmark.py hold the counts above."""
+    counts: Counter = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        counts[model.name] += 1
+
+    hooks = client().meta.events
+    hooks.register("before-call.dynamodb", count)
+    try:
+        yield counts
+    finally:
+        hooks.unregister("before-call.dynamodb", count)
+
+
+# --- table names ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tables:
+    charge_points: str
+    sessions: str
+    simulator: str
+    stats: str
+    commands: str
+
+
+_tables: tuple[settings.Settings, Tables] | None = None
+
+
+def tables() -> Tables:
+    """The table names, resolved once per settings object: tests that change the environment clear
+    settings.get's cache, and the next call resolves the new names."""
+    global _tables
+    current = settings.get()
+    resolved = _tables
+    if resolved is None or resolved[0] is not current:
+        names = Tables(
+            current.charge_points_table,
+            current.sessions_table,
+            current.simulator_table,
+            current.stats_table,
+            current.commands_table,
+        )
+        resolved = _tables = (current, names)
+    return resolved[1]
+
+
+# --- (de)serialisation ---------------------------------------------------------------------------
+
+
+def to_attr(value: Any) -> dict:
+    from decimal import DecimalException
+
+    from boto3.dynamodb.types import TypeSerializer
+
+    try:
+        return TypeSerializer().serialize(_decimals(value))
+    except DecimalException as error:  # beyond DynamoDB's 38 digits or its exponent range
+        raise ValueRefused(f"a number DynamoDB cannot store: {type(error).__name__}") from None
+
+
+def _decimals(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _decimals(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_decimals(v) for v in value]
+    return value
+
+
+def to_item(values: dict) -> dict:
+    return {k: to_attr(v) for k, v in values.items()}
+
+
+def from_item(item: dict) -> dict:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    return {k: deserializer.deserialize(v) for k, v in item.items()}
+
+
+class Expression:
+    """Builds expression attribute names and values, so callers never juggle placeholders."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, dict] = {}
+
+    def name(self, path: str) -> str:
+        parts = []
+        for segment in path.split("."):
+            placeholder = f"#n{len(self.names)}"
+            self.names[placeholder] = segment
+            parts.append(placeholder)
+        return ".".join(parts)
+
+    def value(self, value: Any) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = to_attr(value)
+        return placeholder
+
+    def update(self, sets: dict[str, Any] | None = None, adds: dict[str, Any] | None = None) -> str:
+        clauses = []
+        if sets:
+            clauses.append("SET " + ", ".join(f"{self.name(k)} = {self.value(v)}" for k, v in sets.items()))
+        if adds:
+            clauses.append("ADD " + ", ".join(f"{self.name(k)} {self.value(v)}" for k, v in adds.items()))
+        return " ".join(clauses)
+
+    def args(self) -> dict:
+        args: dict[str, Any] = {"ExpressionAttributeNames": self.names}
+        if self.values:
+            args["ExpressionAttributeValues"] = self.values
+        return args

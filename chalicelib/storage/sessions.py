@@ -1,0 +1,186 @@
+"""Charging sessions: started, metered and completed under the guard on their charge point, with the
+fleet counters in the same transaction; notes that change no totals; signed values kept beside them;
+the listing."""
+
+from __future__ import annotations
+
+from chalicelib.storage.dynamo import Expression, client, from_item, tables, to_item
+from chalicelib.storage.guard import Outcome, Result, Stamp, refusal, write_guarded
+from chalicelib.storage.operations import (
+    Page,
+    batch_write,
+    conditional_update,
+    get_item,
+    query_page,
+    transact,
+    update_if,
+)
+from chalicelib.storage.stats import stats_update
+
+SESSION_FLEET = "session"
+
+
+def get_session(session_id: str, consistent: bool = False) -> dict | None:
+    """1 GetItem."""
+    return get_item(tables().sessions, {"sessionId": session_id}, consistent)
+
+
+def session_and_charge_point(
+    session_id: str, charge_point_id: str, also: str | None = None
+) -> tuple[dict | None, dict | None, dict | None]:
+    """Both items (and the sessions table's item `also`, when given) in 1 BatchGetItem (strongly
+    consistent), to explain a failed transaction."""
+    names = tables()
+    keys = [to_item({"sessionId": session_id})] + ([to_item({"sessionId": also})] if also else [])
+    response = client().batch_get_item(
+        RequestItems={
+            names.sessions: {"Keys": keys, "ConsistentRead": True},
+            names.charge_points: {"Keys": [to_item({"chargePointId": charge_point_id})], "ConsistentRead": True},
+        }
+    )
+    found = response.get("Responses", {})
+    sessions = {item["sessionId"]["S"]: from_item(item) for item in found.get(names.sessions, [])}
+    charge_point = next((from_item(item) for item in found.get(names.charge_points, [])), None)
+    return sessions.get(session_id), charge_point, sessions.get(also) if also else None
+
+
+def start_session(session: dict, stamp: Stamp, shard: int, sets: dict | None = None) -> Result:
+    """A new Active session, the guard (with `sets` on the charge point) and the active-sessions counter:
+    1 TransactWriteItems. When the session exists already (a resent StartTransaction) it comes back in the
+    Result."""
+    item = {
+        **session,
+        "fleet": SESSION_FLEET,
+        "startKey": f"{session['startTime']}#{session['sessionId']}",
+        "chargePointStatus": f"{session['chargePointId']}#Active",
+    }
+    put = {
+        "Put": {
+            "TableName": tables().sessions,
+            "Item": to_item(item),
+            "ConditionExpression": "attribute_not_exists(sessionId)",
+        }
+    }
+    counter = {"Update": stats_update(shard, {"activeSessions": 1})}
+
+    def explain(check_seen: bool) -> Result:
+        existing, charge_point, _ = session_and_charge_point(session["sessionId"], stamp.charge_point_id)
+        if existing is not None:
+            return Result(Outcome.DUPLICATE, charge_point, existing)
+        return Result(refusal(charge_point, stamp, check_seen), charge_point)
+
+    return write_guarded(stamp, lambda guard: transact([put, {"Update": guard}, counter]), explain, sets=sets)
+
+
+def record_meter(
+    session_id: str, stamp: Stamp, sample_time: str, sets: dict, register_wh: int | None, adds: dict | None = None
+) -> Result:
+    """Latest meter reading of an Active session with the guard: 1 TransactWriteItems. The conditions keep
+    readings in time order and the register rising; a failure is explained with 1 BatchGetItem."""
+    expr = Expression()
+    last_time = expr.name("lastMeterTime")
+    condition = (
+        f"{expr.name('status')} = {expr.value('Active')}"
+        f" AND (attribute_not_exists({last_time}) OR {last_time} < {expr.value(sample_time)})"
+    )
+    if register_wh is not None:
+        condition += (
+            f" AND {expr.name('lastRegisterWh')} <= {expr.value(register_wh)}"
+            f" AND {expr.name('meterStart')} <= {expr.value(register_wh)}"
+        )
+    session_update = {
+        "TableName": tables().sessions,
+        "Key": to_item({"sessionId": session_id}),
+        "UpdateExpression": expr.update({**sets, "lastMeterTime": sample_time}, adds),
+        "ConditionExpression": condition,
+        **expr.args(),
+    }
+
+    def explain(check_seen: bool) -> Result:
+        session, charge_point, _ = session_and_charge_point(session_id, stamp.charge_point_id)
+        otherwise = Outcome.MISSING if session is None else Outcome.CONFLICT
+        return Result(refusal(charge_point, stamp, check_seen, otherwise), charge_point, session)
+
+    return write_guarded(stamp, lambda guard: transact([{"Update": session_update}, {"Update": guard}]), explain)
+
+
+def attach_late_samples(session_id: str, sample_times: list[str], max_kept: int) -> bool:
+    """Readings that arrive after the stop stay with their session without reopening it. A string set,
+    so a duplicate delivery adds nothing, of at most max_kept times: 1 UpdateItem. False when full."""
+    expr = Expression()
+    late = expr.name("lateSampleTimes")
+    update = f"ADD {late} {expr.value(set(sample_times))}"
+    condition = f"attribute_not_exists({late}) OR size({late}) < {expr.value(max_kept)}"
+    return update_if(conditional_update(tables().sessions, {"sessionId": session_id}, expr, update, condition))
+
+
+def note_session(session_id: str, sets: dict | None = None, adds: dict | None = None) -> None:
+    """Facts about an existing session that change none of its totals (anomalies, a stop heard after it
+    was closed): 1 UpdateItem."""
+    expr = Expression()
+    client().update_item(
+        TableName=tables().sessions,
+        Key=to_item({"sessionId": session_id}),
+        UpdateExpression=expr.update(sets, adds),
+        ConditionExpression="attribute_exists(sessionId)",
+        **expr.args(),
+    )
+
+
+def complete_session(
+    session_id: str, stamp: Stamp, sets: dict, shard: int, energy_wh: int, revenue_minor: int, adds: dict | None = None
+) -> Result:
+    """Active -> Completed with the guard and the fleet totals: 1 TransactWriteItems. DUPLICATE when the
+    session is no longer Active (or missing)."""
+    expr = Expression()
+    session_update = {
+        "Update": {
+            "TableName": tables().sessions,
+            "Key": to_item({"sessionId": session_id}),
+            "UpdateExpression": expr.update(
+                {**sets, "status": "Completed", "chargePointStatus": f"{stamp.charge_point_id}#Completed"}, adds
+            ),
+            "ConditionExpression": f"{expr.name('status')} = {expr.value('Active')}",
+            **expr.args(),
+        }
+    }
+    totals = {"activeSessions": -1, "completedSessions": 1, "energyWh": energy_wh, "revenueMinor": revenue_minor}
+    counters = {"Update": stats_update(shard, totals)}
+
+    def explain(check_seen: bool) -> Result:
+        session, charge_point, _ = session_and_charge_point(session_id, stamp.charge_point_id)
+        if session is None or session["status"] != "Active":
+            return Result(Outcome.DUPLICATE, charge_point, session)
+        return Result(refusal(charge_point, stamp, check_seen), charge_point, session)
+
+    return write_guarded(stamp, lambda guard: transact([session_update, {"Update": guard}, counters]), explain)
+
+
+def keep_signed_values(session_id: str, values: list[dict]) -> None:
+    """Signed meter values (a verifier may need them), each in its own item beside the session, out of
+    the session's item and every index; an item per value so a redelivery rewrites the same items:
+    1 TransactWriteItems (up to 100 values)."""
+    items = [{**value, "sessionId": f"signed#{session_id}#{value['digest']}"} for value in values]
+    transact([{"Put": {"TableName": tables().sessions, "Item": to_item(item)}} for item in items])
+
+
+def list_sessions(
+    limit: int, start: dict | None, status: str | None = None, charge_point_id: str | None = None
+) -> Page:
+    """A page of sessions, newest first: 1 Query + 1 BatchGetItem; never a Scan."""
+    if charge_point_id and status:
+        # One charger's sessions of one status have their own index key: full pages, no filtering.
+        index, partition = "chargepoint-status-index", ("chargePointStatus", f"{charge_point_id}#{status}")
+    elif charge_point_id:
+        index, partition = "chargepoint-index", ("chargePointId", charge_point_id)
+    elif status:
+        index, partition = "status-index", ("status", status)
+    else:
+        index, partition = "fleet-index", ("fleet", SESSION_FLEET)
+    return query_page(tables().sessions, index, partition, "sessionId", limit, start, newest_first=True)
+
+
+def load_sessions(items: list[dict]) -> None:
+    """Session items written as they are, in BatchWriteItem calls of 25: a bulk load that bypasses the
+    central system (scripts/benchmark.py builds 100,000 stored sessions with it)."""
+    batch_write(tables().sessions, [{"PutRequest": {"Item": to_item(item)}} for item in items])

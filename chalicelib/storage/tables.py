@@ -1,0 +1,63 @@
+"""The tables, from the one declaration in .chalice/resources.json: created where missing (local mode,
+the tests, the benchmark), and probed by the gateway's health check."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chalicelib import settings
+from chalicelib.storage.dynamo import client, tables
+from chalicelib.storage.operations import get_item
+
+RESOURCES_FILE = Path(__file__).resolve().parents[2] / ".chalice" / "resources.json"
+# Logical id in resources.json -> the Settings attribute holding the table's name.
+TABLES = {
+    "ChargePointsTable": "charge_points_table",
+    "SessionsTable": "sessions_table",
+    "SimulatorTable": "simulator_table",
+    "StatsTable": "stats_table",
+    "CommandsTable": "commands_table",
+}
+
+
+@dataclass
+class TableSpec:
+    logical_id: str
+    name: str
+    definition: dict = field(default_factory=dict)
+
+
+def table_specs() -> list[TableSpec]:
+    """CreateTable arguments for every table declared in resources.json, named per the settings."""
+    resources = json.loads(RESOURCES_FILE.read_text())["Resources"]
+    current = settings.get()
+    specs = []
+    for logical_id, attribute in TABLES.items():
+        props = resources[logical_id]["Properties"]
+        keys = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes")
+        definition = {key: props[key] for key in keys if key in props}
+        specs.append(TableSpec(logical_id, getattr(current, attribute), definition))
+    return specs
+
+
+def ensure_tables() -> list[str]:
+    """Create the declared tables that do not exist yet; returns the names it created."""
+    existing = set()
+    for page in client().get_paginator("list_tables").paginate():
+        existing.update(page["TableNames"])
+    created = []
+    for spec in table_specs():
+        if spec.name in existing:
+            continue
+        client().create_table(TableName=spec.name, **spec.definition)
+        client().get_waiter("table_exists").wait(TableName=spec.name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+        created.append(spec.name)
+    return created
+
+
+def ping() -> None:
+    """1 GetItem (eventually consistent, 0.5 read unit) of a key no item has: raises unless the charge
+    points table answers this process (the gateway's health check)."""
+    get_item(tables().charge_points, {"chargePointId": "health#probe"})
