@@ -5,7 +5,7 @@ which only counts them (unknownStopCount), so that a charger cannot fill the tab
 from __future__ import annotations
 
 from chalicelib.storage.dynamo import Expression, tables, to_item
-from chalicelib.storage.guard import Outcome, Result, Stamp, classify, guarded_update
+from chalicelib.storage.guard import Outcome, Result, Stamp, classify, write_guarded
 from chalicelib.storage.operations import transact
 from chalicelib.storage.sessions import get_session, session_and_charge_point
 
@@ -20,31 +20,34 @@ def get_early_stop(session_id: str) -> dict | None:
 
 def keep_early_stop(stamp: Stamp, session_id: str, record: dict, max_kept: int) -> Result:
     """A stop for a transaction not (yet) started here, kept in its own item until its start arrives, and
-    counted on the charge point: 1 TransactWriteItems (+1 BatchGetItem when refused). At most max_kept per
-    charge point are kept: beyond that CONFLICT, and the caller only counts it. DUPLICATE when this stop
-    is already kept."""
+    counted on the charge point: 1 TransactWriteItems (+1 BatchGetItem when refused; +1 of each again when
+    older than the last message heard, written without moving lastSeen). At most max_kept per charge point
+    are kept: beyond that CONFLICT, and the caller only counts it. DUPLICATE when this stop is already kept."""
     kept_id = EARLY_STOP_PREFIX + session_id
-    count = guarded_update(stamp, adds={"unknownStopCount": 1}, check_seen=False, below=("unknownStopCount", max_kept))
-    if transact(
-        [
-            {
-                "Put": {
-                    "TableName": tables().sessions,
-                    "Item": to_item({**record, "sessionId": kept_id}),
-                    "ConditionExpression": "attribute_not_exists(sessionId)",
-                }
-            },
-            {"Update": count},
-        ]
-    ):
-        return Result(Outcome.APPLIED)
-    _, charge_point, kept = session_and_charge_point(session_id, stamp.charge_point_id, also=kept_id)
-    outcome = classify(charge_point, stamp)
-    if outcome in (Outcome.DUPLICATE, Outcome.NOT_ACCEPTED):
-        return Result(outcome, charge_point, kept)
-    if kept is not None:  # the same stop, resent with another uniqueId
-        return Result(Outcome.SUPERSEDED, charge_point, kept)
-    return Result(Outcome.CONFLICT, charge_point)
+    put = {
+        "Put": {
+            "TableName": tables().sessions,
+            "Item": to_item({**record, "sessionId": kept_id}),
+            "ConditionExpression": "attribute_not_exists(sessionId)",
+        }
+    }
+
+    def explain(check_seen: bool) -> Result:
+        _, charge_point, kept = session_and_charge_point(session_id, stamp.charge_point_id, also=kept_id)
+        outcome = classify(charge_point, stamp, check_seen=check_seen)
+        if outcome in (Outcome.DUPLICATE, Outcome.NOT_ACCEPTED, Outcome.STALE):
+            return Result(outcome, charge_point, kept)
+        if kept is not None:  # the same stop, resent with another uniqueId
+            return Result(Outcome.SUPERSEDED, charge_point, kept)
+        return Result(Outcome.CONFLICT, charge_point)
+
+    return write_guarded(
+        stamp,
+        lambda count: transact([put, {"Update": count}]),
+        explain,
+        adds={"unknownStopCount": 1},
+        below=("unknownStopCount", max_kept),
+    )
 
 
 def forget_early_stop(charge_point_id: str, session_id: str) -> None:
