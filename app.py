@@ -1,6 +1,13 @@
 """EV charging central system: the whole app at a glance. Every function hands off to chalicelib.
 
-simulator (schedule) -> EventBridge -> central system (event handler) -> DynamoDB -> REST API -> dashboard
+Every OCPP 1.6J CALL a charger sends is answered by one function, central_system.handle, whatever carries it:
+    simulated fleet   simulate_tick (schedule) --CALL on EventBridge--> handle_ocpp_event
+                      handle_ocpp_event --answer on EventBridge--> simulator_inbox (the charger reacts at once)
+    real chargers     ws://HOST/ocpp/{id}: the WebSocket gateway (chalicelib/ocpp_gateway.py; a container in
+                      the cloud, a thread of `chalice local` offline), or POST /ocpp/{id} below
+Then: central system -> DynamoDB (chalicelib/storage) -> the REST API below -> the dashboard (static/).
+Commands go back the other way: POST /chargepoints/{id}/commands stores the CALL in the outbox of the gateway
+holding the charger's socket (Commands table); the gateway sends it and records the charger's answer.
 """
 
 import os
@@ -151,4 +158,4 @@ if (
 ):
     from chalicelib import local_runtime
 
-    local_runtime.start(app)
+    local_runtime.start(app)  # DynamoDB Local, the in-process bus, the schedule, the OCPP WebSocket gateway
