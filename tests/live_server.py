@@ -12,18 +12,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.backends import table_variables
+
 REPO = Path(__file__).resolve().parents[1]
 # What the test stage sets for in-process tests; a local server must not inherit it.
-_TEST_ONLY = (
-    "STAGE",
-    "LOCAL_RUNTIME",
-    "CHARGE_POINTS_TABLE",
-    "SESSIONS_TABLE",
-    "SIMULATOR_TABLE",
-    "STATS_TABLE",
-    "AWS_ENDPOINT_URL_DYNAMODB",
-    "EVENT_BUS_NAME",
-)
+_TEST_ONLY = ("STAGE", "LOCAL_RUNTIME", *table_variables(), "AWS_ENDPOINT_URL_DYNAMODB", "EVENT_BUS_NAME")
 
 
 def live_env(**overrides):

@@ -13,7 +13,8 @@ import pytest
 
 from chalicelib import central_system, ocpp_frames, rest, storage
 from tests import figures
-from tests.conftest import T0, _fresh_tables
+from tests.backends import fresh_tables
+from tests.support import T0
 
 WORKERS = 16
 
@@ -21,7 +22,7 @@ WORKERS = 16
 @pytest.fixture
 def local_db(monkeypatch, dynamodb_local, app_module):
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local)
-    _fresh_tables(monkeypatch)
+    fresh_tables(monkeypatch)
     yield
     storage.reset_client()
 

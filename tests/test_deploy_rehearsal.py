@@ -39,7 +39,7 @@ from pathlib import Path
 import pytest
 
 from deploy import templates
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 REGION = "eu-west-1"  # only in the profile (AWS_CONFIG_FILE): the scripts must use it, not us-east-1
 ACCOUNT = "123456789012"  # moto's

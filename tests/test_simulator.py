@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 from chalicelib import events, local_runtime, ocpp_frames, rest, settings, simulator, storage
-from tests.conftest import _fresh_tables
+from tests.backends import fresh_tables
 
 # In the past, so that no simulated timestamp is ever ahead of the central system's clock.
 DAY_START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
@@ -56,7 +56,7 @@ def day(app_module, dynamodb_local):
     below. (moto copies every table on each transaction: a day there takes minutes.)"""
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local)
-    _fresh_tables(monkeypatch)
+    fresh_tables(monkeypatch)
     recorder = simulate(app_module, 24, deferred=True)
     yield recorder, rest.stats(), _all_sessions(), rest.list_charge_points({"limit": "100"})["chargePoints"]
     events.use(None)
@@ -190,7 +190,7 @@ def test_deferred_and_immediate_delivery_behave_alike(aws, app_module, monkeypat
     """A charger reacts to each answer when it arrives: during the tick's publish (immediate delivery,
     the answer waits on the tick's lease) or after the tick (deferred), it sends exactly the same frames."""
     immediate = [d["message"] for d in simulate(app_module, 2, deferred=False).calls]
-    _fresh_tables(monkeypatch)
+    fresh_tables(monkeypatch)
     deferred = [d["message"] for d in simulate(app_module, 2, deferred=True).calls]
     assert immediate == deferred
     assert any(frame[2] == "StopTransaction" for frame in deferred)
@@ -250,7 +250,7 @@ def test_an_unanswered_start_is_resent_and_gets_the_same_transaction_id(aws, app
 
 def test_the_seed_makes_the_day_repeatable(aws, app_module, monkeypatch):
     first = [d["message"] for d in simulate(app_module, 1, deferred=False).calls]
-    _fresh_tables(monkeypatch)
+    fresh_tables(monkeypatch)
     second = [d["message"] for d in simulate(app_module, 1, deferred=False).calls]
     assert first == second and len(first) > 50
 

@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import central_system, events, telemetry
-from tests.conftest import T0
-from tests.test_central_system import boot, meter, send, start, stop
+from tests.ocpp_builders import boot, meter, send, start, stop
+from tests.support import T0
 
 EMF_MAX_METRICS, EMF_MAX_DIMENSIONS = 100, 30
 
