@@ -48,12 +48,15 @@ class ServerProcess:
         self.command, self.port, self.env, self.cwd = command, port, env, cwd
         self.url = f"http://127.0.0.1:{port}/"
         self.proc = None
-        self.log = tempfile.NamedTemporaryFile(prefix="dashboard-server-", suffix=".log", delete=False)
+        descriptor, log = tempfile.mkstemp(prefix="dashboard-server-", suffix=".log")
+        os.close(descriptor)
+        self.log = Path(log)
 
     def start(self, timeout=90):
-        self.proc = subprocess.Popen(
-            self.command, cwd=self.cwd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with self.log.open("ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                self.command, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -64,7 +67,7 @@ class ServerProcess:
             except (OSError, urllib.error.URLError, ValueError):
                 pass
             time.sleep(0.5)
-        output = Path(self.log.name).read_text(errors="replace")[-4000:]
+        output = self.log.read_text(errors="replace")[-4000:]
         self.stop()
         raise RuntimeError(f"server {self.command} did not answer GET /stats within {timeout} s:\n{output}")
 

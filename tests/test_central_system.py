@@ -274,15 +274,18 @@ def test_diagnostics_and_firmware_notifications_are_recorded(aws, action, field)
             "PropertyConstraintViolation",
         ),
         (
-            '[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 1, "timestamp": "1970-01-01T00:00:00Z"}]',
+            '[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 1, '
+            '"timestamp": "1970-01-01T00:00:00Z"}]',
             "PropertyConstraintViolation",
         ),
         (
-            '[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": -5, "timestamp": "2026-11-24T12:00:00Z"}]',
+            '[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": -5, '
+            '"timestamp": "2026-11-24T12:00:00Z"}]',
             "PropertyConstraintViolation",
         ),
         (
-            '[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 1000000000000, "timestamp": "2026-11-24T12:00:00Z"}]',
+            '[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 1000000000000, '
+            '"timestamp": "2026-11-24T12:00:00Z"}]',
             "PropertyConstraintViolation",
         ),
         (

@@ -446,7 +446,7 @@ def test_an_unknown_charger_and_a_wrong_password_cost_the_same(aws, monkeypatch)
 
     unknown = [attempt(f"CP-UNKNOWN-{n}") for n in range(5)]
     wrong = [attempt("CP-KNOWN") for _ in range(5)]
-    for took, reads, hashes in unknown + wrong:
+    for _took, reads, hashes in unknown + wrong:
         assert reads == 1 and hashes == [auth.ITERATIONS]
     print(
         f"\nlogin refusal: unknown charger {statistics.median(t for t, _, _ in unknown) * 1000:.0f} ms, "

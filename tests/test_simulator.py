@@ -7,6 +7,7 @@ import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
 
 import pytest
 
@@ -148,14 +149,12 @@ def test_the_register_only_rises_and_energy_matches_power_over_time(day):
         assert tx is not None, "simulated MeterValues always belong to a transaction"
         series.sort()
         registers[(cp, connector)] += series
-        integrated = sum(
-            power * (t1 - t0).total_seconds() / 3600 for (t0, _, _), (t1, _, power) in zip(series, series[1:])
-        )
+        integrated = sum(power * (t1 - t0).total_seconds() / 3600 for (t0, _, _), (t1, _, power) in pairwise(series))
         delivered = series[-1][1] - series[0][1]
         assert delivered == pytest.approx(integrated, rel=0.03, abs=60), (cp, connector, tx)
     for series in registers.values():
         series.sort()
-        assert all(a[1] <= b[1] for a, b in zip(series, series[1:]))
+        assert all(a[1] <= b[1] for a, b in pairwise(series))
 
 
 def test_connector_statuses_follow_the_state_table(day):

@@ -94,6 +94,6 @@ def _answers_in_stage(stage: str) -> list[dict]:
 
 
 def test_real_answers_with_prod_settings_carry_prods_origin():
-    for (method, path), answer in zip(REQUESTS, _answers_in_stage("prod")):
+    for (method, path), answer in zip(REQUESTS, _answers_in_stage("prod"), strict=True):
         assert answer["status"] < 500, (method, path, answer)
         assert answer["headers"].get("Access-Control-Allow-Origin") == PROD_ORIGIN, (method, path, answer)

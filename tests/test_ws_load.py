@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from chalicelib import local_runtime, rest, settings, storage
 from scripts import ws_chargers
@@ -75,7 +76,7 @@ def test_simulated_chargers_answer_remote_start_and_stop(gateway, client):  # no
 
 
 def _peak_rss_mb(pid: int) -> float:
-    status = open(f"/proc/{pid}/status").read()
+    status = Path(f"/proc/{pid}/status").read_text()
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
 
 
