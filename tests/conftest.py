@@ -30,6 +30,32 @@ for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
 from chalicelib import events, local_runtime, ocpp_gateway, settings, storage  # noqa: E402
 from tests.backends import fresh_tables  # noqa: E402
 
+TESTS = ROOT / "tests"
+# The tier marks (pytest.ini says what each means) of whole directories and files under tests/ ...
+PATH_MARKS = {
+    "browser": ("browser", "server"),
+    "test_local_server.py": ("server",),
+    "test_make_run.py": ("server", "slow"),
+    "test_ws_load.py": ("server", "slow"),
+    "test_gateway_image.py": ("server", "slow"),
+    "test_deploy_rehearsal.py": ("deploy", "slow"),
+}
+# ... and of the tests that use these fixtures, wherever they are.
+FIXTURE_MARKS = {"packaged": ("deploy",), "dynamodb_local": ("dynamodb_local",)}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        marks = set(PATH_MARKS.get(item.path.relative_to(TESTS).parts[0], ()))
+        for fixture, fixture_marks in FIXTURE_MARKS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                marks.update(fixture_marks)
+        callspec = getattr(item, "callspec", None)
+        if callspec and callspec.params.get("backend") == "dynamodb-local":
+            marks.add("dynamodb_local")
+        for mark in sorted(marks):
+            item.add_marker(mark)
+
 
 @pytest.fixture(scope="session")
 def app_module():

@@ -41,6 +41,7 @@ def handle_all(calls: list[tuple[str, list, float]]) -> list[list]:
     with ThreadPoolExecutor(WORKERS) as pool:
         answers = list(pool.map(lambda c: central_system.handle(c[0], json.dumps(c[1]), received_at=at(c[2])), calls))
     figures.add("concurrency", concurrent_messages=len(calls))
+    assert len(answers) == len(calls) > 0, "nothing was sent"
     assert all(answer[0] == ocpp_frames.CALLRESULT for answer in answers), [a for a in answers if a[0] != 3][:3]
     return answers
 
@@ -189,5 +190,5 @@ def test_concurrent_garbage_is_counted_exactly(local_db):
     boot("CP-1")
     with ThreadPoolExecutor(WORKERS) as pool:
         answers = list(pool.map(lambda n: central_system.handle("CP-1", f"garbage {n}", received_at=at(5)), range(80)))
-    assert all(a[2] == "FormatViolation" for a in answers)
+    assert len(answers) == 80 and all(a[2] == "FormatViolation" for a in answers)
     assert rest.stats()["rejectedMessages"] == 80

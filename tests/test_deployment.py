@@ -631,7 +631,7 @@ def test_each_function_has_its_own_chalice_deploy_policy_file_with_no_wildcard_a
         actions = [a for s in committed["Statement"] for a in s["Action"]]
         assert actions and not any("*" in action for action in actions)
         resources = [r for s in committed["Statement"] for r in s["Resource"]]
-        assert all(f"-{stage}" in r or r == "*" for r in resources)
+        assert resources and all(f"-{stage}" in r or r == "*" for r in resources)
         assert [s["Sid"] for s in committed["Statement"] if s["Resource"] == ["*"]] == ["XRay"]  # no resource-level
         [logs] = [s["Resource"] for s in committed["Statement"] if s["Sid"] == "Logs"]
         assert logs == [f"arn:aws:logs:*:*:log-group:/aws/lambda/{templates.deployed_function_name(stage, function)}:*"]

@@ -199,8 +199,11 @@ def test_a_reconnect_replaces_the_old_socket_and_stays_online(gateway, client):
             await asyncio.sleep(0.2)  # the old session's end has been recorded by now
             item = await asyncio.to_thread(storage.get_charge_point, "CP-WS-3", True)
             assert item["online"] is True and gateway.gateway.links["CP-WS-3"].websocket is not None
-        await asyncio.sleep(0.2)
-        assert (await asyncio.to_thread(storage.get_charge_point, "CP-WS-3", True))["online"] is False
+
+        async def offline() -> bool:
+            return (await asyncio.to_thread(storage.get_charge_point, "CP-WS-3", True))["online"] is False
+
+        await wait_for(offline)
 
     asyncio.run(scenario())
 

@@ -152,6 +152,7 @@ def test_the_register_only_rises_and_energy_matches_power_over_time(day):
         integrated = sum(power * (t1 - t0).total_seconds() / 3600 for (t0, _, _), (t1, _, power) in pairwise(series))
         delivered = series[-1][1] - series[0][1]
         assert delivered == pytest.approx(integrated, rel=0.03, abs=60), (cp, connector, tx)
+    assert registers, "the simulated day sent no MeterValues"
     for series in registers.values():
         series.sort()
         assert all(a[1] <= b[1] for a, b in pairwise(series))
