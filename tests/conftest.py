@@ -39,7 +39,11 @@ PATH_MARKS = {
     "test_ws_load.py": ("server", "slow"),
     "test_gateway_image.py": ("server", "slow"),
     "test_deploy_rehearsal.py": ("deploy", "slow"),
+    "test_deployment.py": ("deploy",),
+    "test_fuzz_api.py": ("slow",),
 }
+# Single slow tests in files another helper owns (elsewhere a decorator says it where the test is).
+SLOW_TESTS = {"test_api_routes_cost_the_same_requests_with_5_and_with_200_sessions"}
 # ... and of the tests that use these fixtures, wherever they are.
 FIXTURE_MARKS = {"packaged": ("deploy",), "dynamodb_local": ("dynamodb_local",)}
 
@@ -50,6 +54,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for fixture, fixture_marks in FIXTURE_MARKS.items():
             if fixture in getattr(item, "fixturenames", ()):
                 marks.update(fixture_marks)
+        if getattr(item, "originalname", None) in SLOW_TESTS:
+            marks.add("slow")
         callspec = getattr(item, "callspec", None)
         if callspec and callspec.params.get("backend") == "dynamodb-local":
             marks.add("dynamodb_local")
@@ -64,12 +70,24 @@ def app_module():
     return app
 
 
+@pytest.fixture(scope="session")
+def botocore_session():
+    """One botocore session for every moto test. moto resets boto3's default session, so each test would
+    otherwise load the service models again (two thirds of a test's setup)."""
+    import botocore.session
+    import moto  # noqa: F401  (first: moto adds its stub to the handlers every new session starts with)
+
+    return botocore.session.get_session()
+
+
 @pytest.fixture
-def aws(monkeypatch, app_module):
+def aws(monkeypatch, app_module, botocore_session):
     """moto, fresh tables, and a LocalBus delivering to app's handlers (immediately)."""
+    import boto3
     from moto import mock_aws
 
     with mock_aws():
+        boto3.setup_default_session(botocore_session=botocore_session)
         fresh_tables(monkeypatch)
         bus = local_runtime.local_bus(app_module.app)
         events.use(bus)
@@ -95,12 +113,14 @@ def dynamodb_local():
 
 
 @pytest.fixture(params=["moto", "dynamodb-local"])
-def backend(request, monkeypatch, app_module):
+def backend(request, monkeypatch, app_module, botocore_session):
     """Fresh tables on moto or on DynamoDB Local, with the in-process bus."""
     if request.param == "moto":
+        import boto3
         from moto import mock_aws
 
         with mock_aws():
+            boto3.setup_default_session(botocore_session=botocore_session)
             fresh_tables(monkeypatch)
             events.use(local_runtime.local_bus(app_module.app))
             yield request.param

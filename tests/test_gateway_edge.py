@@ -391,6 +391,7 @@ def test_failed_logins_back_off_per_charger_then_let_the_right_password_in(edge)
     assert gateway.gateway.counts["loginsDeferred"] == 1
 
 
+@pytest.mark.slow
 def test_failed_logins_back_off_per_address_across_charger_ids(edge):
     clock = Clock()
     gateway = edge(throttle=login_throttle.LoginThrottle(clock), OCPP_AUTH="basic")
@@ -461,6 +462,7 @@ FLOOD = (
 )
 
 
+@pytest.mark.slow
 def test_a_flood_of_bad_logins_leaves_a_connected_chargers_heartbeat_under_250_ms_at_p99(edge):
     """The one timing assertion the issue asks for: a good charger sends Heartbeats during the flood."""
     gateway = edge(OCPP_AUTH="basic")

@@ -23,6 +23,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -400,7 +401,7 @@ ChargingMachine.TestCase.settings = hypothesis_settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-TestChargingMachine = ChargingMachine.TestCase
+TestChargingMachine = pytest.mark.slow(ChargingMachine.TestCase)
 
 
 def test_a_reading_applied_before_the_stop_and_redelivered_after_it_changes_nothing(aws):

@@ -186,6 +186,7 @@ def test_power_respects_the_charger_and_soc_stays_within_bounds(day):
                 assert 0 <= readings.get("SoC", 0) <= 100
 
 
+@pytest.mark.slow
 def test_deferred_and_immediate_delivery_behave_alike(aws, app_module, monkeypatch):
     """A charger reacts to each answer when it arrives: during the tick's publish (immediate delivery,
     the answer waits on the tick's lease) or after the tick (deferred), it sends exactly the same frames."""
@@ -248,6 +249,7 @@ def test_an_unanswered_start_is_resent_and_gets_the_same_transaction_id(aws, app
     assert again["message"][2]["transactionId"] == answer["message"][2]["transactionId"]
 
 
+@pytest.mark.slow
 def test_the_seed_makes_the_day_repeatable(aws, app_module, monkeypatch):
     first = [d["message"] for d in simulate(app_module, 1, deferred=False).calls]
     fresh_tables(monkeypatch)
