@@ -43,7 +43,10 @@ PATH_MARKS = {
     "test_fuzz_api.py": ("slow",),
 }
 # Single slow tests in files another helper owns (elsewhere a decorator says it where the test is).
-SLOW_TESTS = {"test_api_routes_cost_the_same_requests_with_5_and_with_200_sessions"}
+SLOW_TESTS = {
+    "test_api_routes_cost_the_same_requests_with_5_and_with_200_sessions",
+    "test_a_simulator_tick_batches_state_reads_writes_and_events",
+}
 # ... and of the tests that use these fixtures, wherever they are.
 FIXTURE_MARKS = {"packaged": ("deploy",), "dynamodb_local": ("dynamodb_local",)}
 

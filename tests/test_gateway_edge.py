@@ -367,6 +367,7 @@ class Clock:
         return self.now
 
 
+@pytest.mark.slow
 def test_failed_logins_back_off_per_charger_then_let_the_right_password_in(edge):
     clock = Clock()
     gateway = edge(throttle=login_throttle.LoginThrottle(clock), OCPP_AUTH="basic")
@@ -423,6 +424,7 @@ def test_a_charger_failing_behind_a_shared_address_does_not_lock_its_neighbours_
     assert throttle.wait("CP-MISCONFIGURED", "10.0.0.1") <= login_throttle.CAP_SECONDS
 
 
+@pytest.mark.slow
 def test_an_unknown_charger_and_a_wrong_password_cost_the_same(aws, monkeypatch):
     """No charger-id oracle: both read the stored hash once and run one slow hash of the same strength.
     Their times are printed (equal work is asserted, time is not)."""
