@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint deps clean
+.PHONY: run test test-fast lint deps clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ lint: $(VENV)/.installed
 
 test: deps lint
 	$(PY) scripts/test.py
+
+# The fast tier (under a minute on 2 cores): moto only, in-process; no browser, no server processes,
+# no DynamoDB Local, no deployment packaging or rehearsal, nothing marked slow (tiers: pytest.ini).
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -p no:cacheprovider -m "not (browser or server or dynamodb_local or deploy or slow)"
 
 clean:
 	rm -rf $(VENV) node_modules .local out tests/artifacts

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib import ocpp_frames
@@ -108,7 +108,7 @@ def envelope(entry: dict, region: str = "local") -> dict:
         "detail-type": entry["DetailType"],
         "source": entry["Source"],
         "account": "000000000000",
-        "time": datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
         "resources": [],
         "detail": json.loads(entry["Detail"]),

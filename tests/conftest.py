@@ -4,50 +4,66 @@
 - `backend`: the same, parametrised over moto and DynamoDB Local (AWS's engine on Java 17), for the
   storage-level tests whose conditions, transactions and indexes must behave as in AWS.
 - `client`: Chalice's test client over the app.
+- `gateway`: the WebSocket gateway on a free port over the test's backend.
+- `packaged`: deploy/package.sh per stage (slow: once per session, only for the tests that ask).
+
+Markers (registered in pytest.ini) are set here by directory and file, see `pytest_collection_modifyitems`;
+builders live in tests/ocpp_builders.py and tests/support.py, never in a test module.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import uuid
-from datetime import UTC, datetime
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-TEST_ENV = {
-    "STAGE": "test",
-    "LOCAL_RUNTIME": "off",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "BOOT_POLICY": "accept-all",
-    "SIMULATOR_SEED": "7",
-    "FLEET_SIZE": "3",
-    "EVENT_BUS_NAME": "ev-bus-test",
-}
+from tests.support import ROOT, TEST_ENV
+
 os.environ.update(TEST_ENV)
 for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
     os.environ.pop(name, None)
 
-from chalicelib import events, local_runtime, ocpp_frames, settings, storage  # noqa: E402
+from chalicelib import events, local_runtime, ocpp_gateway, settings, storage  # noqa: E402
+from tests.backends import fresh_tables  # noqa: E402
 
-T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+TESTS = ROOT / "tests"
+# The tier marks (pytest.ini says what each means) of whole directories and files under tests/ ...
+PATH_MARKS = {
+    "browser": ("browser", "server"),
+    "test_local_server.py": ("server",),
+    "test_make_run.py": ("server", "slow"),
+    "test_ws_load.py": ("server", "slow"),
+    "test_gateway_image.py": ("server", "slow"),
+    "test_deploy_rehearsal.py": ("deploy", "slow"),
+    "test_deployment.py": ("deploy",),
+    "test_fuzz_api.py": ("slow",),
+}
+# Single slow tests in files another helper owns (elsewhere a decorator says it where the test is).
+SLOW_TESTS = {
+    "test_api_routes_cost_the_same_requests_with_5_and_with_200_sessions",
+    "test_a_simulator_tick_batches_state_reads_writes_and_events",
+}
+# ... and of the tests that use these fixtures, wherever they are.
+FIXTURE_MARKS = {"packaged": ("deploy",), "dynamodb_local": ("dynamodb_local",)}
 
 
-def _fresh_tables(monkeypatch: pytest.MonkeyPatch) -> None:
-    suffix = uuid.uuid4().hex[:8]
-    for variable, stem in (
-        ("CHARGE_POINTS_TABLE", "cp"),
-        ("SESSIONS_TABLE", "sessions"),
-        ("SIMULATOR_TABLE", "sim"),
-        ("STATS_TABLE", "stats"),
-    ):
-        monkeypatch.setenv(variable, f"test-{stem}-{suffix}")
-    settings.get.cache_clear()
-    storage.reset_client()
-    storage.ensure_tables()
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        marks = set(PATH_MARKS.get(item.path.relative_to(TESTS).parts[0], ()))
+        for fixture, fixture_marks in FIXTURE_MARKS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                marks.update(fixture_marks)
+        if getattr(item, "originalname", None) in SLOW_TESTS:
+            marks.add("slow")
+        callspec = getattr(item, "callspec", None)
+        if callspec and callspec.params.get("backend") == "dynamodb-local":
+            marks.add("dynamodb_local")
+        for mark in sorted(marks):
+            item.add_marker(mark)
 
 
 @pytest.fixture(scope="session")
@@ -57,13 +73,25 @@ def app_module():
     return app
 
 
+@pytest.fixture(scope="session")
+def botocore_session():
+    """One botocore session for every moto test. moto resets boto3's default session, so each test would
+    otherwise load the service models again (two thirds of a test's setup)."""
+    import botocore.session
+    import moto  # noqa: F401  (first: moto adds its stub to the handlers every new session starts with)
+
+    return botocore.session.get_session()
+
+
 @pytest.fixture
-def aws(monkeypatch, app_module):
+def aws(monkeypatch, app_module, botocore_session):
     """moto, fresh tables, and a LocalBus delivering to app's handlers (immediately)."""
+    import boto3
     from moto import mock_aws
 
     with mock_aws():
-        _fresh_tables(monkeypatch)
+        boto3.setup_default_session(botocore_session=botocore_session)
+        fresh_tables(monkeypatch)
         bus = local_runtime.local_bus(app_module.app)
         events.use(bus)
         yield bus
@@ -88,18 +116,20 @@ def dynamodb_local():
 
 
 @pytest.fixture(params=["moto", "dynamodb-local"])
-def backend(request, monkeypatch, app_module):
+def backend(request, monkeypatch, app_module, botocore_session):
     """Fresh tables on moto or on DynamoDB Local, with the in-process bus."""
     if request.param == "moto":
+        import boto3
         from moto import mock_aws
 
         with mock_aws():
-            _fresh_tables(monkeypatch)
+            boto3.setup_default_session(botocore_session=botocore_session)
+            fresh_tables(monkeypatch)
             events.use(local_runtime.local_bus(app_module.app))
             yield request.param
     else:
         monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", request.getfixturevalue("dynamodb_local"))
-        _fresh_tables(monkeypatch)
+        fresh_tables(monkeypatch)
         events.use(local_runtime.local_bus(app_module.app))
         yield request.param
     events.use(None)
@@ -115,9 +145,34 @@ def client(aws, app_module):
         yield test_client
 
 
-def valid_answer(call: list, answer: list) -> list:
-    """Assert the answer is a CALLRESULT to this CALL and validates against the official 1.6 schema."""
-    assert answer[0] == ocpp_frames.CALLRESULT, answer
-    assert answer[1] == call[1]
-    ocpp_frames.validate(ocpp_frames.CALLRESULT, call[2], answer[2])
-    return answer
+@pytest.fixture
+def gateway(client, monkeypatch):
+    """A gateway on a free port, on the test's moto backend, polling its outbox every 50 ms."""
+    monkeypatch.setenv("OUTBOX_POLL_SECONDS", "0.05")
+    settings.get.cache_clear()
+    settings.get()  # read now: during a test-client request the environment is the config's stage's
+    running = ocpp_gateway.GatewayThread("127.0.0.1", 0)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def packaged(tmp_path_factory) -> dict[str, Path]:
+    """deploy/package.sh for each deployed stage, plus the SAM transform CloudFormation would apply."""
+    from deploy import templates
+
+    out = {}
+    for stage in ("dev", "prod"):
+        directory = tmp_path_factory.mktemp(f"package-{stage}")
+        subprocess.run(
+            ["bash", "deploy/package.sh", stage, str(directory)],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHON": sys.executable},
+        )
+        transformed = templates.sam_transform(json.loads((directory / "sam.json").read_text()))
+        (directory / "cfn.json").write_text(json.dumps(transformed))
+        out[stage] = directory
+    return out

@@ -12,18 +12,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.backends import table_variables
+
 REPO = Path(__file__).resolve().parents[1]
 # What the test stage sets for in-process tests; a local server must not inherit it.
-_TEST_ONLY = (
-    "STAGE",
-    "LOCAL_RUNTIME",
-    "CHARGE_POINTS_TABLE",
-    "SESSIONS_TABLE",
-    "SIMULATOR_TABLE",
-    "STATS_TABLE",
-    "AWS_ENDPOINT_URL_DYNAMODB",
-    "EVENT_BUS_NAME",
-)
+_TEST_ONLY = ("STAGE", "LOCAL_RUNTIME", *table_variables(), "AWS_ENDPOINT_URL_DYNAMODB", "EVENT_BUS_NAME")
 
 
 def live_env(**overrides):
@@ -55,12 +48,15 @@ class ServerProcess:
         self.command, self.port, self.env, self.cwd = command, port, env, cwd
         self.url = f"http://127.0.0.1:{port}/"
         self.proc = None
-        self.log = tempfile.NamedTemporaryFile(prefix="dashboard-server-", suffix=".log", delete=False)
+        descriptor, log = tempfile.mkstemp(prefix="dashboard-server-", suffix=".log")
+        os.close(descriptor)
+        self.log = Path(log)
 
     def start(self, timeout=90):
-        self.proc = subprocess.Popen(
-            self.command, cwd=self.cwd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with self.log.open("ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                self.command, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -71,7 +67,7 @@ class ServerProcess:
             except (OSError, urllib.error.URLError, ValueError):
                 pass
             time.sleep(0.5)
-        output = Path(self.log.name).read_text(errors="replace")[-4000:]
+        output = self.log.read_text(errors="replace")[-4000:]
         self.stop()
         raise RuntimeError(f"server {self.command} did not answer GET /stats within {timeout} s:\n{output}")
 

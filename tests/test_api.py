@@ -8,7 +8,7 @@ import json
 import pytest
 
 from chalicelib import ocpp_frames, simulator
-from tests.conftest import valid_answer
+from tests.ocpp_builders import valid_answer
 
 JSON = {"Content-Type": "application/json"}
 

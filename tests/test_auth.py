@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from chalicelib import auth, settings, storage
-from tests.conftest import ROOT, TEST_ENV
+from tests.support import OPEN, ROOT, TEST_ENV
 
 PASSWORD = "correct-horse-battery-1"
 HEARTBEAT = json.dumps([2, "hb-1", "Heartbeat", {}])
@@ -161,7 +161,6 @@ def _routes_in_stage(env: dict) -> dict:
 
 
 def test_every_data_route_needs_the_operators_credentials_when_the_stage_says_so():
-    from tests.test_stage_access import OPEN
 
     routes = _routes_in_stage({"STAGE": "dev", "OPERATOR_AUTH": "api-key"})
     assert {name for name, (key, _) in routes.items() if not key} == OPEN

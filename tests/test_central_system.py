@@ -2,73 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 from datetime import timedelta
 
 import pytest
 
 from chalicelib import central_system, ocpp_frames, rest, settings, storage
-from tests.conftest import T0, valid_answer
-
-_ids = itertools.count(1)
-
-
-def send(cp: str, action: str, payload: dict, at=T0, uid: str | None = None) -> list:
-    call = [2, uid or f"m{next(_ids)}", action, payload]
-    answer = central_system.handle(cp, json.dumps(call), received_at=at)
-    if answer[0] == ocpp_frames.CALLRESULT:
-        valid_answer(call, answer)
-    return answer
-
-
-def ts(seconds: float) -> str:
-    return ocpp_frames.format_timestamp(T0 + timedelta(seconds=seconds))
-
-
-def boot(cp: str = "CP-1", at=T0) -> list:
-    return send(cp, "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}, at)
-
-
-def start(cp: str = "CP-1", connector: int = 1, meter: int = 1000, at: float = 10, tag: str = "TAG") -> int:
-    answer = send(
-        cp,
-        "StartTransaction",
-        {"connectorId": connector, "idTag": tag, "meterStart": meter, "timestamp": ts(at)},
-        T0 + timedelta(seconds=at),
-    )
-    return answer[2]["transactionId"]
-
-
-def meter(cp: str, tx: int, wh: int, at: float, power_w: float = 11000, soc: float = 50) -> list:
-    return send(
-        cp,
-        "MeterValues",
-        {
-            "connectorId": 1,
-            "transactionId": tx,
-            "meterValue": [
-                {
-                    "timestamp": ts(at),
-                    "sampledValue": [
-                        {"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-                        {"value": str(power_w), "measurand": "Power.Active.Import", "unit": "W"},
-                        {"value": str(soc), "measurand": "SoC", "unit": "Percent"},
-                    ],
-                }
-            ],
-        },
-        T0 + timedelta(seconds=at),
-    )
-
-
-def stop(cp: str, tx: int, meter_stop: int, at: float, **extra) -> list:
-    return send(
-        cp,
-        "StopTransaction",
-        {"transactionId": tx, "meterStop": meter_stop, "timestamp": ts(at), **extra},
-        T0 + timedelta(seconds=at),
-    )
+from tests.ocpp_builders import boot, meter, send, start, stop, ts
+from tests.support import T0
 
 
 def test_boot_registers_the_charge_point_and_answers_in_utc(aws):
@@ -333,15 +274,18 @@ def test_diagnostics_and_firmware_notifications_are_recorded(aws, action, field)
             "PropertyConstraintViolation",
         ),
         (
-            '[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 1, "timestamp": "1970-01-01T00:00:00Z"}]',
+            '[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 1, '
+            '"timestamp": "1970-01-01T00:00:00Z"}]',
             "PropertyConstraintViolation",
         ),
         (
-            '[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": -5, "timestamp": "2026-11-24T12:00:00Z"}]',
+            '[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": -5, '
+            '"timestamp": "2026-11-24T12:00:00Z"}]',
             "PropertyConstraintViolation",
         ),
         (
-            '[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 1000000000000, "timestamp": "2026-11-24T12:00:00Z"}]',
+            '[2, "x", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 1000000000000, '
+            '"timestamp": "2026-11-24T12:00:00Z"}]',
             "PropertyConstraintViolation",
         ),
         (

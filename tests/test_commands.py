@@ -13,23 +13,10 @@ import pytest
 from websockets.asyncio.client import connect
 
 from chalicelib import commands, ocpp_frames, settings, storage
-from tests.test_ocpp_gateway import exchange, gateway  # noqa: F401  (the fixture)
+from tests.ocpp_builders import get_command, post_command
+from tests.support import exchange
 
 BOOT = [2, "b1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]
-
-
-def post(client, cp: str, body) -> tuple[int, dict]:
-    response = client.http.post(
-        f"/chargepoints/{cp}/commands",
-        headers={"Content-Type": "application/json"},
-        body=body if isinstance(body, str) else json.dumps(body),
-    )
-    return response.status_code, json.loads(response.body)
-
-
-def get(client, cp: str, command_id: str) -> tuple[int, dict]:
-    response = client.http.get(f"/chargepoints/{cp}/commands/{command_id}")
-    return response.status_code, json.loads(response.body)
 
 
 def registered(client, cp: str, online: bool = True, gateway_id: str = "gw-elsewhere") -> None:
@@ -59,24 +46,24 @@ def registered(client, cp: str, online: bool = True, gateway_id: str = "gw-elsew
 )
 def test_bad_commands_are_400_with_the_reason(client, body, message):
     registered(client, "CP-C1")
-    status, error = post(client, "CP-C1", body)
+    status, error = post_command(client, "CP-C1", body)
     assert status == 400 and message in error["Message"]
 
 
 def test_unknown_charger_is_404_and_offline_charger_409(client):
-    assert post(client, "CP-NOBODY", {"action": "Reset", "payload": {"type": "Soft"}})[0] == 404
+    assert post_command(client, "CP-NOBODY", {"action": "Reset", "payload": {"type": "Soft"}})[0] == 404
     registered(client, "CP-C2", online=False)
-    status, error = post(client, "CP-C2", {"action": "Reset", "payload": {"type": "Soft"}})
+    status, error = post_command(client, "CP-C2", {"action": "Reset", "payload": {"type": "Soft"}})
     assert status == 409 and "offline" in error["Message"]
-    assert get(client, "CP-C2", "no-such-command")[0] == 404
+    assert get_command(client, "CP-C2", "no-such-command")[0] == 404
 
 
 def test_a_command_is_matched_to_its_answer_in_another_process_and_frees_the_slot(client):
     registered(client, "CP-C3", gateway_id="gw-a")
-    status, queued = post(client, "CP-C3", {"action": "Reset", "payload": {"type": "Hard"}})
+    status, queued = post_command(client, "CP-C3", {"action": "Reset", "payload": {"type": "Hard"}})
     assert status == 200
     # One outstanding command per charger: the next one waits for this answer.
-    status, error = post(client, "CP-C3", {"action": "GetConfiguration", "payload": {}})
+    status, error = post_command(client, "CP-C3", {"action": "GetConfiguration", "payload": {}})
     assert status == 409 and queued["commandId"] in error["Message"]
     # The gateway holding the socket (process A) takes it from its outbox and sends it ...
     [command] = commands.queued_for("gw-a")
@@ -87,32 +74,32 @@ def test_a_command_is_matched_to_its_answer_in_another_process_and_frees_the_slo
     answer = [3, queued["commandId"], {"status": "Accepted"}]
     assert commands.record_answer("CP-C3", queued["commandId"], answer) == "answered"
     assert commands.record_answer("CP-C3", queued["commandId"], answer) is None
-    status, view = get(client, "CP-C3", queued["commandId"])
+    status, view = get_command(client, "CP-C3", queued["commandId"])
     assert (status, view["status"], view["result"], view["payload"]) == (
         200,
         "answered",
         {"status": "Accepted"},
         {"type": "Hard"},
     )
-    assert post(client, "CP-C3", {"action": "GetConfiguration", "payload": {}})[0] == 200
+    assert post_command(client, "CP-C3", {"action": "GetConfiguration", "payload": {}})[0] == 200
 
 
 def test_a_callerror_or_a_schema_breaking_answer_fails_the_command(client):
     registered(client, "CP-C4")
-    _, first = post(client, "CP-C4", {"action": "UnlockConnector", "payload": {"connectorId": 1}})
+    _, first = post_command(client, "CP-C4", {"action": "UnlockConnector", "payload": {"connectorId": 1}})
     assert (
         commands.record_answer("CP-C4", first["commandId"], [4, first["commandId"], "NotSupported", "no lock", {}])
         == "failed"
     )
-    assert get(client, "CP-C4", first["commandId"])[1]["error"] == {
+    assert get_command(client, "CP-C4", first["commandId"])[1]["error"] == {
         "errorCode": "NotSupported",
         "errorDescription": "no lock",
         "errorDetails": {},
     }
-    _, second = post(client, "CP-C4", {"action": "UnlockConnector", "payload": {"connectorId": 1}})
+    _, second = post_command(client, "CP-C4", {"action": "UnlockConnector", "payload": {"connectorId": 1}})
     maybe = [3, second["commandId"], {"status": "Maybe"}]
     assert commands.record_answer("CP-C4", second["commandId"], maybe) == "failed"
-    assert get(client, "CP-C4", second["commandId"])[1]["error"]["errorCode"] == "PropertyConstraintViolation"
+    assert get_command(client, "CP-C4", second["commandId"])[1]["error"]["errorCode"] == "PropertyConstraintViolation"
 
 
 def test_an_unanswered_command_times_out_and_frees_the_slot(client, monkeypatch):
@@ -120,22 +107,22 @@ def test_an_unanswered_command_times_out_and_frees_the_slot(client, monkeypatch)
     settings.get.cache_clear()
     settings.get()  # read now: during a test-client request the environment is the config's stage's
     registered(client, "CP-C5")
-    _, queued = post(client, "CP-C5", {"action": "Reset", "payload": {"type": "Soft"}})
-    assert get(client, "CP-C5", queued["commandId"])[1]["status"] == "pending"
+    _, queued = post_command(client, "CP-C5", {"action": "Reset", "payload": {"type": "Soft"}})
+    assert get_command(client, "CP-C5", queued["commandId"])[1]["status"] == "pending"
     time.sleep(1.1)
     # Its gateway is gone and never said so: the view knows the deadline passed, and the slot is free.
-    assert get(client, "CP-C5", queued["commandId"])[1]["status"] == "timedOut"
-    assert post(client, "CP-C5", {"action": "Reset", "payload": {"type": "Soft"}})[0] == 200
+    assert get_command(client, "CP-C5", queued["commandId"])[1]["status"] == "timedOut"
+    assert post_command(client, "CP-C5", {"action": "Reset", "payload": {"type": "Soft"}})[0] == 200
 
 
-def test_over_the_socket_timeout_and_disconnect_are_recorded(gateway, client, monkeypatch):  # noqa: F811
+def test_over_the_socket_timeout_and_disconnect_are_recorded(gateway, client, monkeypatch):
     monkeypatch.setenv("COMMAND_TIMEOUT_SECONDS", "1")
     settings.get.cache_clear()
     settings.get()  # read now: during a test-client request the environment is the config's stage's
 
     async def wait_status(cp: str, command_id: str, wanted: str) -> dict:
         for _ in range(100):
-            _, view = await asyncio.to_thread(get, client, cp, command_id)
+            _, view = await asyncio.to_thread(get_command, client, cp, command_id)
             if view["status"] == wanted:
                 return view
             await asyncio.sleep(0.05)
@@ -144,13 +131,17 @@ def test_over_the_socket_timeout_and_disconnect_are_recorded(gateway, client, mo
     async def scenario():
         async with connect(gateway.url + "CP-C6", subprotocols=["ocpp1.6"]) as ws:
             await exchange(ws, BOOT)
-            _, queued = await asyncio.to_thread(post, client, "CP-C6", {"action": "Reset", "payload": {"type": "Soft"}})
+            _, queued = await asyncio.to_thread(
+                post_command, client, "CP-C6", {"action": "Reset", "payload": {"type": "Soft"}}
+            )
             call = json.loads(await asyncio.wait_for(ws.recv(), 5))
             assert call == [2, queued["commandId"], "Reset", {"type": "Soft"}]
             # The charger never answers: the gateway times the command out, and a late answer is ignored.
             assert "sentAt" in await wait_status("CP-C6", queued["commandId"], "timedOut")
             await ws.send(json.dumps([3, queued["commandId"], {"status": "Accepted"}]))
-            _, second = await asyncio.to_thread(post, client, "CP-C6", {"action": "GetConfiguration", "payload": {}})
+            _, second = await asyncio.to_thread(
+                post_command, client, "CP-C6", {"action": "GetConfiguration", "payload": {}}
+            )
             assert json.loads(await asyncio.wait_for(ws.recv(), 5))[1] == second["commandId"]
         view = await wait_status("CP-C6", second["commandId"], "failed")
         assert "disconnected" in view["error"]["errorDescription"]

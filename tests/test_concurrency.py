@@ -13,7 +13,8 @@ import pytest
 
 from chalicelib import central_system, ocpp_frames, rest, storage
 from tests import figures
-from tests.conftest import T0, _fresh_tables
+from tests.backends import fresh_tables
+from tests.support import T0
 
 WORKERS = 16
 
@@ -21,7 +22,7 @@ WORKERS = 16
 @pytest.fixture
 def local_db(monkeypatch, dynamodb_local, app_module):
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local)
-    _fresh_tables(monkeypatch)
+    fresh_tables(monkeypatch)
     yield
     storage.reset_client()
 
@@ -40,6 +41,7 @@ def handle_all(calls: list[tuple[str, list, float]]) -> list[list]:
     with ThreadPoolExecutor(WORKERS) as pool:
         answers = list(pool.map(lambda c: central_system.handle(c[0], json.dumps(c[1]), received_at=at(c[2])), calls))
     figures.add("concurrency", concurrent_messages=len(calls))
+    assert len(answers) == len(calls) > 0, "nothing was sent"
     assert all(answer[0] == ocpp_frames.CALLRESULT for answer in answers), [a for a in answers if a[0] != 3][:3]
     return answers
 
@@ -188,5 +190,5 @@ def test_concurrent_garbage_is_counted_exactly(local_db):
     boot("CP-1")
     with ThreadPoolExecutor(WORKERS) as pool:
         answers = list(pool.map(lambda n: central_system.handle("CP-1", f"garbage {n}", received_at=at(5)), range(80)))
-    assert all(a[2] == "FormatViolation" for a in answers)
+    assert len(answers) == 80 and all(a[2] == "FormatViolation" for a in answers)
     assert rest.stats()["rejectedMessages"] == 80

@@ -39,7 +39,7 @@ from pathlib import Path
 import pytest
 
 from deploy import templates
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 REGION = "eu-west-1"  # only in the profile (AWS_CONFIG_FILE): the scripts must use it, not us-east-1
 ACCOUNT = "123456789012"  # moto's
@@ -284,7 +284,10 @@ def test_path_1_stack_deploys_redeploys_and_tears_down(checkout, aws_env, stage)
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-    assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+    blocked = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert blocked == dict.fromkeys(
+        ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+    )
     assert "ApiEndpoint" in first and f"ev-{stage}-charge-points" in first  # the outputs table
     assert set(_functions(aws_env, stage)) == {f"ev-charging-{stage}-{name}" for name in FUNCTIONS}
     apigateway = _client("apigateway", aws_env)

@@ -9,7 +9,6 @@ a moto bus into SQS; the IAM policy against the AWS calls an end-to-end run make
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -22,7 +21,8 @@ import pytest
 
 from chalicelib import events, local_runtime, ocpp_frames, settings, simulator, storage
 from deploy import templates
-from tests.conftest import ROOT, _fresh_tables
+from tests.backends import fresh_tables
+from tests.support import ROOT
 
 STAGES = ("dev", "prod")
 API_GATEWAY_LIMIT_SECONDS = 29
@@ -47,26 +47,6 @@ RESOURCE_VARIABLES = {
     "COMMANDS_TABLE": "CommandsTable",
     "EVENT_BUS_NAME": "EventBus",
 }
-
-
-@pytest.fixture(scope="session")
-def packaged(tmp_path_factory) -> dict[str, Path]:
-    """deploy/package.sh for each stage, plus the SAM transform CloudFormation would apply."""
-    out = {}
-    for stage in STAGES:
-        directory = tmp_path_factory.mktemp(f"package-{stage}")
-        subprocess.run(
-            ["bash", "deploy/package.sh", stage, str(directory)],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHON": sys.executable},
-        )
-        transformed = templates.sam_transform(json.loads((directory / "sam.json").read_text()))
-        (directory / "cfn.json").write_text(json.dumps(transformed))
-        out[stage] = directory
-    return out
 
 
 def _sam(packaged, stage: str) -> dict:
@@ -483,7 +463,7 @@ def recorded(app_module) -> CallRecorder:
     with mock_aws():
         boto3.setup_default_session()
         boto3.DEFAULT_SESSION.events.register("provide-client-params.*.*", recorder)
-        _fresh_tables(monkeypatch)
+        fresh_tables(monkeypatch)
         boto3.client("events").create_event_bus(Name=settings.get().event_bus_name)
         local = local_runtime.local_bus(app_module.app)
 
@@ -651,7 +631,7 @@ def test_each_function_has_its_own_chalice_deploy_policy_file_with_no_wildcard_a
         actions = [a for s in committed["Statement"] for a in s["Action"]]
         assert actions and not any("*" in action for action in actions)
         resources = [r for s in committed["Statement"] for r in s["Resource"]]
-        assert all(f"-{stage}" in r or r == "*" for r in resources)
+        assert resources and all(f"-{stage}" in r or r == "*" for r in resources)
         assert [s["Sid"] for s in committed["Statement"] if s["Resource"] == ["*"]] == ["XRay"]  # no resource-level
         [logs] = [s["Resource"] for s in committed["Statement"] if s["Sid"] == "Logs"]
         assert logs == [f"arn:aws:logs:*:*:log-group:/aws/lambda/{templates.deployed_function_name(stage, function)}:*"]

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import central_system, events, ocpp_frames, rest, storage
-from tests.conftest import ROOT, T0
-from tests.test_central_system import boot
+from tests.ocpp_builders import boot
+from tests.support import ROOT, T0
 
 
 def entries(count: int) -> list[dict]:

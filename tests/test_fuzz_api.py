@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 import app as app_module
 from chalicelib import ocpp_frames
 from tests import figures
-from tests.test_central_system import boot, start
+from tests.ocpp_builders import boot, start
 
 EXAMPLES_PER_OPERATION = 100
 

@@ -6,7 +6,6 @@ and charger logins (back-off, no charger-id oracle, a flood that does not stall 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import os
@@ -18,15 +17,14 @@ import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import pytest
 import websockets
 from websockets.asyncio.client import connect
 
 from chalicelib import auth, local_runtime, login_throttle, ocpp_frames, ocpp_gateway, settings, storage
-from tests.conftest import ROOT, _fresh_tables
-from tests.test_ocpp_gateway import exchange, wait_for
+from tests.backends import fresh_tables
+from tests.support import ROOT, basic, exchange, raw_upgrade, wait_for
 
 BOOT = [2, "boot-1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]
 PASSWORD = "correct-horse-battery-1"
@@ -51,10 +49,6 @@ def edge(client, monkeypatch):
         gateway.stop()
 
 
-def basic(user: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-
-
 def post_ocpp(client, charge_point_id: str, frame: list | str, headers: dict | None = None) -> tuple[int, list]:
     response = client.http.post(
         f"/ocpp/{charge_point_id}",
@@ -62,23 +56,6 @@ def post_ocpp(client, charge_point_id: str, frame: list | str, headers: dict | N
         headers={"Content-Type": "application/json", **(headers or {})},
     )
     return response.status_code, json.loads(response.body)
-
-
-async def raw_upgrade(
-    gateway: ocpp_gateway.GatewayThread | str, path: str, headers: bytes = b"", from_address: str = "127.0.0.1"
-) -> tuple[int, bytes]:
-    """An upgrade request written byte by byte (headers as given, from a chosen loopback address) to a
-    gateway (or its URL): the response's status and head."""
-    where = urlsplit(gateway if isinstance(gateway, str) else gateway.url)
-    reader, writer = await asyncio.open_connection(where.hostname, where.port, local_addr=(from_address, 0))
-    writer.write(
-        b"GET " + path.encode() + b" HTTP/1.1\r\nHost: gateway\r\nUpgrade: websocket\r\n"
-        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n" + headers + b"\r\n"
-    )
-    head = await reader.readuntil(b"\r\n\r\n")
-    writer.close()
-    return int(head.split()[1]), head
 
 
 def health(gateway: ocpp_gateway.GatewayThread) -> tuple[int, dict]:
@@ -114,7 +91,7 @@ def test_a_path_without_exactly_one_id_is_refused_and_creates_nothing(edge, path
     gateway = edge()
 
     async def scenario():
-        status, _ = await raw_upgrade(gateway, path)
+        status, _ = await raw_upgrade(gateway.url, path)
         assert status == 404
 
     asyncio.run(scenario())
@@ -338,8 +315,8 @@ def test_the_gateway_is_not_a_websocket_for_health_and_health_is_not_a_charger(e
     gateway = edge()
 
     async def scenario():
-        assert (await raw_upgrade(gateway, "/ocpp/health"))[0] == 101  # a charger may be called "health"
-        assert (await raw_upgrade(gateway, "/health"))[0] == 200
+        assert (await raw_upgrade(gateway.url, "/ocpp/health"))[0] == 101  # a charger may be called "health"
+        assert (await raw_upgrade(gateway.url, "/health"))[0] == 200
 
     asyncio.run(scenario())
 
@@ -363,7 +340,7 @@ def test_a_non_ascii_authorization_header_is_401_on_the_upgrade(edge, header):
     gateway = edge(OCPP_AUTH="basic")
 
     async def scenario():
-        status, head = await raw_upgrade(gateway, "/ocpp/CP-1", b"Authorization: " + header + b"\r\n")
+        status, head = await raw_upgrade(gateway.url, "/ocpp/CP-1", b"Authorization: " + header + b"\r\n")
         assert status == 401 and b"WWW-Authenticate: Basic" in head
 
     asyncio.run(scenario())
@@ -375,9 +352,9 @@ def test_two_authorization_headers_are_401_not_500(edge):
     good = basic("CP-TWICE", PASSWORD)["Authorization"].encode()
 
     async def scenario():
-        assert (await raw_upgrade(gateway, "/ocpp/CP-TWICE", b"Authorization: " + good + b"\r\n"))[0] == 101
+        assert (await raw_upgrade(gateway.url, "/ocpp/CP-TWICE", b"Authorization: " + good + b"\r\n"))[0] == 101
         twice = b"Authorization: " + good + b"\r\nAuthorization: " + good + b"\r\n"
-        assert (await raw_upgrade(gateway, "/ocpp/CP-TWICE", twice))[0] == 401
+        assert (await raw_upgrade(gateway.url, "/ocpp/CP-TWICE", twice))[0] == 401
 
     asyncio.run(scenario())
 
@@ -390,6 +367,7 @@ class Clock:
         return self.now
 
 
+@pytest.mark.slow
 def test_failed_logins_back_off_per_charger_then_let_the_right_password_in(edge):
     clock = Clock()
     gateway = edge(throttle=login_throttle.LoginThrottle(clock), OCPP_AUTH="basic")
@@ -397,7 +375,7 @@ def test_failed_logins_back_off_per_charger_then_let_the_right_password_in(edge)
 
     async def login(password: str) -> tuple[int, bytes]:
         header = basic("CP-GUESSED", password)["Authorization"].encode()
-        return await raw_upgrade(gateway, "/ocpp/CP-GUESSED", b"Authorization: " + header + b"\r\n")
+        return await raw_upgrade(gateway.url, "/ocpp/CP-GUESSED", b"Authorization: " + header + b"\r\n")
 
     async def scenario():
         for attempt in range(login_throttle.FREE_PER_CHARGER + 1):
@@ -414,6 +392,7 @@ def test_failed_logins_back_off_per_charger_then_let_the_right_password_in(edge)
     assert gateway.gateway.counts["loginsDeferred"] == 1
 
 
+@pytest.mark.slow
 def test_failed_logins_back_off_per_address_across_charger_ids(edge):
     clock = Clock()
     gateway = edge(throttle=login_throttle.LoginThrottle(clock), OCPP_AUTH="basic")
@@ -424,10 +403,10 @@ def test_failed_logins_back_off_per_address_across_charger_ids(edge):
         for n in range(login_throttle.FREE_PER_ADDRESS + 1):
             header = basic(f"CP-SCAN-{n}", "some-guess-xxxxxxxxx")["Authorization"].encode()
             assert (
-                await raw_upgrade(gateway, f"/ocpp/CP-SCAN-{n}", b"Authorization: " + header + b"\r\n", "127.0.0.2")
+                await raw_upgrade(gateway.url, f"/ocpp/CP-SCAN-{n}", b"Authorization: " + header + b"\r\n", "127.0.0.2")
             )[0] == 401
-        assert (await raw_upgrade(gateway, "/ocpp/CP-ELSEWHERE", good, "127.0.0.2"))[0] == 429
-        assert (await raw_upgrade(gateway, "/ocpp/CP-ELSEWHERE", good, "127.0.0.3"))[0] == 101  # another address
+        assert (await raw_upgrade(gateway.url, "/ocpp/CP-ELSEWHERE", good, "127.0.0.2"))[0] == 429
+        assert (await raw_upgrade(gateway.url, "/ocpp/CP-ELSEWHERE", good, "127.0.0.3"))[0] == 101  # another address
 
     asyncio.run(scenario())
 
@@ -445,6 +424,7 @@ def test_a_charger_failing_behind_a_shared_address_does_not_lock_its_neighbours_
     assert throttle.wait("CP-MISCONFIGURED", "10.0.0.1") <= login_throttle.CAP_SECONDS
 
 
+@pytest.mark.slow
 def test_an_unknown_charger_and_a_wrong_password_cost_the_same(aws, monkeypatch):
     """No charger-id oracle: both read the stored hash once and run one slow hash of the same strength.
     Their times are printed (equal work is asserted, time is not)."""
@@ -469,7 +449,7 @@ def test_an_unknown_charger_and_a_wrong_password_cost_the_same(aws, monkeypatch)
 
     unknown = [attempt(f"CP-UNKNOWN-{n}") for n in range(5)]
     wrong = [attempt("CP-KNOWN") for _ in range(5)]
-    for took, reads, hashes in unknown + wrong:
+    for _took, reads, hashes in unknown + wrong:
         assert reads == 1 and hashes == [auth.ITERATIONS]
     print(
         f"\nlogin refusal: unknown charger {statistics.median(t for t, _, _ in unknown) * 1000:.0f} ms, "
@@ -477,31 +457,14 @@ def test_an_unknown_charger_and_a_wrong_password_cost_the_same(aws, monkeypatch)
     )
 
 
-async def flood(url: str) -> list[int]:
-    """40 bad logins from 4 addresses, 4 at a time, half for unknown chargers and half guessing a known
-    charger's password: the statuses they got."""
-
-    async def attacker(n: int) -> list[int]:
-        statuses = []
-        for attempt in range(10):
-            charge_point_id = "CP-VICTIM" if attempt % 2 else f"CP-NOBODY-{n}-{attempt}"
-            header = basic(charge_point_id, f"guess-{n}-{attempt}-xxxxxxxx")["Authorization"].encode()
-            status, _ = await raw_upgrade(
-                url, f"/ocpp/{charge_point_id}", b"Authorization: " + header + b"\r\n", f"127.0.0.{10 + n}"
-            )
-            statuses.append(status)
-        return statuses
-
-    return [status for statuses in await asyncio.gather(*(attacker(n) for n in range(4))) for status in statuses]
-
-
 # The attackers run in a process of their own, at the lowest priority: on a network their CPU is not the gateway's.
 FLOOD = (
-    "import asyncio, json, os, sys; os.nice(19); from tests.test_gateway_edge import flood; "
+    "import asyncio, json, os, sys; os.nice(19); from tests.support import flood; "
     "print(json.dumps(asyncio.run(flood(sys.argv[1]))))"
 )
 
 
+@pytest.mark.slow
 def test_a_flood_of_bad_logins_leaves_a_connected_chargers_heartbeat_under_250_ms_at_p99(edge):
     """The one timing assertion the issue asks for: a good charger sends Heartbeats during the flood."""
     gateway = edge(OCPP_AUTH="basic")
@@ -580,7 +543,7 @@ def test_the_gateway_runs_on_ocpp_websockets_and_boto3_alone(dynamodb_local, mon
     assert "chalice" not in modules
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local)
     monkeypatch.setenv("GATEWAY_MODULES", json.dumps(modules + ["chalicelib"]))
-    _fresh_tables(monkeypatch)
+    fresh_tables(monkeypatch)
     port = local_runtime.free_port()
     process = subprocess.Popen(
         [sys.executable, "-c", ONLY_THESE_MODULES, "--port", str(port)],

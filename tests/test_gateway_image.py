@@ -21,8 +21,8 @@ import pytest
 import websockets
 
 from deploy import templates
-from tests.conftest import ROOT
 from tests.live_server import free_port
+from tests.support import ROOT
 
 STAGE = "prod"
 CHARGER, PASSWORD = "CP-DEMO-GW1", "a-long-gateway-password-1"

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from chalicelib import ocpp_frames, settings, storage
-from tests.test_central_system import boot
+from tests.ocpp_builders import boot
 
 JSON = {"Content-Type": "application/json"}
 # Far deeper than Python's recursion limit, far under the 64 KB body limit.

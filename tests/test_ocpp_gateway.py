@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -18,17 +17,7 @@ from ocpp.v16.enums import Action, RegistrationStatus, RemoteStartStopStatus
 from websockets.asyncio.client import connect
 
 from chalicelib import ocpp_frames, ocpp_gateway, settings, storage
-
-
-@pytest.fixture
-def gateway(client, monkeypatch):
-    """A gateway on a free port, on the test's moto backend, polling its outbox every 50 ms."""
-    monkeypatch.setenv("OUTBOX_POLL_SECONDS", "0.05")
-    settings.get.cache_clear()
-    settings.get()  # read now: during a test-client request the environment is the config's stage's
-    running = ocpp_gateway.GatewayThread("127.0.0.1", 0)
-    yield running
-    running.stop()
+from tests.support import exchange, wait_for
 
 
 def now_iso() -> str:
@@ -58,16 +47,6 @@ async def rest(client, method: str, path: str, body: dict | None = None):
 
     response = await asyncio.to_thread(request)
     return response.status_code, json.loads(response.body)
-
-
-async def wait_for(predicate, seconds: float = 10):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = await predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_a_charger_boots_charges_and_is_stopped_from_the_api(gateway, client):
@@ -153,11 +132,6 @@ def test_a_charger_boots_charges_and_is_stopped_from_the_api(gateway, client):
     asyncio.run(scenario())
 
 
-async def exchange(ws, frame) -> list:
-    await ws.send(frame if isinstance(frame, str) else json.dumps(frame))
-    return json.loads(await asyncio.wait_for(ws.recv(), 10))
-
-
 def test_malformed_frames_get_the_spec_callerror_when_they_have_an_id(gateway, client):
     async def scenario():
         async with connect(gateway.url + "CP-WS-2", subprotocols=["ocpp1.6"]) as ws:
@@ -225,8 +199,11 @@ def test_a_reconnect_replaces_the_old_socket_and_stays_online(gateway, client):
             await asyncio.sleep(0.2)  # the old session's end has been recorded by now
             item = await asyncio.to_thread(storage.get_charge_point, "CP-WS-3", True)
             assert item["online"] is True and gateway.gateway.links["CP-WS-3"].websocket is not None
-        await asyncio.sleep(0.2)
-        assert (await asyncio.to_thread(storage.get_charge_point, "CP-WS-3", True))["online"] is False
+
+        async def offline() -> bool:
+            return (await asyncio.to_thread(storage.get_charge_point, "CP-WS-3", True))["online"] is False
+
+        await wait_for(offline)
 
     asyncio.run(scenario())
 

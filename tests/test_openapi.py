@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from chalicelib import openapi, rest, settings
+from tests.support import OPEN
 
 
 def _operations(document: dict) -> set[tuple[str, str]]:
@@ -61,7 +62,6 @@ def test_the_protected_routes_of_the_app_are_exactly_the_documented_secured_ones
         for method, operation in methods.items()
         if {"operator": []} in operation.get("security", [])
     }
-    from tests.test_stage_access import OPEN
 
     routes = {(path, method) for path, methods in app_module.app.routes.items() for method in methods}
     assert secured == {(path, method) for path, method in routes if f"{method} {path}" not in OPEN}

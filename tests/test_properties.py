@@ -23,6 +23,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -31,7 +32,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from chalicelib import central_system, charging_rules, ocpp_frames, rest, storage
 from chalicelib import settings as settings_module
 from tests import figures
-from tests.conftest import T0
+from tests.ocpp_builders import boot, meter, start, stop
+from tests.support import T0
 
 CHARGE_POINTS = ("CP-A", "CP-B", "CP-C")
 STATUSES = ("Available", "Preparing", "Charging", "SuspendedEV", "Finishing", "Unavailable", "Faulted")
@@ -425,13 +427,12 @@ ChargingMachine.TestCase.settings = hypothesis_settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-TestChargingMachine = ChargingMachine.TestCase
+TestChargingMachine = pytest.mark.slow(ChargingMachine.TestCase)
 
 
 def test_a_reading_applied_before_the_stop_and_redelivered_after_it_changes_nothing(aws):
     """Found while proving the machine's duplicate invariant: such a redelivery used to be filed as a
     late meter value."""
-    from tests.test_central_system import boot, meter, start, stop
 
     boot()
     tx = start(meter=1000)

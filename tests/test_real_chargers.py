@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from websockets.sync.client import connect
 
-from chalicelib import central_system, charging_rules, ocpp_frames, ocpp_gateway, settings, storage, transactions
+from chalicelib import central_system, charging_rules, ocpp_frames, settings, storage, transactions
 
 _ids = itertools.count(1)
 
@@ -80,15 +80,6 @@ class Charger:
     def close(self) -> None:
         if self.socket:
             self.socket.close()
-
-
-@pytest.fixture
-def gateway(client, monkeypatch):
-    settings.get.cache_clear()
-    settings.get()  # read now: during a test-client request the environment is the config's stage's
-    running = ocpp_gateway.GatewayThread("127.0.0.1", 0)
-    yield running
-    running.stop()
 
 
 @pytest.fixture(params=["ws", "http"])

@@ -17,8 +17,8 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import central_system, events, settings, simulator, storage
-from tests.conftest import ROOT, T0, TEST_ENV
-from tests.test_central_system import boot, meter, send, start, stop, ts
+from tests.ocpp_builders import boot, meter, send, start, stop, ts
+from tests.support import ROOT, T0, TEST_ENV
 
 
 def at(seconds: float):

@@ -7,11 +7,12 @@ import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
 
 import pytest
 
 from chalicelib import events, local_runtime, ocpp_frames, rest, settings, simulator, storage
-from tests.conftest import _fresh_tables
+from tests.backends import fresh_tables
 
 # In the past, so that no simulated timestamp is ever ahead of the central system's clock.
 DAY_START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
@@ -56,7 +57,7 @@ def day(app_module, dynamodb_local):
     below. (moto copies every table on each transaction: a day there takes minutes.)"""
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local)
-    _fresh_tables(monkeypatch)
+    fresh_tables(monkeypatch)
     recorder = simulate(app_module, 24, deferred=True)
     yield recorder, rest.stats(), _all_sessions(), rest.list_charge_points({"limit": "100"})["chargePoints"]
     events.use(None)
@@ -148,14 +149,13 @@ def test_the_register_only_rises_and_energy_matches_power_over_time(day):
         assert tx is not None, "simulated MeterValues always belong to a transaction"
         series.sort()
         registers[(cp, connector)] += series
-        integrated = sum(
-            power * (t1 - t0).total_seconds() / 3600 for (t0, _, _), (t1, _, power) in zip(series, series[1:])
-        )
+        integrated = sum(power * (t1 - t0).total_seconds() / 3600 for (t0, _, _), (t1, _, power) in pairwise(series))
         delivered = series[-1][1] - series[0][1]
         assert delivered == pytest.approx(integrated, rel=0.03, abs=60), (cp, connector, tx)
+    assert registers, "the simulated day sent no MeterValues"
     for series in registers.values():
         series.sort()
-        assert all(a[1] <= b[1] for a, b in zip(series, series[1:]))
+        assert all(a[1] <= b[1] for a, b in pairwise(series))
 
 
 def test_connector_statuses_follow_the_state_table(day):
@@ -186,11 +186,12 @@ def test_power_respects_the_charger_and_soc_stays_within_bounds(day):
                 assert 0 <= readings.get("SoC", 0) <= 100
 
 
+@pytest.mark.slow
 def test_deferred_and_immediate_delivery_behave_alike(aws, app_module, monkeypatch):
     """A charger reacts to each answer when it arrives: during the tick's publish (immediate delivery,
     the answer waits on the tick's lease) or after the tick (deferred), it sends exactly the same frames."""
     immediate = [d["message"] for d in simulate(app_module, 2, deferred=False).calls]
-    _fresh_tables(monkeypatch)
+    fresh_tables(monkeypatch)
     deferred = [d["message"] for d in simulate(app_module, 2, deferred=True).calls]
     assert immediate == deferred
     assert any(frame[2] == "StopTransaction" for frame in deferred)
@@ -248,9 +249,10 @@ def test_an_unanswered_start_is_resent_and_gets_the_same_transaction_id(aws, app
     assert again["message"][2]["transactionId"] == answer["message"][2]["transactionId"]
 
 
+@pytest.mark.slow
 def test_the_seed_makes_the_day_repeatable(aws, app_module, monkeypatch):
     first = [d["message"] for d in simulate(app_module, 1, deferred=False).calls]
-    _fresh_tables(monkeypatch)
+    fresh_tables(monkeypatch)
     second = [d["message"] for d in simulate(app_module, 1, deferred=False).calls]
     assert first == second and len(first) > 50
 

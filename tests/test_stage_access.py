@@ -13,24 +13,22 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, TEST_ENV
-from tests.test_deployment import packaged  # noqa: F401  (the fixture: deploy/package.sh per stage)
+from tests.support import OPEN, ROOT, TEST_ENV
 
 # What stays open in every stage: the dashboard's files, the API's description and the chargers' own route
 # (which checks the charger's own password when OCPP_AUTH=basic).
-OPEN = {"GET /", "GET /assets/{name}", "GET /openapi.json", "POST /ocpp/{charge_point_id}"}
 STAGES = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]
 PROD_ORIGIN = STAGES["prod"]["environment_variables"]["CORS_ALLOW_ORIGIN"]
 
 
-def _swagger(packaged, stage: str) -> dict:  # noqa: F811
+def _swagger(packaged, stage: str) -> dict:
     resources = json.loads((packaged[stage] / "sam.json").read_text())["Resources"]
     (api,) = [r for r in resources.values() if r["Type"] == "AWS::Serverless::Api"]
     return api["Properties"]["DefinitionBody"]
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_every_data_route_needs_the_api_key_in_the_packaged_template(packaged, stage):  # noqa: F811
+def test_every_data_route_needs_the_api_key_in_the_packaged_template(packaged, stage):
     paths = _swagger(packaged, stage)["paths"]
     routes = {
         f"{method.upper()} {path}": spec
@@ -44,7 +42,7 @@ def test_every_data_route_needs_the_api_key_in_the_packaged_template(packaged, s
         assert keyed == (route not in OPEN), route
 
 
-def test_every_route_and_preflight_names_prods_origin_in_the_packaged_template(packaged):  # noqa: F811
+def test_every_route_and_preflight_names_prods_origin_in_the_packaged_template(packaged):
     assert PROD_ORIGIN != "*"
     for path, methods in _swagger(packaged, "prod")["paths"].items():
         assert "options" in methods, f"{path} has no CORS preflight"
@@ -96,6 +94,6 @@ def _answers_in_stage(stage: str) -> list[dict]:
 
 
 def test_real_answers_with_prod_settings_carry_prods_origin():
-    for (method, path), answer in zip(REQUESTS, _answers_in_stage("prod")):
+    for (method, path), answer in zip(REQUESTS, _answers_in_stage("prod"), strict=True):
         assert answer["status"] < 500, (method, path, answer)
         assert answer["headers"].get("Access-Control-Allow-Origin") == PROD_ORIGIN, (method, path, answer)

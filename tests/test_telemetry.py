@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import central_system, events, telemetry
-from tests.conftest import T0
-from tests.test_central_system import boot, meter, send, start, stop
+from tests.ocpp_builders import boot, meter, send, start, stop
+from tests.support import T0
 
 EMF_MAX_METRICS, EMF_MAX_DIMENSIONS = 100, 30
 
@@ -21,7 +21,7 @@ def lines(capsys) -> list[dict]:
     """Every line the app wrote to stdout, each of which must be a JSON object."""
     out = capsys.readouterr().out
     parsed = [json.loads(line) for line in out.splitlines() if line.strip()]
-    assert all(isinstance(line, dict) for line in parsed)
+    assert parsed and all(isinstance(line, dict) for line in parsed)
     return parsed
 
 
@@ -119,10 +119,10 @@ def test_the_charge_point_is_never_a_metric_dimension(aws, capsys):
     boot("CP-1")
     tx = start("CP-1")
     stop("CP-1", tx, 2000, at=120)
-    for line in lines(capsys):
-        if "_aws" in line:
-            for block in line["_aws"]["CloudWatchMetrics"]:
-                assert all("chargePointId" not in dims for dims in block["Dimensions"])
+    blocks = [block for line in lines(capsys) if "_aws" in line for block in line["_aws"]["CloudWatchMetrics"]]
+    assert blocks, "the transaction wrote no metrics"
+    for block in blocks:
+        assert block["Dimensions"] and all("chargePointId" not in dims for dims in block["Dimensions"])
 
 
 def test_other_modules_json_lines_and_plain_text_become_json_objects(capsys):

@@ -14,12 +14,13 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from chalicelib import local_runtime, rest, settings, storage
 from scripts import ws_chargers
-from tests.conftest import ROOT, _fresh_tables
-from tests.test_commands import get, post
-from tests.test_ocpp_gateway import gateway, wait_for  # noqa: F401  (the fixture)
+from tests.backends import fresh_tables
+from tests.ocpp_builders import get_command, post_command
+from tests.support import ROOT, wait_for
 
 LOAD_CHARGERS = 200
 LOAD_SECONDS = float(os.environ.get("WS_LOAD_SECONDS", "30"))
@@ -32,11 +33,13 @@ def test_simulated_chargers_answer_remote_start_and_stop(gateway, client):  # no
         )
 
         async def command(action: str, payload: dict) -> dict:
-            status, queued = await asyncio.to_thread(post, client, "CP-RS-0001", {"action": action, "payload": payload})
+            status, queued = await asyncio.to_thread(
+                post_command, client, "CP-RS-0001", {"action": action, "payload": payload}
+            )
             assert status == 200, queued
 
             async def done():
-                _, view = await asyncio.to_thread(get, client, "CP-RS-0001", queued["commandId"])
+                _, view = await asyncio.to_thread(get_command, client, "CP-RS-0001", queued["commandId"])
                 return view if view["status"] != "pending" else None
 
             return await wait_for(done)
@@ -73,13 +76,13 @@ def test_simulated_chargers_answer_remote_start_and_stop(gateway, client):  # no
 
 
 def _peak_rss_mb(pid: int) -> float:
-    status = open(f"/proc/{pid}/status").read()
+    status = Path(f"/proc/{pid}/status").read_text()
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
 
 
 def test_200_chargers_at_once_every_message_answered(dynamodb_local, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local)
-    _fresh_tables(monkeypatch)
+    fresh_tables(monkeypatch)
     port = local_runtime.free_port()
     gateway_process = subprocess.Popen(
         [sys.executable, "-m", "chalicelib.ocpp_gateway", "--port", str(port)],

@@ -6,7 +6,7 @@ import json
 import re
 from urllib.parse import urlsplit
 
-from tests.test_stage_access import OPEN
+from tests.support import OPEN
 
 KEY = "operator-key-0123456789"
 OPEN_PATHS = [re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", route.split(" ", 1)[1]) + "$") for route in OPEN]

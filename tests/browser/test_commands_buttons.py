@@ -55,8 +55,8 @@ def test_start_and_stop_buttons_send_remote_commands(new_page, connected_charger
     start.click()
     note = card.locator("[data-testid=cp-command-status]")
     page.wait_for_function(
-        f"() => /Start: Accepted/.test(document.querySelector(\"[data-cp-id='{CHARGER}'] [data-testid=cp-command-status]\")"
-        "?.textContent || '')",
+        f"() => /Start: Accepted/.test(document.querySelector(\"[data-cp-id='{CHARGER}'] "
+        "[data-testid=cp-command-status]\")?.textContent || '')",
         timeout=40000,
     )
     # The note belongs to the charge point, not to one rendering of its card: the refreshes that follow
@@ -72,8 +72,8 @@ def test_start_and_stop_buttons_send_remote_commands(new_page, connected_charger
     card = page.locator(f"[data-testid=cp-card][data-cp-id='{CHARGER}']")
     card.locator("[data-testid=cp-stop]").click()
     page.wait_for_function(
-        f"() => /Stop: Accepted/.test(document.querySelector(\"[data-cp-id='{CHARGER}'] [data-testid=cp-command-status]\")"
-        "?.textContent || '')",
+        f"() => /Stop: Accepted/.test(document.querySelector(\"[data-cp-id='{CHARGER}'] "
+        "[data-testid=cp-command-status]\")?.textContent || '')",
         timeout=40000,
     )
     wait_refreshed(page)

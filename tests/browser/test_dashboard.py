@@ -148,8 +148,9 @@ def test_sessions_table_filter_and_paging(page, live_server):
         page.select_option("[data-testid=session-filter]", status)
         wait_updated(page, before)
         statuses = page.eval_on_selector_all("[data-testid=session-row]", "els => els.map(e => e.dataset.status)")
-        assert all(s == status for s in statuses), statuses
-        if not statuses:
+        if statuses:
+            assert all(s == status for s in statuses), statuses
+        else:
             assert page.locator("[data-testid=sessions-empty]").is_visible()
     before = last_ts(page)
     page.select_option("[data-testid=session-filter]", "")
@@ -265,6 +266,12 @@ def test_banner_when_requests_fail(page, live_server):
     banner.wait_for(state="hidden", timeout=12000)  # retried every 5 s by itself
 
 
+def png_size(png: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's header (its IHDR chunk comes first)."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
 def test_screenshots_and_metrics(new_page, live_server, artifacts):
     page = new_page(1440, 900)
     responses = []
@@ -280,6 +287,7 @@ def test_screenshots_and_metrics(new_page, live_server, artifacts):
         const sum = (list, f) => list.reduce((a, e) => a + (e[f] || 0), 0);
         const assets = res.filter(e => e.name.includes('/assets/'));
         return {
+          assets: Object.fromEntries(assets.map(e => [e.name.split('/').pop(), e.decodedBodySize])),
           documentTransferBytes: nav.transferSize, documentBodyBytes: nav.decodedBodySize,
           resourceTransferBytes: sum(res, 'transferSize'), resourceBodyBytes: sum(res, 'decodedBodySize'),
           staticAssetBodyBytes: sum(assets, 'decodedBodySize') + nav.decodedBodySize,
@@ -304,23 +312,26 @@ def test_screenshots_and_metrics(new_page, live_server, artifacts):
         **perf,
     }
     (artifacts / "dashboard-metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    assert 1000 < metrics["transferBytes"] < 5_000_000
-    assert 1000 < metrics["bytesTransferred"] < 5_000_000
-    assert 0 < metrics["firstContentfulPaintMs"] < 60000
+    # Every asset arrived whole (the files as they are in static/), and the page stays within its budget.
+    # First contentful paint and the load times are figures for the artifact, not goals to assert here.
+    assert {".css", ".js"} <= {Path(name).suffix for name in metrics["assets"]}, metrics["assets"]
+    assert metrics["assets"] == {name: (STATIC / name).stat().st_size for name in metrics["assets"]}
     assert metrics["staticAssetBodyBytes"] < 60 * 1024
+    assert metrics["bytesTransferred"] > metrics["staticAssetBodyBytes"]  # nothing came from a cache
 
     active = page.locator("[data-testid=session-row][data-status=Active]")
     if active.count():
         active.first.click()
         page.wait_for_timeout(4000)
-    page.screenshot(path=str(artifacts / "dashboard-desktop.png"), full_page=True)
+    assert png_size(page.screenshot(path=str(artifacts / "dashboard-desktop.png"), full_page=True))[0] == 1440
 
     phone = new_page(390, 844)
     phone.goto(live_server)
     wait_updated(phone)
     phone.wait_for_selector("[data-testid=cp-card], [data-testid=cp-empty]")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390, "horizontal overflow at 390 px"
-    phone.screenshot(path=str(artifacts / "dashboard-phone.png"), full_page=True)
+    width, height = png_size(phone.screenshot(path=str(artifacts / "dashboard-phone.png"), full_page=True))
+    assert width == 390 and height >= 844, (width, height)  # the whole page, and no wider than the phone
     assert page.errors == [] and phone.errors == []
 
 

@@ -1,4 +1,5 @@
-"""Runs last (file name): stops a private server instance and checks the API-unreachable banner."""
+"""The API-unreachable banner, on a private server of its own (`own_server`) that the test stops and
+restarts: the shared `live_server` is not touched, so the test may run in any order."""
 
 
 def test_banner_appears_when_server_stops_and_clears_when_back(new_page, own_server):
