@@ -218,11 +218,11 @@ def simulate(raw: str | bytes | None) -> dict:
     body = json_body(raw, {})
     if not isinstance(body, dict) or set(body) - {"chargePointId", "messageType"}:
         raise BadRequestError('body must be a JSON object with optional "chargePointId" and "messageType"')
+    if not all(isinstance(value, str) for value in body.values()):
+        raise BadRequestError('"chargePointId" and "messageType" must be strings')
     charge_point_id, message_type = body.get("chargePointId"), body.get("messageType")
     if (charge_point_id is None) != (message_type is None):
         raise BadRequestError('"chargePointId" and "messageType" go together')
-    if charge_point_id is not None and not isinstance(charge_point_id, str):
-        raise BadRequestError('"chargePointId" must be a string')
     try:
         return {"messages": simulator.run_tick(charge_point_id=charge_point_id, message_type=message_type)}
     except simulator.UnknownChargePoint as error:

@@ -179,6 +179,8 @@ def test_simulate_with_the_seed_manual_trigger_payload(client):
         ({"chargePointId": "CP-DEMO-009", "messageType": "Heartbeat"}, 404, "not a simulated charge point"),
         ({"chargePointId": "CP-DEMO-001", "messageType": "Teleport"}, 400, "messageType must be one of"),
         ({"chargePointId": "CP-DEMO-001"}, 400, "go together"),
+        ({"messageType": None}, 400, "must be strings"),
+        ({"chargePointId": 7, "messageType": "Heartbeat"}, 400, "must be strings"),
         ({"colour": "red"}, 400, "body must be a JSON object"),
         ([1, 2], 400, "body must be a JSON object"),
         ({"chargePointId": "CP-DEMO-001", "messageType": "StopTransaction"}, 409, "no transaction"),
