@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.charging_rules import CONNECTOR_STATUSES
+
 STATIC = Path(__file__).resolve().parents[2] / "static"
 STAT_KEYS = [
     "totalChargePoints",
@@ -18,17 +20,7 @@ STAT_KEYS = [
     "totalRevenue",
     "rejectedMessages",
 ]
-STATUSES = [
-    "Available",
-    "Preparing",
-    "Charging",
-    "SuspendedEVSE",
-    "SuspendedEV",
-    "Finishing",
-    "Reserved",
-    "Unavailable",
-    "Faulted",
-]
+STATUSES = list(CONNECTOR_STATUSES)
 DEMO_IDS = ["CP-DEMO-001", "CP-DEMO-002", "CP-DEMO-003"]
 
 

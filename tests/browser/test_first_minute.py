@@ -4,20 +4,11 @@ import re
 
 import pytest
 
+from chalicelib.charging_rules import CONNECTOR_STATUSES
 from tests.live_server import ServerProcess, chalice_command, free_port, live_env
 
 DEMO_IDS = ["CP-DEMO-001", "CP-DEMO-002", "CP-DEMO-003"]
-STATUSES = {
-    "Available",
-    "Preparing",
-    "Charging",
-    "SuspendedEVSE",
-    "SuspendedEV",
-    "Finishing",
-    "Reserved",
-    "Unavailable",
-    "Faulted",
-}
+STATUSES = set(CONNECTOR_STATUSES)
 # The cards as rendered: status, location, the meta list, and the connector chips (connector 0 is the charger).
 READ_CARDS = """ids => ids.map(id => {
   const card = document.querySelector(`[data-testid=cp-card][data-cp-id='${id}']`);
