@@ -2,12 +2,15 @@
 
 Each feature registers its own entries here (one import and its dict lines), so commands.py stays transport:
 
-- EFFECTS[action](command, result): called by `commands.record_answer` after a CALLRESULT that matches the
-  schema was stored on the command (never for a CALLERROR, a timeout or an answer that breaks the schema).
-  `command` is the stored item: chargePointId, commandId, action, payload, createdAt, answeredAt. The answer
-  stands whatever an effect does: an effect that raises is logged and the command stays answered. It may run
-  in any process that receives answers (the API, a gateway container, `chalice local`), so it writes through
-  chalicelib/storage only, and bounds whatever the charger's answer can make the system store.
+- EFFECTS[action](command, result): called by `commands.record_answer` for a CALLRESULT that matches the
+  schema (never for a CALLERROR, a timeout or an answer that breaks the schema), just before the command is
+  stored as answered: whoever sees it answered sees its effect. `command` is the stored item with the answer:
+  chargePointId, commandId, action, payload, createdAt, answeredAt, result. The answer stands whatever an
+  effect does: one that raises is logged and the command is still answered. The charger's slot for an
+  outstanding command is still taken, so an effect cannot queue another command to that charger. Effects
+  run in whichever process receives answers (the API, a gateway container, `chalice local`): they write
+  through chalicelib/storage only, are idempotent (a charger may answer twice), and bound whatever the
+  charger's answer can make the system store.
 - BEFORE_SUBMIT[action](charge_point_id, payload) -> payload: called by `commands.queue` after the payload
   matched the schema and the charger was found online, before the command is stored; its answer is checked
   against the schema again. It refuses with `commands.InvalidCommand` (400) or `commands.CommandConflict` (409).

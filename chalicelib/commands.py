@@ -258,10 +258,10 @@ def record_answer(charge_point_id: str, command_id: str, raw: str | bytes | list
     except ocpp_frames.FrameError as error:
         sets = _failure(error.code, f"answer refused: {error.description}")
     sets["answeredAt"] = ocpp_frames.format_timestamp(ocpp_frames.now())
-    status = _finish(charge_point_id, command_id, sets)
-    if status == ANSWERED:
+    if sets["status"] == ANSWERED:
+        # First: whoever sees the command answered sees what the answer changed.
         _apply_effect({**command, **sets})
-    return status
+    return _finish(charge_point_id, command_id, sets)
 
 
 def _apply_effect(command: dict) -> None:
