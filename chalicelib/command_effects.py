@@ -23,6 +23,8 @@ DataTransfer, TriggerMessage: what they cause arrives as the charger's own messa
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable
 
 from chalicelib import storage
@@ -31,6 +33,7 @@ from chalicelib.charging_rules import MAX_CONNECTORS
 # A snapshot is at most the 100 KB answer it comes from; these keep a hostile charger's count bounded too.
 MAX_CONFIGURATION_KEYS = 256
 MAX_UNKNOWN_KEYS = 64
+log = logging.getLogger("ev.command_effects")
 
 
 def configuration_snapshot(command: dict, result: dict) -> None:
@@ -80,3 +83,24 @@ EFFECTS: dict[str, Callable[[dict, dict], None]] = {
 }
 
 BEFORE_SUBMIT: dict[str, Callable[[str, dict], dict]] = {}
+
+
+def apply(command: dict) -> None:
+    """The effect of an answered command (with its `result`), if its action has one. One that fails is
+    logged, not raised: a bug or an outage in a feature must not fail the charger's answer."""
+    effect = EFFECTS.get(command["action"])
+    if effect is None:
+        return
+    try:
+        effect(command, command["result"])
+    except Exception:
+        log.exception(
+            json.dumps(
+                {
+                    "event": "command-effect-failed",
+                    "chargePointId": command["chargePointId"],
+                    "commandId": command["commandId"],
+                    "action": command["action"],
+                }
+            )
+        )
