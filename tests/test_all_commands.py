@@ -262,3 +262,33 @@ def test_local_data_from_before_the_commands_index_gets_it(client):
     assert index in indexes()
     listed = get_json(client, "/chargepoints/CP-W7/commands")[1]["commands"]
     assert [command["commandId"] for command in listed] == [queued["commandId"]]
+
+
+def test_the_storage_of_commands_and_settings_holds_on_the_aws_engine_too(backend):
+    """The commands index's pages, nested map paths with dotted keys, size() of a map, the first entry of a
+    map: on moto and on DynamoDB Local."""
+    assert storage.create_charge_point({"chargePointId": "CP-W8", "status": "Unknown"}, 0)
+    entry = {"value": "1", "readonly": False}
+    assert storage.set_configuration_key("CP-W8", "Vendor.A", entry, max_keys=2)  # the first key makes the item
+    assert storage.set_configuration_key("CP-W8", "Vendor.B", entry, max_keys=2)
+    assert not storage.set_configuration_key("CP-W8", "Vendor.C", entry, max_keys=2)  # full
+    assert storage.set_configuration_key("CP-W8", "Vendor.A", {**entry, "value": "2"}, max_keys=2)  # a known key
+    for connector_id in (2, 1):
+        assert storage.set_availability("CP-W8", connector_id, {"type": "Inoperative"})
+    assert not storage.set_availability("CP-NOBODY", 1, {"type": "Inoperative"})
+    charge_point, configuration = storage.get_charge_point_and_configuration("CP-W8")
+    assert configuration is not None and charge_point is not None
+    assert {key: value["value"] for key, value in configuration["configuration"].items()} == {
+        "Vendor.A": "2",
+        "Vendor.B": "1",
+    }
+    assert sorted(charge_point["availability"]) == ["1", "2"]
+    assert storage.get_charge_point_and_configuration("CP-NOBODY") == (None, None)
+    assert storage.set_online("CP-W8", True, "2026-12-03T00:00:00.000Z", "conn-1", "gw-1")
+    for n in range(3):
+        command = {"chargePointId": "CP-W8", "commandId": f"c{n}", "createdAt": f"2026-12-03T00:00:0{n}.000Z"}
+        # A slot older than the year 3000 is free: each command may take it.
+        assert storage.create_command({**command, "status": "pending"}, "conn-1", stale_before="3000")
+    first = storage.list_commands("CP-W8", 2, None)
+    second = storage.list_commands("CP-W8", 2, first.last_key)
+    assert [c["commandId"] for c in first.items + second.items] == ["c2", "c1", "c0"] and second.last_key is None
