@@ -58,8 +58,10 @@ COMMAND_ACTIONS = (
 )
 PENDING, ANSWERED, FAILED, TIMED_OUT = "pending", "answered", "failed", "timedOut"
 KEEP_SECONDS = 7 * 86400
-# What a command keeps of a charger's answer: a DynamoDB item holds at most 400 KB.
+# What a command keeps of a charger's answer, and the largest payload it sends: a DynamoDB item holds at
+# most 400 KB.
 MAX_STORED_ANSWER = 100_000
+MAX_PAYLOAD = 100_000
 log = logging.getLogger("ev.commands")
 
 
@@ -97,6 +99,8 @@ def _check(action: object, payload: object) -> tuple[str, dict]:
         raise InvalidCommand(f"action must be one of {', '.join(COMMAND_ACTIONS)}, got {action!r}")
     if not isinstance(payload, dict):
         raise InvalidCommand("payload must be a JSON object")
+    if len(json.dumps(payload)) > MAX_PAYLOAD:
+        raise InvalidCommand(f"payload over {MAX_PAYLOAD} bytes: send a large local list in differential parts")
     try:
         ocpp_frames.validate(ocpp_frames.CALL, action, payload)
     except ocpp_frames.FrameError as error:
@@ -198,12 +202,13 @@ def view(charge_point_id: str, command_id: str) -> dict:
     return as_view(item)
 
 
-def as_view(item: dict) -> dict:
-    """A stored command as the API shows it, with its status as of now."""
+def as_view(item: dict, listed: bool = False) -> dict:
+    """A stored command as the API shows it (in a list: without a large payload or result), with its
+    status as of now."""
     status = item["status"]
     if status == PENDING and _expired(item):
         status = TIMED_OUT  # its gateway is gone and cannot say so itself
-    return views.command_view(item, status)
+    return views.command_view(item, status, listed)
 
 
 def _expired(item: dict) -> bool:

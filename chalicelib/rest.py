@@ -196,7 +196,7 @@ def list_commands(charge_point_id: str, params: Mapping[str, str] | None) -> dic
         query,
         20,
         lambda limit, start: storage.list_commands(charge_point_id, limit, start),
-        commands.as_view,
+        lambda item: commands.as_view(item, listed=True),
     )
 
 

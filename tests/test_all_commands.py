@@ -129,12 +129,16 @@ def test_each_command_reaches_a_websocket_charger_and_its_answer_is_applied(gate
         shows(get_json(client, f"/chargepoints/{cp}")[1], command)
 
 
-def test_a_payload_breaking_the_schema_is_400_with_the_schema_message_for_every_command(client):
+def test_a_payload_breaking_the_schema_or_too_large_to_keep_is_400_for_every_command(client):
     registered(client, "CP-W2")
     for action in commands.COMMAND_ACTIONS:
         status, error = post_command(client, "CP-W2", {"action": action, "payload": {"notAField": 1}})
         assert status == 400, action
         assert error["Message"].startswith(f"payload does not match the OCPP 1.6 schema: {action} "), error
+    entries = [{"idTag": f"TAG-{n:05d}", "idTagInfo": TAG_INFO} for n in range(2000)]
+    too_large = {"listVersion": 1, "updateType": "Full", "localAuthorizationList": entries}
+    status, error = post_command(client, "CP-W2", {"action": "SendLocalList", "payload": too_large})
+    assert status == 400 and "payload over 100000 bytes" in error["Message"]
     assert get_json(client, "/chargepoints/CP-W2/commands")[1]["commands"] == []
 
 
@@ -197,6 +201,10 @@ def test_configuration_changes_and_availability_keep_the_snapshot_current_and_bo
     assert len(shown["configuration"]) == command_effects.MAX_CONFIGURATION_KEYS
     assert len(shown["unknownKeys"]) == command_effects.MAX_UNKNOWN_KEYS
     assert shown["configurationKeysNotKept"] == 300 - 256 + 70 - 64
+    # Listed, a result that large is left out (a page stays small); the command's own route has it.
+    [listed] = get_json(client, f"/chargepoints/{cp}/commands")[1]["commands"]
+    assert "result" not in listed and listed["omitted"] == ["result"] and listed["payload"] == {}
+    assert len(get_command(client, cp, listed["commandId"])[1]["result"]["configurationKey"]) == 300
     # A full snapshot takes changes to its keys, not new keys; a refused change changes nothing.
     change = {"action": "ChangeConfiguration", "payload": {"key": "Key001", "value": "1"}}
     answer(cp, change, {"status": "Accepted"})
