@@ -47,6 +47,10 @@ def availability_scheduled(charge_point: dict, command: dict) -> None:
     }
 
 
+def triggered_status_applied(charge_point: dict, command: dict) -> None:
+    assert charge_point["connectorStatus"]["1"]["status"] == "Unavailable"
+
+
 # action -> (payload, the fake charger's answer, what the charge point then shows, when it shows something)
 CASES: dict[str, tuple[dict, dict, Callable[[dict, dict], None] | None]] = {
     "ChangeAvailability": ({"connectorId": 1, "type": "Inoperative"}, {"status": "Scheduled"}, availability_scheduled),
@@ -93,7 +97,17 @@ CASES: dict[str, tuple[dict, dict, Callable[[dict, dict], None] | None]] = {
     "SetChargingProfile": ({"connectorId": 1, "csChargingProfiles": PROFILE}, {"status": "Accepted"}, None),
     "ClearChargingProfile": ({"id": 1}, {"status": "Accepted"}, None),
     "GetCompositeSchedule": ({"connectorId": 1, "duration": 3600}, {"status": "Rejected"}, None),
-    "TriggerMessage": ({"requestedMessage": "Heartbeat"}, {"status": "Accepted"}, None),
+    "TriggerMessage": (
+        {"requestedMessage": "StatusNotification", "connectorId": 1},
+        {"status": "Accepted"},
+        triggered_status_applied,
+    ),
+}
+# What the fake charger sends after its answer: the message a TriggerMessage asked for, applied as usual.
+FOLLOW_UPS = {
+    "TriggerMessage": [
+        [2, "t1", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Unavailable"}]
+    ]
 }
 
 
@@ -121,7 +135,10 @@ def test_each_command_reaches_a_websocket_charger_and_its_answer_is_applied(gate
             sent = (await asyncio.to_thread(get_command, client, cp, queued["commandId"]))[1]
             assert sent["status"] == "pending" and "sentAt" in sent
             await ws.send(json.dumps([3, call[1], result]))
-            return sent, await wait_for(lambda: answered(queued["commandId"]), 5)
+            done = await wait_for(lambda: answered(queued["commandId"]), 5)
+            for frame in FOLLOW_UPS.get(action, []):
+                assert (await exchange(ws, frame))[:2] == [3, frame[1]]
+            return sent, done
 
     sent, command = asyncio.run(charger())
     assert (command["status"], command["result"], command["sentAt"]) == ("answered", result, sent["sentAt"])
