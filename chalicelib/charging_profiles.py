@@ -26,11 +26,13 @@ __all__ = [
     "TX",
     "TX_DEFAULT",
     "ProfileRejected",
+    "check",
     "clear",
     "composite_schedule",
     "end_transaction",
     "install",
     "limit_w_at",
+    "replaces",
 ]
 
 # What one charger keeps (its MaxChargingProfilesInstalled): bounds the charge point item too.
@@ -41,30 +43,24 @@ class ProfileRejected(ValueError):
     """SetChargingProfile refused: a charger answers status Rejected; the message says why."""
 
 
-def _check(new: dict[str, Any], connector_id: int, transaction_id: int | None) -> None:
+def check(new: dict[str, Any], connector_id: int) -> None:
+    """The rules a profile breaks whatever the charger's state: raises ProfileRejected."""
     purpose, kind = new.get("chargingProfilePurpose"), new.get("chargingProfileKind")
     schedule = new.get("chargingSchedule") or {}
     if connector_id < 0:
         raise ProfileRejected(f"connectorId {connector_id} does not exist")
     if purpose == MAX_PROFILE and connector_id != 0:
         raise ProfileRejected("a ChargePointMaxProfile limits the whole charge point: it goes on connector 0")
+    if purpose == TX and connector_id == 0:
+        raise ProfileRejected("a TxProfile goes on the connector of its transaction, not on connector 0")
     if purpose != TX and "transactionId" in new:
         raise ProfileRejected("only a TxProfile names a transactionId")
-    if purpose == TX:
-        if connector_id == 0:
-            raise ProfileRejected("a TxProfile goes on the connector of its transaction, not on connector 0")
-        if transaction_id is None:
-            raise ProfileRejected(f"no transaction is active on connector {connector_id} for a TxProfile")
-        if new.get("transactionId", transaction_id) != transaction_id:
-            raise ProfileRejected(
-                f"transactionId {new['transactionId']} is not the transaction on connector {connector_id}"
-            )
     if kind in ("Absolute", "Recurring") and not schedule.get("startSchedule"):
         raise ProfileRejected(f"an {kind} profile needs chargingSchedule.startSchedule")
     if kind == "Recurring" and new.get("recurrencyKind") not in CYCLE_SECONDS:
         raise ProfileRejected("a Recurring profile needs recurrencyKind Daily or Weekly")
-    if kind != "Recurring" and "recurrencyKind" in new:
-        raise ProfileRejected("recurrencyKind belongs to Recurring profiles only")
+    if new.get("stackLevel", 0) < 0:
+        raise ProfileRejected("stackLevel starts at 0")
     starts = [period["startPeriod"] for period in schedule.get("chargingSchedulePeriod", [])]
     if not starts or starts[0] != 0 or starts != sorted(set(starts)):
         raise ProfileRejected("chargingSchedulePeriod must start at 0 and increase")
@@ -93,23 +89,33 @@ def install(
     `connector_id`, whose active transaction is `transaction_id`. A profile with the same chargingProfileId,
     or with the same stackLevel and purpose on the same connector, is replaced. Raises ProfileRejected
     (answer Rejected) for a profile the rules refuse or beyond `max_profiles`."""
-    _check(new, connector_id, transaction_id)
+    check(new, connector_id)
+    kept = [profile for profile in profiles if not replaces(new, connector_id, profile)]
+    if len(kept) >= max_profiles:
+        raise ProfileRejected(f"{len(kept)} charging profiles are installed, the most a charger keeps: clear some")
     stored = {**new, "connectorId": connector_id}
     if new["chargingProfilePurpose"] == TX:
+        if transaction_id is None:
+            raise ProfileRejected(f"no transaction is active on connector {connector_id} for a TxProfile")
+        if new.get("transactionId", transaction_id) != transaction_id:
+            raise ProfileRejected(
+                f"transactionId {new['transactionId']} is not the transaction on connector {connector_id}"
+            )
         stored["transactionId"] = transaction_id
-    kept = [
-        profile
-        for profile in profiles
-        if profile["chargingProfileId"] != new["chargingProfileId"]
-        and not (
+    return [*kept, stored]
+
+
+def replaces(new: dict[str, Any], connector_id: int, profile: dict[str, Any]) -> bool:
+    """Whether installing `new` on `connector_id` replaces the stored `profile`: the same chargingProfileId,
+    or the same stackLevel and purpose on the same connector."""
+    return bool(
+        profile["chargingProfileId"] == new["chargingProfileId"]
+        or (
             profile.get("connectorId") == connector_id
             and profile["stackLevel"] == new["stackLevel"]
             and profile["chargingProfilePurpose"] == new["chargingProfilePurpose"]
         )
-    ]
-    if len(kept) >= max_profiles:
-        raise ProfileRejected(f"{len(kept)} charging profiles are installed, the most a charger keeps: clear some")
-    return [*kept, stored]
+    )
 
 
 def clear(

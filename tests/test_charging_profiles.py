@@ -206,6 +206,7 @@ def test_install_keeps_a_tx_profile_to_the_transaction_on_its_connector() -> Non
         (charging_profile(1, TX_DEFAULT, [(60, 32)]), 1, "start at 0"),
         (charging_profile(1, TX_DEFAULT, [(0, 32), (0, 16)]), 1, "increase"),
         (charging_profile(1, TX_DEFAULT, [(0, -1)]), 1, "negative"),
+        (charging_profile(1, TX_DEFAULT, [(0, 32)], stack_level=-1), 1, "stackLevel"),
         (
             charging_profile(
                 1, TX_DEFAULT, [(0, 32)], validFrom="2026-11-24T12:00:00Z", validTo="2026-11-24T11:00:00Z"
