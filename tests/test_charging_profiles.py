@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from chalicelib import ocpp_frames
 from chalicelib.charging_profiles import (
     MAX_PROFILE,
     TX,
@@ -159,6 +160,18 @@ def test_amperes_and_watts_convert_with_the_phases_in_use_and_min_charging_rate_
     assert composite["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 3680, "numberPhases": 1}]
     assert composite["minChargingRate"] == 6 * 230
     assert limit_w_at([one_phase], 1, T0, voltage_v=240) == 16 * 240
+
+
+def test_with_the_chargers_maximum_the_composite_is_a_valid_get_composite_schedule_answer() -> None:
+    profiles = [
+        on(0, charging_profile(1, MAX_PROFILE, [(0, 7360)], unit="W", duration=HOUR)),
+        on(1, charging_profile(2, TX, [(0, 10.6), (600, 12.3)], kind="Relative", transactionId=4)),
+    ]
+    composite = composite_schedule(profiles, 1, T0, 2 * HOUR, "A", transaction_id=4, max_rate=16)
+    # 10.6 A from the TxProfile, then from 600 s the cap (7360 W is 10.6 A on three phases): one period.
+    assert periods(composite) == [(0, 10.6), (HOUR, 12.3)]
+    answer = {"status": "Accepted", "connectorId": 1, "scheduleStart": composite["startSchedule"]}
+    ocpp_frames.validate(ocpp_frames.CALLRESULT, "GetCompositeSchedule", {**answer, "chargingSchedule": composite})
 
 
 def test_no_profile_no_limit() -> None:
