@@ -3,7 +3,8 @@
 - dynamo: the client, the table names, (de)serialisation, the expression builder
 - operations: the requests (conditional updates, transactions, batches, pages), refusals made answers
 - guard: the guard on the charge point every write that applies an OCPP message carries, and its outcomes
-- charge_points, charger_config, sessions, early_stops, stats, commands, simulator_state: the aggregates
+- charge_points, charger_config, charging_profiles, sessions, early_stops, stats, commands, simulator_state:
+  the aggregates
 - tables: table creation from .chalice/resources.json, and the health probe
 
 Callers use the package (`storage.touch_charge_point(...)`): everything public is re-exported here.
@@ -27,6 +28,7 @@ from chalicelib.storage.charger_config import (
     set_availability,
     set_configuration_key,
 )
+from chalicelib.storage.charging_profiles import change_charging_profiles, get_charge_point_and_profiles
 from chalicelib.storage.commands import (
     create_command,
     get_command,
@@ -103,6 +105,9 @@ __all__ = [
     "put_configuration",
     "set_availability",
     "set_configuration_key",
+    # the charging profiles set on each charger
+    "change_charging_profiles",
+    "get_charge_point_and_profiles",
     # sessions and the stops heard before their start
     "SESSION_FLEET",
     "attach_late_samples",
