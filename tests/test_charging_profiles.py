@@ -265,6 +265,7 @@ def test_clear_by_id_or_by_every_criterion_given() -> None:
 # --- properties ---
 
 WINDOW = 2 * HOUR
+TX_START = T0 - timedelta(minutes=20)
 PURPOSES = (MAX_PROFILE, TX_DEFAULT, TX)
 
 
@@ -277,14 +278,19 @@ def stored_profiles(draw: st.DrawFn) -> list[dict]:
         limits = draw(st.lists(st.integers(0, 640), min_size=len(starts) + 1, max_size=len(starts) + 1))
         unit = draw(st.sampled_from(("A", "W")))
         scale = 0.1 if unit == "A" else 50.0
+        kind = draw(st.sampled_from(("Absolute", "Recurring", "Relative")))
+        # A daily profile that started yesterday repeats inside the window; duration stays within a day.
+        days_back = draw(st.integers(0, 1)) if kind == "Recurring" else 0
         profile = charging_profile(
             n,
             purpose,
             [(s, round(limit * scale, 1)) for s, limit in zip([0, *starts], limits, strict=True)],
             stack_level=draw(st.integers(0, 2)),
             unit=unit,
-            start=T0 + timedelta(seconds=draw(st.integers(-HOUR, HOUR))),
+            kind=kind,
+            start=T0 + timedelta(days=-days_back, seconds=draw(st.integers(-HOUR, HOUR))),
             duration=draw(st.none() | st.integers(1, 2 * WINDOW)),
+            **({"recurrencyKind": "Daily"} if kind == "Recurring" else {}),
         )
         if draw(st.booleans()):
             profile["validTo"] = (T0 + timedelta(seconds=draw(st.integers(0, WINDOW)))).isoformat()
@@ -296,12 +302,17 @@ def stored_profiles(draw: st.DrawFn) -> list[dict]:
 
 
 def oracle_w(profiles: list[dict], at: datetime, phases: int) -> tuple[float | None, float | None]:
-    """(prevailing ChargePointMaxProfile, expected composite) in W at `at`, for connector 1 in transaction 1,
-    straight from the spec's words for Absolute profiles."""
+    """(prevailing ChargePointMaxProfile, expected composite) in W at `at`, for connector 1 in transaction 1
+    (started at TX_START), straight from the spec's words."""
 
     def in_force(profile: dict) -> float | None:
         schedule = profile["chargingSchedule"]
-        offset = (at - datetime.fromisoformat(schedule["startSchedule"].replace("Z", "+00:00"))).total_seconds()
+        if profile["chargingProfileKind"] == "Relative":
+            offset = (at - TX_START).total_seconds()
+        else:
+            offset = (at - datetime.fromisoformat(schedule["startSchedule"].replace("Z", "+00:00"))).total_seconds()
+            if profile["chargingProfileKind"] == "Recurring" and offset >= 0:
+                offset %= 86400
         valid_to = profile.get("validTo")
         if offset < 0 or offset >= schedule.get("duration", float("inf")):
             return None
@@ -335,14 +346,16 @@ def oracle_w(profiles: list[dict], at: datetime, phases: int) -> tuple[float | N
 def test_the_composite_is_the_minimum_of_what_prevails_at_every_instant(
     profiles: list[dict], unit: str, phases: int, probes: list[int]
 ) -> None:
-    composite = composite_schedule(profiles, 1, T0, WINDOW, unit, phases=phases, transaction_id=1)
+    composite = composite_schedule(profiles, 1, T0, WINDOW, unit, phases=phases, transaction_id=1, tx_start=TX_START)
     starts = [p["startPeriod"] for p in composite["chargingSchedulePeriod"]]
     assert starts[0] == 0 and starts == sorted(set(starts)) and starts[-1] < WINDOW
     rounding_w = 0.1 * 230 * phases if unit == "A" else 0.1
     for offset in probes:
         at = T0 + timedelta(seconds=offset)
         cap, expected = oracle_w(profiles, at, phases)
-        assert limit_w_at(profiles, 1, at, phases=phases, transaction_id=1) == pytest.approx(expected)
+        assert limit_w_at(profiles, 1, at, phases=phases, transaction_id=1, tx_start=TX_START) == pytest.approx(
+            expected
+        )
         limit = [p["limit"] for p in composite["chargingSchedulePeriod"] if p["startPeriod"] <= offset][-1]
         if expected is None:
             assert limit is None
