@@ -210,6 +210,10 @@ def _change_points(profiles: list[dict[str, Any]], start: datetime, end: datetim
     return sorted(offsets | {0})
 
 
+def _without_start(period: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in period.items() if key != "startPeriod"}
+
+
 def composite_schedule(
     profiles: list[dict[str, Any]],
     connector_id: int,
@@ -245,11 +249,8 @@ def composite_schedule(
             rate = _schedule(limit.profile).get("minChargingRate")
             if rate is not None and limit.profile["chargingProfilePurpose"] != MAX_PROFILE:
                 minimum_rates.append(convert(rate, limit.unit, limit.number_phases, unit, voltage_v, phases))
-        if periods and {k: v for k, v in periods[-1].items() if k != "startPeriod"} == {
-            k: v for k, v in period.items() if k != "startPeriod"
-        }:
-            continue
-        periods.append(period)
+        if not periods or _without_start(periods[-1]) != _without_start(period):
+            periods.append(period)
     composite: dict[str, Any] = {
         "duration": duration_s,
         "startSchedule": format_timestamp(start),

@@ -11,7 +11,7 @@ from websockets.asyncio.client import connect
 
 from chalicelib import charging_profiles, ocpp_frames, storage
 from chalicelib.charging_profiles import MAX_PROFILE, TX, TX_DEFAULT
-from tests.ocpp_builders import charging_profile, get_command, post_command
+from tests.ocpp_builders import boot, charging_profile, get_command, post_command, start
 from tests.support import exchange, wait_for
 
 BOOT = [2, "b1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]
@@ -129,3 +129,31 @@ def test_an_unknown_charger_has_no_profiles_and_a_fresh_one_has_no_limits(client
     status, view = get_profiles(client, CP)
     assert status == 200 and view["chargingProfiles"] == []
     assert limits(view, "0") == [(0, None)]
+
+
+def test_a_change_raced_by_another_is_made_again_on_the_list_that_won(aws):
+    first, second = ({**charging_profile(n, TX_DEFAULT, [(0, 16)], stack_level=n), "connectorId": 0} for n in (1, 2))
+    seen: list[int] = []
+
+    def change(profiles: list[dict]) -> list[dict]:
+        seen.append(len(profiles))
+        if len(seen) == 1:  # another answer's effect writes between this one's read and write
+            storage.change_charging_profiles(CP, lambda _: [first])
+        return [*profiles, second]
+
+    assert storage.change_charging_profiles(CP, change) == [first, second]
+    assert seen == [0, 1]
+
+
+def test_the_view_costs_one_request_unless_a_profile_depends_on_the_transactions(client):
+    boot(CP)
+    start(CP)
+    storage.change_charging_profiles(CP, lambda _: [{**charging_profile(1, TX_DEFAULT, [(0, 16)]), "connectorId": 0}])
+    with storage.counting_requests() as counts:
+        assert get_profiles(client, CP)[0] == 200
+    assert counts == {"BatchGetItem": 1}
+    relative = {**charging_profile(2, TX_DEFAULT, [(0, 16)], kind="Relative", stack_level=1), "connectorId": 0}
+    storage.change_charging_profiles(CP, lambda profiles: [*profiles, relative])
+    with storage.counting_requests() as counts:
+        assert get_profiles(client, CP)[0] == 200
+    assert counts == {"BatchGetItem": 2, "Query": 1}
