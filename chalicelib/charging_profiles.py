@@ -55,8 +55,8 @@ def check(new: dict[str, Any], connector_id: int) -> None:
         raise ProfileRejected("a TxProfile goes on the connector of its transaction, not on connector 0")
     if purpose != TX and "transactionId" in new:
         raise ProfileRejected("only a TxProfile names a transactionId")
-    if kind in ("Absolute", "Recurring") and not schedule.get("startSchedule"):
-        raise ProfileRejected(f"an {kind} profile needs chargingSchedule.startSchedule")
+    if kind == "Recurring" and not schedule.get("startSchedule"):
+        raise ProfileRejected("a Recurring profile needs chargingSchedule.startSchedule: its cycles start there")
     if kind == "Recurring" and new.get("recurrencyKind") not in CYCLE_SECONDS:
         raise ProfileRejected("a Recurring profile needs recurrencyKind Daily or Weekly")
     if new.get("stackLevel", 0) < 0:

@@ -59,11 +59,12 @@ def to_watts(value: float, unit: str, number_phases: int | None, voltage_v: floa
 
 def _origin(profile: dict[str, Any], at: datetime, anchor: datetime) -> datetime | None:
     """Where the schedule instance covering `at` starts: startSchedule (Absolute), the cycle's start
-    (Recurring), the transaction's start (Relative; `anchor`)."""
+    (Recurring), the transaction's start (Relative, and Absolute without startSchedule; `anchor`)."""
     kind = profile.get("chargingProfileKind")
-    if kind == "Relative":
-        return anchor
     start = _time(_schedule(profile), "startSchedule")
+    # An Absolute schedule without startSchedule is "relative to start of charging" (the spec's words).
+    if kind == "Relative" or (kind == "Absolute" and start is None):
+        return anchor
     if start is None:
         return None
     if kind == "Recurring":

@@ -147,6 +147,10 @@ def test_a_relative_profile_runs_from_the_start_of_the_transaction() -> None:
     default = on(0, charging_profile(2, TX_DEFAULT, [(0, 8), (600, 12)], kind="Relative", duration=1200))
     assert periods(composite_schedule([default], 1, T0, HOUR, "A")) == [(0, 8), (600, 12), (1200, None)]
     assert limit_w_at([default], 1, T0 + timedelta(minutes=15), tx_start=T0) == 12 * 690
+    # An Absolute schedule without startSchedule is "relative to start of charging" (the spec's words).
+    absolute = on(1, charging_profile(3, TX, [(0, 6), (1800, 16)], start=None, transactionId=3))
+    composite = composite_schedule([absolute], 1, T0, HOUR, "A", transaction_id=3, tx_start=started)
+    assert periods(composite) == [(0, 6), (1200, 16)]
 
 
 def test_amperes_and_watts_convert_with_the_phases_in_use_and_min_charging_rate_is_kept() -> None:
@@ -214,7 +218,11 @@ def test_install_keeps_a_tx_profile_to_the_transaction_on_its_connector() -> Non
     [
         (charging_profile(1, MAX_PROFILE, [(0, 32)]), 1, "connector 0"),
         (charging_profile(1, TX_DEFAULT, [(0, 32)], transactionId=3), 1, "only a TxProfile"),
-        (charging_profile(1, TX_DEFAULT, [(0, 32)], start=None), 1, "startSchedule"),
+        (
+            charging_profile(1, TX_DEFAULT, [(0, 32)], kind="Recurring", start=None, recurrencyKind="Daily"),
+            1,
+            "startSchedule",
+        ),
         (charging_profile(1, TX_DEFAULT, [(0, 32)], kind="Recurring"), 1, "recurrencyKind"),
         (charging_profile(1, TX_DEFAULT, [(60, 32)]), 1, "start at 0"),
         (charging_profile(1, TX_DEFAULT, [(0, 32), (0, 16)]), 1, "increase"),

@@ -11,16 +11,14 @@ from websockets.asyncio.client import connect
 
 from chalicelib import charging_profiles, ocpp_frames, storage
 from chalicelib.charging_profiles import MAX_PROFILE, TX, TX_DEFAULT
-from tests.ocpp_builders import boot, charging_profile, get_command, post_command, start
+from tests.ocpp_builders import BOOT, boot, charging_profile, get_command, get_json, post_command, start
 from tests.support import exchange, wait_for
 
-BOOT = [2, "b1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]
 CP = "CP-SMART-1"
 
 
 def get_profiles(client, cp: str) -> tuple[int, dict]:
-    response = client.http.get(f"/chargepoints/{cp}/chargingProfiles")
-    return response.status_code, json.loads(response.body)
+    return get_json(client, f"/chargepoints/{cp}/chargingProfiles")
 
 
 def set_profile(connector_id: int, profile: dict) -> dict:
