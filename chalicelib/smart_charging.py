@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib import charging_profiles, commands, ocpp_frames, storage
+from chalicelib import charging_profiles, commands, ocpp_frames, storage, transactions
 from chalicelib.charging_profiles import TX, ProfileRejected
 from chalicelib.charging_rules import MAX_CONNECTORS
-from chalicelib.views import MAX_LIMIT, plain
+from chalicelib.views import plain
 
 HORIZON_S = 24 * 3600
 # The composite is shown in W for a three-phase 230 V connection: the central system knows no charger's wiring.
@@ -23,14 +23,21 @@ VOLTAGE_V = 230.0
 PHASES = 3
 
 
-def _active_transactions(charge_point_id: str) -> dict[int, tuple[int, datetime]]:
-    """Each connector's running transaction (its id and start): 1 Query + 1 BatchGetItem."""
-    active: dict[int, tuple[int, datetime]] = {}
-    page = storage.list_sessions(MAX_LIMIT, None, "Active", charge_point_id)
-    for session in page.items:  # newest first: a stale older session does not hide the running one
-        start = ocpp_frames.parse_timestamp(session["startTime"], "startTime")
-        active.setdefault(int(session["connectorId"]), (int(session["transactionId"]), start))
-    return active
+def _active_transactions(charge_point: dict | None) -> dict[int, tuple[int, datetime]]:
+    """Each connector's running transaction (its id and start), from the charge point's pointers to its
+    newest sessions: 1 BatchGetItem, none without pointers. Only Gets: every role that applies answers
+    (the API, the gateway task, the bus handlers) may make them."""
+    newest = transactions.newest_sessions(charge_point or {})
+    if not newest:
+        return {}
+    return {
+        int(session["connectorId"]): (
+            int(session["transactionId"]),
+            ocpp_frames.parse_timestamp(session["startTime"], "startTime"),
+        )
+        for session in storage.get_sessions(list(newest.values())[:100])
+        if session["status"] == "Active"
+    }
 
 
 def _running(profiles: list[dict], active: dict[int, tuple[int, datetime]]) -> list[dict]:
@@ -53,10 +60,10 @@ def before_set(charge_point_id: str, payload: dict) -> dict:
         charging_profiles.check(new, connector_id)
     except ProfileRejected as error:
         raise commands.InvalidCommand(str(error)) from None
-    _, stored = storage.get_charge_point_and_profiles(charge_point_id)
+    charge_point, stored = storage.get_charge_point_and_profiles(charge_point_id)
     kept = [p for p in plain(stored) if not charging_profiles.replaces(new, connector_id, p)]
     if len(kept) >= charging_profiles.MAX_PROFILES:
-        kept = _running(kept, _active_transactions(charge_point_id))
+        kept = _running(kept, _active_transactions(charge_point))
     if len(kept) >= charging_profiles.MAX_PROFILES:
         raise commands.CommandConflict(
             f"{charge_point_id} holds {len(kept)} charging profiles, the most kept per charger: "
@@ -71,7 +78,7 @@ def profile_set(command: dict, result: dict) -> None:
         return
     payload = plain(command["payload"])
     new, connector_id = payload["csChargingProfiles"], payload["connectorId"]
-    active = _active_transactions(command["chargePointId"])
+    active = _active_transactions(storage.get_charge_point(command["chargePointId"]))
     transaction = new.get("transactionId", active.get(connector_id, (None,))[0])
 
     def install(profiles: list[dict]) -> list[dict]:
@@ -104,7 +111,7 @@ def view(charge_point_id: str, now: datetime | None = None) -> dict[str, Any] | 
         return None
     # Only TxProfiles and Relative schedules depend on the transactions: skip their query when none is set.
     tied = any(p["chargingProfilePurpose"] == TX or p["chargingProfileKind"] == "Relative" for p in stored)
-    active = _active_transactions(charge_point_id) if tied else {}
+    active = _active_transactions(charge_point) if tied else {}
     profiles = _running(plain(stored), active)
     start = (now or ocpp_frames.now()).replace(microsecond=0)
     # The connectors it has reported, and any a profile or a transaction names before a status did.

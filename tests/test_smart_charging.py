@@ -154,4 +154,4 @@ def test_the_view_costs_one_request_unless_a_profile_depends_on_the_transactions
     storage.change_charging_profiles(CP, lambda profiles: [*profiles, relative])
     with storage.counting_requests() as counts:
         assert get_profiles(client, CP)[0] == 200
-    assert counts == {"BatchGetItem": 2, "Query": 1}
+    assert counts == {"BatchGetItem": 2}
