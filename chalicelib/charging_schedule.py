@@ -57,17 +57,21 @@ def to_watts(value: float, unit: str, number_phases: int | None, voltage_v: floa
     return float(value) if unit == "W" else float(value) * voltage_v * _phases_used(number_phases, phases)
 
 
+def runs_from_transaction(profile: dict[str, Any]) -> bool:
+    """Relative, or Absolute without startSchedule ("relative to start of charging", the spec says)."""
+    kind = profile.get("chargingProfileKind")
+    return kind == "Relative" or (kind == "Absolute" and not _schedule(profile).get("startSchedule"))
+
+
 def _origin(profile: dict[str, Any], at: datetime, anchor: datetime) -> datetime | None:
     """Where the schedule instance covering `at` starts: startSchedule (Absolute), the cycle's start
     (Recurring), the transaction's start (Relative, and Absolute without startSchedule; `anchor`)."""
-    kind = profile.get("chargingProfileKind")
-    start = _time(_schedule(profile), "startSchedule")
-    # An Absolute schedule without startSchedule is "relative to start of charging" (the spec's words).
-    if kind == "Relative" or (kind == "Absolute" and start is None):
+    if runs_from_transaction(profile):
         return anchor
+    start = _time(_schedule(profile), "startSchedule")
     if start is None:
         return None
-    if kind == "Recurring":
+    if profile.get("chargingProfileKind") == "Recurring":
         cycle = CYCLE_SECONDS.get(profile.get("recurrencyKind", ""))
         if cycle is None:
             return None

@@ -12,9 +12,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib import charging_profiles, commands, ocpp_frames, storage, transactions
+from chalicelib import charging_profiles, commands, ocpp_frames, storage
 from chalicelib.charging_profiles import TX, ProfileRejected
 from chalicelib.charging_rules import MAX_CONNECTORS
+from chalicelib.charging_schedule import runs_from_transaction
 from chalicelib.views import plain
 
 HORIZON_S = 24 * 3600
@@ -27,7 +28,7 @@ def _active_transactions(charge_point: dict | None) -> dict[int, tuple[int, date
     """Each connector's running transaction (its id and start), from the charge point's pointers to its
     newest sessions: 1 BatchGetItem, none without pointers. Only Gets: every role that applies answers
     (the API, the gateway task, the bus handlers) may make them."""
-    newest = transactions.newest_sessions(charge_point or {})
+    newest = storage.newest_sessions(charge_point or {})
     if not newest:
         return {}
     return {
@@ -103,17 +104,17 @@ def profile_cleared(command: dict, result: dict) -> None:
     )
 
 
-def view(charge_point_id: str, now: datetime | None = None) -> dict[str, Any] | None:
+def view(charge_point_id: str) -> dict[str, Any] | None:
     """GET /chargepoints/{id}/chargingProfiles: the profiles set on the charger and, per connector (0: the
     charge point as a whole), the composite schedule in W from now for 24 hours. None: no such charger."""
     charge_point, stored = storage.get_charge_point_and_profiles(charge_point_id)
     if charge_point is None:
         return None
-    # Only TxProfiles and Relative schedules depend on the transactions: skip their query when none is set.
-    tied = any(p["chargingProfilePurpose"] == TX or p["chargingProfileKind"] == "Relative" for p in stored)
+    # Only TxProfiles and schedules that run from the transaction's start need the sessions read.
+    tied = any(p["chargingProfilePurpose"] == TX or runs_from_transaction(p) for p in stored)
     active = _active_transactions(charge_point) if tied else {}
     profiles = _running(plain(stored), active)
-    start = (now or ocpp_frames.now()).replace(microsecond=0)
+    start = ocpp_frames.now().replace(microsecond=0)
     # The connectors it has reported, and any a profile or a transaction names before a status did.
     known = [int(charge_point.get("connectors", 0)), *active, *(p["connectorId"] for p in profiles)]
     connectors = min(max(known), MAX_CONNECTORS)

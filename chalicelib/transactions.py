@@ -30,21 +30,9 @@ MAX_SIGNED_PER_MESSAGE = 50
 MAX_RECORDED_ANOMALIES = 20
 
 
-_POINTER = "session_"
-
-
 def _pointer(connector: int) -> str:
     """The charge point's attribute naming the newest session started on a connector."""
-    return f"{_POINTER}{connector}"
-
-
-def newest_sessions(charge_point: dict) -> dict[int, str]:
-    """Each connector's newest session id, from the charge point item's pointers (active or not)."""
-    return {
-        int(name.removeprefix(_POINTER)): value["sessionId"]
-        for name, value in charge_point.items()
-        if name.startswith(_POINTER) and isinstance(value, dict)
-    }
+    return f"{storage.SESSION_POINTER}{connector}"
 
 
 def _storable(value: int | None) -> dict:

@@ -13,11 +13,13 @@ Request counts per operation are in the docstrings and are pinned by tests/test_
 
 from chalicelib.storage.charge_points import (
     CHARGE_POINT_FLEET,
+    SESSION_POINTER,
     apply_status,
     create_charge_point,
     get_charge_point,
     get_password_hash,
     list_charge_points,
+    newest_sessions,
     put_password_hash,
     set_online,
     touch_charge_point,
@@ -93,11 +95,13 @@ __all__ = [
     "classify",
     # charge points
     "CHARGE_POINT_FLEET",
+    "SESSION_POINTER",
     "apply_status",
     "create_charge_point",
     "get_charge_point",
     "get_password_hash",
     "list_charge_points",
+    "newest_sessions",
     "put_password_hash",
     "set_online",
     "touch_charge_point",
