@@ -110,6 +110,11 @@ def set_charge_point_password(charge_point_id):
     return rest.set_password(charge_point_id, request().raw_body)
 
 
+@app.route("/chargepoints/{charge_point_id}/chargingProfiles", cors=CORS, **OPERATOR)
+def charging_profiles(charge_point_id):
+    return rest.charging_profiles(charge_point_id)
+
+
 @app.route("/chargepoints/{charge_point_id}/commands/{command_id}", cors=CORS, **OPERATOR)
 def get_command(charge_point_id, command_id):
     return rest.command(commands.view, charge_point_id, command_id)

@@ -3,6 +3,7 @@ frames): the components of the OpenAPI document (openapi.py)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from chalicelib import charging_rules, ocpp_frames
@@ -203,3 +204,31 @@ SCHEMAS: dict[str, dict] = {
         "maxItems": 5,
     },
 }
+
+
+def charging_profile_schemas() -> dict[str, dict]:
+    """The view of GET /chargepoints/{id}/chargingProfiles, from the official SetChargingProfile schema (read
+    when the document is built, not at import: the schemas load with the `ocpp` package's validator)."""
+    profile = ocpp_frames.request_schema("SetChargingProfile")["properties"]["csChargingProfiles"]
+    schedule = json.loads(json.dumps(profile["properties"]["chargingSchedule"]))
+    # The central system does not know a charger's own maximum: null where no profile limits.
+    schedule["properties"]["chargingSchedulePeriod"]["items"]["properties"]["limit"] = {"type": ["number", "null"]}
+    profile["properties"]["connectorId"] = INTEGER
+    profile["required"].append("connectorId")
+    return {
+        "StoredChargingProfile": profile,
+        "CompositeSchedule": schedule,
+        "ChargingProfiles": object_schema(
+            {
+                "chargePointId": {"type": "string"},
+                "chargingProfiles": {"type": "array", "items": ref("StoredChargingProfile")},
+                "compositeSchedule": {
+                    "type": "object",
+                    "description": "per connector id (0: the charge point as a whole), the next 24 hours in W",
+                    "additionalProperties": ref("CompositeSchedule"),
+                },
+            },
+            ("chargePointId", "chargingProfiles", "compositeSchedule"),
+            closed=True,
+        ),
+    }

@@ -27,7 +27,7 @@ import json
 import logging
 from collections.abc import Callable
 
-from chalicelib import storage
+from chalicelib import smart_charging, storage
 from chalicelib.charging_rules import MAX_CONNECTORS
 
 # A snapshot is at most the 100 KB answer it comes from; these keep a hostile charger's count bounded too.
@@ -80,9 +80,13 @@ EFFECTS: dict[str, Callable[[dict, dict], None]] = {
     "GetConfiguration": configuration_snapshot,
     "ChangeConfiguration": configuration_change,
     "ChangeAvailability": availability_change,
+    "SetChargingProfile": smart_charging.profile_set,
+    "ClearChargingProfile": smart_charging.profile_cleared,
 }
 
-BEFORE_SUBMIT: dict[str, Callable[[str, dict], dict]] = {}
+BEFORE_SUBMIT: dict[str, Callable[[str, dict], dict]] = {
+    "SetChargingProfile": smart_charging.before_set,
+}
 
 
 def apply(command: dict) -> None:

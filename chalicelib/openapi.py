@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from chalicelib import charging_rules, views
 from chalicelib import settings as settings_module
-from chalicelib.api_schemas import CHARGE_POINT_ID, SCHEMAS, object_schema, ref
+from chalicelib.api_schemas import CHARGE_POINT_ID, SCHEMAS, charging_profile_schemas, object_schema, ref
 
 
 def _json(schema: dict, description: str) -> dict:
@@ -126,6 +126,17 @@ def _operations() -> dict[str, dict[str, dict]]:
                 "security": [OPERATOR],
                 "parameters": [cp, _path_param("command_id")],
                 "responses": {"200": _json(ref("Command"), "the command"), "404": _error("no such command")},
+            }
+        },
+        "/chargepoints/{charge_point_id}/chargingProfiles": {
+            "get": {
+                "summary": "The charging profiles set on a charger and its composite schedule per connector (24 h, W)",
+                "security": [OPERATOR],
+                "parameters": [cp],
+                "responses": {
+                    "200": _json(ref("ChargingProfiles"), "the profiles and composite schedules"),
+                    "404": _error("no such charge point"),
+                },
             }
         },
         "/sessions": {
@@ -265,5 +276,8 @@ def document(settings: settings_module.Settings | None = None) -> dict:
             "description": "OCPP 1.6J central system: charge points, charging sessions, fleet statistics.",
         },
         "paths": paths,
-        "components": {"schemas": SCHEMAS, **({"securitySchemes": schemes} if schemes else {})},
+        "components": {
+            "schemas": {**SCHEMAS, **charging_profile_schemas()},
+            **({"securitySchemes": schemes} if schemes else {}),
+        },
     }

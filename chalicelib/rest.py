@@ -19,6 +19,7 @@ from chalicelib import (
     ocpp_frames,
     simulated_charger,
     simulator,
+    smart_charging,
     storage,
     views,
 )
@@ -198,6 +199,14 @@ def list_commands(charge_point_id: str, params: Mapping[str, str] | None) -> dic
         lambda limit, start: storage.list_commands(charge_point_id, limit, start),
         lambda item: commands.as_view(item, listed=True),
     )
+
+
+def charging_profiles(charge_point_id: str) -> dict:
+    """GET /chargepoints/{id}/chargingProfiles: what the central system has set on the charger."""
+    found = smart_charging.view(charge_point_id) if ocpp_frames.is_valid_charge_point_id(charge_point_id) else None
+    if found is None:
+        raise NotFoundError(f"no charge point {charge_point_id!r}")
+    return found
 
 
 def command_schema(action: str) -> dict:

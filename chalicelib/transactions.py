@@ -32,7 +32,7 @@ MAX_RECORDED_ANOMALIES = 20
 
 def _pointer(connector: int) -> str:
     """The charge point's attribute naming the newest session started on a connector."""
-    return f"session_{connector}"
+    return f"{storage.SESSION_POINTER}{connector}"
 
 
 def _storable(value: int | None) -> dict:

@@ -111,3 +111,35 @@ def registered(client, cp: str, online: bool = True, gateway_id: str = "gw-elsew
     )
     if online:
         assert storage.set_online(cp, True, ocpp_frames.format_timestamp(ocpp_frames.now()), "conn-1", gateway_id)
+
+
+def charging_profile(
+    profile_id: int,
+    purpose: str,
+    periods: list[tuple[int, float]],
+    *,
+    stack_level: int = 0,
+    unit: str = "A",
+    kind: str = "Absolute",
+    start: datetime | None = T0,
+    duration: int | None = None,
+    **extra,
+) -> dict:
+    """A SetChargingProfile `csChargingProfiles` object: periods are (startPeriod, limit); `extra` adds
+    top-level fields (validFrom, validTo, recurrencyKind, transactionId) as given."""
+    schedule: dict = {
+        "chargingRateUnit": unit,
+        "chargingSchedulePeriod": [{"startPeriod": s, "limit": limit} for s, limit in periods],
+    }
+    if start is not None and kind != "Relative":
+        schedule["startSchedule"] = ocpp_frames.format_timestamp(start)
+    if duration is not None:
+        schedule["duration"] = duration
+    return {
+        "chargingProfileId": profile_id,
+        "stackLevel": stack_level,
+        "chargingProfilePurpose": purpose,
+        "chargingProfileKind": kind,
+        "chargingSchedule": schedule,
+        **extra,
+    }

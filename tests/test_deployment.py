@@ -569,6 +569,7 @@ def _exercise_the_api(app_module, client_class, clock) -> None:
             "/sessions",
             "/sessions?status=Completed",
             f"/sessions?chargePointId={cp}",
+            f"/chargepoints/{cp}/chargingProfiles",
         ):
             ok(client.http.get(path))
         session = ok(client.http.get(f"/sessions?chargePointId={cp}"))["sessions"][0]

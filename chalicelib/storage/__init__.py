@@ -3,7 +3,8 @@
 - dynamo: the client, the table names, (de)serialisation, the expression builder
 - operations: the requests (conditional updates, transactions, batches, pages), refusals made answers
 - guard: the guard on the charge point every write that applies an OCPP message carries, and its outcomes
-- charge_points, charger_config, sessions, early_stops, stats, commands, simulator_state: the aggregates
+- charge_points, charger_config, charging_profiles, sessions, early_stops, stats, commands, simulator_state:
+  the aggregates
 - tables: table creation from .chalice/resources.json, and the health probe
 
 Callers use the package (`storage.touch_charge_point(...)`): everything public is re-exported here.
@@ -12,11 +13,13 @@ Request counts per operation are in the docstrings and are pinned by tests/test_
 
 from chalicelib.storage.charge_points import (
     CHARGE_POINT_FLEET,
+    SESSION_POINTER,
     apply_status,
     create_charge_point,
     get_charge_point,
     get_password_hash,
     list_charge_points,
+    newest_sessions,
     put_password_hash,
     set_online,
     touch_charge_point,
@@ -27,6 +30,7 @@ from chalicelib.storage.charger_config import (
     set_availability,
     set_configuration_key,
 )
+from chalicelib.storage.charging_profiles import change_charging_profiles, get_charge_point_and_profiles
 from chalicelib.storage.commands import (
     create_command,
     get_command,
@@ -53,6 +57,7 @@ from chalicelib.storage.sessions import (
     attach_late_samples,
     complete_session,
     get_session,
+    get_sessions,
     keep_signed_values,
     list_sessions,
     load_sessions,
@@ -90,11 +95,13 @@ __all__ = [
     "classify",
     # charge points
     "CHARGE_POINT_FLEET",
+    "SESSION_POINTER",
     "apply_status",
     "create_charge_point",
     "get_charge_point",
     "get_password_hash",
     "list_charge_points",
+    "newest_sessions",
     "put_password_hash",
     "set_online",
     "touch_charge_point",
@@ -103,11 +110,15 @@ __all__ = [
     "put_configuration",
     "set_availability",
     "set_configuration_key",
+    # the charging profiles set on each charger
+    "change_charging_profiles",
+    "get_charge_point_and_profiles",
     # sessions and the stops heard before their start
     "SESSION_FLEET",
     "attach_late_samples",
     "complete_session",
     "get_session",
+    "get_sessions",
     "keep_signed_values",
     "list_sessions",
     "load_sessions",

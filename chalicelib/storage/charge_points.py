@@ -11,6 +11,17 @@ from chalicelib.storage.operations import Page, conditional_update, get_item, qu
 from chalicelib.storage.stats import stats_update
 
 CHARGE_POINT_FLEET = "chargepoint"
+# The charge point's attribute naming the newest session started on a connector: session_<connectorId>.
+SESSION_POINTER = "session_"
+
+
+def newest_sessions(charge_point: dict) -> dict[int, str]:
+    """Each connector's newest session id, from the charge point item's pointers (active or not)."""
+    return {
+        int(name.removeprefix(SESSION_POINTER)): value["sessionId"]
+        for name, value in charge_point.items()
+        if name.startswith(SESSION_POINTER) and isinstance(value, dict)
+    }
 
 
 def get_charge_point(charge_point_id: str, consistent: bool = False) -> dict | None:

@@ -8,6 +8,7 @@ from chalicelib.storage.dynamo import Expression, client, from_item, tables, to_
 from chalicelib.storage.guard import Outcome, Result, Stamp, refusal, write_guarded
 from chalicelib.storage.operations import (
     Page,
+    batch_get,
     batch_write,
     conditional_update,
     get_item,
@@ -23,6 +24,12 @@ SESSION_FLEET = "session"
 def get_session(session_id: str, consistent: bool = False) -> dict | None:
     """1 GetItem."""
     return get_item(tables().sessions, {"sessionId": session_id}, consistent)
+
+
+def get_sessions(session_ids: list[str]) -> list[dict]:
+    """Sessions by id, the unknown left out, in no particular order: 1 BatchGetItem (up to 100)."""
+    keys = [to_item({"sessionId": session_id}) for session_id in session_ids]
+    return batch_get(tables().sessions, keys)
 
 
 def session_and_charge_point(
