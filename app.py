@@ -25,7 +25,9 @@ app = Chalice(app_name="ev-charging")
 # One CORS configuration for every route: `cors=True` would give a route Chalice's default (origin *).
 CORS = CORSConfig(allow_origin=settings.cors_allow_origin)
 app.api.cors = CORS
-app.api.binary_types = []  # every response is text: JSON, HTML, CSS, JS, SVG
+# Every response is text (JSON, HTML, CSS, JS, SVG); only a diagnostics upload's body may be binary.
+UPLOAD_TYPES = ["application/octet-stream", "application/zip", "application/gzip", "text/plain"]
+app.api.binary_types = UPLOAD_TYPES[:3]
 # Every route that reads or changes data carries this stage's API key or IAM authorizer (none in local):
 # idTags are personal data. Open: the dashboard's files, the API description, the chargers' own route.
 OPERATOR = rest.operator_route_options(settings)
@@ -110,6 +112,26 @@ def get_command(charge_point_id, command_id):
     return rest.command(commands.view, charge_point_id, command_id)
 
 
+@app.route("/chargepoints/{charge_point_id}/diagnostics", cors=CORS, **OPERATOR)
+def list_diagnostics(charge_point_id):
+    return rest.list_diagnostics(charge_point_id)
+
+
+@app.route("/chargepoints/{charge_point_id}/diagnostics/location", cors=CORS, **OPERATOR)
+def diagnostics_location(charge_point_id):
+    return rest.diagnostics_location(charge_point_id, request().headers)
+
+
+@app.route("/reservations", cors=CORS, **OPERATOR)
+def list_reservations():
+    return rest.list_reservations(request().query_params)
+
+
+@app.route("/reservations/{reservation_id}", cors=CORS, **OPERATOR)
+def get_reservation(reservation_id):
+    return rest.get_reservation(reservation_id)
+
+
 @app.route("/sessions", cors=CORS, **OPERATOR)
 def list_sessions():
     return rest.list_sessions(request().query_params)
@@ -128,6 +150,12 @@ def stats():
 @app.route("/simulate", methods=["POST"], cors=CORS, content_types=["application/json"], **OPERATOR)
 def simulate():
     return rest.simulate(request().raw_body)
+
+
+# Open: a charger uploads its diagnostics here (local mode) with the signed token of its upload location.
+@app.route("/diagnostics/{charge_point_id}/{file_name}", methods=["PUT", "POST"], cors=CORS, content_types=UPLOAD_TYPES)
+def upload_diagnostics(charge_point_id, file_name):
+    return rest.upload_diagnostics(charge_point_id, file_name, request().query_params, request().raw_body)
 
 
 @app.route("/openapi.json", cors=CORS)

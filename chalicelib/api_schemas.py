@@ -47,9 +47,27 @@ SCHEMAS: dict[str, dict] = {
             "connectorStatus": {"type": "object"},
             "unknownStops": {"type": "array", "items": {"type": "string"}},
             "online": {"type": "boolean"},
+            "firmwareUpdate": object_schema(
+                {"location": {"type": "string"}, "retrieveDate": {"type": "string"}, "requestedAt": {"type": "string"}}
+            ),
+            "firmwareHistory": {"type": "array", "items": ref("StatusAt")},
+            "diagnosticsHistory": {"type": "array", "items": ref("StatusAt")},
+            "reservations": {
+                "type": "array",
+                "items": object_schema(
+                    {
+                        "connectorId": INTEGER,
+                        "reservationId": INTEGER,
+                        "idTag": {"type": "string"},
+                        "expiryDate": {"type": "string"},
+                    },
+                    ("connectorId", "reservationId", "idTag", "expiryDate"),
+                ),
+            },
         },
         ("chargePointId", "status"),
     ),
+    "StatusAt": object_schema({"status": {"type": "string"}, "at": {"type": "string"}}, ("status", "at")),
     "ChargePointPage": object_schema(
         {"chargePoints": {"type": "array", "items": ref("ChargePoint")}, "nextToken": NULLABLE_STRING},
         ("chargePoints", "nextToken"),

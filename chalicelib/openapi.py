@@ -7,7 +7,7 @@ and checks every answer against it. Security follows the stage's settings (chali
 
 from __future__ import annotations
 
-from chalicelib import charging_rules, views
+from chalicelib import charging_rules, openapi_reservations, views
 from chalicelib import settings as settings_module
 from chalicelib.api_schemas import CHARGE_POINT_ID, SCHEMAS, object_schema, ref
 
@@ -118,6 +118,7 @@ def _operations() -> dict[str, dict[str, dict]]:
                 "responses": {"200": _json(ref("Command"), "the command"), "404": _error("no such command")},
             }
         },
+        **openapi_reservations.operations(_json, _error, _path_param, _query),
         "/sessions": {
             "get": {
                 "summary": "Charging sessions, newest first, a page at a time",
@@ -245,5 +246,8 @@ def document(settings: settings_module.Settings | None = None) -> dict:
             "description": "OCPP 1.6J central system: charge points, charging sessions, fleet statistics.",
         },
         "paths": paths,
-        "components": {"schemas": SCHEMAS, **({"securitySchemes": schemes} if schemes else {})},
+        "components": {
+            "schemas": {**SCHEMAS, **openapi_reservations.SCHEMAS},
+            **({"securitySchemes": schemes} if schemes else {}),
+        },
     }

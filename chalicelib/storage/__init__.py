@@ -3,7 +3,7 @@
 - dynamo: the client, the table names, (de)serialisation, the expression builder
 - operations: the requests (conditional updates, transactions, batches, pages), refusals made answers
 - guard: the guard on the charge point every write that applies an OCPP message carries, and its outcomes
-- charge_points, sessions, early_stops, stats, commands, simulator_state: the aggregates
+- charge_points, sessions, early_stops, stats, commands, reservations, simulator_state: the aggregates
 - tables: table creation from .chalice/resources.json, and the health probe
 
 Callers use the package (`storage.touch_charge_point(...)`): everything public is re-exported here.
@@ -17,6 +17,7 @@ from chalicelib.storage.charge_points import (
     get_charge_point,
     get_password_hash,
     list_charge_points,
+    note_charge_point,
     put_password_hash,
     set_online,
     touch_charge_point,
@@ -35,6 +36,16 @@ from chalicelib.storage.dynamo import (
 from chalicelib.storage.early_stops import EARLY_STOP_PREFIX, forget_early_stop, get_early_stop, keep_early_stop
 from chalicelib.storage.guard import Outcome, Result, Stamp, classify
 from chalicelib.storage.operations import Page
+from chalicelib.storage.reservations import (
+    OPEN_RESERVATION,
+    RESERVATION_FLEET,
+    create_reservation,
+    drop_reservation_pointer,
+    get_reservation,
+    list_reservations,
+    move_reservation,
+    reservation_pointer,
+)
 from chalicelib.storage.sessions import (
     SESSION_FLEET,
     attach_late_samples,
@@ -82,6 +93,7 @@ __all__ = [
     "get_charge_point",
     "get_password_hash",
     "list_charge_points",
+    "note_charge_point",
     "put_password_hash",
     "set_online",
     "touch_charge_point",
@@ -109,6 +121,15 @@ __all__ = [
     "outbox",
     "release_command_slot",
     "update_command",
+    # reservations
+    "OPEN_RESERVATION",
+    "RESERVATION_FLEET",
+    "create_reservation",
+    "drop_reservation_pointer",
+    "get_reservation",
+    "list_reservations",
+    "move_reservation",
+    "reservation_pointer",
     # the simulator's memory and lease
     "acquire_lease",
     "give_up_lease",
