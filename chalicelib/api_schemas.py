@@ -64,6 +64,34 @@ SCHEMAS: dict[str, dict] = {
                     ("connectorId", "reservationId", "idTag", "expiryDate"),
                 ),
             },
+            "availability": {
+                "type": "object",
+                "description": "per connector id (0: the whole charger), the last ChangeAvailability it took",
+                "additionalProperties": object_schema(
+                    {
+                        "type": {"type": "string", "enum": ["Operative", "Inoperative"]},
+                        "status": {"type": "string", "enum": ["Accepted", "Scheduled"]},
+                        "at": {"type": "string"},
+                    },
+                    ("type", "status", "at"),
+                ),
+            },
+            "configuration": {
+                "type": "object",
+                "description": "per key, the charger's last GetConfiguration answer and later accepted changes",
+                "additionalProperties": object_schema(
+                    {
+                        "value": {"type": "string"},
+                        "readonly": {"type": "boolean"},
+                        "changedAt": {"type": "string"},
+                        "rebootRequired": {"type": "boolean"},
+                    },
+                    ("readonly",),
+                ),
+            },
+            "unknownKeys": {"type": "array", "items": {"type": "string"}},
+            "configurationAt": {"type": "string"},
+            "configurationKeysNotKept": INTEGER,
         },
         ("chargePointId", "status"),
     ),
@@ -162,6 +190,10 @@ SCHEMAS: dict[str, dict] = {
             "error": {},
         },
         ("commandId", "chargePointId", "action", "status", "createdAt"),
+    ),
+    "CommandPage": object_schema(
+        {"commands": {"type": "array", "items": ref("Command")}, "nextToken": NULLABLE_STRING},
+        ("commands", "nextToken"),
     ),
     # OCPP-J frames: [3, uniqueId, payload] and [4, uniqueId, errorCode, description, details].
     "CallResult": {

@@ -77,7 +77,7 @@ def reserve_now_answered(command: dict, result: dict) -> None:
     reservation_id = int(command["payload"]["reservationId"])
     sets = {"status": "Active" if status == "Accepted" else status, "commandId": command["commandId"]}
     moved = storage.move_reservation(
-        reservation_id, command["chargePointId"], {**sets, "answeredAt": _now()}, ("Pending",)
+        reservation_id, command["chargePointId"], {**sets, "answeredAt": command["answeredAt"]}, ("Pending",)
     )
     if moved is not None and status == "Accepted":
         summary = {key: moved[key] for key in ("reservationId", "idTag", "expiryDate")}
@@ -94,7 +94,7 @@ def cancel_answered(command: dict, result: dict) -> None:
     cancelled = storage.move_reservation(
         reservation_id,
         command["chargePointId"],
-        {"status": "Cancelled", "cancelledAt": _now()},
+        {"status": "Cancelled", "cancelledAt": command["answeredAt"]},
         storage.OPEN_RESERVATION,
     )
     if cancelled is not None:

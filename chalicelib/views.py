@@ -100,7 +100,10 @@ _CHARGE_POINT_FIELDS = (
     "meterSerialNumber",
     "iccid",
     "imsi",
+    "availability",
 )
+# From the charger's configuration item (GetConfiguration, ChangeConfiguration), in the one-charger view.
+_CONFIGURATION_FIELDS = ("configuration", "unknownKeys", "configurationAt", "configurationKeysNotKept")
 
 
 def _reservations(item: dict, now: str) -> list[dict]:
@@ -113,11 +116,16 @@ def _reservations(item: dict, now: str) -> list[dict]:
     return sorted(found, key=lambda reservation: reservation["connectorId"])
 
 
-def charge_point_view(item: dict, now: str | None = None) -> dict:
+def charge_point_view(item: dict, configuration: dict | None = None, now: str | None = None) -> dict:
     return {
         **{field: plain(item[field]) for field in _CHARGE_POINT_FIELDS if field in item},
         "reservations": _reservations(item, now or ocpp_frames.format_timestamp(ocpp_frames.now())),
         "anomalies": _anomalies(item),
+        **{
+            field: plain(configuration[field])
+            for field in _CONFIGURATION_FIELDS
+            if configuration and field in configuration
+        },
     }
 
 

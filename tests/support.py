@@ -33,6 +33,7 @@ OPEN = {
     "GET /",
     "GET /assets/{name}",
     "GET /openapi.json",
+    "GET /ocpp/schemas/{action}",
     "POST /ocpp/{charge_point_id}",
     "PUT /diagnostics/{charge_point_id}/{file_name}",
     "POST /diagnostics/{charge_point_id}/{file_name}",

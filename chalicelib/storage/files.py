@@ -32,7 +32,11 @@ def _s3() -> Any:
             import boto3
             from botocore.config import Config
 
-            _client = boto3.client("s3", config=Config(signature_version="s3v4", connect_timeout=3, read_timeout=10))
+            # A boto3 session of its own: the tests share one botocore session among default sessions, and
+            # boto3 cannot build S3's client class twice on one botocore session.
+            _client = boto3.session.Session().client(
+                "s3", config=Config(signature_version="s3v4", connect_timeout=3, read_timeout=10)
+            )
         return _client
 
 
