@@ -15,7 +15,17 @@ import os
 from chalice import Chalice, CORSConfig, Rate, Response
 from chalice.app import Request
 
-from chalicelib import central_system, commands, dashboard, events, openapi, rest, simulator, telemetry
+from chalicelib import (
+    central_system,
+    commands,
+    dashboard,
+    events,
+    openapi,
+    rest,
+    rest_reservations,
+    simulator,
+    telemetry,
+)
 from chalicelib import settings as settings_module
 
 settings = settings_module.get()
@@ -119,22 +129,22 @@ def get_command(charge_point_id, command_id):
 
 @app.route("/chargepoints/{charge_point_id}/diagnostics", cors=CORS, **OPERATOR)
 def list_diagnostics(charge_point_id):
-    return rest.list_diagnostics(charge_point_id)
+    return rest_reservations.list_diagnostics(charge_point_id)
 
 
 @app.route("/chargepoints/{charge_point_id}/diagnostics/location", cors=CORS, **OPERATOR)
 def diagnostics_location(charge_point_id):
-    return rest.diagnostics_location(charge_point_id, request().headers)
+    return rest_reservations.diagnostics_location(charge_point_id, request().headers)
 
 
 @app.route("/reservations", cors=CORS, **OPERATOR)
 def list_reservations():
-    return rest.list_reservations(request().query_params)
+    return rest_reservations.list_reservations(request().query_params)
 
 
 @app.route("/reservations/{reservation_id}", cors=CORS, **OPERATOR)
 def get_reservation(reservation_id):
-    return rest.get_reservation(reservation_id)
+    return rest_reservations.get_reservation(reservation_id)
 
 
 @app.route("/sessions", cors=CORS, **OPERATOR)
@@ -165,7 +175,7 @@ def command_schema(action):
 # Open: a charger uploads its diagnostics here (local mode) with the signed token of its upload location.
 @app.route("/diagnostics/{charge_point_id}/{file_name}", methods=["PUT", "POST"], cors=CORS, content_types=UPLOAD_TYPES)
 def upload_diagnostics(charge_point_id, file_name):
-    return rest.upload_diagnostics(charge_point_id, file_name, request().query_params, request().raw_body)
+    return rest_reservations.upload_diagnostics(charge_point_id, file_name, request().query_params, request().raw_body)
 
 
 @app.route("/openapi.json", cors=CORS)

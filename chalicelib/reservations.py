@@ -22,6 +22,8 @@ from chalicelib.central_message import Message
 
 ANSWERS = ("Accepted", "Faulted", "Occupied", "Rejected", "Unavailable")
 STATUSES = ("Pending", "Active", "Occupied", "Faulted", "Unavailable", "Rejected", "Used", "Cancelled", "Expired")
+# The ids this system gives reservations (the dashboard picks a random one): a start naming another cannot use ours.
+MAX_RESERVATION_ID = 2**31 - 1
 _KEPT = ("parentIdTag", "commandId", "answeredAt", "sessionId", "usedAt", "usedOnConnector", "cancelledAt")
 
 
@@ -50,6 +52,8 @@ def register(charge_point_id: str, payload: dict) -> dict:
     now = ocpp_frames.now()
     if expiry <= now:
         raise commands.InvalidCommand(f"expiryDate {payload['expiryDate']} has passed")
+    if not 0 <= payload["reservationId"] <= MAX_RESERVATION_ID:
+        raise commands.InvalidCommand(f"reservationId must be from 0 to {MAX_RESERVATION_ID}")
     connector = payload["connectorId"]
     if not 0 <= connector <= charging_rules.MAX_CONNECTORS:
         raise commands.InvalidCommand(f"connectorId must be from 0 (any) to {charging_rules.MAX_CONNECTORS}")
@@ -109,7 +113,11 @@ def start_transaction(msg: Message) -> dict:
     charge point's pointer) only when it names one; the same again when the start is resent."""
     answer = transactions.start_transaction(msg)
     reservation_id = msg.payload.get("reservationId")
-    if reservation_id is not None and answer["idTagInfo"]["status"] == "Accepted":
+    if (
+        isinstance(reservation_id, int)
+        and 0 <= reservation_id <= MAX_RESERVATION_ID
+        and answer["idTagInfo"]["status"] == "Accepted"
+    ):
         session_id = charging_rules.session_id(msg.charge_point_id, answer["transactionId"])
         used = storage.move_reservation(
             reservation_id,

@@ -17,6 +17,8 @@ from typing import Any
 from chalicelib import settings
 
 PREFIX = "diagnostics"
+# DIAGNOSTICS_DIR, when relative, is taken from the project's root (where .local/ is), whatever the cwd.
+ROOT = Path(__file__).resolve().parents[2]
 # How long a pre-signed URL stays valid: a charger may upload hours after the command (startTime, retries).
 URL_SECONDS = 24 * 3600
 
@@ -70,7 +72,7 @@ def location_for(charge_point_id: str, file_name: str) -> str | None:
 
 
 def _directory(charge_point_id: str) -> Path:
-    return Path(settings.get().diagnostics_dir) / PREFIX / charge_point_id
+    return ROOT / settings.get().diagnostics_dir / PREFIX / charge_point_id
 
 
 def save(charge_point_id: str, file_name: str, body: bytes) -> dict:

@@ -79,12 +79,12 @@ def drop_reservation_pointer(charge_point_id: str, connector: int, reservation_i
 
 def _status_filter(expr: Expression, status: str, now: str) -> str:
     """A FilterExpression on the index's projected status and expiryDate, with Expired derived."""
-    name, expiry = expr.name("status"), expr.name("expiryDate")
-    still_open = f"{name} IN ({', '.join(expr.value(s) for s in OPEN_RESERVATION)})"
+    name = expr.name("status")
     if status == "Expired":
-        return f"({still_open} AND {expiry} < {expr.value(now)})"
+        still_open = ", ".join(expr.value(s) for s in OPEN_RESERVATION)
+        return f"({name} IN ({still_open}) AND {expr.name('expiryDate')} < {expr.value(now)})"
     if status in OPEN_RESERVATION:
-        return f"({name} = {expr.value(status)} AND {expiry} >= {expr.value(now)})"
+        return f"({name} = {expr.value(status)} AND {expr.name('expiryDate')} >= {expr.value(now)})"
     return f"{name} = {expr.value(status)}"
 
 
