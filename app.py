@@ -19,6 +19,7 @@ from chalicelib import (
     central_system,
     commands,
     dashboard,
+    diagnostics,
     events,
     openapi,
     rest,
@@ -36,8 +37,7 @@ app = Chalice(app_name="ev-charging")
 CORS = CORSConfig(allow_origin=settings.cors_allow_origin)
 app.api.cors = CORS
 # Every response is text (JSON, HTML, CSS, JS, SVG); only a diagnostics upload's body may be binary.
-UPLOAD_TYPES = ["application/octet-stream", "application/zip", "application/gzip", "text/plain"]
-app.api.binary_types = UPLOAD_TYPES[:3]
+app.api.binary_types = list(diagnostics.BINARY_TYPES)
 # Every route that reads or changes data carries this stage's API key or IAM authorizer (none in local):
 # idTags are personal data. Open: the dashboard's files, the API description, the chargers' own route.
 OPERATOR = rest.operator_route_options(settings)
@@ -173,7 +173,12 @@ def command_schema(action):
 
 
 # Open: a charger uploads its diagnostics here (local mode) with the signed token of its upload location.
-@app.route("/diagnostics/{charge_point_id}/{file_name}", methods=["PUT", "POST"], cors=CORS, content_types=UPLOAD_TYPES)
+@app.route(
+    "/diagnostics/{charge_point_id}/{file_name}",
+    methods=["PUT", "POST"],
+    cors=CORS,
+    content_types=list(diagnostics.UPLOAD_TYPES),
+)
 def upload_diagnostics(charge_point_id, file_name):
     return rest_reservations.upload_diagnostics(charge_point_id, file_name, request().query_params, request().raw_body)
 

@@ -23,6 +23,9 @@ from chalicelib.storage import files
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 FILE_NAME_RULE = "1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit"
 TOKEN_SECONDS = files.URL_SECONDS
+# What the upload route takes: the file's bytes as they are (the binary ones reach it undecoded).
+BINARY_TYPES = ("application/octet-stream", "application/zip", "application/gzip")
+UPLOAD_TYPES = (*BINARY_TYPES, "text/plain")
 
 
 class UploadRefused(Exception):

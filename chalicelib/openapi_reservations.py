@@ -74,15 +74,14 @@ def operations(
                 ],
                 "requestBody": {
                     "required": True,
-                    "content": {
-                        media: {"schema": {"type": "string"}} for media in ("application/octet-stream", "text/plain")
-                    },
+                    "content": {media: {"schema": {"type": "string"}} for media in diagnostics.UPLOAD_TYPES},
                 },
                 "responses": {
                     "200": json(ref("DiagnosticsFile"), "the file is kept"),
                     "400": error("a bad charge point id or file name, or this stage uploads to S3"),
                     "403": error("no valid upload token for this file"),
                     "413": error("over DIAGNOSTICS_MAX_BYTES"),
+                    "415": error("a Content-Type the route does not take"),
                 },
             }
             for method in ("put", "post")
