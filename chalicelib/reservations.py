@@ -163,11 +163,3 @@ def get(reservation_id: int) -> dict:
     if item is None:
         raise UnknownReservation(f"no reservation {reservation_id}")
     return view(item)
-
-
-def page(
-    limit: int, start: dict | None, charge_point_id: str | None, status: str | None
-) -> tuple[list[dict], dict | None]:
-    now = _now()
-    found = storage.list_reservations(limit, start, now, charge_point_id, status)
-    return [view(item, now) for item in found.items], found.last_key

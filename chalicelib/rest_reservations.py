@@ -8,23 +8,23 @@ from collections.abc import Callable, Mapping
 from chalice import BadRequestError, ForbiddenError, NotFoundError, Response
 
 from chalicelib import diagnostics, ocpp_frames, reservations, storage
-from chalicelib.rest import _check_params, _choice, _limit, _page, encode_token, get_charge_point
+from chalicelib.rest import _check_params, _choice, _listing, charge_point_param, get_charge_point
 
 
 def list_reservations(params: Mapping[str, str] | None) -> dict:
     params = _check_params(params, ("status", "chargePointId", "limit", "nextToken"))
     status = _choice(params, "status", reservations.STATUSES)
-    charge_point_id = params.get("chargePointId")
-    if charge_point_id is not None and not ocpp_frames.is_valid_charge_point_id(charge_point_id):
-        raise BadRequestError(f"chargePointId must be {ocpp_frames.CHARGE_POINT_ID_RULE}")
+    charge_point_id = charge_point_param(params)
     query = {"route": "reservations", "status": status, "chargePointId": charge_point_id}
-    limit = _limit(params, 20)
-
-    def list_page(start: dict | None) -> storage.Page:
-        return storage.Page(*reservations.page(limit, start, charge_point_id, status))
-
-    page = _page(list_page, params.get("nextToken"), query)
-    return {"reservations": page.items, "nextToken": encode_token(page.last_key, query)}
+    now = ocpp_frames.format_timestamp(ocpp_frames.now())  # one moment for the filter and the views
+    return _listing(
+        "reservations",
+        params,
+        query,
+        20,
+        lambda limit, start: storage.list_reservations(limit, start, now, charge_point_id, status),
+        lambda item: reservations.view(item, now),
+    )
 
 
 def get_reservation(reservation_id: str) -> dict:

@@ -602,6 +602,8 @@ def _exercise_the_api(app_module, client_class, clock) -> None:
             )
         )
         ok(client.http.get(f"/chargepoints/{cp}/commands/{command['commandId']}"))
+        ok(client.http.get(f"/chargepoints/{cp}/commands"))
+        ok(client.http.get("/ocpp/schemas/Reset"))
         _reserve_and_use(client, ok, ocpp, cp, command["commandId"], at(clock[0] + timedelta(minutes=4)))
 
 
