@@ -15,7 +15,18 @@ import os
 from chalice import Chalice, CORSConfig, Rate, Response
 from chalice.app import Request
 
-from chalicelib import central_system, commands, dashboard, events, openapi, rest, simulator, telemetry
+from chalicelib import (
+    central_system,
+    commands,
+    dashboard,
+    diagnostics,
+    events,
+    openapi,
+    rest,
+    rest_reservations,
+    simulator,
+    telemetry,
+)
 from chalicelib import settings as settings_module
 
 settings = settings_module.get()
@@ -25,7 +36,8 @@ app = Chalice(app_name="ev-charging")
 # One CORS configuration for every route: `cors=True` would give a route Chalice's default (origin *).
 CORS = CORSConfig(allow_origin=settings.cors_allow_origin)
 app.api.cors = CORS
-app.api.binary_types = []  # every response is text: JSON, HTML, CSS, JS, SVG
+# Every response is text (JSON, HTML, CSS, JS, SVG); only a diagnostics upload's body may be binary.
+app.api.binary_types = list(diagnostics.BINARY_TYPES)
 # Every route that reads or changes data carries this stage's API key or IAM authorizer (none in local):
 # idTags are personal data. Open: the dashboard's files, the API description, the chargers' own route.
 OPERATOR = rest.operator_route_options(settings)
@@ -120,6 +132,26 @@ def get_command(charge_point_id, command_id):
     return rest.command(commands.view, charge_point_id, command_id)
 
 
+@app.route("/chargepoints/{charge_point_id}/diagnostics", cors=CORS, **OPERATOR)
+def list_diagnostics(charge_point_id):
+    return rest_reservations.list_diagnostics(charge_point_id)
+
+
+@app.route("/chargepoints/{charge_point_id}/diagnostics/location", cors=CORS, **OPERATOR)
+def diagnostics_location(charge_point_id):
+    return rest_reservations.diagnostics_location(charge_point_id, request().headers)
+
+
+@app.route("/reservations", cors=CORS, **OPERATOR)
+def list_reservations():
+    return rest_reservations.list_reservations(request().query_params)
+
+
+@app.route("/reservations/{reservation_id}", cors=CORS, **OPERATOR)
+def get_reservation(reservation_id):
+    return rest_reservations.get_reservation(reservation_id)
+
+
 @app.route("/sessions", cors=CORS, **OPERATOR)
 def list_sessions():
     return rest.list_sessions(request().query_params)
@@ -143,6 +175,17 @@ def simulate():
 @app.route("/ocpp/schemas/{action}", cors=CORS)
 def command_schema(action):
     return rest.command_schema(action)
+
+
+# Open: a charger uploads its diagnostics here (local mode) with the signed token of its upload location.
+@app.route(
+    "/diagnostics/{charge_point_id}/{file_name}",
+    methods=["PUT", "POST"],
+    cors=CORS,
+    content_types=list(diagnostics.UPLOAD_TYPES),
+)
+def upload_diagnostics(charge_point_id, file_name):
+    return rest_reservations.upload_diagnostics(charge_point_id, file_name, request().query_params, request().raw_body)
 
 
 @app.route("/openapi.json", cors=CORS)

@@ -48,6 +48,23 @@ SCHEMAS: dict[str, dict] = {
             "connectorStatus": {"type": "object"},
             "unknownStops": {"type": "array", "items": {"type": "string"}},
             "online": {"type": "boolean"},
+            "firmwareUpdate": object_schema(
+                {"location": {"type": "string"}, "retrieveDate": {"type": "string"}, "requestedAt": {"type": "string"}}
+            ),
+            "firmwareHistory": {"type": "array", "items": ref("StatusAt")},
+            "diagnosticsHistory": {"type": "array", "items": ref("StatusAt")},
+            "reservations": {
+                "type": "array",
+                "items": object_schema(
+                    {
+                        "connectorId": INTEGER,
+                        "reservationId": INTEGER,
+                        "idTag": {"type": "string"},
+                        "expiryDate": {"type": "string"},
+                    },
+                    ("connectorId", "reservationId", "idTag", "expiryDate"),
+                ),
+            },
             "availability": {
                 "type": "object",
                 "description": "per connector id (0: the whole charger), the last ChangeAvailability it took",
@@ -79,6 +96,7 @@ SCHEMAS: dict[str, dict] = {
         },
         ("chargePointId", "status"),
     ),
+    "StatusAt": object_schema({"status": {"type": "string"}, "at": {"type": "string"}}, ("status", "at")),
     "ChargePointPage": object_schema(
         {"chargePoints": {"type": "array", "items": ref("ChargePoint")}, "nextToken": NULLABLE_STRING},
         ("chargePoints", "nextToken"),

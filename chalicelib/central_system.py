@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from chalicelib import charging_rules as rules
-from chalicelib import meter_values, ocpp_frames, storage, telemetry, transactions
+from chalicelib import firmware, meter_values, ocpp_frames, reservations, storage, telemetry, transactions
 from chalicelib.central_message import Message, settle, stats_shard
 from chalicelib.ocpp_frames import FrameError
 from chalicelib.settings import Settings
@@ -279,25 +279,15 @@ def data_transfer(msg: Message) -> dict:
     return settle(result, answer, msg.charge_point_id)
 
 
-def _notification(field: str) -> Callable[[Message], dict]:
-    def record(msg: Message) -> dict:
-        answer: dict = {}
-        sets = {field: msg.payload["status"], f"{field}Time": msg.seen}
-        result = storage.touch_charge_point(msg.stamp(answer), sets, since=(f"{field}Time", msg.seen))
-        return settle(result, answer, msg.charge_point_id)
-
-    return record
-
-
 _HANDLERS: dict[str, Callable[[Message], dict]] = {
     "Authorize": authorize,
     "BootNotification": boot_notification,
     "DataTransfer": data_transfer,
-    "DiagnosticsStatusNotification": _notification("diagnosticsStatus"),
-    "FirmwareStatusNotification": _notification("firmwareStatus"),
+    "DiagnosticsStatusNotification": firmware.notification("diagnosticsStatus", "diagnosticsHistory"),
+    "FirmwareStatusNotification": firmware.notification("firmwareStatus", "firmwareHistory"),
     "Heartbeat": heartbeat,
     "MeterValues": meter_values.meter_values,
-    "StartTransaction": transactions.start_transaction,
+    "StartTransaction": reservations.start_transaction,  # transactions.start_transaction, and its reservation
     "StatusNotification": status_notification,
     "StopTransaction": transactions.stop_transaction,
 }

@@ -27,7 +27,7 @@ import json
 import logging
 from collections.abc import Callable
 
-from chalicelib import smart_charging, storage
+from chalicelib import firmware, reservations, smart_charging, storage
 from chalicelib.charging_rules import MAX_CONNECTORS
 
 # A snapshot is at most the 100 KB answer it comes from; these keep a hostile charger's count bounded too.
@@ -82,10 +82,14 @@ EFFECTS: dict[str, Callable[[dict, dict], None]] = {
     "ChangeAvailability": availability_change,
     "SetChargingProfile": smart_charging.profile_set,
     "ClearChargingProfile": smart_charging.profile_cleared,
+    "ReserveNow": reservations.reserve_now_answered,
+    "CancelReservation": reservations.cancel_answered,
+    "UpdateFirmware": firmware.update_firmware_answered,
 }
 
 BEFORE_SUBMIT: dict[str, Callable[[str, dict], dict]] = {
     "SetChargingProfile": smart_charging.before_set,
+    "ReserveNow": reservations.register,
 }
 
 

@@ -7,7 +7,7 @@ and checks every answer against it. Security follows the stage's settings (chali
 
 from __future__ import annotations
 
-from chalicelib import charging_rules, views
+from chalicelib import charging_rules, openapi_reservations, views
 from chalicelib import settings as settings_module
 from chalicelib.api_schemas import CHARGE_POINT_ID, SCHEMAS, charging_profile_schemas, object_schema, ref
 
@@ -139,6 +139,7 @@ def _operations() -> dict[str, dict[str, dict]]:
                 },
             }
         },
+        **openapi_reservations.operations(_json, _error, _path_param, _query),
         "/sessions": {
             "get": {
                 "summary": "Charging sessions, newest first, a page at a time",
@@ -277,7 +278,7 @@ def document(settings: settings_module.Settings | None = None) -> dict:
         },
         "paths": paths,
         "components": {
-            "schemas": {**SCHEMAS, **charging_profile_schemas()},
+            "schemas": {**SCHEMAS, **charging_profile_schemas(), **openapi_reservations.SCHEMAS},
             **({"securitySchemes": schemes} if schemes else {}),
         },
     }

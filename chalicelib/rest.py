@@ -9,7 +9,14 @@ import hmac
 import json
 from collections.abc import Callable, Mapping
 
-from chalice import BadRequestError, ConflictError, IAMAuthorizer, NotFoundError, Response, UnauthorizedError
+from chalice import (
+    BadRequestError,
+    ConflictError,
+    IAMAuthorizer,
+    NotFoundError,
+    Response,
+    UnauthorizedError,
+)
 
 from chalicelib import (
     auth,
@@ -136,6 +143,14 @@ def _page(list_page: Callable[[dict | None], storage.Page], token: str | None, q
         raise _invalid_token() from None
 
 
+def charge_point_param(params: Mapping[str, str]) -> str | None:
+    """A list's `?chargePointId=`, checked."""
+    charge_point_id = params.get("chargePointId")
+    if charge_point_id is not None and not ocpp_frames.is_valid_charge_point_id(charge_point_id):
+        raise BadRequestError(f"chargePointId must be {ocpp_frames.CHARGE_POINT_ID_RULE}")
+    return charge_point_id
+
+
 def _listing(
     name: str,
     params: Mapping[str, str],
@@ -219,9 +234,7 @@ def command_schema(action: str) -> dict:
 def list_sessions(params: Mapping[str, str] | None) -> dict:
     params = _check_params(params, ("status", "chargePointId", "limit", "nextToken"))
     status = _choice(params, "status", charging_rules.SESSION_STATUSES)
-    charge_point_id = params.get("chargePointId")
-    if charge_point_id is not None and not ocpp_frames.is_valid_charge_point_id(charge_point_id):
-        raise BadRequestError(f"chargePointId must be {ocpp_frames.CHARGE_POINT_ID_RULE}")
+    charge_point_id = charge_point_param(params)
     query = {"route": "sessions", "status": status, "chargePointId": charge_point_id}
     return _listing(
         "sessions",

@@ -39,6 +39,7 @@ class Settings:
     simulator_table: str
     stats_table: str
     commands_table: str
+    reservations_table: str
     event_bus_name: str
     boot_policy: str
     known_charge_points: tuple[str, ...]
@@ -62,6 +63,9 @@ class Settings:
     cors_allow_origin: str
     command_timeout_seconds: int
     outbox_poll_seconds: float
+    diagnostics_bucket: str  # empty: uploads go to diagnostics_dir through this app's own route
+    diagnostics_dir: str
+    diagnostics_max_bytes: int
 
     def __post_init__(self) -> None:
         # Production is never left open by a forgotten variable.
@@ -143,6 +147,7 @@ def load(env: Mapping[str, str]) -> Settings:
         simulator_table=_text(env, "SIMULATOR_TABLE", f"ev-{stage}-simulator"),
         stats_table=_text(env, "STATS_TABLE", f"ev-{stage}-stats"),
         commands_table=_text(env, "COMMANDS_TABLE", f"ev-{stage}-commands"),
+        reservations_table=_text(env, "RESERVATIONS_TABLE", f"ev-{stage}-reservations"),
         event_bus_name=_text(env, "EVENT_BUS_NAME", f"ev-bus-{stage}"),
         boot_policy=_choice(env, "BOOT_POLICY", "allow-list", BOOT_POLICIES),
         known_charge_points=_list(env, "KNOWN_CHARGE_POINTS", "CP-DEMO-*"),
@@ -171,6 +176,9 @@ def load(env: Mapping[str, str]) -> Settings:
         cors_allow_origin=_text(env, "CORS_ALLOW_ORIGIN", "*"),
         command_timeout_seconds=_int(env, "COMMAND_TIMEOUT_SECONDS", 60, 1, 3600),
         outbox_poll_seconds=_number(env, "OUTBOX_POLL_SECONDS", 0.5, 0.05, 60.0),
+        diagnostics_bucket=env.get("DIAGNOSTICS_BUCKET", "").strip(),
+        diagnostics_dir=_text(env, "DIAGNOSTICS_DIR", ".local/diagnostics"),
+        diagnostics_max_bytes=_int(env, "DIAGNOSTICS_MAX_BYTES", 5 * 1024 * 1024, 1024, 5 * 1024 * 1024 * 1024),
     )
 
 

@@ -7,7 +7,7 @@ import json
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from chalicelib import pricing
+from chalicelib import ocpp_frames, pricing
 from chalicelib.charging_rules import DEFAULT_MAX_POWER_W, plausible_energy_wh
 
 # The most items one page of a list returns.
@@ -91,6 +91,9 @@ _CHARGE_POINT_FIELDS = (
     "firmwareVersion",
     "firmwareStatus",
     "diagnosticsStatus",
+    "firmwareUpdate",
+    "firmwareHistory",
+    "diagnosticsHistory",
     "bootedAt",
     "connectorStatus",
     "unknownStopCount",
@@ -107,9 +110,20 @@ _CHARGE_POINT_FIELDS = (
 _CONFIGURATION_FIELDS = ("configuration", "unknownKeys", "configurationAt", "configurationKeysNotKept")
 
 
-def charge_point_view(item: dict, configuration: dict | None = None) -> dict:
+def _reservations(item: dict, now: str) -> list[dict]:
+    """The connectors' active reservations (`reservation_{connectorId}`, 0: any connector), expired ones left out."""
+    found = [
+        {"connectorId": int(key.removeprefix("reservation_")), **plain(value)}
+        for key, value in item.items()
+        if key.startswith("reservation_") and value["expiryDate"] >= now
+    ]
+    return sorted(found, key=lambda reservation: reservation["connectorId"])
+
+
+def charge_point_view(item: dict, configuration: dict | None = None, now: str | None = None) -> dict:
     return {
         **{field: plain(item[field]) for field in _CHARGE_POINT_FIELDS if field in item},
+        "reservations": _reservations(item, now or ocpp_frames.format_timestamp(ocpp_frames.now())),
         "anomalies": _anomalies(item),
         **{
             field: plain(configuration[field])

@@ -35,6 +35,8 @@ OPEN = {
     "GET /openapi.json",
     "GET /ocpp/schemas/{action}",
     "POST /ocpp/{charge_point_id}",
+    "PUT /diagnostics/{charge_point_id}/{file_name}",
+    "POST /diagnostics/{charge_point_id}/{file_name}",
 }
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import events, local_runtime, ocpp_frames, settings, simulator, storage
+from chalicelib import commands, events, local_runtime, ocpp_frames, settings, simulator, storage
 from deploy import templates
 from tests.backends import fresh_tables
 from tests.support import ROOT
@@ -36,6 +36,8 @@ UNSET_IN_LAMBDA = {
     "OCPP_HOST": "the OCPP WebSocket gateway, which runs outside Lambda",
     "OUTBOX_POLL_SECONDS": "the OCPP WebSocket gateway, which runs outside Lambda",
     "OCPP_MAX_FRAME_BYTES": "its default, 8 MiB, everywhere (API Gateway and Lambda cap POST /ocpp bodies lower)",
+    "DIAGNOSTICS_DIR": "the app's own upload route: a deployed stage's chargers upload into its bucket",
+    "DIAGNOSTICS_MAX_BYTES": "the app's own upload route: a deployed stage's chargers upload into its bucket",
 }
 # Set by the merge template (not config.json), so `chalice deploy` keeps the stage's derived default.
 TEMPLATE_ONLY = {"PAGINATION_SECRET"}
@@ -45,7 +47,9 @@ RESOURCE_VARIABLES = {
     "SIMULATOR_TABLE": "SimulatorTable",
     "STATS_TABLE": "StatsTable",
     "COMMANDS_TABLE": "CommandsTable",
+    "RESERVATIONS_TABLE": "ReservationsTable",
     "EVENT_BUS_NAME": "EventBus",
+    "DIAGNOSTICS_BUCKET": "DiagnosticsBucket",
 }
 
 
@@ -271,7 +275,10 @@ def test_every_variable_the_code_reads_is_set_for_every_function(packaged, stage
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_resource_variable_names_a_declared_resource(packaged, stage):
     template = _sam(packaged, stage)
-    assert set(RESOURCE_VARIABLES) == {n for n in _variables_read(stage) if n.endswith("_TABLE")} | {"EVENT_BUS_NAME"}
+    assert set(RESOURCE_VARIABLES) == {n for n in _variables_read(stage) if n.endswith("_TABLE")} | {
+        "EVENT_BUS_NAME",
+        "DIAGNOSTICS_BUCKET",
+    }
     for function in _functions(template).values():
         variables = function["Properties"]["Environment"]["Variables"]
         for name, logical_id in RESOURCE_VARIABLES.items():
@@ -502,6 +509,11 @@ def recorded(app_module) -> CallRecorder:
         assert {e["detail"]["action"] for e in transactional} == {"StartTransaction", "StopTransaction"}
         for event in transactional:
             app_module.handle_ocpp_event(event, None)
+        # A simulated charger's start that names a reservation (its start again: the same transaction).
+        [first_start, *_] = [e for e in transactional if e["detail"]["action"] == "StartTransaction"]
+        _, unique_id, action, payload = first_start["detail"]["message"]
+        reserved = [2, unique_id[:30] + "-r", action, {**payload, "reservationId": 7}]
+        app_module.handle_ocpp_event({**first_start, "detail": {**first_start["detail"], "message": reserved}}, None)
         bus.flush()
         _exercise_the_api(app_module, Client, clock)
         bus.flush()
@@ -593,6 +605,35 @@ def _exercise_the_api(app_module, client_class, clock) -> None:
         ok(client.http.get(f"/chargepoints/{cp}/commands/{command['commandId']}"))
         ok(client.http.get(f"/chargepoints/{cp}/commands"))
         ok(client.http.get("/ocpp/schemas/Reset"))
+        _reserve_and_use(client, ok, ocpp, cp, command["commandId"], at(clock[0] + timedelta(minutes=4)))
+
+
+def _reserve_and_use(client, ok, ocpp, cp: str, reset_id: str, start_time: str) -> None:
+    """A reservation's life through the API (the charger's answers recorded as its gateway would, outside
+    Lambda), the start that uses it over POST /ocpp, and the reservations and diagnostics routes."""
+    commands.record_answer(cp, reset_id, [3, reset_id, {"status": "Accepted"}])
+    expiry = ocpp_frames.format_timestamp(ocpp_frames.now() + timedelta(hours=1))
+    payload = {"connectorId": 1, "expiryDate": expiry, "idTag": "TAG1", "reservationId": 42}
+    reserve = ok(
+        client.http.post(
+            f"/chargepoints/{cp}/commands",
+            body=json.dumps({"action": "ReserveNow", "payload": payload}),
+            headers={"Content-Type": "application/json"},
+        )
+    )
+    commands.record_answer(cp, reserve["commandId"], [3, reserve["commandId"], {"status": "Accepted"}])
+    ocpp(
+        "StartTransaction",
+        {"connectorId": 1, "idTag": "TAG1", "meterStart": 1000, "timestamp": start_time, "reservationId": 42},
+    )
+    for path in (
+        "/reservations",
+        f"/reservations?chargePointId={cp}&status=Used",
+        "/reservations/42",
+        f"/chargepoints/{cp}/diagnostics",
+        f"/chargepoints/{cp}/diagnostics/location",
+    ):
+        ok(client.http.get(path))
 
 
 def test_the_end_to_end_run_reaches_every_function(recorded):

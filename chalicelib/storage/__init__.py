@@ -3,8 +3,8 @@
 - dynamo: the client, the table names, (de)serialisation, the expression builder
 - operations: the requests (conditional updates, transactions, batches, pages), refusals made answers
 - guard: the guard on the charge point every write that applies an OCPP message carries, and its outcomes
-- charge_points, charger_config, charging_profiles, sessions, early_stops, stats, commands, simulator_state:
-  the aggregates
+- charge_points, charger_config, charging_profiles, sessions, early_stops, stats, commands, reservations,
+  simulator_state: the aggregates
 - tables: table creation from .chalice/resources.json, and the health probe
 
 Callers use the package (`storage.touch_charge_point(...)`): everything public is re-exported here.
@@ -20,6 +20,7 @@ from chalicelib.storage.charge_points import (
     get_password_hash,
     list_charge_points,
     newest_sessions,
+    note_charge_point,
     put_password_hash,
     set_online,
     touch_charge_point,
@@ -52,6 +53,16 @@ from chalicelib.storage.dynamo import (
 from chalicelib.storage.early_stops import EARLY_STOP_PREFIX, forget_early_stop, get_early_stop, keep_early_stop
 from chalicelib.storage.guard import Outcome, Result, Stamp, classify
 from chalicelib.storage.operations import Page
+from chalicelib.storage.reservations import (
+    OPEN_RESERVATION,
+    RESERVATION_FLEET,
+    create_reservation,
+    drop_reservation_pointer,
+    get_reservation,
+    list_reservations,
+    move_reservation,
+    reservation_pointer,
+)
 from chalicelib.storage.sessions import (
     SESSION_FLEET,
     attach_late_samples,
@@ -102,6 +113,7 @@ __all__ = [
     "get_password_hash",
     "list_charge_points",
     "newest_sessions",
+    "note_charge_point",
     "put_password_hash",
     "set_online",
     "touch_charge_point",
@@ -139,6 +151,15 @@ __all__ = [
     "outbox",
     "release_command_slot",
     "update_command",
+    # reservations
+    "OPEN_RESERVATION",
+    "RESERVATION_FLEET",
+    "create_reservation",
+    "drop_reservation_pointer",
+    "get_reservation",
+    "list_reservations",
+    "move_reservation",
+    "reservation_pointer",
     # the simulator's memory and lease
     "acquire_lease",
     "give_up_lease",

@@ -143,6 +143,15 @@ def set_online(charge_point_id: str, online: bool, seen: str, connection_id: str
     return update_if(update(with_seen=True)) or update_if(update(with_seen=False))
 
 
+def note_charge_point(charge_point_id: str, sets: dict) -> bool:
+    """Facts about a registered charge point that no message of its own carries (what a command's answer
+    means): 1 UpdateItem, outside the guard. False when there is no such charge point."""
+    expr = Expression()
+    condition = f"attribute_exists({expr.name('chargePointId')})"
+    key = {"chargePointId": charge_point_id}
+    return update_if(conditional_update(tables().charge_points, key, expr, expr.update(sets), condition))
+
+
 def list_charge_points(limit: int, start: dict | None, status: str | None = None) -> Page:
     """A page of charge points by id: 1 Query + 1 BatchGetItem; never a Scan."""
     partition = ("status", status) if status else ("fleet", CHARGE_POINT_FLEET)
