@@ -23,7 +23,7 @@ import time
 import uuid
 from datetime import timedelta
 
-from chalicelib import ocpp_frames, storage, views
+from chalicelib import bus_commands, ocpp_frames, storage, views
 from chalicelib import settings as settings_module
 
 COMMAND_ACTIONS = (
@@ -35,6 +35,17 @@ COMMAND_ACTIONS = (
     "TriggerMessage",
     "ChangeConfiguration",
     "GetConfiguration",
+    "ClearCache",
+    "DataTransfer",
+    "GetDiagnostics",
+    "UpdateFirmware",
+    "GetLocalListVersion",
+    "SendLocalList",
+    "ReserveNow",
+    "CancelReservation",
+    "SetChargingProfile",
+    "ClearChargingProfile",
+    "GetCompositeSchedule",
 )
 PENDING, ANSWERED, FAILED, TIMED_OUT = "pending", "answered", "failed", "timedOut"
 KEEP_SECONDS = 7 * 86400
@@ -141,6 +152,8 @@ def submit(charge_point_id: str, raw: str | bytes | None) -> dict:
             }
         )
     )
+    if bus_commands.on_bus(charge_point) and mark_sent(command):
+        bus_commands.send(charge_point_id, call_frame(command))
     return {"commandId": command["commandId"], "status": PENDING}
 
 
