@@ -106,6 +106,11 @@ def send_command(charge_point_id):
     return rest.command(commands.submit, charge_point_id, request().raw_body)
 
 
+@app.route("/chargepoints/{charge_point_id}/commands", cors=CORS, **OPERATOR)
+def list_commands(charge_point_id):
+    return rest.list_commands(charge_point_id, request().query_params)
+
+
 @app.route(
     "/chargepoints/{charge_point_id}/password",
     methods=["PUT"],
@@ -115,6 +120,11 @@ def send_command(charge_point_id):
 )
 def set_charge_point_password(charge_point_id):
     return rest.set_password(charge_point_id, request().raw_body)
+
+
+@app.route("/chargepoints/{charge_point_id}/chargingProfiles", cors=CORS, **OPERATOR)
+def charging_profiles(charge_point_id):
+    return rest.charging_profiles(charge_point_id)
 
 
 @app.route("/chargepoints/{charge_point_id}/commands/{command_id}", cors=CORS, **OPERATOR)
@@ -140,6 +150,11 @@ def stats():
 @app.route("/simulate", methods=["POST"], cors=CORS, content_types=["application/json"], **OPERATOR)
 def simulate():
     return rest.simulate(request().raw_body)
+
+
+@app.route("/ocpp/schemas/{action}", cors=CORS)
+def command_schema(action):
+    return rest.command_schema(action)
 
 
 @app.route("/openapi.json", cors=CORS)

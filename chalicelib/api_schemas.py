@@ -3,6 +3,7 @@ frames): the components of the OpenAPI document (openapi.py)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from chalicelib import charging_rules, ocpp_frames
@@ -47,6 +48,34 @@ SCHEMAS: dict[str, dict] = {
             "connectorStatus": {"type": "object"},
             "unknownStops": {"type": "array", "items": {"type": "string"}},
             "online": {"type": "boolean"},
+            "availability": {
+                "type": "object",
+                "description": "per connector id (0: the whole charger), the last ChangeAvailability it took",
+                "additionalProperties": object_schema(
+                    {
+                        "type": {"type": "string", "enum": ["Operative", "Inoperative"]},
+                        "status": {"type": "string", "enum": ["Accepted", "Scheduled"]},
+                        "at": {"type": "string"},
+                    },
+                    ("type", "status", "at"),
+                ),
+            },
+            "configuration": {
+                "type": "object",
+                "description": "per key, the charger's last GetConfiguration answer and later accepted changes",
+                "additionalProperties": object_schema(
+                    {
+                        "value": {"type": "string"},
+                        "readonly": {"type": "boolean"},
+                        "changedAt": {"type": "string"},
+                        "rebootRequired": {"type": "boolean"},
+                    },
+                    ("readonly",),
+                ),
+            },
+            "unknownKeys": {"type": "array", "items": {"type": "string"}},
+            "configurationAt": {"type": "string"},
+            "configurationKeysNotKept": INTEGER,
         },
         ("chargePointId", "status"),
     ),
@@ -145,6 +174,10 @@ SCHEMAS: dict[str, dict] = {
         },
         ("commandId", "chargePointId", "action", "status", "createdAt"),
     ),
+    "CommandPage": object_schema(
+        {"commands": {"type": "array", "items": ref("Command")}, "nextToken": NULLABLE_STRING},
+        ("commands", "nextToken"),
+    ),
     # OCPP-J frames: [3, uniqueId, payload] and [4, uniqueId, errorCode, description, details].
     "CallResult": {
         "type": "array",
@@ -166,3 +199,31 @@ SCHEMAS: dict[str, dict] = {
         "maxItems": 5,
     },
 }
+
+
+def charging_profile_schemas() -> dict[str, dict]:
+    """The view of GET /chargepoints/{id}/chargingProfiles, from the official SetChargingProfile schema (read
+    when the document is built, not at import: the schemas load with the `ocpp` package's validator)."""
+    profile = ocpp_frames.request_schema("SetChargingProfile")["properties"]["csChargingProfiles"]
+    schedule = json.loads(json.dumps(profile["properties"]["chargingSchedule"]))
+    # The central system does not know a charger's own maximum: null where no profile limits.
+    schedule["properties"]["chargingSchedulePeriod"]["items"]["properties"]["limit"] = {"type": ["number", "null"]}
+    profile["properties"]["connectorId"] = INTEGER
+    profile["required"].append("connectorId")
+    return {
+        "StoredChargingProfile": profile,
+        "CompositeSchedule": schedule,
+        "ChargingProfiles": object_schema(
+            {
+                "chargePointId": {"type": "string"},
+                "chargingProfiles": {"type": "array", "items": ref("StoredChargingProfile")},
+                "compositeSchedule": {
+                    "type": "object",
+                    "description": "per connector id (0: the charge point as a whole), the next 24 hours in W",
+                    "additionalProperties": ref("CompositeSchedule"),
+                },
+            },
+            ("chargePointId", "chargingProfiles", "compositeSchedule"),
+            closed=True,
+        ),
+    }

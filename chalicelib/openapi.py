@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from chalicelib import charging_rules, views
 from chalicelib import settings as settings_module
-from chalicelib.api_schemas import CHARGE_POINT_ID, SCHEMAS, object_schema, ref
+from chalicelib.api_schemas import CHARGE_POINT_ID, SCHEMAS, charging_profile_schemas, object_schema, ref
 
 
 def _json(schema: dict, description: str) -> dict:
@@ -108,7 +108,17 @@ def _operations() -> dict[str, dict[str, dict]]:
                     "404": _error("no such charge point"),
                     "409": _error("the charger is offline or has a command outstanding"),
                 },
-            }
+            },
+            "get": {
+                "summary": "A charger's recent remote commands, newest first, a page at a time",
+                "security": [OPERATOR],
+                "parameters": [cp, _query("limit", LIMIT), _query("nextToken", PAGE_TOKEN)],
+                "responses": {
+                    "200": _json(ref("CommandPage"), "a page (empty for a charger never commanded)"),
+                    "400": _error("a bad parameter or page token"),
+                    "404": _error("not a charge point id"),
+                },
+            },
         },
         "/chargepoints/{charge_point_id}/commands/{command_id}": {
             "get": {
@@ -116,6 +126,17 @@ def _operations() -> dict[str, dict[str, dict]]:
                 "security": [OPERATOR],
                 "parameters": [cp, _path_param("command_id")],
                 "responses": {"200": _json(ref("Command"), "the command"), "404": _error("no such command")},
+            }
+        },
+        "/chargepoints/{charge_point_id}/chargingProfiles": {
+            "get": {
+                "summary": "The charging profiles set on a charger and its composite schedule per connector (24 h, W)",
+                "security": [OPERATOR],
+                "parameters": [cp],
+                "responses": {
+                    "200": _json(ref("ChargingProfiles"), "the profiles and composite schedules"),
+                    "404": _error("no such charge point"),
+                },
             }
         },
         "/sessions": {
@@ -162,6 +183,16 @@ def _operations() -> dict[str, dict[str, dict]]:
                     "400": _error("a bad body"),
                     "404": _error("not a simulated charge point"),
                     "409": _error("that message is not possible now, or a tick is running"),
+                },
+            }
+        },
+        "/ocpp/schemas/{action}": {
+            "get": {
+                "summary": "The official OCPP 1.6 JSON schema of a remote command's payload (dashboard forms)",
+                "parameters": [_path_param("action")],
+                "responses": {
+                    "200": _json({"type": "object"}, "the JSON schema (draft 4), as the `ocpp` package ships it"),
+                    "404": _error("not one of the 19 commands"),
                 },
             }
         },
@@ -245,5 +276,8 @@ def document(settings: settings_module.Settings | None = None) -> dict:
             "description": "OCPP 1.6J central system: charge points, charging sessions, fleet statistics.",
         },
         "paths": paths,
-        "components": {"schemas": SCHEMAS, **({"securitySchemes": schemes} if schemes else {})},
+        "components": {
+            "schemas": {**SCHEMAS, **charging_profile_schemas()},
+            **({"securitySchemes": schemes} if schemes else {}),
+        },
     }

@@ -19,6 +19,7 @@ from chalicelib import (
     ocpp_frames,
     simulated_charger,
     simulator,
+    smart_charging,
     storage,
     views,
 )
@@ -158,10 +159,43 @@ def list_charge_points(params: Mapping[str, str] | None) -> dict:
 
 
 def get_charge_point(charge_point_id: str) -> dict:
-    item = storage.get_charge_point(charge_point_id) if ocpp_frames.is_valid_charge_point_id(charge_point_id) else None
+    item, configuration = (
+        storage.get_charge_point_and_configuration(charge_point_id)
+        if ocpp_frames.is_valid_charge_point_id(charge_point_id)
+        else (None, None)
+    )
     if item is None:
         raise NotFoundError(f"no charge point {charge_point_id!r}")
-    return views.charge_point_view(item)
+    return views.charge_point_view(item, configuration)
+
+
+def list_commands(charge_point_id: str, params: Mapping[str, str] | None) -> dict:
+    """GET /chargepoints/{id}/commands: a charger's commands, newest first (none for an unknown charger)."""
+    params = _check_params(params, ("limit", "nextToken"))
+    if not ocpp_frames.is_valid_charge_point_id(charge_point_id):
+        raise NotFoundError(f"no charge point {charge_point_id!r}")
+    query = {"route": "commands", "chargePointId": charge_point_id}
+    limit = _limit(params, 20)
+    page = _page(lambda start: storage.list_commands(charge_point_id, limit, start), params.get("nextToken"), query)
+    return {
+        "commands": [commands.as_view(item) for item in page.items],
+        "nextToken": encode_token(page.last_key, query),
+    }
+
+
+def charging_profiles(charge_point_id: str) -> dict:
+    """GET /chargepoints/{id}/chargingProfiles: what the central system has set on the charger."""
+    found = smart_charging.view(charge_point_id) if ocpp_frames.is_valid_charge_point_id(charge_point_id) else None
+    if found is None:
+        raise NotFoundError(f"no charge point {charge_point_id!r}")
+    return found
+
+
+def command_schema(action: str) -> dict:
+    """GET /ocpp/schemas/{action}: the official 1.6 request schema of a command, as the `ocpp` package has it."""
+    if action not in commands.COMMAND_ACTIONS:
+        raise NotFoundError(f"no command {action[:64]!r}; commands: {', '.join(commands.COMMAND_ACTIONS)}")
+    return ocpp_frames.request_schema(action)
 
 
 def list_sessions(params: Mapping[str, str] | None) -> dict:

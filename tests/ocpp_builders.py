@@ -92,3 +92,35 @@ def post_command(client, cp: str, body: dict | str) -> tuple[int, dict]:
 def get_command(client, cp: str, command_id: str) -> tuple[int, dict]:
     response = client.http.get(f"/chargepoints/{cp}/commands/{command_id}")
     return response.status_code, json.loads(response.body)
+
+
+def charging_profile(
+    profile_id: int,
+    purpose: str,
+    periods: list[tuple[int, float]],
+    *,
+    stack_level: int = 0,
+    unit: str = "A",
+    kind: str = "Absolute",
+    start: datetime | None = T0,
+    duration: int | None = None,
+    **extra,
+) -> dict:
+    """A SetChargingProfile `csChargingProfiles` object: periods are (startPeriod, limit); `extra` adds
+    top-level fields (validFrom, validTo, recurrencyKind, transactionId) as given."""
+    schedule: dict = {
+        "chargingRateUnit": unit,
+        "chargingSchedulePeriod": [{"startPeriod": s, "limit": limit} for s, limit in periods],
+    }
+    if start is not None and kind != "Relative":
+        schedule["startSchedule"] = ocpp_frames.format_timestamp(start)
+    if duration is not None:
+        schedule["duration"] = duration
+    return {
+        "chargingProfileId": profile_id,
+        "stackLevel": stack_level,
+        "chargingProfilePurpose": purpose,
+        "chargingProfileKind": kind,
+        "chargingSchedule": schedule,
+        **extra,
+    }
