@@ -3,8 +3,8 @@ first, then what it does about it as ordinary CALLs (RemoteStart -> Accepted, th
 StartTransaction; RemoteStop -> StopTransaction reason Remote; Reset -> its transactions stopped, then a
 reboot). Every one of the 19 commands of OCPP 1.6 is answered here; connectors and reservations are
 charger_connectors.py, configuration and the local list charger_config.py, firmware and diagnostics
-charger_maintenance.py. Both transports use it: the bus simulator (simulator.py) and the WebSocket chargers
-(scripts/ws_chargers.py)."""
+charger_maintenance.py, charging profiles charger_smart.py. Both transports use it: the bus simulator
+(simulator.py) and the WebSocket chargers (scripts/ws_chargers.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from chalicelib import (
     charger_connectors,
     charger_maintenance,
     charger_messages,
+    charger_smart,
     charger_trigger,
     ocpp_frames,
 )
@@ -77,8 +78,11 @@ def _remote_start(charger: Charger, payload: dict) -> dict:
         wanted = next(iter(reserved + [c for c, e in connectors.items() if e["status"] == "Available"]), None)
     if charger.state["boot"] != "accepted" or wanted is None or wanted not in connectors:
         return {"status": "Rejected"}
-    if not _startable(connectors[wanted], id_tag):
+    profile = payload.get("chargingProfile")
+    if not _startable(connectors[wanted], id_tag) or (profile and profile["chargingProfilePurpose"] != "TxProfile"):
         return {"status": "Rejected"}
+    if profile:
+        connectors[wanted]["remoteProfile"] = profile  # the transaction's own, once it has an id
     charger.plug_in(wanted, id_tag)
     return {"status": "Accepted"}
 
@@ -138,4 +142,5 @@ HANDLERS: dict[str, Callable[[Charger, dict], dict]] = {
     **charger_connectors.HANDLERS,
     **charger_config.HANDLERS,
     **charger_maintenance.HANDLERS,
+    **charger_smart.HANDLERS,
 }

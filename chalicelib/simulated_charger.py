@@ -21,6 +21,7 @@ from chalicelib import (
     charger_maintenance,
     charger_messages,
     charger_model,
+    charger_smart,
     ocpp_frames,
 )
 from chalicelib.ocpp_frames import format_timestamp as iso
@@ -202,13 +203,15 @@ class Charger:
     def _live(self, moment: datetime, seconds: float) -> None:
         charger_connectors.due(self, moment)
         charger_maintenance.due(self, moment)
+        charger_smart.due(self, moment)
         if self.state["boot"] != "accepted":
             return  # a new firmware was installed: it reboots
         connectors = self.state["connectors"]
         drawing = [c for c, e in connectors.items() if e["status"] == "Charging"]
         share_kw = self.state["profile"]["maxPower"] / max(len(drawing), 1)
         for connector, entry in connectors.items():
-            self._advance_connector(connector, entry, moment, seconds, share_kw)
+            limit_kw = charger_smart.limit_kw(self, connector, moment)
+            self._advance_connector(connector, entry, moment, seconds, min(share_kw, limit_kw))
             if entry["status"] != entry["reported"]:
                 self.report_status(connector, moment, entry.pop("errorCode", "NoError"))
         last = self.state["lastHeartbeat"]

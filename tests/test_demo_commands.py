@@ -72,6 +72,24 @@ def fleet(client, aws, monkeypatch):
     wire.check_schemas()
 
 
+ACCEPTED = {"status": "Accepted"}
+
+
+def limit(watts: float, purpose: str = "ChargePointMaxProfile") -> dict:
+    """A charging profile with one limit from a minute ago on."""
+    return {
+        "chargingProfileId": 1,
+        "stackLevel": 0,
+        "chargingProfilePurpose": purpose,
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": {
+            "startSchedule": ocpp_frames.format_timestamp(T0 - timedelta(minutes=1)),
+            "chargingRateUnit": "W",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": watts}],
+        },
+    }
+
+
 def command(client, action: str, payload: dict) -> dict:
     """A command through the REST API, as it stands once the POST has returned."""
     status, queued = post_command(client, CP, {"action": action, "payload": payload})
@@ -143,6 +161,10 @@ def test_each_of_the_19_commands_is_answered_by_the_charger_within_the_request(c
         ("TriggerMessage", {"requestedMessage": "MeterValues", "connectorId": 9}, {"status": "Rejected"}),
         ("GetDiagnostics", {"location": "ftp://nowhere.invalid/"}, None),
         ("UpdateFirmware", {"location": "https://fw.invalid/fw-1.7.0.bin", "retrieveDate": clock.iso(86400)}, {}),
+        ("SetChargingProfile", {"connectorId": 1, "csChargingProfiles": limit(11000, "TxDefaultProfile")}, ACCEPTED),
+        ("GetCompositeSchedule", {"connectorId": 1, "duration": 3600}, None),
+        ("ClearChargingProfile", {"id": 1}, {"status": "Accepted"}),
+        ("ClearChargingProfile", {"id": 1}, {"status": "Unknown"}),
         ("Reset", {"type": "Soft"}, {"status": "Accepted"}),
     ]
     for action, payload, result in expected:
@@ -296,3 +318,26 @@ def test_a_command_delivered_twice_is_answered_twice_and_obeyed_once(client, fle
     answers = [d["message"] for d in wire.sent if d["message"][0] == ocpp_frames.CALLRESULT]
     assert answers == [[ocpp_frames.CALLRESULT, view["commandId"], {"status": "Accepted"}]] * 2
     assert len(wire.calls("Authorize")) == 1
+
+
+def test_a_charging_profile_caps_what_the_charger_draws_and_its_composite_schedule(client, fleet):
+    clock, wire = fleet
+    assert answered(client, "SetChargingProfile", {"connectorId": 0, "csChargingProfiles": limit(4000)}) == ACCEPTED
+    composite = answered(client, "GetCompositeSchedule", {"connectorId": 1, "duration": 600})
+    assert composite["status"] == "Accepted"
+    assert composite["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"] == 4000
+    answered(client, "RemoteStartTransaction", {"idTag": "CAPPED", "connectorId": 1})
+    for _ in range(5):
+        clock.tick(60)
+    powers = [
+        float(sample["value"])
+        for values in wire.calls("MeterValues")
+        if values["connectorId"] == 1
+        for sample in values["meterValue"][0]["sampledValue"]
+        if sample["measurand"] == "Power.Active.Import"
+    ]
+    assert powers and max(powers) <= 4000
+    too_deep = {**limit(9000, "TxDefaultProfile"), "stackLevel": 99}
+    assert answered(client, "SetChargingProfile", {"connectorId": 1, "csChargingProfiles": too_deep}) == {
+        "status": "Rejected"
+    }
