@@ -7,7 +7,9 @@ Every OCPP 1.6J CALL a charger sends is answered by one function, central_system
                       the cloud, a thread of `chalice local` offline), or POST /ocpp/{id} below
 Then: central system -> DynamoDB (chalicelib/storage) -> the REST API below -> the dashboard (static/).
 Commands go back the other way: POST /chargepoints/{id}/commands stores the CALL in the outbox of the gateway
-holding the charger's socket (Commands table); the gateway sends it and records the charger's answer.
+holding the charger's socket (Commands table); the gateway sends it and records the charger's answer. To a
+simulated charger the CALL goes on EventBridge at once --> simulator_commands, which answers on EventBridge
+--> handle_command_answer.
 """
 
 import os
@@ -68,12 +70,22 @@ def simulator_inbox(event):
     simulator.receive_reply(event.detail)
 
 
+@app.on_cw_event(events.COMMAND_PATTERN)
+def simulator_commands(event):
+    simulator.receive_command(event.detail)
+
+
 # --- the central system ---------------------------------------------------------------------------
 
 
 @app.on_cw_event(events.CALL_PATTERN)
 def handle_ocpp_event(event):
     events.answer_call_event(event.to_dict(), central_system.handle_event)
+
+
+@app.on_cw_event(events.COMMAND_ANSWER_PATTERN)
+def handle_command_answer(event):
+    commands.record_answer(event.detail["chargePointId"], event.detail["messageId"], event.detail["message"])
 
 
 @app.route("/ocpp/{charge_point_id}", methods=["POST"], content_types=["application/json", "text/plain"], cors=CORS)

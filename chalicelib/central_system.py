@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from chalicelib import bus_commands, firmware, meter_values, ocpp_frames, reservations, storage, telemetry, transactions
 from chalicelib import charging_rules as rules
-from chalicelib import firmware, meter_values, ocpp_frames, reservations, storage, telemetry, transactions
 from chalicelib.central_message import Message, settle, stats_shard
 from chalicelib.ocpp_frames import FrameError
 from chalicelib.settings import Settings
@@ -45,8 +45,11 @@ class InvalidChargePointId(ValueError):
 
 
 def handle_event(charge_point_id: str, raw: str | bytes | list, received_at: datetime | None = None) -> list:
-    """handle() for the event bus: an unexpected error raises (retried, then parked), never lost."""
-    return handle(charge_point_id, raw, received_at, raise_unexpected=True)
+    """handle() for the event bus: an unexpected error raises (retried, then parked), never lost. A charger
+    accepted at boot on the bus is reachable there for commands."""
+    answer = handle(charge_point_id, raw, received_at, raise_unexpected=True)
+    bus_commands.note_boot(charge_point_id, raw, answer)
+    return answer
 
 
 def handle(

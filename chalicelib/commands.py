@@ -25,7 +25,7 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
-from chalicelib import ocpp_frames, storage, views
+from chalicelib import bus_commands, ocpp_frames, storage, views
 from chalicelib import settings as settings_module
 
 # Every CALL a 1.6 central system may send, by feature profile (OCPP 1.6, section 3).
@@ -168,6 +168,8 @@ def queue(charge_point_id: str, action: object, payload: object) -> dict:
             }
         )
     )
+    if bus_commands.on_bus(charge_point) and mark_sent(command):
+        bus_commands.send(charge_point_id, call_frame(command))
     return {"commandId": command["commandId"], "status": PENDING}
 
 

@@ -114,7 +114,7 @@ def test_the_api_function_answers_within_api_gateways_limit(packaged, stage):
 def test_every_event_source_has_a_dead_letter_queue_and_every_async_function_a_failure_destination(packaged, stage):
     resources = json.loads((packaged[stage] / "cfn.json").read_text())["Resources"]
     rules = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
-    assert len(rules) == 3  # the schedule and the two bus rules
+    assert len(rules) == 5  # the schedule and the four bus rules
     for rule in rules:
         for target in rule["Properties"]["Targets"]:
             assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventsDLQ", "Arn"]}
@@ -123,7 +123,13 @@ def test_every_event_source_has_a_dead_letter_queue_and_every_async_function_a_f
         for r in resources.values()
         if r["Type"] == "AWS::Lambda::EventInvokeConfig"
     }
-    assert set(configs) == {"SimulateTick", "SimulatorInbox", "HandleOcppEvent"}
+    assert set(configs) == {
+        "SimulateTick",
+        "SimulatorInbox",
+        "HandleOcppEvent",
+        "SimulatorCommands",
+        "HandleCommandAnswer",
+    }
     for config in configs.values():
         assert config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {
             "Fn::GetAtt": ["AsyncFailureQueue", "Arn"]
@@ -378,6 +384,9 @@ def test_the_handlers_pattern_takes_every_simulator_event_and_nothing_else(aws, 
 
 # --- IAM: the policy against the calls an end-to-end run makes --------------------------------------
 
+# The functions EventBridge invokes (the schedule, the bus rules): each has a failure destination.
+ASYNCHRONOUS = {"simulate_tick", "simulator_inbox", "handle_ocpp_event", "simulator_commands", "handle_command_answer"}
+
 # API call -> the IAM actions it needs (TransactWriteItems needs each contained item's own action).
 TRANSACT_ACTIONS = {
     "Put": "PutItem",
@@ -605,6 +614,15 @@ def _exercise_the_api(app_module, client_class, clock) -> None:
         ok(client.http.get(f"/chargepoints/{cp}/commands/{command['commandId']}"))
         ok(client.http.get(f"/chargepoints/{cp}/commands"))
         ok(client.http.get("/ocpp/schemas/Reset"))
+        # A demo charger (booted on the bus by the ticks) is commanded over the bus and answers there.
+        demo = ok(
+            client.http.post(
+                "/chargepoints/CP-DEMO-001/commands",
+                body=json.dumps({"action": "GetConfiguration", "payload": {}}),
+                headers={"Content-Type": "application/json"},
+            )
+        )
+        ok(client.http.get(f"/chargepoints/CP-DEMO-001/commands/{demo['commandId']}"))
         _reserve_and_use(client, ok, ocpp, cp, command["commandId"], at(clock[0] + timedelta(minutes=4)))
 
 
@@ -637,7 +655,7 @@ def _reserve_and_use(client, ok, ocpp, cp: str, reset_id: str, start_time: str) 
 
 
 def test_the_end_to_end_run_reaches_every_function(recorded):
-    assert set(recorded.calls) == {"api_handler", "simulate_tick", "simulator_inbox", "handle_ocpp_event"}
+    assert set(recorded.calls) == {"api_handler", *ASYNCHRONOUS}
 
 
 def test_each_functions_role_grants_exactly_the_calls_it_makes(recorded):
@@ -652,11 +670,10 @@ def test_each_functions_role_grants_exactly_the_calls_it_makes(recorded):
 
 def test_each_role_reaches_only_its_own_log_group_and_async_functions_their_failure_queue():
     resources = templates.load()
-    asynchronous = {"simulate_tick", "simulator_inbox", "handle_ocpp_event"}
     for function, statements in templates.role_policies(resources).items():
         by_sid = {s["Sid"]: s for s in statements}
         assert by_sid["Logs"]["Resource"]["Fn::Sub"].endswith(f"/aws/lambda/ev-charging-${{Stage}}-{function}:*")
-        assert ("AsyncOnFailure" in by_sid) == (function in asynchronous)
+        assert ("AsyncOnFailure" in by_sid) == (function in ASYNCHRONOUS)
         assert "logs:CreateLogGroup" not in by_sid["Logs"]["Action"]  # the template declares the group
 
 
