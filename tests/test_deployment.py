@@ -524,7 +524,7 @@ def recorded(app_module) -> CallRecorder:
         reserved = [2, unique_id[:30] + "-r", action, {**payload, "reservationId": 7}]
         app_module.handle_ocpp_event({**first_start, "detail": {**first_start["detail"], "message": reserved}}, None)
         bus.flush()
-        _exercise_the_api(app_module, Client, clock)
+        _exercise_the_api(app_module, Client, clock, bus.flush)
         bus.flush()
         events.use(None)
     monkeypatch.undo()
@@ -534,7 +534,7 @@ def recorded(app_module) -> CallRecorder:
     return recorder
 
 
-def _exercise_the_api(app_module, client_class, clock) -> None:
+def _exercise_the_api(app_module, client_class, clock, flush) -> None:
     def frame(action: str, payload: dict) -> str:
         return json.dumps([2, uuid.uuid4().hex[:12], action, payload])
 
@@ -614,16 +614,45 @@ def _exercise_the_api(app_module, client_class, clock) -> None:
         ok(client.http.get(f"/chargepoints/{cp}/commands/{command['commandId']}"))
         ok(client.http.get(f"/chargepoints/{cp}/commands"))
         ok(client.http.get("/ocpp/schemas/Reset"))
-        # A demo charger (booted on the bus by the ticks) is commanded over the bus and answers there.
-        demo = ok(
+        # A demo charger (booted on the bus by the ticks) is commanded over the bus and answers there; its
+        # answers' effects (reservations, profiles, firmware, configuration) run in handle_command_answer.
+        _command_the_demo_fleet(client, ok, flush)
+        _reserve_and_use(client, ok, ocpp, cp, command["commandId"], at(clock[0] + timedelta(minutes=4)))
+
+
+def _command_the_demo_fleet(client, ok, flush) -> None:
+    demo = "CP-DEMO-001"
+    expiry = ocpp_frames.format_timestamp(ocpp_frames.now() + timedelta(hours=1))
+    profile = {
+        "chargingProfileId": 5,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": {"chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7000}]},
+    }
+    for action, payload in (
+        ("GetConfiguration", {}),
+        ("ReserveNow", {"connectorId": 2, "expiryDate": expiry, "idTag": "DEMO-TAG", "reservationId": 43}),
+        ("CancelReservation", {"reservationId": 43}),
+        ("SetChargingProfile", {"connectorId": 0, "csChargingProfiles": profile}),
+        ("UpdateFirmware", {"location": "https://example.com/fw.bin", "retrieveDate": expiry}),
+    ):
+        command = ok(
             client.http.post(
-                "/chargepoints/CP-DEMO-001/commands",
-                body=json.dumps({"action": "GetConfiguration", "payload": {}}),
+                f"/chargepoints/{demo}/commands",
+                body=json.dumps({"action": action, "payload": payload}),
                 headers={"Content-Type": "application/json"},
             )
         )
-        ok(client.http.get(f"/chargepoints/CP-DEMO-001/commands/{demo['commandId']}"))
-        _reserve_and_use(client, ok, ocpp, cp, command["commandId"], at(clock[0] + timedelta(minutes=4)))
+        flush()
+        answered = ok(client.http.get(f"/chargepoints/{demo}/commands/{command['commandId']}"))
+        assert answered["status"] == "answered", answered
+    # Whatever the charger said (Accepted then Cancelled, or Occupied), its answer's effect was recorded.
+    assert ok(client.http.get("/reservations/43"))["status"] not in ("Pending", "Active")
+    assert (
+        ok(client.http.get(f"/chargepoints/{demo}/chargingProfiles"))["chargingProfiles"][0]["chargingProfileId"] == 5
+    )
+    assert ok(client.http.get(f"/chargepoints/{demo}"))["firmwareUpdate"]["location"] == "https://example.com/fw.bin"
 
 
 def _reserve_and_use(client, ok, ocpp, cp: str, reset_id: str, start_time: str) -> None:
