@@ -15,7 +15,7 @@ import os
 from chalice import Chalice, CORSConfig, Rate, Response
 from chalice.app import Request
 
-from chalicelib import central_system, commands, dashboard, events, openapi, rest, simulator, telemetry
+from chalicelib import central_system, commands, dashboard, events, id_tags, openapi, rest, simulator, telemetry
 from chalicelib import settings as settings_module
 
 settings = settings_module.get()
@@ -118,6 +118,26 @@ def list_sessions():
 @app.route("/sessions/{session_id}", cors=CORS, **OPERATOR)
 def get_session(session_id):
     return rest.get_session(session_id)
+
+
+@app.route("/idtags", cors=CORS, **OPERATOR)
+def list_id_tags():
+    return rest.list_id_tags(request().query_params)
+
+
+@app.route("/idtags/{id_tag}", cors=CORS, **OPERATOR)
+def get_id_tag(id_tag):
+    return rest.command(id_tags.get, id_tag)
+
+
+@app.route("/idtags/{id_tag}", methods=["PUT"], cors=CORS, content_types=["application/json"], **OPERATOR)
+def put_id_tag(id_tag):
+    return rest.command(id_tags.put, id_tag, request().raw_body)
+
+
+@app.route("/idtags/{id_tag}", methods=["DELETE"], cors=CORS, **OPERATOR)
+def delete_id_tag(id_tag):
+    return rest.command(id_tags.delete, id_tag)
 
 
 @app.route("/stats", cors=CORS, **OPERATOR)

@@ -9,6 +9,9 @@ from chalicelib import charging_rules, ocpp_frames
 
 CHARGE_POINT_ID = {"type": "string", "pattern": ocpp_frames.CHARGE_POINT_ID_PATTERN}
 NULLABLE_STRING = {"type": ["string", "null"]}
+# OCPP 1.6 IdToken (CiString20): printable ASCII.
+ID_TAG = {"type": "string", "pattern": "^[ -~]{1,20}$"}
+ID_TAG_STATUSES = ["Accepted", "Blocked", "Expired", "Invalid"]
 NUMBER = {"type": "number"}
 INTEGER = {"type": "integer"}
 
@@ -145,6 +148,33 @@ SCHEMAS: dict[str, dict] = {
         },
         ("commandId", "chargePointId", "action", "status", "createdAt"),
     ),
+    "IdTagRequest": object_schema(
+        {
+            "status": {"type": "string", "enum": ID_TAG_STATUSES},
+            "expiryDate": {"type": ["string", "null"], "format": "date-time"},
+            "parentIdTag": {"anyOf": [ID_TAG, {"type": "null"}]},
+            "maxActiveTransactions": {"type": ["integer", "null"], "minimum": 1, "maximum": 1000},
+        },
+        ("status",),
+        closed=True,
+    ),
+    "IdTag": object_schema(
+        {
+            "idTag": {"type": "string"},
+            "status": {"type": "string", "enum": ID_TAG_STATUSES},
+            "expiryDate": NULLABLE_STRING,
+            "parentIdTag": NULLABLE_STRING,
+            "maxActiveTransactions": {"type": ["integer", "null"]},
+            "activeTransactions": INTEGER,
+            "updatedAt": {"type": "string"},
+            "version": INTEGER,
+        },
+        ("idTag", "status", "activeTransactions", "updatedAt", "version"),
+    ),
+    "IdTagPage": object_schema(
+        {"idTags": {"type": "array", "items": ref("IdTag")}, "nextToken": NULLABLE_STRING}, ("idTags", "nextToken")
+    ),
+    "IdTagDeleted": object_schema({"idTag": {"type": "string"}, "deleted": {"type": "boolean"}}, ("idTag", "deleted")),
     # OCPP-J frames: [3, uniqueId, payload] and [4, uniqueId, errorCode, description, details].
     "CallResult": {
         "type": "array",

@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from chalicelib import authorization, meter_values, ocpp_frames, storage, telemetry, transactions
 from chalicelib import charging_rules as rules
-from chalicelib import meter_values, ocpp_frames, storage, telemetry, transactions
 from chalicelib.central_message import Message, settle, stats_shard
 from chalicelib.ocpp_frames import FrameError
 from chalicelib.settings import Settings
@@ -185,7 +185,7 @@ def heartbeat(msg: Message) -> dict:
 
 
 def authorize(msg: Message) -> dict:
-    answer = {"idTagInfo": {"status": msg.settings.id_tag_status(msg.payload["idTag"])}}
+    answer = {"idTagInfo": authorization.authorize(msg.settings, msg.payload["idTag"], msg.received_at)}
     return settle(storage.touch_charge_point(msg.stamp(answer)), answer, msg.charge_point_id)
 
 

@@ -7,9 +7,9 @@ and checks every answer against it. Security follows the stage's settings (chali
 
 from __future__ import annotations
 
-from chalicelib import charging_rules, views
+from chalicelib import charging_rules, id_tags, views
 from chalicelib import settings as settings_module
-from chalicelib.api_schemas import CHARGE_POINT_ID, SCHEMAS, object_schema, ref
+from chalicelib.api_schemas import CHARGE_POINT_ID, ID_TAG, SCHEMAS, object_schema, ref
 
 
 def _json(schema: dict, description: str) -> dict:
@@ -142,6 +142,7 @@ def _operations() -> dict[str, dict[str, dict]]:
                 "responses": {"200": _json(ref("Session"), "the session"), "404": _error("no such session")},
             }
         },
+        **_registry_operations(),
         "/stats": {
             "get": {
                 "summary": "Fleet totals",
@@ -191,6 +192,54 @@ def _operations() -> dict[str, dict[str, dict]]:
                     "404": _error("no such file"),
                 },
             }
+        },
+    }
+
+
+def _registry_operations() -> dict[str, dict[str, dict]]:
+    """The idTag registry's routes."""
+    tag = _path_param("id_tag", ID_TAG)
+    bad_tag = _error("not an idTag: " + id_tags.ID_TAG_RULE)
+    return {
+        "/idtags": {
+            "get": {
+                "summary": "The idTag registry by idTag, a page at a time",
+                "security": [OPERATOR],
+                "parameters": [_query("limit", LIMIT), _query("nextToken", PAGE_TOKEN)],
+                "responses": {
+                    "200": _json(ref("IdTagPage"), "a page"),
+                    "400": _error("a bad parameter or page token"),
+                },
+            }
+        },
+        "/idtags/{id_tag}": {
+            "get": {
+                "summary": "One idTag's registry entry",
+                "security": [OPERATOR],
+                "parameters": [tag],
+                "responses": {
+                    "200": _json(ref("IdTag"), "the entry"),
+                    "400": bad_tag,
+                    "404": _error("no such idTag in the registry"),
+                },
+            },
+            "put": {
+                "summary": "Create or replace an idTag's entry (what chargers are answered for it)",
+                "security": [OPERATOR],
+                "parameters": [tag],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": ref("IdTagRequest")}}},
+                "responses": {"200": _json(ref("IdTag"), "the entry as stored"), "400": _error("a bad idTag or body")},
+            },
+            "delete": {
+                "summary": "Remove an idTag from the registry (the chargers' local lists lose it at their next update)",
+                "security": [OPERATOR],
+                "parameters": [tag],
+                "responses": {
+                    "200": _json(ref("IdTagDeleted"), "removed"),
+                    "400": bad_tag,
+                    "404": _error("no such idTag in the registry"),
+                },
+            },
         },
     }
 

@@ -16,6 +16,7 @@ from chalicelib import (
     central_system,
     charging_rules,
     commands,
+    id_tags,
     ocpp_frames,
     simulated_charger,
     simulator,
@@ -29,6 +30,8 @@ _COMMAND_ERRORS = {
     commands.InvalidCommand: BadRequestError,
     commands.UnknownCommandTarget: NotFoundError,
     commands.CommandConflict: ConflictError,
+    id_tags.InvalidIdTag: BadRequestError,
+    id_tags.UnknownIdTag: NotFoundError,
 }
 
 
@@ -249,11 +252,19 @@ def ocpp(charge_point_id: str, raw: str | bytes | None, authorization: str | Non
 
 
 def command(route: Callable[..., dict], *args: object) -> dict:
-    """A commands route (commands.submit, commands.view), its refusals as 400, 404 or 409."""
+    """A commands or idTag registry route (commands.submit, id_tags.put...), its refusals as 400, 404 or 409."""
     try:
         return route(*args)
-    except commands.CommandError as error:
+    except (commands.CommandError, id_tags.IdTagError) as error:
         raise _COMMAND_ERRORS[type(error)](str(error)) from None
+
+
+def list_id_tags(params: Mapping[str, str] | None) -> dict:
+    params = _check_params(params, ("limit", "nextToken"))
+    query = {"route": "idtags"}
+    limit = _limit(params, 50)
+    page = _page(lambda start: storage.list_id_tags(limit, start), params.get("nextToken"), query)
+    return {"idTags": [id_tags.view(item) for item in page.items], "nextToken": encode_token(page.last_key, query)}
 
 
 def set_password(charge_point_id: str, raw: str | bytes | None) -> dict:

@@ -45,6 +45,7 @@ RESOURCE_VARIABLES = {
     "SIMULATOR_TABLE": "SimulatorTable",
     "STATS_TABLE": "StatsTable",
     "COMMANDS_TABLE": "CommandsTable",
+    "ID_TAGS_TABLE": "IdTagsTable",
     "EVENT_BUS_NAME": "EventBus",
 }
 
@@ -493,6 +494,14 @@ def recorded(app_module) -> CallRecorder:
             "resources": [],
             "detail": {},
         }
+        with Client(app_module.app) as client:  # the demo fleet's tags registered: their sessions count on them
+            for n in range(1, 21):
+                response = client.http.put(
+                    f"/idtags/DEMO-TAG-{n:02d}",
+                    body=b'{"status": "Accepted"}',
+                    headers={"Content-Type": "application/json"},
+                )
+                assert response.status_code == 200, response.body
         for _ in range(48):  # four simulated hours of 5-minute ticks, through the scheduled handler
             app_module.simulate_tick(scheduled, None)
             bus.flush()
@@ -532,6 +541,10 @@ def _exercise_the_api(app_module, client_class, clock) -> None:
                 )
             )
 
+        tag = {"status": "Accepted", "maxActiveTransactions": 1}
+        ok(client.http.put("/idtags/TAG1", body=json.dumps(tag), headers={"Content-Type": "application/json"}))
+        ok(client.http.get("/idtags?limit=1"))
+        ok(client.http.get("/idtags/TAG1"))
         ocpp("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
         ocpp("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Preparing"})
         ocpp("Heartbeat", {})
@@ -557,6 +570,7 @@ def _exercise_the_api(app_module, client_class, clock) -> None:
             {"transactionId": transaction, "meterStop": 900, "timestamp": at(clock[0] + timedelta(minutes=2))},
         )
         ocpp("Authorize", {"idTag": "TAG1"})
+        ok(client.http.delete("/idtags/TAG1"))
         ok(client.http.post("/simulate", body=b"", headers={"Content-Type": "application/json"}))
         for path in (
             "/",

@@ -3,7 +3,7 @@
 - dynamo: the client, the table names, (de)serialisation, the expression builder
 - operations: the requests (conditional updates, transactions, batches, pages), refusals made answers
 - guard: the guard on the charge point every write that applies an OCPP message carries, and its outcomes
-- charge_points, sessions, early_stops, stats, commands, simulator_state: the aggregates
+- charge_points, sessions, early_stops, stats, commands, id_tags, simulator_state: the aggregates
 - tables: table creation from .chalice/resources.json, and the health probe
 
 Callers use the package (`storage.touch_charge_point(...)`): everything public is re-exported here.
@@ -34,6 +34,16 @@ from chalicelib.storage.dynamo import (
 )
 from chalicelib.storage.early_stops import EARLY_STOP_PREFIX, forget_early_stop, get_early_stop, keep_early_stop
 from chalicelib.storage.guard import Outcome, Result, Stamp, classify
+from chalicelib.storage.id_tags import (
+    active_transaction_update,
+    changed_since,
+    delete_id_tag,
+    get_id_tag,
+    list_id_tags,
+    note_local_list,
+    put_id_tag,
+    registry_version,
+)
 from chalicelib.storage.operations import Page
 from chalicelib.storage.sessions import (
     SESSION_FLEET,
@@ -109,6 +119,15 @@ __all__ = [
     "outbox",
     "release_command_slot",
     "update_command",
+    # the idTag registry and the local lists
+    "active_transaction_update",
+    "changed_since",
+    "delete_id_tag",
+    "get_id_tag",
+    "list_id_tags",
+    "note_local_list",
+    "put_id_tag",
+    "registry_version",
     # the simulator's memory and lease
     "acquire_lease",
     "give_up_lease",

@@ -72,6 +72,7 @@ class Tables:
     simulator: str
     stats: str
     commands: str
+    id_tags: str
 
 
 _tables: tuple[settings.Settings, Tables] | None = None
@@ -90,6 +91,7 @@ def tables() -> Tables:
             current.simulator_table,
             current.stats_table,
             current.commands_table,
+            current.id_tags_table,
         )
         resolved = _tables = (current, names)
     return resolved[1]
