@@ -94,6 +94,11 @@ def send_command(charge_point_id):
     return rest.command(commands.submit, charge_point_id, request().raw_body)
 
 
+@app.route("/chargepoints/{charge_point_id}/commands", cors=CORS, **OPERATOR)
+def list_commands(charge_point_id):
+    return rest.list_commands(charge_point_id, request().query_params)
+
+
 @app.route(
     "/chargepoints/{charge_point_id}/password",
     methods=["PUT"],
@@ -148,6 +153,11 @@ def stats():
 @app.route("/simulate", methods=["POST"], cors=CORS, content_types=["application/json"], **OPERATOR)
 def simulate():
     return rest.simulate(request().raw_body)
+
+
+@app.route("/ocpp/schemas/{action}", cors=CORS)
+def command_schema(action):
+    return rest.command_schema(action)
 
 
 @app.route("/openapi.json", cors=CORS)

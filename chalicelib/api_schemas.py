@@ -50,6 +50,34 @@ SCHEMAS: dict[str, dict] = {
             "connectorStatus": {"type": "object"},
             "unknownStops": {"type": "array", "items": {"type": "string"}},
             "online": {"type": "boolean"},
+            "availability": {
+                "type": "object",
+                "description": "per connector id (0: the whole charger), the last ChangeAvailability it took",
+                "additionalProperties": object_schema(
+                    {
+                        "type": {"type": "string", "enum": ["Operative", "Inoperative"]},
+                        "status": {"type": "string", "enum": ["Accepted", "Scheduled"]},
+                        "at": {"type": "string"},
+                    },
+                    ("type", "status", "at"),
+                ),
+            },
+            "configuration": {
+                "type": "object",
+                "description": "per key, the charger's last GetConfiguration answer and later accepted changes",
+                "additionalProperties": object_schema(
+                    {
+                        "value": {"type": "string"},
+                        "readonly": {"type": "boolean"},
+                        "changedAt": {"type": "string"},
+                        "rebootRequired": {"type": "boolean"},
+                    },
+                    ("readonly",),
+                ),
+            },
+            "unknownKeys": {"type": "array", "items": {"type": "string"}},
+            "configurationAt": {"type": "string"},
+            "configurationKeysNotKept": INTEGER,
         },
         ("chargePointId", "status"),
     ),
@@ -175,6 +203,10 @@ SCHEMAS: dict[str, dict] = {
         {"idTags": {"type": "array", "items": ref("IdTag")}, "nextToken": NULLABLE_STRING}, ("idTags", "nextToken")
     ),
     "IdTagDeleted": object_schema({"idTag": {"type": "string"}, "deleted": {"type": "boolean"}}, ("idTag", "deleted")),
+    "CommandPage": object_schema(
+        {"commands": {"type": "array", "items": ref("Command")}, "nextToken": NULLABLE_STRING},
+        ("commands", "nextToken"),
+    ),
     # OCPP-J frames: [3, uniqueId, payload] and [4, uniqueId, errorCode, description, details].
     "CallResult": {
         "type": "array",

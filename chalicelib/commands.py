@@ -21,20 +21,38 @@ import json
 import logging
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from chalicelib import ocpp_frames, storage, views
 from chalicelib import settings as settings_module
 
+# Every CALL a 1.6 central system may send, by feature profile (OCPP 1.6, section 3).
 COMMAND_ACTIONS = (
+    # Core
+    "ChangeAvailability",
+    "ChangeConfiguration",
+    "ClearCache",
+    "DataTransfer",
+    "GetConfiguration",
     "RemoteStartTransaction",
     "RemoteStopTransaction",
     "Reset",
-    "ChangeAvailability",
     "UnlockConnector",
+    # Firmware Management
+    "GetDiagnostics",
+    "UpdateFirmware",
+    # Local Auth List Management
+    "GetLocalListVersion",
+    "SendLocalList",
+    # Reservation
+    "ReserveNow",
+    "CancelReservation",
+    # Smart Charging
+    "SetChargingProfile",
+    "ClearChargingProfile",
+    "GetCompositeSchedule",
+    # Remote Trigger
     "TriggerMessage",
-    "ChangeConfiguration",
-    "GetConfiguration",
 )
 PENDING, ANSWERED, FAILED, TIMED_OUT = "pending", "answered", "failed", "timedOut"
 KEEP_SECONDS = 7 * 86400
@@ -62,15 +80,18 @@ class CommandConflict(CommandError):
 # --- the REST API ---------------------------------------------------------------------------------
 
 
-def _parse(raw: str | bytes | None) -> tuple[str, dict]:
+def _parse(raw: str | bytes | None) -> tuple[object, object]:
     try:
         body = json.loads(raw) if raw and raw.strip() else None
     except (ValueError, RecursionError):  # too deep a nesting is as unusable as broken JSON
         raise InvalidCommand("body must be JSON") from None
     if not isinstance(body, dict) or "action" not in body or set(body) - {"action", "payload"}:
         raise InvalidCommand('body must be a JSON object {"action": ..., "payload": {...}}')
-    action, payload = body["action"], body.get("payload", {})
-    if action not in COMMAND_ACTIONS:
+    return body["action"], body.get("payload", {})
+
+
+def _check(action: object, payload: object) -> tuple[str, dict]:
+    if not isinstance(action, str) or action not in COMMAND_ACTIONS:
         raise InvalidCommand(f"action must be one of {', '.join(COMMAND_ACTIONS)}, got {action!r}")
     if not isinstance(payload, dict):
         raise InvalidCommand("payload must be a JSON object")
@@ -97,9 +118,18 @@ def _offline(charge_point_id: str) -> CommandConflict:
 
 
 def submit(charge_point_id: str, raw: str | bytes | None) -> dict:
-    """POST /chargepoints/{id}/commands: 400 bad action or payload, 404 unknown charger, 409 offline or
-    a command already outstanding; otherwise the command is queued for the charger's gateway."""
-    action, payload = _parse(raw)
+    """POST /chargepoints/{id}/commands: the body's command, queued (see `queue`)."""
+    return queue(charge_point_id, *_parse(raw))
+
+
+def queue(charge_point_id: str, action: object, payload: object) -> dict:
+    """Queue a command for a charger: 400 (InvalidCommand) bad action or payload, 404 unknown charger,
+    409 offline or a command already outstanding; a feature's BEFORE_SUBMIT hook may refuse it too.
+    The entry point for features that send a command themselves."""
+    # Imported here: the features it registers import this module for its exceptions.
+    from chalicelib.command_effects import BEFORE_SUBMIT
+
+    action, payload = _check(action, payload)
     charge_point = _registered(charge_point_id)
     if not charge_point.get("online"):
         raise _offline(charge_point_id)
@@ -109,7 +139,8 @@ def submit(charge_point_id: str, raw: str | bytes | None) -> dict:
             f"charge point {charge_point_id} is {charge_point.get('registration')}: "
             "it cannot start a transaction until it is Accepted"
         )
-    settings = settings_module.get()
+    if action in BEFORE_SUBMIT:
+        action, payload = _check(action, BEFORE_SUBMIT[action](charge_point_id, payload))
     now = ocpp_frames.now()
     command = {
         "chargePointId": charge_point_id,
@@ -118,19 +149,9 @@ def submit(charge_point_id: str, raw: str | bytes | None) -> dict:
         "payload": payload,
         "status": PENDING,
         "createdAt": ocpp_frames.format_timestamp(now),
-        "outbox": charge_point["gatewayId"],
         "expiresAt": int(time.time()) + KEEP_SECONDS,
     }
-    stale_before = ocpp_frames.format_timestamp(now - timedelta(seconds=settings.command_timeout_seconds))
-    if not storage.create_command(command, charge_point["connectionId"], stale_before):
-        charge_point = _registered(charge_point_id)
-        if not charge_point.get("online"):
-            raise _offline(charge_point_id)
-        outstanding = charge_point.get("pendingCommand", {}).get("commandId", "another command")
-        raise CommandConflict(
-            f"charge point {charge_point_id} has command {outstanding} outstanding: "
-            "one at a time, until it is answered or times out"
-        )
+    _deliver(charge_point, command, now)
     log.info(
         json.dumps(
             {
@@ -144,6 +165,25 @@ def submit(charge_point_id: str, raw: str | bytes | None) -> dict:
     return {"commandId": command["commandId"], "status": PENDING}
 
 
+def _deliver(charge_point: dict, command: dict, now: datetime) -> None:
+    """Store the command in the outbox of the gateway holding the charger's socket, taking the charger's
+    slot for an outstanding command; CommandConflict when it went offline or the slot is taken."""
+    charge_point_id = command["chargePointId"]
+    stale_before = ocpp_frames.format_timestamp(now - timedelta(seconds=settings_module.get().command_timeout_seconds))
+    if storage.create_command(
+        {**command, "outbox": charge_point["gatewayId"]}, charge_point["connectionId"], stale_before
+    ):
+        return
+    charge_point = _registered(charge_point_id)
+    if not charge_point.get("online"):
+        raise _offline(charge_point_id)
+    outstanding = charge_point.get("pendingCommand", {}).get("commandId", "another command")
+    raise CommandConflict(
+        f"charge point {charge_point_id} has command {outstanding} outstanding: "
+        "one at a time, until it is answered or times out"
+    )
+
+
 def view(charge_point_id: str, command_id: str) -> dict:
     """GET /chargepoints/{id}/commands/{commandId}."""
     item = (
@@ -153,6 +193,11 @@ def view(charge_point_id: str, command_id: str) -> dict:
     )
     if item is None:
         raise UnknownCommandTarget(f"no command {command_id!r} for charge point {charge_point_id!r}")
+    return as_view(item)
+
+
+def as_view(item: dict) -> dict:
+    """A stored command as the API shows it, with its status as of now."""
     status = item["status"]
     if status == PENDING and _expired(item):
         status = TIMED_OUT  # its gateway is gone and cannot say so itself
@@ -212,7 +257,33 @@ def record_answer(charge_point_id: str, command_id: str, raw: str | bytes | list
         sets = _outcome(command["action"], ocpp_frames.decode(raw))
     except ocpp_frames.FrameError as error:
         sets = _failure(error.code, f"answer refused: {error.description}")
-    return _finish(charge_point_id, command_id, {**sets, "answeredAt": ocpp_frames.format_timestamp(ocpp_frames.now())})
+    sets["answeredAt"] = ocpp_frames.format_timestamp(ocpp_frames.now())
+    if sets["status"] == ANSWERED:
+        # First: whoever sees the command answered sees what the answer changed.
+        _apply_effect({**command, **sets})
+    return _finish(charge_point_id, command_id, sets)
+
+
+def _apply_effect(command: dict) -> None:
+    """What the answer means (command_effects.EFFECTS). The answer is recorded whatever happens here."""
+    from chalicelib.command_effects import EFFECTS
+
+    effect = EFFECTS.get(command["action"])
+    if effect is None:
+        return
+    try:
+        effect(command, command["result"])
+    except Exception:  # a bug or an outage in a feature must not fail the charger's answer
+        log.exception(
+            json.dumps(
+                {
+                    "event": "command-effect-failed",
+                    "chargePointId": command["chargePointId"],
+                    "commandId": command["commandId"],
+                    "action": command["action"],
+                }
+            )
+        )
 
 
 def _outcome(action: str, frame: list) -> dict:

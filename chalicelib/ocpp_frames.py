@@ -244,6 +244,11 @@ def _validator(message_type: int, action: str) -> Any:
     return get_validator(message_type, action, OCPP_VERSION)
 
 
+def request_schema(action: str) -> dict:
+    """The official 1.6 JSON schema of an action's CALL payload (a copy: the validator keeps its own)."""
+    return json.loads(json.dumps(_validator(CALL, action).schema))
+
+
 def validate(message_type: int, action: str, payload: dict, unique_id: str | None = None) -> None:
     """Check a CALL (message_type CALL) or CALLRESULT payload against the official 1.6 schema."""
     errors = list(_validator(message_type, action).iter_errors(payload))

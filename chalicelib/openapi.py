@@ -108,7 +108,17 @@ def _operations() -> dict[str, dict[str, dict]]:
                     "404": _error("no such charge point"),
                     "409": _error("the charger is offline or has a command outstanding"),
                 },
-            }
+            },
+            "get": {
+                "summary": "A charger's recent remote commands, newest first, a page at a time",
+                "security": [OPERATOR],
+                "parameters": [cp, _query("limit", LIMIT), _query("nextToken", PAGE_TOKEN)],
+                "responses": {
+                    "200": _json(ref("CommandPage"), "a page (empty for a charger never commanded)"),
+                    "400": _error("a bad parameter or page token"),
+                    "404": _error("not a charge point id"),
+                },
+            },
         },
         "/chargepoints/{charge_point_id}/commands/{command_id}": {
             "get": {
@@ -163,6 +173,16 @@ def _operations() -> dict[str, dict[str, dict]]:
                     "400": _error("a bad body"),
                     "404": _error("not a simulated charge point"),
                     "409": _error("that message is not possible now, or a tick is running"),
+                },
+            }
+        },
+        "/ocpp/schemas/{action}": {
+            "get": {
+                "summary": "The official OCPP 1.6 JSON schema of a remote command's payload (dashboard forms)",
+                "parameters": [_path_param("action")],
+                "responses": {
+                    "200": _json({"type": "object"}, "the JSON schema (draft 4), as the `ocpp` package ships it"),
+                    "404": _error("not one of the 19 commands"),
                 },
             }
         },

@@ -97,13 +97,21 @@ _CHARGE_POINT_FIELDS = (
     "meterSerialNumber",
     "iccid",
     "imsi",
+    "availability",
 )
+# From the charger's configuration item (GetConfiguration, ChangeConfiguration), in the one-charger view.
+_CONFIGURATION_FIELDS = ("configuration", "unknownKeys", "configurationAt", "configurationKeysNotKept")
 
 
-def charge_point_view(item: dict) -> dict:
+def charge_point_view(item: dict, configuration: dict | None = None) -> dict:
     return {
         **{field: plain(item[field]) for field in _CHARGE_POINT_FIELDS if field in item},
         "anomalies": _anomalies(item),
+        **{
+            field: plain(configuration[field])
+            for field in _CONFIGURATION_FIELDS
+            if configuration and field in configuration
+        },
     }
 
 

@@ -30,7 +30,13 @@ TEST_ENV = {
 }
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 # The routes app.py serves without the API key (the packaged template must agree: tests/test_stage_access.py).
-OPEN = {"GET /", "GET /assets/{name}", "GET /openapi.json", "POST /ocpp/{charge_point_id}"}
+OPEN = {
+    "GET /",
+    "GET /assets/{name}",
+    "GET /openapi.json",
+    "GET /ocpp/schemas/{action}",
+    "POST /ocpp/{charge_point_id}",
+}
 
 
 async def wait_for(predicate: Callable[[], Awaitable[Any]], seconds: float = 10) -> Any:

@@ -3,7 +3,7 @@
 - dynamo: the client, the table names, (de)serialisation, the expression builder
 - operations: the requests (conditional updates, transactions, batches, pages), refusals made answers
 - guard: the guard on the charge point every write that applies an OCPP message carries, and its outcomes
-- charge_points, sessions, early_stops, stats, commands, id_tags, simulator_state: the aggregates
+- charge_points, charger_config, sessions, early_stops, stats, commands, id_tags, simulator_state: the aggregates
 - tables: table creation from .chalice/resources.json, and the health probe
 
 Callers use the package (`storage.touch_charge_point(...)`): everything public is re-exported here.
@@ -21,7 +21,20 @@ from chalicelib.storage.charge_points import (
     set_online,
     touch_charge_point,
 )
-from chalicelib.storage.commands import create_command, get_command, outbox, release_command_slot, update_command
+from chalicelib.storage.charger_config import (
+    get_charge_point_and_configuration,
+    put_configuration,
+    set_availability,
+    set_configuration_key,
+)
+from chalicelib.storage.commands import (
+    create_command,
+    get_command,
+    list_commands,
+    outbox,
+    release_command_slot,
+    update_command,
+)
 from chalicelib.storage.dynamo import (
     Tables,
     ValueRefused,
@@ -95,6 +108,11 @@ __all__ = [
     "put_password_hash",
     "set_online",
     "touch_charge_point",
+    # what chargers answered about their settings
+    "get_charge_point_and_configuration",
+    "put_configuration",
+    "set_availability",
+    "set_configuration_key",
     # sessions and the stops heard before their start
     "SESSION_FLEET",
     "attach_late_samples",
@@ -116,6 +134,7 @@ __all__ = [
     # remote commands
     "create_command",
     "get_command",
+    "list_commands",
     "outbox",
     "release_command_slot",
     "update_command",

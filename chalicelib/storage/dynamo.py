@@ -140,12 +140,13 @@ class Expression:
         self.values: dict[str, dict] = {}
 
     def name(self, path: str) -> str:
-        parts = []
-        for segment in path.split("."):
-            placeholder = f"#n{len(self.names)}"
-            self.names[placeholder] = segment
-            parts.append(placeholder)
-        return ".".join(parts)
+        return ".".join(self.segment(segment) for segment in path.split("."))
+
+    def segment(self, name: str) -> str:
+        """One attribute or map key, dots and all (a charger's configuration key may have them)."""
+        placeholder = f"#n{len(self.names)}"
+        self.names[placeholder] = name
+        return placeholder
 
     def value(self, value: Any) -> str:
         placeholder = f":v{len(self.values)}"
