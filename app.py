@@ -15,7 +15,18 @@ import os
 from chalice import Chalice, CORSConfig, Rate, Response
 from chalice.app import Request
 
-from chalicelib import central_system, commands, dashboard, events, id_tags, openapi, rest, simulator, telemetry
+from chalicelib import (
+    central_system,
+    commands,
+    dashboard,
+    events,
+    id_tags,
+    local_list,
+    openapi,
+    rest,
+    simulator,
+    telemetry,
+)
 from chalicelib import settings as settings_module
 
 settings = settings_module.get()
@@ -113,6 +124,22 @@ def set_charge_point_password(charge_point_id):
 @app.route("/chargepoints/{charge_point_id}/commands/{command_id}", cors=CORS, **OPERATOR)
 def get_command(charge_point_id, command_id):
     return rest.command(commands.view, charge_point_id, command_id)
+
+
+@app.route("/chargepoints/{charge_point_id}/localList", cors=CORS, **OPERATOR)
+def get_local_list(charge_point_id):
+    return rest.command(local_list.status, charge_point_id)
+
+
+@app.route(
+    "/chargepoints/{charge_point_id}/localList",
+    methods=["POST"],
+    cors=CORS,
+    content_types=["application/json"],
+    **OPERATOR,
+)
+def send_local_list(charge_point_id):
+    return rest.command(local_list.send, charge_point_id, request().raw_body)
 
 
 @app.route("/sessions", cors=CORS, **OPERATOR)

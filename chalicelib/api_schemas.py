@@ -12,6 +12,13 @@ NULLABLE_STRING = {"type": ["string", "null"]}
 # OCPP 1.6 IdToken (CiString20): printable ASCII.
 ID_TAG = {"type": "string", "pattern": "^[ -~]{1,20}$"}
 ID_TAG_STATUSES = ["Accepted", "Blocked", "Expired", "Invalid"]
+# What a charge point's local authorization list holds (null: not known).
+LOCAL_LIST_SUMMARY = {
+    "chargerVersion": {"type": ["integer", "null"]},
+    "sentVersion": {"type": ["integer", "null"]},
+    "status": NULLABLE_STRING,
+    "updatedAt": NULLABLE_STRING,
+}
 NUMBER = {"type": "number"}
 INTEGER = {"type": "integer"}
 
@@ -50,6 +57,7 @@ SCHEMAS: dict[str, dict] = {
             "connectorStatus": {"type": "object"},
             "unknownStops": {"type": "array", "items": {"type": "string"}},
             "online": {"type": "boolean"},
+            "localList": object_schema(LOCAL_LIST_SUMMARY, tuple(LOCAL_LIST_SUMMARY)),
             "availability": {
                 "type": "object",
                 "description": "per connector id (0: the whole charger), the last ChangeAvailability it took",
@@ -198,6 +206,18 @@ SCHEMAS: dict[str, dict] = {
             "version": INTEGER,
         },
         ("idTag", "status", "activeTransactions", "updatedAt", "version"),
+    ),
+    "LocalListRequest": object_schema(
+        {"updateType": {"type": "string", "enum": ["Full", "Differential"]}}, ("updateType",), closed=True
+    ),
+    "LocalList": object_schema(
+        {
+            "chargePointId": {"type": "string"},
+            "registryVersion": INTEGER,
+            **LOCAL_LIST_SUMMARY,
+            "inSync": {"type": "boolean"},
+        },
+        ("chargePointId", "registryVersion", "chargerVersion", "sentVersion", "inSync"),
     ),
     "IdTagPage": object_schema(
         {"idTags": {"type": "array", "items": ref("IdTag")}, "nextToken": NULLABLE_STRING}, ("idTags", "nextToken")

@@ -38,16 +38,20 @@ def _live(entry: dict | None) -> bool:
     return entry is not None and not entry.get("deleted")
 
 
+def entry_info(entry: dict) -> dict:
+    """A live entry's idTagInfo as stored (a local list's: the charger itself watches the expiryDate)."""
+    return {
+        "status": entry["status"],
+        **{field: entry[field] for field in ("expiryDate", "parentIdTag") if field in entry},
+    }
+
+
 def _info(settings: Settings, entry: dict | None, at: datetime) -> dict:
     if entry is None or not _live(entry):
         return {"status": "Accepted" if settings.unknown_id_tags == "accept" else "Invalid"}
-    info = {"status": entry["status"]}
-    if "expiryDate" in entry:
-        info["expiryDate"] = entry["expiryDate"]
-        if info["status"] == "Accepted" and ocpp_frames.parse_timestamp(entry["expiryDate"]) <= at:
-            info["status"] = "Expired"
-    if "parentIdTag" in entry:
-        info["parentIdTag"] = entry["parentIdTag"]
+    info = entry_info(entry)
+    if info["status"] == "Accepted" and "expiryDate" in info and ocpp_frames.parse_timestamp(info["expiryDate"]) <= at:
+        info["status"] = "Expired"
     return info
 
 

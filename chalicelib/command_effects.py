@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chalicelib import storage
+from chalicelib import local_list, storage
 from chalicelib.charging_rules import MAX_CONNECTORS
 
 # A snapshot is at most the 100 KB answer it comes from; these keep a hostile charger's count bounded too.
@@ -77,6 +77,8 @@ EFFECTS: dict[str, Callable[[dict, dict], None]] = {
     "GetConfiguration": configuration_snapshot,
     "ChangeConfiguration": configuration_change,
     "ChangeAvailability": availability_change,
+    "SendLocalList": local_list.list_answered,
+    "GetLocalListVersion": local_list.version_answered,
 }
 
 BEFORE_SUBMIT: dict[str, Callable[[str, dict], dict]] = {}

@@ -217,10 +217,33 @@ def _operations() -> dict[str, dict[str, dict]]:
 
 
 def _registry_operations() -> dict[str, dict[str, dict]]:
-    """The idTag registry's routes."""
+    """The idTag registry's routes, and the local lists built from it."""
     tag = _path_param("id_tag", ID_TAG)
     bad_tag = _error("not an idTag: " + id_tags.ID_TAG_RULE)
+    cp = _path_param("charge_point_id", CHARGE_POINT_ID)
     return {
+        "/chargepoints/{charge_point_id}/localList": {
+            "get": {
+                "summary": "The charger's local authorization list: its version beside the registry's",
+                "security": [OPERATOR],
+                "parameters": [cp],
+                "responses": {"200": _json(ref("LocalList"), "the versions"), "404": _error("no such charge point")},
+            },
+            "post": {
+                "summary": "Queue a SendLocalList from the idTag registry: Full, or Differential since the charger's",
+                "security": [OPERATOR],
+                "parameters": [cp],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": ref("LocalListRequest")}}},
+                "responses": {
+                    "200": _json(ref("CommandAccepted"), "the SendLocalList command is queued"),
+                    "400": _error("a bad body"),
+                    "404": _error("no such charge point"),
+                    "409": _error(
+                        "offline, a command outstanding, too many entries, or no known charger version to differ from"
+                    ),
+                },
+            },
+        },
         "/idtags": {
             "get": {
                 "summary": "The idTag registry by idTag, a page at a time",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import events, local_runtime, ocpp_frames, settings, simulator, storage
+from chalicelib import commands, events, local_runtime, ocpp_frames, settings, simulator, storage
 from deploy import templates
 from tests.backends import fresh_tables
 from tests.support import ROOT
@@ -596,6 +596,16 @@ def _exercise_the_api(app_module, client_class, clock) -> None:
         )
         # What the WebSocket gateway does when the charger connects (outside Lambda, so not recorded).
         storage.set_online(cp, True, at(clock[0] + timedelta(minutes=3)), "connection-1", "gateway-1")
+        listed = ok(
+            client.http.post(
+                f"/chargepoints/{cp}/localList",
+                body=json.dumps({"updateType": "Full"}),
+                headers={"Content-Type": "application/json"},
+            )
+        )
+        # The gateway's part: the charger's answer (outside Lambda, so not recorded).
+        commands.record_answer(cp, listed["commandId"], [3, listed["commandId"], {"status": "Accepted"}])
+        ok(client.http.get(f"/chargepoints/{cp}/localList"))
         command = ok(
             client.http.post(
                 f"/chargepoints/{cp}/commands",

@@ -90,6 +90,19 @@ def list_id_tags(limit: int, start: dict | None) -> Page:
     return query_page(tables().id_tags, "listed-index", ("listed", REGISTRY), "idTag", limit, start, newest_first=False)
 
 
+def live_id_tags(limit: int) -> list[dict]:
+    """Live entries by idTag, at most `limit` of them: 1 Query + 1 BatchGetItem per 100."""
+    found: list[dict] = []
+    start = None
+    while len(found) < limit:
+        page = list_id_tags(min(limit - len(found), 100), start)
+        found += page.items
+        start = page.last_key
+        if not start:
+            break
+    return found
+
+
 def changed_since(version: int, limit: int) -> list[dict]:
     """Entries and tombstones changed after `version`, oldest change first, at most `limit` of them:
     Query pages on version-index (1 per MB)."""
@@ -134,10 +147,11 @@ def active_transaction_update(key: str, delta: int, limit: int | None = None) ->
     return {"Update": {**update, **expr.args()}}
 
 
-def note_local_list(charge_point_id: str, sets: dict) -> bool:
-    """What a charger's local list holds or was sent, on its charge point item: 1 UpdateItem. False when
-    the charge point does not exist."""
+def note_local_list(charge_point_id: str, sets: dict, removes: tuple[str, ...] = ()) -> bool:
+    """What a charger's local list holds or was sent, on its charge point item (`removes`: facts no longer
+    known): 1 UpdateItem. False when the charge point does not exist."""
     expr = Expression()
     key = {"chargePointId": charge_point_id}
     condition = f"attribute_exists({expr.name('chargePointId')})"
-    return update_if(conditional_update(tables().charge_points, key, expr, expr.update(sets), condition))
+    update = expr.update(sets) + (f" REMOVE {', '.join(expr.name(name) for name in removes)}" if removes else "")
+    return update_if(conditional_update(tables().charge_points, key, expr, update, condition))
