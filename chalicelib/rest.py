@@ -304,10 +304,7 @@ def command(route: Callable[..., dict], *args: object) -> dict:
 
 def list_id_tags(params: Mapping[str, str] | None) -> dict:
     params = _check_params(params, ("limit", "nextToken"))
-    query = {"route": "idtags"}
-    limit = _limit(params, 50)
-    page = _page(lambda start: storage.list_id_tags(limit, start), params.get("nextToken"), query)
-    return {"idTags": [id_tags.view(item) for item in page.items], "nextToken": encode_token(page.last_key, query)}
+    return _listing("idTags", params, {"route": "idtags"}, 50, storage.list_id_tags, id_tags.view)
 
 
 def set_password(charge_point_id: str, raw: str | bytes | None) -> dict:

@@ -147,7 +147,8 @@ def load(env: Mapping[str, str]) -> Settings:
         boot_refusal=_choice(env, "BOOT_UNKNOWN_STATUS", "Rejected", BOOT_REFUSALS),
         # Unset means the safe answer: a tag the registry does not know is Invalid.
         unknown_id_tags=_choice(env, "UNKNOWN_ID_TAGS", "invalid", UNKNOWN_ID_TAG_POLICIES),
-        local_list_max_length=_int(env, "LOCAL_LIST_MAX_LENGTH", 1000, 1, 10000),
+        # A SendLocalList of 600 entries of the longest kind (153 bytes each) stays under a command's 100 KB.
+        local_list_max_length=_int(env, "LOCAL_LIST_MAX_LENGTH", 500, 1, 600),
         heartbeat_interval=_int(env, "HEARTBEAT_INTERVAL_SECONDS", 60, 10, 86400),
         tariff=Tariff(
             price_per_kwh=_decimal(env, "TARIFF_PRICE_PER_KWH", "0.30"),
