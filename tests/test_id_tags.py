@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from chalicelib import ocpp_frames, settings, storage
-from tests.ocpp_builders import ts, valid_answer
+from tests.ocpp_builders import boot, send, ts, valid_answer
 from tests.support import ROOT, exchange
 
 JSON = {"Content-Type": "application/json"}
@@ -41,6 +41,11 @@ def tag_info(client, cp: str, action: str, id_tag: str, connector: int = 1, uid:
     if action == "StartTransaction":
         payload = {"connectorId": connector, "idTag": id_tag, "meterStart": 0, "timestamp": ts(0)}
     return frame(client, cp, action, payload, uid)
+
+
+def start_answer(cp: str, id_tag: str) -> dict:
+    payload = {"connectorId": 1, "idTag": id_tag, "meterStart": 0, "timestamp": ts(0)}
+    return send(cp, "StartTransaction", payload)[2]
 
 
 @pytest.fixture(autouse=True)
@@ -215,3 +220,17 @@ def test_a_blocked_tag_is_refused_over_the_websocket(gateway, client):
             assert answer[2]["idTagInfo"] == {"status": "Blocked"}
 
     asyncio.run(charger())
+
+
+def test_a_start_that_read_the_tag_before_another_took_its_last_transaction_gets_concurrent_tx(aws, monkeypatch):
+    """Two starts at once both read the entry under its limit: the one that writes second finds the
+    count's condition failed, and is decided again from a fresh read."""
+    boot("CP-R1")
+    boot("CP-R2")
+    storage.put_id_tag("RACER", {"status": "Accepted", "spelling": "racer", "maxActiveTransactions": 1}, ts(0))
+    before, read = storage.get_id_tag("RACER"), storage.get_id_tag
+    assert start_answer("CP-R1", "RACER")["idTagInfo"] == {"status": "Accepted"}
+    stale = iter([before])
+    monkeypatch.setattr(storage, "get_id_tag", lambda key, consistent=False: next(stale, None) or read(key, consistent))
+    assert start_answer("CP-R2", "RACER")["idTagInfo"] == {"status": "ConcurrentTx"}
+    assert read("RACER")["activeTransactions"] == 1
