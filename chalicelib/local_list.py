@@ -3,7 +3,7 @@
 The registry has a version that every PUT and DELETE moves on; each entry remembers the version that last
 changed it, and a deleted tag leaves a tombstone. So a Full update is every live entry, and a Differential
 update is what changed after the version the charger holds: changed entries with their idTagInfo, deleted
-ones without (which removes them). The list carries the registry's version as its listVersion.
+ones without (which removes them). Its listVersion is the newest version it was built from.
 
 What each charger holds is kept on its charge point item: `chargerVersion` (from an Accepted SendLocalList
 or a GetLocalListVersion answer, via command_effects), `sentVersion` (the last list queued for it) and
@@ -17,6 +17,9 @@ import json
 from chalicelib import commands, ocpp_frames, storage, views
 from chalicelib import settings as settings_module
 from chalicelib.authorization import entry_info
+
+# A Full list reads at most this many times LOCAL_LIST_MAX_LENGTH entries and tombstones.
+TOMBSTONES_READ = 4
 
 UPDATE_TYPES = ("Full", "Differential")
 FIELDS = views.LOCAL_LIST_FIELDS
@@ -67,29 +70,35 @@ def _too_long(limit: int, what: str) -> commands.CommandConflict:
 
 
 def build(update_type: str, charger_version: int | None) -> dict:
-    """The SendLocalList payload that brings a charger holding `charger_version` to the registry's version.
-    The version is read first: an entry the registry's index shows late is in the next differential."""
+    """The SendLocalList payload that brings a charger holding `charger_version` up to date. Its listVersion
+    is the newest version among the entries it was built from, not the registry's counter: the index it
+    reads is eventually consistent, and a change it does not show yet then has a newer version than the
+    list, so the next differential carries it."""
     limit = settings_module.get().local_list_max_length
-    version = storage.registry_version()
     if update_type == "Full":
-        entries = storage.live_id_tags(limit + 1)
-        if len(entries) > limit:
+        since = 0
+        # Tombstones are read too (they date the list), within a bound: a registry of mostly deleted tags
+        # is refused rather than read without end.
+        entries = storage.changed_since(0, TOMBSTONES_READ * limit)
+        if len(entries) >= TOMBSTONES_READ * limit or sum(1 for e in entries if not e.get("deleted")) > limit:
             raise _too_long(limit, "the registry")
-        changes = [{"idTag": entry["spelling"], "idTagInfo": entry_info(entry)} for entry in entries]
+        changes = [{"idTag": e["spelling"], "idTagInfo": entry_info(e)} for e in entries if not e.get("deleted")]
     else:
         if charger_version is None or charger_version < 0:
             raise commands.CommandConflict(
                 "the charger's list version is not known: send a Full update, or GetLocalListVersion first"
             )
-        if charger_version >= version:
-            raise commands.CommandConflict(f"the charger holds version {charger_version} already: nothing to send")
-        entries = storage.changed_since(charger_version, limit + 1)
+        since = charger_version
+        entries = storage.changed_since(since, limit + 1)
+        if not entries:
+            raise commands.CommandConflict(f"the charger holds version {since}: nothing changed since")
         if len(entries) > limit:
-            raise _too_long(limit, f"the difference since version {charger_version}")
+            raise _too_long(limit, f"the difference since version {since}")
         changes = [
-            {"idTag": entry["spelling"], **({} if entry.get("deleted") else {"idTagInfo": entry_info(entry)})}
-            for entry in entries
+            {"idTag": e["spelling"], **({} if e.get("deleted") else {"idTagInfo": entry_info(e)})} for e in entries
         ]
+    version = max((int(e["version"]) for e in entries), default=since)
+    changes.sort(key=lambda change: change["idTag"].upper())
     return {"listVersion": version, "updateType": update_type, "localAuthorizationList": changes}
 
 

@@ -80,9 +80,9 @@ def test_full_then_differential_lists_follow_the_registry_and_the_chargers_versi
         "listVersion": 5,
         "updateType": "Differential",
         "localAuthorizationList": [
-            {"idTag": "carol", "idTagInfo": {"status": "Accepted"}},
             {"idTag": "Alice"},  # no idTagInfo: removed from the charger's list
             {"idTag": "BOB", "idTagInfo": {"status": "Accepted"}},
+            {"idTag": "carol", "idTagInfo": {"status": "Accepted"}},
         ],
     }
     answered("CP-LL", command_id, {"status": "VersionMismatch"})
@@ -93,7 +93,7 @@ def test_full_then_differential_lists_follow_the_registry_and_the_chargers_versi
     answered("CP-LL", asked["commandId"], {"listVersion": 5})
     assert get_json(client, "/chargepoints/CP-LL/localList")[1]["inSync"] is True
     status, error = send_list(client, "CP-LL", "Differential")
-    assert status == 409 and error["Message"] == "the charger holds version 5 already: nothing to send"
+    assert status == 409 and error["Message"] == "the charger holds version 5: nothing changed since"
 
 
 def test_a_list_beyond_the_maximum_a_bad_body_and_an_unknown_charger_are_refused(client, monkeypatch):

@@ -90,19 +90,6 @@ def list_id_tags(limit: int, start: dict | None) -> Page:
     return query_page(tables().id_tags, "listed-index", ("listed", REGISTRY), "idTag", limit, start, newest_first=False)
 
 
-def live_id_tags(limit: int) -> list[dict]:
-    """Live entries by idTag, at most `limit` of them: 1 Query + 1 BatchGetItem per 100."""
-    found: list[dict] = []
-    start = None
-    while len(found) < limit:
-        page = list_id_tags(min(limit - len(found), 100), start)
-        found += page.items
-        start = page.last_key
-        if not start:
-            break
-    return found
-
-
 def changed_since(version: int, limit: int) -> list[dict]:
     """Entries and tombstones changed after `version`, oldest change first, at most `limit` of them:
     Query pages on version-index (1 per MB)."""
