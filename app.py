@@ -23,6 +23,8 @@ from chalicelib import (
     dashboard,
     diagnostics,
     events,
+    id_tags,
+    local_list,
     openapi,
     rest,
     rest_reservations,
@@ -164,6 +166,22 @@ def get_reservation(reservation_id):
     return rest_reservations.get_reservation(reservation_id)
 
 
+@app.route("/chargepoints/{charge_point_id}/localList", cors=CORS, **OPERATOR)
+def get_local_list(charge_point_id):
+    return rest.command(local_list.status, charge_point_id)
+
+
+@app.route(
+    "/chargepoints/{charge_point_id}/localList",
+    methods=["POST"],
+    cors=CORS,
+    content_types=["application/json"],
+    **OPERATOR,
+)
+def send_local_list(charge_point_id):
+    return rest.command(local_list.send, charge_point_id, request().raw_body)
+
+
 @app.route("/sessions", cors=CORS, **OPERATOR)
 def list_sessions():
     return rest.list_sessions(request().query_params)
@@ -172,6 +190,26 @@ def list_sessions():
 @app.route("/sessions/{session_id}", cors=CORS, **OPERATOR)
 def get_session(session_id):
     return rest.get_session(session_id)
+
+
+@app.route("/idtags", cors=CORS, **OPERATOR)
+def list_id_tags():
+    return rest.list_id_tags(request().query_params)
+
+
+@app.route("/idtags/{id_tag}", cors=CORS, **OPERATOR)
+def get_id_tag(id_tag):
+    return rest.command(id_tags.get, id_tag)
+
+
+@app.route("/idtags/{id_tag}", methods=["PUT"], cors=CORS, content_types=["application/json"], **OPERATOR)
+def put_id_tag(id_tag):
+    return rest.command(id_tags.put, id_tag, request().raw_body)
+
+
+@app.route("/idtags/{id_tag}", methods=["DELETE"], cors=CORS, **OPERATOR)
+def delete_id_tag(id_tag):
+    return rest.command(id_tags.delete, id_tag)
 
 
 @app.route("/stats", cors=CORS, **OPERATOR)

@@ -10,6 +10,16 @@ from chalicelib import charging_rules, ocpp_frames
 
 CHARGE_POINT_ID = {"type": "string", "pattern": ocpp_frames.CHARGE_POINT_ID_PATTERN}
 NULLABLE_STRING = {"type": ["string", "null"]}
+# OCPP 1.6 IdToken (CiString20): printable ASCII.
+ID_TAG = {"type": "string", "pattern": "^[ -~]{1,20}$"}
+ID_TAG_STATUSES = ["Accepted", "Blocked", "Expired", "Invalid"]
+# What a charge point's local authorization list holds (null: not known).
+LOCAL_LIST_SUMMARY = {
+    "chargerVersion": {"type": ["integer", "null"]},
+    "sentVersion": {"type": ["integer", "null"]},
+    "status": NULLABLE_STRING,
+    "updatedAt": NULLABLE_STRING,
+}
 NUMBER = {"type": "number"}
 INTEGER = {"type": "integer"}
 
@@ -65,6 +75,7 @@ SCHEMAS: dict[str, dict] = {
                     ("connectorId", "reservationId", "idTag", "expiryDate"),
                 ),
             },
+            "localList": object_schema(LOCAL_LIST_SUMMARY, tuple(LOCAL_LIST_SUMMARY)),
             "availability": {
                 "type": "object",
                 "description": "per connector id (0: the whole charger), the last ChangeAvailability it took",
@@ -197,6 +208,45 @@ SCHEMAS: dict[str, dict] = {
         },
         ("commandId", "chargePointId", "action", "status", "createdAt"),
     ),
+    "IdTagRequest": object_schema(
+        {
+            "status": {"type": "string", "enum": ID_TAG_STATUSES},
+            "expiryDate": {"type": ["string", "null"], "format": "date-time"},
+            "parentIdTag": {"anyOf": [ID_TAG, {"type": "null"}]},
+            "maxActiveTransactions": {"type": ["integer", "null"], "minimum": 1, "maximum": 1000},
+        },
+        ("status",),
+        closed=True,
+    ),
+    "IdTag": object_schema(
+        {
+            "idTag": {"type": "string"},
+            "status": {"type": "string", "enum": ID_TAG_STATUSES},
+            "expiryDate": NULLABLE_STRING,
+            "parentIdTag": NULLABLE_STRING,
+            "maxActiveTransactions": {"type": ["integer", "null"]},
+            "activeTransactions": INTEGER,
+            "updatedAt": {"type": "string"},
+            "version": INTEGER,
+        },
+        ("idTag", "status", "activeTransactions", "updatedAt", "version"),
+    ),
+    "LocalListRequest": object_schema(
+        {"updateType": {"type": "string", "enum": ["Full", "Differential"]}}, ("updateType",), closed=True
+    ),
+    "LocalList": object_schema(
+        {
+            "chargePointId": {"type": "string"},
+            "registryVersion": INTEGER,
+            **LOCAL_LIST_SUMMARY,
+            "inSync": {"type": "boolean"},
+        },
+        ("chargePointId", "registryVersion", "chargerVersion", "sentVersion", "inSync"),
+    ),
+    "IdTagPage": object_schema(
+        {"idTags": {"type": "array", "items": ref("IdTag")}, "nextToken": NULLABLE_STRING}, ("idTags", "nextToken")
+    ),
+    "IdTagDeleted": object_schema({"idTag": {"type": "string"}, "deleted": {"type": "boolean"}}, ("idTag", "deleted")),
     "CommandPage": object_schema(
         {"commands": {"type": "array", "items": ref("Command")}, "nextToken": NULLABLE_STRING},
         ("commands", "nextToken"),

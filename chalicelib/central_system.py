@@ -17,7 +17,17 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from chalicelib import bus_commands, firmware, meter_values, ocpp_frames, reservations, storage, telemetry, transactions
+from chalicelib import (
+    authorization,
+    bus_commands,
+    firmware,
+    meter_values,
+    ocpp_frames,
+    reservations,
+    storage,
+    telemetry,
+    transactions,
+)
 from chalicelib import charging_rules as rules
 from chalicelib.central_message import Message, settle, stats_shard
 from chalicelib.ocpp_frames import FrameError
@@ -188,7 +198,7 @@ def heartbeat(msg: Message) -> dict:
 
 
 def authorize(msg: Message) -> dict:
-    answer = {"idTagInfo": {"status": msg.settings.id_tag_status(msg.payload["idTag"])}}
+    answer = {"idTagInfo": authorization.authorize(msg.settings, msg.payload["idTag"], msg.received_at)}
     return settle(storage.touch_charge_point(msg.stamp(answer)), answer, msg.charge_point_id)
 
 

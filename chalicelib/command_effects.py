@@ -27,7 +27,7 @@ import json
 import logging
 from collections.abc import Callable
 
-from chalicelib import firmware, reservations, smart_charging, storage
+from chalicelib import firmware, local_list, reservations, smart_charging, storage
 from chalicelib.charging_rules import MAX_CONNECTORS
 
 # A snapshot is at most the 100 KB answer it comes from; these keep a hostile charger's count bounded too.
@@ -85,6 +85,8 @@ EFFECTS: dict[str, Callable[[dict, dict], None]] = {
     "ReserveNow": reservations.reserve_now_answered,
     "CancelReservation": reservations.cancel_answered,
     "UpdateFirmware": firmware.update_firmware_answered,
+    "SendLocalList": local_list.list_answered,
+    "GetLocalListVersion": local_list.version_answered,
 }
 
 BEFORE_SUBMIT: dict[str, Callable[[str, dict], dict]] = {

@@ -23,6 +23,7 @@ from chalicelib import (
     central_system,
     charging_rules,
     commands,
+    id_tags,
     ocpp_frames,
     simulated_charger,
     simulator,
@@ -37,6 +38,8 @@ _COMMAND_ERRORS = {
     commands.InvalidCommand: BadRequestError,
     commands.UnknownCommandTarget: NotFoundError,
     commands.CommandConflict: ConflictError,
+    id_tags.InvalidIdTag: BadRequestError,
+    id_tags.UnknownIdTag: NotFoundError,
 }
 
 
@@ -314,11 +317,16 @@ def ocpp(charge_point_id: str, raw: str | bytes | None, authorization: str | Non
 
 
 def command(route: Callable[..., dict], *args: object) -> dict:
-    """A commands route (commands.submit, commands.view), its refusals as 400, 404 or 409."""
+    """A commands or idTag registry route (commands.submit, id_tags.put...), its refusals as 400, 404 or 409."""
     try:
         return route(*args)
-    except commands.CommandError as error:
+    except (commands.CommandError, id_tags.IdTagError) as error:
         raise _COMMAND_ERRORS[type(error)](str(error)) from None
+
+
+def list_id_tags(params: Mapping[str, str] | None) -> dict:
+    params = _check_params(params, ("limit", "nextToken"))
+    return _listing("idTags", params, {"route": "idtags"}, 50, storage.list_id_tags, id_tags.view)
 
 
 def set_password(charge_point_id: str, raw: str | bytes | None) -> dict:

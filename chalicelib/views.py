@@ -106,6 +106,13 @@ _CHARGE_POINT_FIELDS = (
     "imsi",
     "availability",
 )
+# What the charger's local authorization list holds (chalicelib/local_list.py): view name -> attribute.
+LOCAL_LIST_FIELDS = {
+    "chargerVersion": "localListChargerVersion",
+    "sentVersion": "localListSentVersion",
+    "status": "localListStatus",
+    "updatedAt": "localListUpdatedAt",
+}
 # From the charger's configuration item (GetConfiguration, ChangeConfiguration), in the one-charger view.
 _CONFIGURATION_FIELDS = ("configuration", "unknownKeys", "configurationAt", "configurationKeysNotKept")
 
@@ -125,6 +132,7 @@ def charge_point_view(item: dict, configuration: dict | None = None, now: str | 
         **{field: plain(item[field]) for field in _CHARGE_POINT_FIELDS if field in item},
         "reservations": _reservations(item, now or ocpp_frames.format_timestamp(ocpp_frames.now())),
         "anomalies": _anomalies(item),
+        "localList": {name: plain(item.get(attribute)) for name, attribute in LOCAL_LIST_FIELDS.items()},
         **{
             field: plain(configuration[field])
             for field in _CONFIGURATION_FIELDS

@@ -23,6 +23,7 @@ TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "BOOT_POLICY": "accept-all",
+    "UNKNOWN_ID_TAGS": "accept",
     "SIMULATOR_SEED": "7",
     "FLEET_SIZE": "3",
     "EVENT_BUS_NAME": "ev-bus-test",

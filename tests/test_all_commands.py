@@ -51,6 +51,24 @@ def triggered_status_applied(charge_point: dict, command: dict) -> None:
     assert charge_point["connectorStatus"]["1"]["status"] == "Unavailable"
 
 
+def local_list_version_reported(charge_point: dict, command: dict) -> None:
+    assert charge_point["localList"] == {
+        "chargerVersion": 3,
+        "sentVersion": None,
+        "status": "Reported",
+        "updatedAt": command["answeredAt"],
+    }
+
+
+def local_list_accepted(charge_point: dict, command: dict) -> None:
+    assert charge_point["localList"] == {
+        "chargerVersion": 4,
+        "sentVersion": None,
+        "status": "Accepted",
+        "updatedAt": command["answeredAt"],
+    }
+
+
 # action -> (payload, the fake charger's answer, what the charge point then shows, when it shows something)
 CASES: dict[str, tuple[dict, dict, Callable[[dict, dict], None] | None]] = {
     "ChangeAvailability": ({"connectorId": 1, "type": "Inoperative"}, {"status": "Scheduled"}, availability_scheduled),
@@ -82,11 +100,11 @@ CASES: dict[str, tuple[dict, dict, Callable[[dict, dict], None] | None]] = {
     "UnlockConnector": ({"connectorId": 1}, {"status": "Unlocked"}, None),
     "GetDiagnostics": ({"location": "https://example.com/upload"}, {"fileName": "diag.log"}, None),
     "UpdateFirmware": ({"location": "https://example.com/fw.bin", "retrieveDate": "2026-12-04T00:00:00Z"}, {}, None),
-    "GetLocalListVersion": ({}, {"listVersion": 3}, None),
+    "GetLocalListVersion": ({}, {"listVersion": 3}, local_list_version_reported),
     "SendLocalList": (
         {"listVersion": 4, "updateType": "Full", "localAuthorizationList": [{"idTag": "TAG-1", "idTagInfo": TAG_INFO}]},
         {"status": "Accepted"},
-        None,
+        local_list_accepted,
     ),
     "ReserveNow": (
         {"connectorId": 1, "expiryDate": "2026-12-04T00:00:00Z", "idTag": "TAG-1", "reservationId": 7},

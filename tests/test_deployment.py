@@ -48,6 +48,7 @@ RESOURCE_VARIABLES = {
     "STATS_TABLE": "StatsTable",
     "COMMANDS_TABLE": "CommandsTable",
     "RESERVATIONS_TABLE": "ReservationsTable",
+    "ID_TAGS_TABLE": "IdTagsTable",
     "EVENT_BUS_NAME": "EventBus",
     "DIAGNOSTICS_BUCKET": "DiagnosticsBucket",
 }
@@ -509,6 +510,14 @@ def recorded(app_module) -> CallRecorder:
             "resources": [],
             "detail": {},
         }
+        with Client(app_module.app) as client:  # the demo fleet's tags registered: their sessions count on them
+            for n in range(1, 21):
+                response = client.http.put(
+                    f"/idtags/DEMO-TAG-{n:02d}",
+                    body=b'{"status": "Accepted"}',
+                    headers={"Content-Type": "application/json"},
+                )
+                assert response.status_code == 200, response.body
         for _ in range(48):  # four simulated hours of 5-minute ticks, through the scheduled handler
             app_module.simulate_tick(scheduled, None)
             bus.flush()
@@ -553,6 +562,10 @@ def _exercise_the_api(app_module, client_class, clock, flush) -> None:
                 )
             )
 
+        tag = {"status": "Accepted", "maxActiveTransactions": 1}
+        ok(client.http.put("/idtags/TAG1", body=json.dumps(tag), headers={"Content-Type": "application/json"}))
+        ok(client.http.get("/idtags?limit=1"))
+        ok(client.http.get("/idtags/TAG1"))
         ocpp("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
         ocpp("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Preparing"})
         ocpp("Heartbeat", {})
@@ -578,6 +591,7 @@ def _exercise_the_api(app_module, client_class, clock, flush) -> None:
             {"transactionId": transaction, "meterStop": 900, "timestamp": at(clock[0] + timedelta(minutes=2))},
         )
         ocpp("Authorize", {"idTag": "TAG1"})
+        ok(client.http.delete("/idtags/TAG1"))
         ok(client.http.post("/simulate", body=b"", headers={"Content-Type": "application/json"}))
         for path in (
             "/",
@@ -604,6 +618,16 @@ def _exercise_the_api(app_module, client_class, clock, flush) -> None:
         )
         # What the WebSocket gateway does when the charger connects (outside Lambda, so not recorded).
         storage.set_online(cp, True, at(clock[0] + timedelta(minutes=3)), "connection-1", "gateway-1")
+        listed = ok(
+            client.http.post(
+                f"/chargepoints/{cp}/localList",
+                body=json.dumps({"updateType": "Full"}),
+                headers={"Content-Type": "application/json"},
+            )
+        )
+        # The gateway's part: the charger's answer (outside Lambda, so not recorded).
+        commands.record_answer(cp, listed["commandId"], [3, listed["commandId"], {"status": "Accepted"}])
+        ok(client.http.get(f"/chargepoints/{cp}/localList"))
         command = ok(
             client.http.post(
                 f"/chargepoints/{cp}/commands",

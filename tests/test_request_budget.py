@@ -44,7 +44,8 @@ def status(connector: int, value: str, seconds: float) -> dict:
 ONE_UPDATE, UPDATE_THEN_READ = {"UpdateItem": 1}, {"UpdateItem": 1, "GetItem": 1}
 COMMON_PATH = [
     ("Heartbeat", {}, ONE_UPDATE, UPDATE_THEN_READ),
-    ("Authorize", {"idTag": "TAG"}, ONE_UPDATE, UPDATE_THEN_READ),
+    # An idTag's answer reads its registry entry first (status, expiry, parent, active transactions).
+    ("Authorize", {"idTag": "TAG"}, UPDATE_THEN_READ, {"UpdateItem": 1, "GetItem": 2}),
     ("DataTransfer", {"vendorId": "someone-else"}, ONE_UPDATE, UPDATE_THEN_READ),
     # The bounded history is read first (a handful per firmware update or upload); a repeat stops there.
     ("DiagnosticsStatusNotification", {"status": "Idle"}, {"GetItem": 1, "UpdateItem": 1}, {"GetItem": 1}),
@@ -59,12 +60,13 @@ COMMON_PATH = [
     ("StatusNotification", status(1, "Available", 0), {"GetItem": 1, "TransactWriteItems": 1}, {"GetItem": 1}),
     ("StatusNotification", status(2, "Available", 0), {"GetItem": 1, "UpdateItem": 1}, {"GetItem": 1}),
     # A start reads its charge point first: registration, the charger's maximum power (what energy is
-    # plausible) and the connector's previous session (one Active session per connector).
+    # plausible) and the connector's previous session (one Active session per connector); then its
+    # idTag's registry entry (a registered tag's count of active transactions moves in the same write).
     (
         "StartTransaction",
         {"connectorId": 1, "idTag": "TAG", "meterStart": 1000, "timestamp": "{ts}"},
-        {"GetItem": 1, "TransactWriteItems": 1},
-        {"GetItem": 1, "TransactWriteItems": 1, "BatchGetItem": 1},
+        {"GetItem": 2, "TransactWriteItems": 1},
+        {"GetItem": 2, "TransactWriteItems": 1, "BatchGetItem": 1},
     ),
     (
         "MeterValues",
@@ -114,7 +116,7 @@ def test_a_repeated_boot_and_a_resent_start_cost_a_read_or_write_more_and_no_mor
     start(at=10)
     with storage.counting_requests() as counted:
         start(at=10)  # the same transaction with a new uniqueId: the same transactionId
-    assert counted == {"GetItem": 1, "TransactWriteItems": 1, "BatchGetItem": 1}
+    assert counted == {"GetItem": 2, "TransactWriteItems": 1, "BatchGetItem": 1}
 
 
 def test_a_boot_over_the_bus_costs_one_update_more_to_make_the_charger_reachable_and_nothing_else_does(aws):
@@ -244,6 +246,7 @@ def test_no_api_route_scans(api, app_module):
         "command_id": "none",
         "name": "app.js",
         "reservation_id": "1",
+        "id_tag": "TAG",
         "action": "Reset",
     }
     seen: Counter = Counter()

@@ -4,7 +4,7 @@
 - operations: the requests (conditional updates, transactions, batches, pages), refusals made answers
 - guard: the guard on the charge point every write that applies an OCPP message carries, and its outcomes
 - charge_points, charger_config, charging_profiles, sessions, early_stops, stats, commands, reservations,
-  simulator_state: the aggregates
+  id_tags, simulator_state: the aggregates
 - tables: table creation from .chalice/resources.json, and the health probe
 
 Callers use the package (`storage.touch_charge_point(...)`): everything public is re-exported here.
@@ -52,6 +52,16 @@ from chalicelib.storage.dynamo import (
 )
 from chalicelib.storage.early_stops import EARLY_STOP_PREFIX, forget_early_stop, get_early_stop, keep_early_stop
 from chalicelib.storage.guard import Outcome, Result, Stamp, classify
+from chalicelib.storage.id_tags import (
+    active_transaction_update,
+    changed_since,
+    delete_id_tag,
+    get_id_tag,
+    list_id_tags,
+    note_local_list,
+    put_id_tag,
+    registry_version,
+)
 from chalicelib.storage.operations import Page
 from chalicelib.storage.reservations import (
     OPEN_RESERVATION,
@@ -160,6 +170,15 @@ __all__ = [
     "list_reservations",
     "move_reservation",
     "reservation_pointer",
+    # the idTag registry and the local lists
+    "active_transaction_update",
+    "changed_since",
+    "delete_id_tag",
+    "get_id_tag",
+    "list_id_tags",
+    "note_local_list",
+    "put_id_tag",
+    "registry_version",
     # the simulator's memory and lease
     "acquire_lease",
     "give_up_lease",

@@ -73,6 +73,7 @@ class Tables:
     stats: str
     commands: str
     reservations: str
+    id_tags: str
 
 
 _tables: tuple[settings.Settings, Tables] | None = None
@@ -92,6 +93,7 @@ def tables() -> Tables:
             current.stats_table,
             current.commands_table,
             current.reservations_table,
+            current.id_tags_table,
         )
         resolved = _tables = (current, names)
     return resolved[1]

@@ -21,6 +21,7 @@ TABLES = {
     "StatsTable": "stats_table",
     "CommandsTable": "commands_table",
     "ReservationsTable": "reservations_table",
+    "IdTagsTable": "id_tags_table",
 }
 
 
