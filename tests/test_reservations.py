@@ -108,10 +108,11 @@ def test_the_chargers_refusals_are_recorded_and_cancel_ends_a_reservation(client
     answer("CP-R3", cancel["commandId"], {"status": "Accepted"})
     assert reservation(client, 302)["status"] == "Cancelled"
     assert json.loads(client.http.get("/chargepoints/CP-R3").body)["reservations"] == []
-    # A cancelled reservation is not used by a start that names it: one refused UpdateItem more, no more.
+    # A cancelled reservation is not used by a start that names it: one refused UpdateItem more, no more
+    # (the GetItems: the charge point and the idTag's registry entry).
     with storage.counting_requests() as counted:
         start_with(client, "CP-R3", 302)
-    assert counted == {"GetItem": 1, "TransactWriteItems": 1, "UpdateItem": 1}
+    assert counted == {"GetItem": 2, "TransactWriteItems": 1, "UpdateItem": 1}
     assert reservation(client, 302)["status"] == "Cancelled"
 
 
