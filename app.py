@@ -120,6 +120,11 @@ def get_session(session_id):
     return rest.get_session(session_id)
 
 
+@app.route("/exports/sessions.csv", cors=CORS, **OPERATOR)
+def export_sessions():
+    return rest.export_sessions(request().query_params)
+
+
 @app.route("/stats", cors=CORS, **OPERATOR)
 def stats():
     return rest.stats()
