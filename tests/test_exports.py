@@ -177,3 +177,14 @@ def test_the_range_ends_are_exact_to_the_millisecond(api):  # noqa: F811
     millisecond = timedelta(milliseconds=1)
     assert stops(first_stop - millisecond, first_stop) == []
     assert stops(first_stop, first_stop + millisecond) == [ocpp_frames.format_timestamp(first_stop)]
+
+
+def test_a_sessions_table_kept_from_before_the_export_gets_its_index(client):
+    """Local data (.local/dynamodb) outlives a release: starting again adds the index the export reads."""
+    name = settings.get().sessions_table
+    dynamodb = storage.client()
+    dynamodb.update_table(TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "completed-index"}}])
+    assert storage.ensure_tables() == []
+    indexes = dynamodb.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"]
+    assert "completed-index" in {index["IndexName"] for index in indexes}
+    assert export(client, "2026-01-01", "2026-01-02").status_code == 200

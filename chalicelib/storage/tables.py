@@ -4,6 +4,7 @@ the tests, the benchmark), and probed by the gateway's health check."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,11 +51,34 @@ def ensure_tables() -> list[str]:
     created = []
     for spec in table_specs():
         if spec.name in existing:
+            _add_missing_indexes(spec)
             continue
         client().create_table(TableName=spec.name, **spec.definition)
         client().get_waiter("table_exists").wait(TableName=spec.name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
         created.append(spec.name)
     return created
+
+
+def _add_missing_indexes(spec: TableSpec) -> None:
+    """A table kept from before an index was declared (local data under .local/) gets it, as CloudFormation
+    adds it in the cloud: 1 DescribeTable, then 1 UpdateTable per missing index, waited for."""
+    present = client().describe_table(TableName=spec.name)["Table"].get("GlobalSecondaryIndexes", [])
+    names = {index["IndexName"] for index in present}
+    attributes = {a["AttributeName"]: a for a in spec.definition["AttributeDefinitions"]}
+    for index in spec.definition.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] in names:
+            continue
+        keys = [key["AttributeName"] for key in index["KeySchema"]]
+        client().update_table(
+            TableName=spec.name,
+            AttributeDefinitions=[attributes[key] for key in keys],
+            GlobalSecondaryIndexUpdates=[{"Create": index}],
+        )
+        for _ in range(100):  # DynamoDB Local builds it at once; a real table's backfill takes minutes
+            indexes = client().describe_table(TableName=spec.name)["Table"]["GlobalSecondaryIndexes"]
+            if all(found.get("IndexStatus", "ACTIVE") == "ACTIVE" for found in indexes):
+                break
+            time.sleep(0.2)
 
 
 def ping() -> None:
