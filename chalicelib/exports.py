@@ -65,12 +65,13 @@ def _moment(value: str | None, name: str) -> datetime:
     try:
         # Python 3.11 reads any ISO 8601 date or date-time (a Z too); a bare date is that day's midnight.
         moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidRange(f"{name} is not an ISO 8601 date or date-time: {value[:40]!r}") from None
-    if moment.tzinfo is None:  # no offset: UTC, as OCPP times without one are taken
-        moment = moment.replace(tzinfo=UTC)
-    # Milliseconds, as every stored time: a range must select exactly what its ends say.
-    return moment.astimezone(UTC).replace(microsecond=moment.microsecond // 1000 * 1000)
+        if moment.tzinfo is None:  # no offset: UTC, as OCPP times without one are taken
+            moment = moment.replace(tzinfo=UTC)
+        # Milliseconds, as every stored time: a range must select exactly what its ends say.
+        return moment.astimezone(UTC).replace(microsecond=moment.microsecond // 1000 * 1000)
+    except (ValueError, OverflowError):  # overflow: an offset that moves year 1 or 9999 out of range
+        hint = " (a + in a URL is a space: send it as %2B)" if " " in value else ""
+        raise InvalidRange(f"{name} is not an ISO 8601 date or date-time: {value[:40]!r}{hint}") from None
 
 
 def time_range(start: str | None, end: str | None) -> TimeRange:

@@ -95,6 +95,8 @@ def test_quotes_commas_and_line_breaks_in_an_idtag_are_quoted_and_formulas_are_d
         ("?from=2026-12-01", "to is required"),
         ("?from=yesterday&to=2026-12-01", "from is not an ISO 8601"),
         ("?from=2026-12-01&to=2026-13-01", "to is not an ISO 8601"),
+        ("?from=2026-12-01T00:00+01:00&to=2026-12-02", "send it as %2B"),
+        ("?from=0001-01-01T00:00%2B01:00&to=2026-12-02", "from is not an ISO 8601"),
         ("?from=2026-12-02&to=2026-12-01", "is after to"),
         ("?from=2025-01-01&to=2026-01-03", "at most 366 days"),
         ("?from=2026-12-01&to=2026-12-02&limit=5", "unknown query parameter 'limit'"),
