@@ -190,3 +190,14 @@ def test_a_sessions_table_kept_from_before_the_export_gets_its_index(client):
     indexes = dynamodb.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"]
     assert "completed-index" in {index["IndexName"] for index in indexes}
     assert export(client, "2026-01-01", "2026-01-02").status_code == 200
+
+
+def test_the_range_and_the_pages_are_exact_on_dynamodb_local_too(backend):
+    """BETWEEN on the index's sort key and the next page's key as DynamoDB itself applies them."""
+    _load_completed(30)  # stopped at 01:00:00 + 37 s × n
+    first_stop = datetime(2026, 1, 1, 1, 0, tzinfo=UTC)
+    stop_times = [ocpp_frames.format_timestamp(first_stop + timedelta(seconds=37 * n)) for n in range(30)]
+    # From the 2nd stop on, the last one excluded: 28 sessions in pages of 7 (a full last page).
+    period = exports.TimeRange(first_stop + timedelta(seconds=37), first_stop + timedelta(seconds=37 * 29))
+    exported = list(csv.DictReader(exports.lines(period, page_size=7)))
+    assert [r["stopTime"] for r in exported] == stop_times[1:29]
