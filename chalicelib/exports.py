@@ -17,7 +17,7 @@ from chalicelib import ocpp_frames, storage, views
 
 MAX_RANGE = timedelta(days=366)
 # API Gateway's REST API takes a Lambda's answer only up to 6 MB, JSON-encoded ("\r\n" is 4 characters
-# there): 5 MB of encoded body leaves room for the envelope. About 25,000 sessions at ~200 bytes a row.
+# there): 5 MB of encoded body leaves room for the envelope. About 30,000 sessions at ~160 bytes a row.
 MAX_BODY_CHARS = 5_000_000
 PAGE_SIZE = 100  # the most keys one BatchGetItem takes
 # Stored times are UTC at millisecond precision (ocpp_frames.format_timestamp): a range ends 1 ms before `to`.
