@@ -212,6 +212,11 @@ def delete_id_tag(id_tag):
     return rest.command(id_tags.delete, id_tag)
 
 
+@app.route("/exports/sessions.csv", cors=CORS, **OPERATOR)
+def export_sessions():
+    return rest.export_sessions(request().query_params)
+
+
 @app.route("/stats", cors=CORS, **OPERATOR)
 def stats():
     return rest.stats()

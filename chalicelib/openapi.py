@@ -165,6 +165,29 @@ def _operations() -> dict[str, dict[str, dict]]:
             }
         },
         **_registry_operations(),
+        "/exports/sessions.csv": {
+            "get": {
+                "summary": "Completed sessions stopped in [from, to), as an RFC 4180 CSV file for billing",
+                "security": [OPERATOR],
+                "parameters": [
+                    {
+                        **_query(
+                            name, {"type": "string", "description": "ISO 8601 date or date-time (UTC if no offset)"}
+                        ),
+                        "required": True,
+                    }
+                    for name in ("from", "to")
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the CSV: a header row, then a session a row, oldest stop first",
+                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                    },
+                    "400": _error("from or to missing or not ISO 8601, from after to, or more than 366 days"),
+                    "413": _error("more sessions than one answer carries: export a shorter range"),
+                },
+            }
+        },
         "/stats": {
             "get": {
                 "summary": "Fleet totals",

@@ -24,10 +24,15 @@ export function errorFrom(status, data, statusText) {
     data?.Message || data?.message || statusText || "request failed");
 }
 
+function parsed(text) {
+  try { return text ? JSON.parse(text) : null; } catch { return null; }
+}
+
 /** base: the API's path ("/api/"); key(): the API key or ""; onDenied(key): a 401/403 with that key. */
 export function createApi({ base, key, onDenied, fetch = (...args) => globalThis.fetch(...args) }) {
-  async function request(path, method = "GET", body = undefined) {
-    const headers = { Accept: "application/json" };
+  /** The answer when it is a success; an ApiError otherwise. */
+  async function send(path, method, body, accept) {
+    const headers = { Accept: accept };
     if (method !== "GET") headers["Content-Type"] = "application/json";
     const sent = key();
     if (sent) headers["x-api-key"] = sent;
@@ -42,17 +47,26 @@ export function createApi({ base, key, onDenied, fetch = (...args) => globalThis
     } catch {
       throw new ApiError(0, "NetworkError", "the server could not be reached");
     }
+    if (res.ok) return res;
     const text = await res.text().catch(() => "");
-    let data = null;
-    try { data = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
-    if (!res.ok) {
-      if (DENIED.includes(res.status)) onDenied(sent);
-      throw errorFrom(res.status, data, res.statusText);
-    }
+    if (DENIED.includes(res.status)) onDenied(sent);
+    throw errorFrom(res.status, parsed(text), res.statusText);
+  }
+
+  async function request(path, method = "GET", body = undefined) {
+    const res = await send(path, method, body, "application/json");
+    const data = parsed(await res.text().catch(() => ""));
     if (data === null || typeof data !== "object") {
       throw new ApiError(res.status, "BadResponse", "the answer was not JSON");
     }
     return data;
+  }
+
+  /** A file the API answers (the CSV export), with the operator's key: its bytes and the name it gives. */
+  async function download(path, accept) {
+    const res = await send(path, "GET", undefined, accept);
+    const named = /filename="([^"]+)"/.exec(res.headers.get("Content-Disposition") || "");
+    return { blob: await res.blob(), filename: named ? named[1] : "" };
   }
 
   /** Every item of a list paged by nextToken, up to maxPages pages. */
@@ -68,5 +82,5 @@ export function createApi({ base, key, onDenied, fetch = (...args) => globalThis
     return items;
   }
 
-  return { request, all };
+  return { request, all, download };
 }

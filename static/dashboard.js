@@ -6,6 +6,7 @@ import { $ } from "./dom.js";
 import { duration, hms, relTime } from "./format.js";
 import { addSample, recordFleet, renderFleet, wireCharts } from "./panel-charts.js";
 import { renderChargePoints, showGridFailure, wireChargePoints } from "./panel-chargepoints.js";
+import { wireExport } from "./panel-export.js";
 import { renderSessions, setTablePlaceholder, wireSessions } from "./panel-sessions.js";
 import { wireSimulator } from "./panel-simulator.js";
 import { renderStats } from "./panel-stats.js";
@@ -125,6 +126,7 @@ function init() {
   wireSessions(refresh);
   wireChargePoints(refresh);
   wireCharts();
+  wireExport();
   setInterval(tick, 1000);
   refresh();
 }

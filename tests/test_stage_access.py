@@ -60,6 +60,7 @@ REQUESTS = [
     ("GET", "/"),
     ("GET", "/assets/dashboard.js"),
     ("GET", "/sessions?limit=0"),
+    ("GET", "/exports/sessions.csv"),
     ("GET", "/chargepoints/bad%20id"),
     ("POST", "/simulate"),
 ]

@@ -120,17 +120,23 @@ def query_page(
     limit: int,
     start: dict | None,
     newest_first: bool,
+    between: tuple[str, str, str] | None = None,
 ) -> Page:
     """A page of full items in the index's order: 1 Query for the keys + 1 BatchGetItem (up to 100).
-    key_names: the table's key attributes (strings), one or the partition and sort key."""
+    key_names: the table's key attributes (strings), one or the partition and sort key. `between` (sort key
+    name, lowest, highest; both included) narrows the partition to a range."""
     names = (key_names,) if isinstance(key_names, str) else key_names
     expr = Expression()
+    condition = f"{expr.name(partition[0])} = {expr.value(partition[1])}"
+    if between:
+        name, low, high = between
+        condition += f" AND {expr.name(name)} BETWEEN {expr.value(low)} AND {expr.value(high)}"
     args: dict[str, Any] = {
         "TableName": table,
         "IndexName": index,
         "Limit": limit,
         "ScanIndexForward": not newest_first,
-        "KeyConditionExpression": f"{expr.name(partition[0])} = {expr.value(partition[1])}",
+        "KeyConditionExpression": condition,
     }
     if start:
         args["ExclusiveStartKey"] = start

@@ -63,20 +63,26 @@ def ensure_tables() -> list[str]:
 
 
 def _add_missing_indexes(spec: TableSpec) -> None:
-    """One UpdateTable per missing index (DynamoDB creates one at a time), each waited for until ACTIVE."""
-    table = client().describe_table(TableName=spec.name)["Table"]
-    present = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])}
+    """A table kept from before an index was declared (local data under .local/) gets it, as CloudFormation
+    adds it in the cloud: 1 DescribeTable, then 1 UpdateTable per missing index (DynamoDB creates one at a
+    time), each waited for until ACTIVE."""
+    present = client().describe_table(TableName=spec.name)["Table"].get("GlobalSecondaryIndexes", [])
+    names = {index["IndexName"] for index in present}
+    attributes = {a["AttributeName"]: a for a in spec.definition["AttributeDefinitions"]}
     for index in spec.definition.get("GlobalSecondaryIndexes", []):
-        if index["IndexName"] in present:
+        if index["IndexName"] in names:
             continue
+        keys = [key["AttributeName"] for key in index["KeySchema"]]
         client().update_table(
             TableName=spec.name,
-            AttributeDefinitions=spec.definition["AttributeDefinitions"],
+            AttributeDefinitions=[attributes[key] for key in keys],
             GlobalSecondaryIndexUpdates=[{"Create": index}],
         )
-        for _ in range(300):
+        for _ in range(300):  # DynamoDB Local builds it at once; a real table's backfill takes minutes
             indexes = client().describe_table(TableName=spec.name)["Table"].get("GlobalSecondaryIndexes", [])
-            if any(i["IndexName"] == index["IndexName"] and i["IndexStatus"] == "ACTIVE" for i in indexes):
+            if any(
+                i["IndexName"] == index["IndexName"] and i.get("IndexStatus", "ACTIVE") == "ACTIVE" for i in indexes
+            ):
                 break
             time.sleep(0.2)
 

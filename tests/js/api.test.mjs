@@ -111,3 +111,20 @@ test("all() takes a page without the list as empty", async () => {
   const api = createApi({ base: "/", key: () => "", onDenied: () => {}, fetch });
   assert.deepEqual(await api.all("sessions", "sessions", {}), []);
 });
+
+test("download sends the key and gives the file's bytes and the name its Content-Disposition says", async () => {
+  const calls = [];
+  const answers = [
+    { ok: true, status: 200, headers: new Headers({ "Content-Disposition": 'attachment; filename="s.csv"' }),
+      blob: async () => new Blob(["a,b\r\n"]) },
+    { ok: false, status: 413, statusText: "", text: async () => '{"Code":"ExportTooLargeError","Message":"too big"}' },
+  ];
+  const api = createApi({ base: "/api/", key: () => "k", onDenied: () => {},
+    fetch: async (url, init) => { calls.push({ url, ...init }); return answers.shift(); } });
+  const file = await api.download("exports/sessions.csv?from=a&to=b", "text/csv");
+  assert.equal(file.filename, "s.csv");
+  assert.equal(await file.blob.text(), "a,b\r\n");
+  assert.deepEqual(calls[0].headers, { Accept: "text/csv", "x-api-key": "k" });
+  await assert.rejects(api.download("exports/sessions.csv", "text/csv"),
+    (e) => e instanceof ApiError && e.status === 413 && e.message === "too big");
+});

@@ -1,0 +1,63 @@
+"""The dashboard's Export button (issue 15): the last 7 days by default, downloaded as the API's CSV file."""
+
+import csv
+import io
+import json
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from chalicelib.ocpp_frames import format_timestamp
+from tests.browser.test_dashboard import open_dashboard
+
+CHARGER = "CP-EXPORT-1"
+TAG = 'tag,"quoted"'
+
+
+def ocpp(url: str, action: str, payload: dict) -> list:
+    """One raw CALL frame to the live server's POST /ocpp/{id}."""
+    frame = json.dumps([2, f"export-{action}", action, payload]).encode()
+    request = urllib.request.Request(
+        f"{url}ocpp/{CHARGER}", data=frame, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def test_the_export_button_downloads_the_last_7_days_as_csv(page, live_server):
+    now = datetime.now(UTC)
+    ocpp(live_server, "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+    started = ocpp(
+        live_server,
+        "StartTransaction",
+        {"connectorId": 1, "idTag": TAG, "meterStart": 0, "timestamp": format_timestamp(now - timedelta(minutes=30))},
+    )
+    stop = {"transactionId": started[2]["transactionId"], "meterStop": 7500, "timestamp": format_timestamp(now)}
+    ocpp(live_server, "StopTransaction", stop)
+
+    open_dashboard(page, live_server)
+    today = page.evaluate(
+        "() => { const d = new Date(); d.setMinutes(d.getMinutes() - d.getTimezoneOffset());"
+        " return d.toISOString().slice(0, 10); }"
+    )
+    assert page.input_value("[data-testid=export-to]") == today
+    week_ago = datetime.fromisoformat(today) - timedelta(days=6)
+    assert page.input_value("[data-testid=export-from]") == f"{week_ago:%Y-%m-%d}"
+
+    with page.expect_request("**/exports/sessions.csv?*") as asked, page.expect_download() as downloaded:
+        page.click("[data-testid=export-button]")
+    query = parse_qs(urlsplit(asked.value.url).query)
+    first, after = (datetime.fromisoformat(query[name][0]) for name in ("from", "to"))
+    assert after - first == timedelta(days=7) and first <= now < after  # whole local days, today's included
+    download = downloaded.value
+    assert download.suggested_filename.startswith("sessions_") and download.suggested_filename.endswith(".csv")
+    data = Path(download.path()).read_bytes()
+    text = data.decode("utf-8")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert data.startswith(b"sessionId,transactionId,chargePointId,connectorId,idTag,startTime,stopTime,")
+    assert data.endswith(b"\r\n")
+    (ours,) = [row for row in rows if row["chargePointId"] == CHARGER]
+    assert ours["idTag"] == TAG and ours["energyKwh"] == "7.500" and ours["stopTime"] == stop["timestamp"]
+    page.wait_for_selector("[data-testid=export-status]:has-text('Downloaded')")
+    assert page.errors == []

@@ -1,0 +1,203 @@
+"""GET /exports/sessions.csv (issue 15): the completed sessions stopped in [from, to) as RFC 4180 CSV, with
+the figures of GET /sessions, read a page at a time from an index (never a Scan), safe to open in a
+spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib import exports, ocpp_frames, pricing, settings, storage
+from chalicelib.storage import operations
+from tests.ocpp_builders import boot, start, stop, ts
+from tests.test_request_budget import api  # noqa: F401  (the client that fails the test on any Scan)
+
+
+def export(client, start: str, end: str):
+    return client.http.get(f"/exports/sessions.csv?from={start}&to={end}")
+
+
+def rows(response) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(response.body.decode(), newline="")))
+
+
+def test_the_export_has_every_completed_session_stopped_in_the_range_with_the_figures_of_get_sessions(api):  # noqa: F811
+    for cp in ("CP-1", "CP-2"):
+        boot(cp)
+    stopped_at = {}
+    for n, seconds in enumerate((50, 100, 200, 299.999, 300)):  # `from` is T0+100 s, `to` T0+300 s
+        cp = f"CP-{n % 2 + 1}"
+        tx = start(cp, meter=1000, at=seconds - 30, tag=f"TAG-{n}")
+        stop(cp, tx, 1000 + 1234 * (n + 1), at=seconds, reason="EVDisconnected")
+        stopped_at[ts(seconds)] = tx
+    start("CP-1", connector=2, at=150)  # active: never exported
+
+    response = export(api, ts(100), ts(300))
+
+    assert response.status_code == 200, response.body
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="sessions_20261124T120140Z_20261124T120500Z.csv"'
+    )
+    assert response.body.startswith(b"sessionId,transactionId,chargePointId,")
+    assert response.body.count(b"\r\n") == 4 and b"\n" not in response.body.replace(b"\r\n", b"")
+    exported = rows(response)
+    assert [r["stopTime"] for r in exported] == [ts(100), ts(200), ts(299.999)]
+    for r in exported:
+        view = json.loads(api.http.get(f"/sessions/{r['sessionId']}").body)
+        assert view["status"] == "Completed" and int(r["transactionId"]) == stopped_at[r["stopTime"]]
+        assert float(r["energyKwh"]) == view["currentEnergy"] and float(r["cost"]) == view["cost"]
+        for column in ("chargePointId", "idTag", "startTime", "stopTime", "currency", "stopReason"):
+            assert r[column] == view[column], column
+        assert int(r["connectorId"]) == view["connectorId"] and r["anomalies"] == ""
+    # The figures themselves: 1.234 kWh per step at the configured tariff.
+    tariff = settings.get().tariff
+    assert exported[0]["cost"] == str(pricing.session_cost(2468, tariff))
+
+
+def test_quotes_commas_and_line_breaks_in_an_idtag_are_quoted_and_formulas_are_defused(api):  # noqa: F811
+    def call(action: str, payload: dict) -> list:
+        frame = json.dumps([2, f"u-{action}", action, payload])
+        response = api.http.post("/ocpp/CP-7", body=frame, headers={"Content-Type": "application/json"})
+        return json.loads(response.body)
+
+    call("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+    tags = ['say "hi",\r\nok', "=HYPERLINK(1)", "+1", "-2", "@SUM(A1)", "plain"]
+    for connector, tag in enumerate(tags, start=1):
+        started = call(
+            "StartTransaction", {"connectorId": connector, "idTag": tag, "meterStart": 0, "timestamp": ts(10)}
+        )
+        tx = started[2]["transactionId"]
+        call("StopTransaction", {"transactionId": tx, "meterStop": 500, "timestamp": ts(20 + connector)})
+
+    response = export(api, ts(0), ts(60))
+
+    assert b'"say ""hi"",\r\nok"' in response.body  # RFC 4180: quoted, inner quotes doubled, CRLF kept
+    assert [r["idTag"] for r in rows(response)] == [
+        'say "hi",\r\nok',
+        "'=HYPERLINK(1)",
+        "'+1",
+        "'-2",
+        "'@SUM(A1)",
+        "plain",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("", "from is required"),
+        ("?from=2026-12-01", "to is required"),
+        ("?from=yesterday&to=2026-12-01", "from is not an ISO 8601"),
+        ("?from=2026-12-01&to=2026-13-01", "to is not an ISO 8601"),
+        ("?from=2026-12-01T00:00+01:00&to=2026-12-02", "send it as %2B"),
+        ("?from=0001-01-01T00:00%2B01:00&to=2026-12-02", "from is not an ISO 8601"),
+        ("?from=2026-12-02&to=2026-12-01", "is after to"),
+        ("?from=2025-01-01&to=2026-01-03", "at most 366 days"),
+        ("?from=2026-12-01&to=2026-12-02&limit=5", "unknown query parameter 'limit'"),
+    ],
+)
+def test_a_bad_range_is_a_400_that_says_what_is_wrong(client, query, says):
+    response = client.http.get("/exports/sessions.csv" + query)
+    assert response.status_code == 400
+    assert says in json.loads(response.body)["Message"]
+
+
+def test_an_empty_range_and_offsets_and_bare_dates(client):
+    empty = export(client, "2026-12-01T10:00:00%2B01:00", "2026-12-01T09:00:00Z")
+    assert empty.status_code == 200 and empty.body == (",".join(exports.COLUMNS) + "\r\n").encode()
+    assert exports.time_range("2026-12-01", "2026-12-02T00:00:00.0005+00:00").end.microsecond == 0
+
+
+def _load_completed(count: int) -> exports.TimeRange:
+    """count completed sessions: one through the central system, then copies of its stored item (other
+    ids, stopped on 2026-01-01 from 01:00 on, every 37 s) written straight into the table."""
+    boot("CP-1")
+    stop("CP-1", start("CP-1", at=10), 5000, at=20)
+    (template,) = storage.list_sessions(1, None, "Completed").items
+    first_stop = datetime(2026, 1, 1, 1, 0, tzinfo=UTC)
+    copies = []
+    for n in range(count):
+        stopped = ocpp_frames.format_timestamp(first_stop + timedelta(seconds=37 * n))
+        session_id = f"{template['sessionId']}-{n}"
+        copies.append({**template, "sessionId": session_id, "transactionId": n, "stopTime": stopped})
+    storage.load_sessions(copies)
+    return exports.time_range("2026-01-01", "2026-01-02")
+
+
+def test_many_pages_are_read_a_page_at_a_time_in_constant_memory(api, monkeypatch):  # noqa: F811
+    alive = Counter()
+
+    class Tracked(dict):
+        """A session item that counts the items alive: what the export holds at once."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            alive["now"] += 1
+            alive["peak"] = max(alive["peak"], alive["now"])
+
+        def __del__(self):
+            alive["now"] -= 1
+
+    period = _load_completed(250)
+    plain_item = operations.from_item
+    monkeypatch.setattr(operations, "from_item", lambda item: Tracked(plain_item(item)))
+    with storage.counting_requests() as counted:
+        lines = sum(1 for _ in exports.lines(period, page_size=10))
+    assert lines == 251
+    # A page of 10, and the item of the row written last while the next page is read.
+    assert alive["peak"] == 11, f"{alive['peak']} session items alive at once"
+    # 1 Query + 1 BatchGetItem a page; DynamoDB may name a next key after a full last page: 1 Query more.
+    assert counted["BatchGetItem"] == 25 and 25 <= counted["Query"] <= 26 and set(counted) == {"Query", "BatchGetItem"}
+
+
+def test_an_export_bigger_than_an_answer_is_a_413_that_stops_reading(api, monkeypatch):  # noqa: F811
+    _load_completed(120)
+    full = export(api, "2026-01-01", "2026-01-02")
+    assert full.status_code == 200 and len(rows(full)) == 120
+    monkeypatch.setattr(exports, "MAX_BODY_CHARS", len(full.body) // 3)
+    with storage.counting_requests() as counted:
+        refused = export(api, "2026-01-01", "2026-01-02")
+    assert refused.status_code == 413
+    assert "export a shorter range" in json.loads(refused.body)["Message"]
+    assert counted["Query"] == 1  # a third of the rows fit in the first page of 100: no more read
+
+
+def test_the_range_ends_are_exact_to_the_millisecond(api):  # noqa: F811
+    _load_completed(3)
+    first_stop = datetime(2026, 1, 1, 1, 0, tzinfo=UTC)
+
+    def stops(start: datetime, end: datetime) -> list[str]:
+        response = export(api, ocpp_frames.format_timestamp(start), ocpp_frames.format_timestamp(end))
+        return [r["stopTime"] for r in rows(response)]
+
+    millisecond = timedelta(milliseconds=1)
+    assert stops(first_stop - millisecond, first_stop) == []
+    assert stops(first_stop, first_stop + millisecond) == [ocpp_frames.format_timestamp(first_stop)]
+
+
+def test_a_sessions_table_kept_from_before_the_export_gets_its_index(client):
+    """Local data (.local/dynamodb) outlives a release: starting again adds the index the export reads."""
+    name = settings.get().sessions_table
+    dynamodb = storage.client()
+    dynamodb.update_table(TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "completed-index"}}])
+    assert storage.ensure_tables() == []
+    indexes = dynamodb.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"]
+    assert "completed-index" in {index["IndexName"] for index in indexes}
+    assert export(client, "2026-01-01", "2026-01-02").status_code == 200
+
+
+def test_the_range_and_the_pages_are_exact_on_dynamodb_local_too(backend):
+    """BETWEEN on the index's sort key and the next page's key as DynamoDB itself applies them."""
+    _load_completed(30)  # stopped at 01:00:00 + 37 s × n
+    first_stop = datetime(2026, 1, 1, 1, 0, tzinfo=UTC)
+    stop_times = [ocpp_frames.format_timestamp(first_stop + timedelta(seconds=37 * n)) for n in range(30)]
+    # From the 2nd stop on, the last one excluded: 28 sessions in pages of 7 (a full last page).
+    period = exports.TimeRange(first_stop + timedelta(seconds=37), first_stop + timedelta(seconds=37 * 29))
+    exported = list(csv.DictReader(exports.lines(period, page_size=7)))
+    assert [r["stopTime"] for r in exported] == stop_times[1:29]
