@@ -108,14 +108,13 @@ def send(charge_point_id: str, raw: str | bytes | None) -> dict:
     held = summary(_charge_point(charge_point_id))
     charger_version = held["chargerVersion"]
     payload = build(update_type, charger_version if isinstance(charger_version, int) else None)
+    sent_at = ocpp_frames.format_timestamp(ocpp_frames.now())
     queued = commands.queue(charge_point_id, "SendLocalList", payload)
+    # A charger on the in-process bus has answered already: "Sent" must not hide its answer.
     storage.note_local_list(
         charge_point_id,
-        {
-            FIELDS["sentVersion"]: payload["listVersion"],
-            FIELDS["status"]: "Sent",
-            FIELDS["updatedAt"]: ocpp_frames.format_timestamp(ocpp_frames.now()),
-        },
+        {FIELDS["sentVersion"]: payload["listVersion"], FIELDS["status"]: "Sent", FIELDS["updatedAt"]: sent_at},
+        only_before=(FIELDS["updatedAt"], sent_at),
     )
     return queued
 

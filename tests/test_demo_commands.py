@@ -4,6 +4,7 @@ and what it does about it follows as its own CALLs to the central system."""
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -15,6 +16,7 @@ from tests.ocpp_builders import get_command, post_command
 from tests.support import T0
 
 CP = "CP-DEMO-001"  # two connectors
+JSON = {"Content-Type": "application/json"}
 
 
 class Clock:
@@ -300,6 +302,15 @@ def test_the_local_list_is_kept_by_version_and_decides_authorization(client, fle
     clock.tick(10)
     assert wire.calls("Authorize") == [] and wire.calls("StartTransaction") == []
     assert connector_status(1) == "Available"
+
+
+def test_a_local_list_from_the_registry_is_accepted_by_the_demo_charger_and_shown_in_sync(client, fleet):
+    """The bus answers inside the POST: what the POST records as sent must not hide the charger's answer."""
+    client.http.put("/idtags/FRIEND-2", body=json.dumps({"status": "Accepted"}), headers=JSON)
+    response = client.http.post(f"/chargepoints/{CP}/localList", body=json.dumps({"updateType": "Full"}), headers=JSON)
+    assert response.status_code == 200, response.body
+    held = json.loads(client.http.get(f"/chargepoints/{CP}/localList").body)
+    assert (held["status"], held["inSync"], held["chargerVersion"]) == ("Accepted", True, held["registryVersion"])
 
 
 def test_trigger_message_is_accepted_first_then_the_message_follows(client, fleet):

@@ -134,11 +134,17 @@ def active_transaction_update(key: str, delta: int, limit: int | None = None) ->
     return {"Update": {**update, **expr.args()}}
 
 
-def note_local_list(charge_point_id: str, sets: dict, removes: tuple[str, ...] = ()) -> bool:
+def note_local_list(
+    charge_point_id: str, sets: dict, removes: tuple[str, ...] = (), only_before: tuple[str, str] | None = None
+) -> bool:
     """What a charger's local list holds or was sent, on its charge point item (`removes`: facts no longer
-    known): 1 UpdateItem. False when the charge point does not exist."""
+    known; `only_before`: (attribute, time), written only when the attribute is absent or older): 1
+    UpdateItem. False when the charge point does not exist (or holds a newer fact)."""
     expr = Expression()
     key = {"chargePointId": charge_point_id}
     condition = f"attribute_exists({expr.name('chargePointId')})"
+    if only_before is not None:
+        name, at = expr.name(only_before[0]), expr.value(only_before[1])
+        condition += f" AND (attribute_not_exists({name}) OR {name} < {at})"
     update = expr.update(sets) + (f" REMOVE {', '.join(expr.name(name) for name in removes)}" if removes else "")
     return update_if(conditional_update(tables().charge_points, key, expr, update, condition))
