@@ -49,6 +49,7 @@ export function createApi({ base, key, onDenied, fetch = (...args) => globalThis
       if (DENIED.includes(res.status)) onDenied(sent);
       throw errorFrom(res.status, data, res.statusText);
     }
+    if (res.status === 204) return {}; // a DELETE's No Content
     if (data === null || typeof data !== "object") {
       throw new ApiError(res.status, "BadResponse", "the answer was not JSON");
     }

@@ -47,6 +47,7 @@ async function doRefresh() {
     renderFleet();
     const sel = findSelected(state);
     if (sel) addSample(sel);
+    refreshViews();
     const lu = $("last-updated");
     lu.textContent = `Last updated ${hms(state.lastOk)}`;
     lu.dataset.ts = String(state.lastOk.getTime());
@@ -87,6 +88,18 @@ function setDown(err) {
   }
 }
 
+// ---------- the idTags and reservations views: their modules load when they first open ----------
+const views = () => document.querySelectorAll("details[data-module]");
+const loadView = (view) => import(`./${view.dataset.module}`).then((m) => m.load());
+
+function refreshViews() {
+  for (const view of views()) if (view.open) loadView(view);
+}
+
+function wireViews() {
+  for (const view of views()) view.addEventListener("toggle", () => view.open && loadView(view));
+}
+
 // ---------- ticker (relative times, durations) ----------
 function tick() {
   const now = Date.now();
@@ -125,6 +138,7 @@ function init() {
   wireSessions(refresh);
   wireChargePoints(refresh);
   wireCharts();
+  wireViews();
   setInterval(tick, 1000);
   refresh();
 }

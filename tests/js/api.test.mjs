@@ -111,3 +111,10 @@ test("all() takes a page without the list as empty", async () => {
   const api = createApi({ base: "/", key: () => "", onDenied: () => {}, fetch });
   assert.deepEqual(await api.all("sessions", "sessions", {}), []);
 });
+
+test("a 204 No Content (a DELETE's answer) is an empty object, not a bad answer", async () => {
+  const { fetch, calls } = fakeFetch([{ status: 204, body: "" }]);
+  const api = createApi({ base: "/", key: () => "", onDenied: () => {}, fetch });
+  assert.deepEqual(await api.request("idtags/TAG1", "DELETE"), {});
+  assert.equal(calls[0].method, "DELETE");
+});
