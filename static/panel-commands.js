@@ -84,7 +84,7 @@ async function showForm() {
     if (mine !== formNo) return;
     fields = fieldsFor(data);
     box.replaceChildren(...renderFields(fields, initialValues(action, fields, { known })));
-    $("cmd-send").disabled = busy();
+    $("cmd-send").disabled = false;
   } catch (e) {
     if (mine === formNo) box.replaceChildren(h("p", { class: "cp-command is-error", text: `No form: ${e.message}` }));
   }
@@ -95,7 +95,9 @@ async function send(ev) {
   const action = $("cmd-action").value;
   const box = $("cmd-fields");
   const { payload, errors } = readForm(fields, collect(box));
-  if (!showErrors(box, errors) || busy()) return;
+  if (!showErrors(box, errors)) return;
+  // The charger takes one command at a time: the card's note says which one it is still answering.
+  if (busy()) return say("Another command to this charger is outstanding: send this one after its answer.", "is-error");
   const target = cp;
   const mine = () => cp === target && dialog.open;
   $("cmd-send").disabled = true;

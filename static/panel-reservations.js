@@ -16,13 +16,14 @@ function build() {
       h("tbody", { id: "resv-rows" }))));
 }
 
+/** The answer refreshes the page, and with it this view. */
 function cancel(r) {
   // The card's charger when the grid has it: its buttons then follow the command as usual.
   const cp = (state.chargePoints || []).find((c) => c.chargePointId === r.chargePointId)
     || { chargePointId: r.chargePointId, online: true };
   const report = (text, cls) => Object.assign($("resv-msg"), { textContent: text, className: `cp-command ${cls}` });
   runCommand(cp, `Cancel reservation ${r.reservationId}`,
-    () => ({ action: "CancelReservation", payload: { reservationId: r.reservationId } }), report).then(load);
+    () => ({ action: "CancelReservation", payload: { reservationId: r.reservationId } }), report);
 }
 
 function row(r) {
