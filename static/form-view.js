@@ -14,7 +14,7 @@ function control(f, value, id) {
   }
   if (f.kind === "json") {
     return h("textarea", { ...common, rows: 8, spellcheck: "false", class: "mono",
-      placeholder: JSON.stringify(f.example, null, 2) }, value ?? "");
+      placeholder: `${f.required ? "" : "Optional. "}For example:\n${JSON.stringify(f.example, null, 2)}` }, value ?? "");
   }
   return h("input", { ...common, type: INPUT[f.kind] || "text", value, maxlength: f.maxLength, min: f.min,
     step: f.kind === "number" ? "any" : null, placeholder: f.kind === "list" ? "comma-separated" : null,

@@ -154,9 +154,9 @@ test("valuesFrom fills a form from an idTag entry, and reading it back gives the
 test("statuses get the dashboard's colours; held reservations can be cancelled; newest expiry first", () => {
   assert.deepEqual(["Accepted", "Blocked", "Expired", "Invalid"].map(idTagClass),
     ["st-Available", "st-Faulted", "st-SuspendedEVSE", "st-Unavailable"]);
-  assert.deepEqual(["Accepted", "Used", "Cancelled", "Occupied", "Rejected"].map(reservationClass),
+  assert.deepEqual(["Active", "Used", "Cancelled", "Occupied", "Rejected"].map(reservationClass),
     ["st-Reserved", "st-Charging", "st-Unavailable", "st-Faulted", "st-Faulted"]);
-  assert.deepEqual(["Pending", "Accepted", "Used", "Expired"].map((status) => isHeld({ status })),
+  assert.deepEqual(["Pending", "Active", "Used", "Expired"].map((status) => isHeld({ status })),
     [true, true, false, false]);
   const list = [{ expiryDate: "2026-01-01T00:00:00Z" }, {}, { expiryDate: "2026-03-01T00:00:00Z" }];
   assert.deepEqual(list.sort(byExpiry).map((r) => r.expiryDate), ["2026-03-01T00:00:00Z", "2026-01-01T00:00:00Z",
