@@ -139,6 +139,11 @@ function setCommand(cp, command) {
 /** Sends build()'s {action, payload} and polls it until final, saying how it goes on the card and to report
  *  (text, cls, busy); the final command view, or null when it could not be sent. */
 export async function runCommand(cp, label, build, report = () => {}) {
+  // One at a time per charger (the server would refuse it): the card's note says which one is outstanding.
+  if (state.commands[cp.chargePointId]?.busy) {
+    report(`${label}: not sent, another command to this charger is outstanding`, "is-error", false);
+    return null;
+  }
   const say = (text, cls, busy = false) => {
     setCommand(cp, { text, cls, busy });
     report(text, cls, busy);

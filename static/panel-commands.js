@@ -1,7 +1,7 @@
 // One charger's command dialog (loaded on first use): any of the 19 commands, its form built from the official
 // request schema, sent and followed until final, and the charger's recent commands.
 import { withQuery } from "./api.js";
-import { api, state } from "./context.js";
+import { api } from "./context.js";
 import { $, h } from "./dom.js";
 import { shortDate } from "./format.js";
 import { collect, renderFields, showErrors } from "./form-view.js";
@@ -71,8 +71,6 @@ function say(text, cls) {
   $("cmd-status").className = `cp-command ${cls}`;
 }
 
-const busy = () => Boolean(state.commands[cp.chargePointId]?.busy);
-
 async function showForm() {
   const mine = ++formNo;
   const action = $("cmd-action").value;
@@ -96,8 +94,6 @@ async function send(ev) {
   const box = $("cmd-fields");
   const { payload, errors } = readForm(fields, collect(box));
   if (!showErrors(box, errors)) return;
-  // The charger takes one command at a time: the card's note says which one it is still answering.
-  if (busy()) return say("Another command to this charger is outstanding: send this one after its answer.", "is-error");
   const target = cp;
   const mine = () => cp === target && dialog.open;
   $("cmd-send").disabled = true;
