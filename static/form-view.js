@@ -35,9 +35,11 @@ export function renderFields(fields, values = {}) {
   });
 }
 
-/** field name -> the text typed, from the inputs renderFields made inside root. */
+/** field name -> the text typed, from the inputs renderFields made inside root. A number or date input holding
+ *  what it cannot read has the value "", which would pass for empty: "?" gets it its error. */
 export function collect(root) {
-  return Object.fromEntries([...root.querySelectorAll("[data-field]")].map((el) => [el.dataset.field, el.value]));
+  return Object.fromEntries([...root.querySelectorAll("[data-field]")]
+    .map((el) => [el.dataset.field, el.validity?.badInput ? "?" : el.value]));
 }
 
 /** Marks the fields with errors (field name -> message) and focuses the first; true when there are none. */
