@@ -7,7 +7,9 @@ Every OCPP 1.6J CALL a charger sends is answered by one function, central_system
                       the cloud, a thread of `chalice local` offline), or POST /ocpp/{id} below
 Then: central system -> DynamoDB (chalicelib/storage) -> the REST API below -> the dashboard (static/).
 Commands go back the other way: POST /chargepoints/{id}/commands stores the CALL in the outbox of the gateway
-holding the charger's socket (Commands table); the gateway sends it and records the charger's answer.
+holding the charger's socket (Commands table); the gateway sends it and records the charger's answer. To a
+simulated charger the CALL goes on EventBridge at once --> simulator_commands, which answers on EventBridge
+--> handle_command_answer.
 """
 
 import os
@@ -15,7 +17,20 @@ import os
 from chalice import Chalice, CORSConfig, Rate, Response
 from chalice.app import Request
 
-from chalicelib import central_system, commands, dashboard, events, openapi, rest, simulator, telemetry
+from chalicelib import (
+    central_system,
+    commands,
+    dashboard,
+    diagnostics,
+    events,
+    id_tags,
+    local_list,
+    openapi,
+    rest,
+    rest_reservations,
+    simulator,
+    telemetry,
+)
 from chalicelib import settings as settings_module
 
 settings = settings_module.get()
@@ -25,7 +40,8 @@ app = Chalice(app_name="ev-charging")
 # One CORS configuration for every route: `cors=True` would give a route Chalice's default (origin *).
 CORS = CORSConfig(allow_origin=settings.cors_allow_origin)
 app.api.cors = CORS
-app.api.binary_types = []  # every response is text: JSON, HTML, CSS, JS, SVG
+# Every response is text (JSON, HTML, CSS, JS, SVG); only a diagnostics upload's body may be binary.
+app.api.binary_types = list(diagnostics.BINARY_TYPES)
 # Every route that reads or changes data carries this stage's API key or IAM authorizer (none in local):
 # idTags are personal data. Open: the dashboard's files, the API description, the chargers' own route.
 OPERATOR = rest.operator_route_options(settings)
@@ -56,12 +72,22 @@ def simulator_inbox(event):
     simulator.receive_reply(event.detail)
 
 
+@app.on_cw_event(events.COMMAND_PATTERN)
+def simulator_commands(event):
+    simulator.receive_command(event.detail)
+
+
 # --- the central system ---------------------------------------------------------------------------
 
 
 @app.on_cw_event(events.CALL_PATTERN)
 def handle_ocpp_event(event):
     events.answer_call_event(event.to_dict(), central_system.handle_event)
+
+
+@app.on_cw_event(events.COMMAND_ANSWER_PATTERN)
+def handle_command_answer(event):
+    commands.record_answer(event.detail["chargePointId"], event.detail["messageId"], event.detail["message"])
 
 
 @app.route("/ocpp/{charge_point_id}", methods=["POST"], content_types=["application/json", "text/plain"], cors=CORS)
@@ -94,6 +120,11 @@ def send_command(charge_point_id):
     return rest.command(commands.submit, charge_point_id, request().raw_body)
 
 
+@app.route("/chargepoints/{charge_point_id}/commands", cors=CORS, **OPERATOR)
+def list_commands(charge_point_id):
+    return rest.list_commands(charge_point_id, request().query_params)
+
+
 @app.route(
     "/chargepoints/{charge_point_id}/password",
     methods=["PUT"],
@@ -105,9 +136,50 @@ def set_charge_point_password(charge_point_id):
     return rest.set_password(charge_point_id, request().raw_body)
 
 
+@app.route("/chargepoints/{charge_point_id}/chargingProfiles", cors=CORS, **OPERATOR)
+def charging_profiles(charge_point_id):
+    return rest.charging_profiles(charge_point_id)
+
+
 @app.route("/chargepoints/{charge_point_id}/commands/{command_id}", cors=CORS, **OPERATOR)
 def get_command(charge_point_id, command_id):
     return rest.command(commands.view, charge_point_id, command_id)
+
+
+@app.route("/chargepoints/{charge_point_id}/diagnostics", cors=CORS, **OPERATOR)
+def list_diagnostics(charge_point_id):
+    return rest_reservations.list_diagnostics(charge_point_id)
+
+
+@app.route("/chargepoints/{charge_point_id}/diagnostics/location", cors=CORS, **OPERATOR)
+def diagnostics_location(charge_point_id):
+    return rest_reservations.diagnostics_location(charge_point_id, request().headers)
+
+
+@app.route("/reservations", cors=CORS, **OPERATOR)
+def list_reservations():
+    return rest_reservations.list_reservations(request().query_params)
+
+
+@app.route("/reservations/{reservation_id}", cors=CORS, **OPERATOR)
+def get_reservation(reservation_id):
+    return rest_reservations.get_reservation(reservation_id)
+
+
+@app.route("/chargepoints/{charge_point_id}/localList", cors=CORS, **OPERATOR)
+def get_local_list(charge_point_id):
+    return rest.command(local_list.status, charge_point_id)
+
+
+@app.route(
+    "/chargepoints/{charge_point_id}/localList",
+    methods=["POST"],
+    cors=CORS,
+    content_types=["application/json"],
+    **OPERATOR,
+)
+def send_local_list(charge_point_id):
+    return rest.command(local_list.send, charge_point_id, request().raw_body)
 
 
 @app.route("/sessions", cors=CORS, **OPERATOR)
@@ -120,6 +192,26 @@ def get_session(session_id):
     return rest.get_session(session_id)
 
 
+@app.route("/idtags", cors=CORS, **OPERATOR)
+def list_id_tags():
+    return rest.list_id_tags(request().query_params)
+
+
+@app.route("/idtags/{id_tag}", cors=CORS, **OPERATOR)
+def get_id_tag(id_tag):
+    return rest.command(id_tags.get, id_tag)
+
+
+@app.route("/idtags/{id_tag}", methods=["PUT"], cors=CORS, content_types=["application/json"], **OPERATOR)
+def put_id_tag(id_tag):
+    return rest.command(id_tags.put, id_tag, request().raw_body)
+
+
+@app.route("/idtags/{id_tag}", methods=["DELETE"], cors=CORS, **OPERATOR)
+def delete_id_tag(id_tag):
+    return rest.command(id_tags.delete, id_tag)
+
+
 @app.route("/stats", cors=CORS, **OPERATOR)
 def stats():
     return rest.stats()
@@ -128,6 +220,22 @@ def stats():
 @app.route("/simulate", methods=["POST"], cors=CORS, content_types=["application/json"], **OPERATOR)
 def simulate():
     return rest.simulate(request().raw_body)
+
+
+@app.route("/ocpp/schemas/{action}", cors=CORS)
+def command_schema(action):
+    return rest.command_schema(action)
+
+
+# Open: a charger uploads its diagnostics here (local mode) with the signed token of its upload location.
+@app.route(
+    "/diagnostics/{charge_point_id}/{file_name}",
+    methods=["PUT", "POST"],
+    cors=CORS,
+    content_types=list(diagnostics.UPLOAD_TYPES),
+)
+def upload_diagnostics(charge_point_id, file_name):
+    return rest_reservations.upload_diagnostics(charge_point_id, file_name, request().query_params, request().raw_body)
 
 
 @app.route("/openapi.json", cors=CORS)

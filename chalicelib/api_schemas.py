@@ -3,12 +3,23 @@ frames): the components of the OpenAPI document (openapi.py)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from chalicelib import charging_rules, ocpp_frames
 
 CHARGE_POINT_ID = {"type": "string", "pattern": ocpp_frames.CHARGE_POINT_ID_PATTERN}
 NULLABLE_STRING = {"type": ["string", "null"]}
+# OCPP 1.6 IdToken (CiString20): printable ASCII.
+ID_TAG = {"type": "string", "pattern": "^[ -~]{1,20}$"}
+ID_TAG_STATUSES = ["Accepted", "Blocked", "Expired", "Invalid"]
+# What a charge point's local authorization list holds (null: not known).
+LOCAL_LIST_SUMMARY = {
+    "chargerVersion": {"type": ["integer", "null"]},
+    "sentVersion": {"type": ["integer", "null"]},
+    "status": NULLABLE_STRING,
+    "updatedAt": NULLABLE_STRING,
+}
 NUMBER = {"type": "number"}
 INTEGER = {"type": "integer"}
 
@@ -47,9 +58,56 @@ SCHEMAS: dict[str, dict] = {
             "connectorStatus": {"type": "object"},
             "unknownStops": {"type": "array", "items": {"type": "string"}},
             "online": {"type": "boolean"},
+            "firmwareUpdate": object_schema(
+                {"location": {"type": "string"}, "retrieveDate": {"type": "string"}, "requestedAt": {"type": "string"}}
+            ),
+            "firmwareHistory": {"type": "array", "items": ref("StatusAt")},
+            "diagnosticsHistory": {"type": "array", "items": ref("StatusAt")},
+            "reservations": {
+                "type": "array",
+                "items": object_schema(
+                    {
+                        "connectorId": INTEGER,
+                        "reservationId": INTEGER,
+                        "idTag": {"type": "string"},
+                        "expiryDate": {"type": "string"},
+                    },
+                    ("connectorId", "reservationId", "idTag", "expiryDate"),
+                ),
+            },
+            "localList": object_schema(LOCAL_LIST_SUMMARY, tuple(LOCAL_LIST_SUMMARY)),
+            "availability": {
+                "type": "object",
+                "description": "per connector id (0: the whole charger), the last ChangeAvailability it took",
+                "additionalProperties": object_schema(
+                    {
+                        "type": {"type": "string", "enum": ["Operative", "Inoperative"]},
+                        "status": {"type": "string", "enum": ["Accepted", "Scheduled"]},
+                        "at": {"type": "string"},
+                    },
+                    ("type", "status", "at"),
+                ),
+            },
+            "configuration": {
+                "type": "object",
+                "description": "per key, the charger's last GetConfiguration answer and later accepted changes",
+                "additionalProperties": object_schema(
+                    {
+                        "value": {"type": "string"},
+                        "readonly": {"type": "boolean"},
+                        "changedAt": {"type": "string"},
+                        "rebootRequired": {"type": "boolean"},
+                    },
+                    ("readonly",),
+                ),
+            },
+            "unknownKeys": {"type": "array", "items": {"type": "string"}},
+            "configurationAt": {"type": "string"},
+            "configurationKeysNotKept": INTEGER,
         },
         ("chargePointId", "status"),
     ),
+    "StatusAt": object_schema({"status": {"type": "string"}, "at": {"type": "string"}}, ("status", "at")),
     "ChargePointPage": object_schema(
         {"chargePoints": {"type": "array", "items": ref("ChargePoint")}, "nextToken": NULLABLE_STRING},
         ("chargePoints", "nextToken"),
@@ -142,8 +200,56 @@ SCHEMAS: dict[str, dict] = {
             "answeredAt": {"type": "string"},
             "result": {},
             "error": {},
+            "omitted": {
+                "type": "array",
+                "items": {"type": "string", "enum": ["payload", "result"]},
+                "description": "in a list: left out for their size (over 4 KB); GET the command for them",
+            },
         },
         ("commandId", "chargePointId", "action", "status", "createdAt"),
+    ),
+    "IdTagRequest": object_schema(
+        {
+            "status": {"type": "string", "enum": ID_TAG_STATUSES},
+            "expiryDate": {"type": ["string", "null"], "format": "date-time"},
+            "parentIdTag": {"anyOf": [ID_TAG, {"type": "null"}]},
+            "maxActiveTransactions": {"type": ["integer", "null"], "minimum": 1, "maximum": 1000},
+        },
+        ("status",),
+        closed=True,
+    ),
+    "IdTag": object_schema(
+        {
+            "idTag": {"type": "string"},
+            "status": {"type": "string", "enum": ID_TAG_STATUSES},
+            "expiryDate": NULLABLE_STRING,
+            "parentIdTag": NULLABLE_STRING,
+            "maxActiveTransactions": {"type": ["integer", "null"]},
+            "activeTransactions": INTEGER,
+            "updatedAt": {"type": "string"},
+            "version": INTEGER,
+        },
+        ("idTag", "status", "activeTransactions", "updatedAt", "version"),
+    ),
+    "LocalListRequest": object_schema(
+        {"updateType": {"type": "string", "enum": ["Full", "Differential"]}}, ("updateType",), closed=True
+    ),
+    "LocalList": object_schema(
+        {
+            "chargePointId": {"type": "string"},
+            "registryVersion": INTEGER,
+            **LOCAL_LIST_SUMMARY,
+            "inSync": {"type": "boolean"},
+        },
+        ("chargePointId", "registryVersion", "chargerVersion", "sentVersion", "inSync"),
+    ),
+    "IdTagPage": object_schema(
+        {"idTags": {"type": "array", "items": ref("IdTag")}, "nextToken": NULLABLE_STRING}, ("idTags", "nextToken")
+    ),
+    "IdTagDeleted": object_schema({"idTag": {"type": "string"}, "deleted": {"type": "boolean"}}, ("idTag", "deleted")),
+    "CommandPage": object_schema(
+        {"commands": {"type": "array", "items": ref("Command")}, "nextToken": NULLABLE_STRING},
+        ("commands", "nextToken"),
     ),
     # OCPP-J frames: [3, uniqueId, payload] and [4, uniqueId, errorCode, description, details].
     "CallResult": {
@@ -166,3 +272,31 @@ SCHEMAS: dict[str, dict] = {
         "maxItems": 5,
     },
 }
+
+
+def charging_profile_schemas() -> dict[str, dict]:
+    """The view of GET /chargepoints/{id}/chargingProfiles, from the official SetChargingProfile schema (read
+    when the document is built, not at import: the schemas load with the `ocpp` package's validator)."""
+    profile = ocpp_frames.request_schema("SetChargingProfile")["properties"]["csChargingProfiles"]
+    schedule = json.loads(json.dumps(profile["properties"]["chargingSchedule"]))
+    # The central system does not know a charger's own maximum: null where no profile limits.
+    schedule["properties"]["chargingSchedulePeriod"]["items"]["properties"]["limit"] = {"type": ["number", "null"]}
+    profile["properties"]["connectorId"] = INTEGER
+    profile["required"].append("connectorId")
+    return {
+        "StoredChargingProfile": profile,
+        "CompositeSchedule": schedule,
+        "ChargingProfiles": object_schema(
+            {
+                "chargePointId": {"type": "string"},
+                "chargingProfiles": {"type": "array", "items": ref("StoredChargingProfile")},
+                "compositeSchedule": {
+                    "type": "object",
+                    "description": "per connector id (0: the charge point as a whole), the next 24 hours in W",
+                    "additionalProperties": ref("CompositeSchedule"),
+                },
+            },
+            ("chargePointId", "chargingProfiles", "compositeSchedule"),
+            closed=True,
+        ),
+    }

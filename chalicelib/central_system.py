@@ -17,8 +17,18 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from chalicelib import (
+    authorization,
+    bus_commands,
+    firmware,
+    meter_values,
+    ocpp_frames,
+    reservations,
+    storage,
+    telemetry,
+    transactions,
+)
 from chalicelib import charging_rules as rules
-from chalicelib import meter_values, ocpp_frames, storage, telemetry, transactions
 from chalicelib.central_message import Message, settle, stats_shard
 from chalicelib.ocpp_frames import FrameError
 from chalicelib.settings import Settings
@@ -45,8 +55,11 @@ class InvalidChargePointId(ValueError):
 
 
 def handle_event(charge_point_id: str, raw: str | bytes | list, received_at: datetime | None = None) -> list:
-    """handle() for the event bus: an unexpected error raises (retried, then parked), never lost."""
-    return handle(charge_point_id, raw, received_at, raise_unexpected=True)
+    """handle() for the event bus: an unexpected error raises (retried, then parked), never lost. A charger
+    accepted at boot on the bus is reachable there for commands."""
+    answer = handle(charge_point_id, raw, received_at, raise_unexpected=True)
+    bus_commands.note_boot(charge_point_id, raw, answer)
+    return answer
 
 
 def handle(
@@ -185,7 +198,7 @@ def heartbeat(msg: Message) -> dict:
 
 
 def authorize(msg: Message) -> dict:
-    answer = {"idTagInfo": {"status": msg.settings.id_tag_status(msg.payload["idTag"])}}
+    answer = {"idTagInfo": authorization.authorize(msg.settings, msg.payload["idTag"], msg.received_at)}
     return settle(storage.touch_charge_point(msg.stamp(answer)), answer, msg.charge_point_id)
 
 
@@ -279,25 +292,15 @@ def data_transfer(msg: Message) -> dict:
     return settle(result, answer, msg.charge_point_id)
 
 
-def _notification(field: str) -> Callable[[Message], dict]:
-    def record(msg: Message) -> dict:
-        answer: dict = {}
-        sets = {field: msg.payload["status"], f"{field}Time": msg.seen}
-        result = storage.touch_charge_point(msg.stamp(answer), sets, since=(f"{field}Time", msg.seen))
-        return settle(result, answer, msg.charge_point_id)
-
-    return record
-
-
 _HANDLERS: dict[str, Callable[[Message], dict]] = {
     "Authorize": authorize,
     "BootNotification": boot_notification,
     "DataTransfer": data_transfer,
-    "DiagnosticsStatusNotification": _notification("diagnosticsStatus"),
-    "FirmwareStatusNotification": _notification("firmwareStatus"),
+    "DiagnosticsStatusNotification": firmware.notification("diagnosticsStatus", "diagnosticsHistory"),
+    "FirmwareStatusNotification": firmware.notification("firmwareStatus", "firmwareHistory"),
     "Heartbeat": heartbeat,
     "MeterValues": meter_values.meter_values,
-    "StartTransaction": transactions.start_transaction,
+    "StartTransaction": reservations.start_transaction,  # transactions.start_transaction, and its reservation
     "StatusNotification": status_notification,
     "StopTransaction": transactions.stop_transaction,
 }

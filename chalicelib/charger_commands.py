@@ -1,15 +1,25 @@
-"""How a simulated charge point answers the central system's commands (RemoteStartTransaction, Reset,
-...), the way a real one does: RemoteStart -> Accepted, then Authorize and StartTransaction; RemoteStop
--> Accepted, then StopTransaction; Reset -> Accepted, its transactions stopped, then a reboot. Only the
-WebSocket transport delivers commands (scripts/ws_chargers.py); the bus simulator has no command path."""
+"""How a simulated charge point answers the central system's commands, the way a real one does: the answer
+first, then what it does about it as ordinary CALLs (RemoteStart -> Accepted, then Authorize and
+StartTransaction; RemoteStop -> StopTransaction reason Remote; Reset -> its transactions stopped, then a
+reboot). Every one of the 19 commands of OCPP 1.6 is answered here; connectors and reservations are
+charger_connectors.py, configuration and the local list charger_config.py, firmware and diagnostics
+charger_maintenance.py, charging profiles charger_smart.py. Both transports use it: the bus simulator
+(simulator.py) and the WebSocket chargers (scripts/ws_chargers.py)."""
 
 from __future__ import annotations
 
-from chalicelib import charger_model, ocpp_frames, simulated_charger
-from chalicelib.simulated_charger import Charger
+from collections.abc import Callable
 
-# Configuration keys a command may change; the others are read-only.
-READ_WRITE_KEYS = ("HeartbeatInterval",)
+from chalicelib import (
+    charger_config,
+    charger_connectors,
+    charger_maintenance,
+    charger_messages,
+    charger_smart,
+    charger_trigger,
+    ocpp_frames,
+)
+from chalicelib.simulated_charger import Charger, NotPossible
 
 
 class CommandRefused(Exception):
@@ -22,38 +32,58 @@ class CommandRefused(Exception):
 
 def answer(charger: Charger, action: str, payload: dict) -> dict:
     """The CALLRESULT payload for a command from the central system, the way a charger answers it."""
-    handler = {
-        "RemoteStartTransaction": _remote_start,
-        "RemoteStopTransaction": _remote_stop,
-        "Reset": _reset,
-        "ChangeAvailability": _change_availability,
-        "UnlockConnector": _unlock,
-        "TriggerMessage": _trigger,
-        "ChangeConfiguration": _change_configuration,
-        "GetConfiguration": _get_configuration,
-    }.get(action)
+    handler = HANDLERS.get(action)
     if handler is None:
         code = "NotSupported" if action in ocpp_frames.CENTRAL_SYSTEM_ACTIONS else "NotImplemented"
         raise CommandRefused(code, f"{action} is not supported by this simulated charger")
     return handler(charger, payload)
 
 
+def answer_frame(charger: Charger, frame: list) -> list:
+    """The answer to a command's CALL frame: a CALLRESULT, or the CALLERROR a charger sends for a command it
+    cannot take (a payload the official schema refuses, an action it does not know)."""
+    _, unique_id, action, payload = frame
+    try:
+        if action in ocpp_frames.CENTRAL_SYSTEM_ACTIONS:
+            ocpp_frames.validate(ocpp_frames.CALL, action, payload, unique_id)
+        result = answer(charger, action, payload)
+    except ocpp_frames.FrameError as error:
+        return error.frame()
+    except CommandRefused as refused:
+        return ocpp_frames.call_error(unique_id, refused.code, str(refused))
+    try:
+        ocpp_frames.validate(ocpp_frames.CALLRESULT, action, result, unique_id)
+    except ocpp_frames.FrameError as error:
+        return ocpp_frames.call_error(unique_id, "InternalError", error.description)
+    return ocpp_frames.call_result(unique_id, result)
+
+
 def _connectors_with_tx(charger: Charger) -> dict[str, dict]:
     return {c: e for c, e in charger.state["connectors"].items() if e["tx"]}
 
 
-def _remote_start(charger: Charger, payload: dict) -> dict:
-    connectors = charger.state["connectors"]
-    wanted = (
-        str(payload["connectorId"])
-        if "connectorId" in payload
-        else next((c for c, e in connectors.items() if e["status"] == "Available"), None)
+def _startable(entry: dict, id_tag: str) -> bool:
+    return entry["status"] == "Available" or (
+        entry["status"] == "Reserved" and charger_connectors.reserved_for(entry, id_tag)
     )
+
+
+def _remote_start(charger: Charger, payload: dict) -> dict:
+    """On the connector named, or the one reserved for this idTag, or the first free one."""
+    connectors, id_tag = charger.state["connectors"], payload["idTag"]
+    if "connectorId" in payload:
+        wanted: str | None = str(payload["connectorId"])
+    else:
+        reserved = [c for c, e in connectors.items() if e["status"] == "Reserved" and _startable(e, id_tag)]
+        wanted = next(iter(reserved + [c for c, e in connectors.items() if e["status"] == "Available"]), None)
     if charger.state["boot"] != "accepted" or wanted is None or wanted not in connectors:
         return {"status": "Rejected"}
-    if connectors[wanted]["status"] != "Available":
+    profile = payload.get("chargingProfile")
+    if not _startable(connectors[wanted], id_tag) or (profile and profile["chargingProfilePurpose"] != "TxProfile"):
         return {"status": "Rejected"}
-    charger.plug_in(wanted, payload["idTag"])
+    if profile:
+        connectors[wanted]["remoteProfile"] = profile  # the transaction's own, once it has an id
+    charger.plug_in(wanted, id_tag)
     return {"status": "Accepted"}
 
 
@@ -72,57 +102,45 @@ def _reset(charger: Charger, payload: dict) -> dict:
     return {"status": "Accepted"}
 
 
-def _change_availability(charger: Charger, payload: dict) -> dict:
-    connectors = charger.state["connectors"]
-    chosen = list(connectors) if payload["connectorId"] == 0 else [str(payload["connectorId"])]
-    if any(c not in connectors for c in chosen):
-        return {"status": "Rejected"}
-    target = "Unavailable" if payload["type"] == "Inoperative" else "Available"
-    idle = [c for c in chosen if connectors[c]["status"] in ("Available", "Unavailable")]
-    for connector in idle:
-        connectors[connector]["status"] = target  # reported by the next tick's StatusNotification
-    return {"status": "Accepted" if len(idle) == len(chosen) else "Scheduled"}
-
-
-def _unlock(charger: Charger, payload: dict) -> dict:
-    connector = str(payload["connectorId"])
-    if connector not in charger.state["connectors"]:
-        return {"status": "NotSupported"}
-    if charger.state["connectors"][connector]["tx"]:
-        charger.stop(connector, "UnlockCommand")
-    return {"status": "Unlocked"}
-
-
 def _trigger(charger: Charger, payload: dict) -> dict:
+    """Accepted, then the message; a StatusNotification for no connector is one for each of them."""
+    requested, connector_id = payload["requestedMessage"], payload.get("connectorId") or None
+    if connector_id is not None and str(connector_id) not in charger.state["connectors"]:
+        return {"status": "Rejected"}
     try:
-        charger.force(payload["requestedMessage"])
-    except simulated_charger.NotPossible:
+        if requested == "StatusNotification" and connector_id is None:
+            for connector in charger.state["connectors"]:
+                charger_trigger.force(charger, requested, int(connector))
+        else:
+            charger_trigger.force(charger, requested, connector_id)
+    except NotPossible:
         return {"status": "Rejected"}
     return {"status": "Accepted"}
 
 
-def _configuration(charger: Charger) -> dict[str, tuple[str, bool]]:
-    return {
-        "HeartbeatInterval": (str(charger.state["heartbeatInterval"]), False),
-        "MeterValueSampleInterval": (str(charger_model.SAMPLE_SECONDS), True),
-        "NumberOfConnectors": (str(len(charger.state["connectors"])), True),
-    }
-
-
-def _change_configuration(charger: Charger, payload: dict) -> dict:
-    known = _configuration(charger)
-    if payload["key"] not in known:
-        return {"status": "NotSupported"}
-    if payload["key"] not in READ_WRITE_KEYS or not payload["value"].isdigit() or int(payload["value"]) < 1:
-        return {"status": "Rejected"}
-    charger.state["heartbeatInterval"] = int(payload["value"])
+def _clear_cache(charger: Charger, payload: dict) -> dict:
+    # It keeps no authorization cache (AuthorizationCacheEnabled false): there is nothing left to clear.
     return {"status": "Accepted"}
 
 
-def _get_configuration(charger: Charger, payload: dict) -> dict:
-    known = _configuration(charger)
-    wanted = payload.get("key") or list(known)
-    return {
-        "configurationKey": [{"key": k, "value": known[k][0], "readonly": known[k][1]} for k in wanted if k in known],
-        **({"unknownKey": unknown} if (unknown := [k for k in wanted if k not in known]) else {}),
-    }
+def _data_transfer(charger: Charger, payload: dict) -> dict:
+    """It knows the central system's own vendorId, and answers its information message with itself."""
+    if payload["vendorId"] != ocpp_frames.INFO_VENDOR_ID:
+        return {"status": "UnknownVendorId"}
+    if payload.get("messageId", ocpp_frames.INFO_MESSAGE_ID) != ocpp_frames.INFO_MESSAGE_ID:
+        return {"status": "UnknownMessageId"}
+    return {"status": "Accepted", "data": charger_messages.charger_info(charger.state)["data"]}
+
+
+HANDLERS: dict[str, Callable[[Charger, dict], dict]] = {
+    "RemoteStartTransaction": _remote_start,
+    "RemoteStopTransaction": _remote_stop,
+    "Reset": _reset,
+    "TriggerMessage": _trigger,
+    "ClearCache": _clear_cache,
+    "DataTransfer": _data_transfer,
+    **charger_connectors.HANDLERS,
+    **charger_config.HANDLERS,
+    **charger_maintenance.HANDLERS,
+    **charger_smart.HANDLERS,
+}

@@ -9,6 +9,8 @@ from datetime import datetime
 from chalicelib import ocpp_frames
 from chalicelib.ocpp_frames import format_timestamp as iso
 
+FACTORY_FIRMWARE = "1.6.4"
+
 
 def boot(state: dict) -> dict:
     profile = state["profile"]
@@ -16,7 +18,7 @@ def boot(state: dict) -> dict:
         "chargePointVendor": profile["vendor"],
         "chargePointModel": profile["model"],
         "chargePointSerialNumber": f"SN-{state['id']}",
-        "firmwareVersion": "1.6.4",
+        "firmwareVersion": state.get("firmwareVersion", FACTORY_FIRMWARE),
     }
 
 
@@ -49,12 +51,13 @@ def meter_values(connector: str, entry: dict, wall: datetime, power_w: float) ->
     return {"connectorId": int(connector), "meterValue": [{"timestamp": iso(wall), "sampledValue": sampled}]}
 
 
-def start_transaction(connector: str, entry: dict, wall: datetime) -> dict:
+def start_transaction(connector: str, entry: dict, wall: datetime, reservation_id: int | None = None) -> dict:
     return {
         "connectorId": int(connector),
         "idTag": entry["idTag"],
         "meterStart": entry["meterWh"],
         "timestamp": iso(wall),
+        **({} if reservation_id is None else {"reservationId": reservation_id}),
     }
 
 

@@ -4,12 +4,14 @@ A command takes three steps, and each may run in a different process (the API La
 container, `chalice local`), so its whole life is kept in the Commands table, keyed by charge point id
 and commandId, which is also the CALL's uniqueId:
 
-1. `submit` (POST /chargepoints/{id}/commands) checks it against the official 1.6 schema and, in one
+1. `queue` (POST /chargepoints/{id}/commands through `submit`, or a feature itself) checks it against the
+   official 1.6 schema (and the feature's BEFORE_SUBMIT check, chalicelib/command_effects.py) and, in one
    transaction, stores it in the outbox of the gateway holding the charger's socket and takes the
    charger's single slot for an outstanding command: at most one CALL per direction.
 2. That gateway finds it in its outbox (`queued_for`), marks it sent (`mark_sent`) and sends the CALL.
 3. The charger's CALLRESULT or CALLERROR, matched by charge point id + uniqueId, is recorded
-   (`record_answer`) and frees the slot. Unanswered after COMMAND_TIMEOUT_SECONDS, it is timed out.
+   (`record_answer`), a CALLRESULT's meaning applied (command_effects.EFFECTS), and the slot freed.
+   Unanswered after COMMAND_TIMEOUT_SECONDS, it is timed out.
 
 Refusals are this module's own exceptions (CommandError), which the REST layer turns into HTTP statuses:
 the gateway uses this module too and must not need Chalice.
@@ -21,25 +23,45 @@ import json
 import logging
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from chalicelib import ocpp_frames, storage, views
+from chalicelib import bus_commands, ocpp_frames, storage, views
 from chalicelib import settings as settings_module
 
+# Every CALL a 1.6 central system may send, by feature profile (OCPP 1.6, section 3).
 COMMAND_ACTIONS = (
+    # Core
+    "ChangeAvailability",
+    "ChangeConfiguration",
+    "ClearCache",
+    "DataTransfer",
+    "GetConfiguration",
     "RemoteStartTransaction",
     "RemoteStopTransaction",
     "Reset",
-    "ChangeAvailability",
     "UnlockConnector",
+    # Firmware Management
+    "GetDiagnostics",
+    "UpdateFirmware",
+    # Local Auth List Management
+    "GetLocalListVersion",
+    "SendLocalList",
+    # Reservation
+    "ReserveNow",
+    "CancelReservation",
+    # Smart Charging
+    "SetChargingProfile",
+    "ClearChargingProfile",
+    "GetCompositeSchedule",
+    # Remote Trigger
     "TriggerMessage",
-    "ChangeConfiguration",
-    "GetConfiguration",
 )
 PENDING, ANSWERED, FAILED, TIMED_OUT = "pending", "answered", "failed", "timedOut"
 KEEP_SECONDS = 7 * 86400
-# What a command keeps of a charger's answer: a DynamoDB item holds at most 400 KB.
+# What a command keeps of a charger's answer, and the largest payload it sends: a DynamoDB item holds at
+# most 400 KB.
 MAX_STORED_ANSWER = 100_000
+MAX_PAYLOAD = 100_000
 log = logging.getLogger("ev.commands")
 
 
@@ -62,18 +84,23 @@ class CommandConflict(CommandError):
 # --- the REST API ---------------------------------------------------------------------------------
 
 
-def _parse(raw: str | bytes | None) -> tuple[str, dict]:
+def _parse(raw: str | bytes | None) -> tuple[object, object]:
     try:
         body = json.loads(raw) if raw and raw.strip() else None
     except (ValueError, RecursionError):  # too deep a nesting is as unusable as broken JSON
         raise InvalidCommand("body must be JSON") from None
     if not isinstance(body, dict) or "action" not in body or set(body) - {"action", "payload"}:
         raise InvalidCommand('body must be a JSON object {"action": ..., "payload": {...}}')
-    action, payload = body["action"], body.get("payload", {})
-    if action not in COMMAND_ACTIONS:
+    return body["action"], body.get("payload", {})
+
+
+def _check(action: object, payload: object) -> tuple[str, dict]:
+    if not isinstance(action, str) or action not in COMMAND_ACTIONS:
         raise InvalidCommand(f"action must be one of {', '.join(COMMAND_ACTIONS)}, got {action!r}")
     if not isinstance(payload, dict):
         raise InvalidCommand("payload must be a JSON object")
+    if len(json.dumps(payload)) > MAX_PAYLOAD:
+        raise InvalidCommand(f"payload over {MAX_PAYLOAD} bytes: send a large local list in differential parts")
     try:
         ocpp_frames.validate(ocpp_frames.CALL, action, payload)
     except ocpp_frames.FrameError as error:
@@ -97,9 +124,18 @@ def _offline(charge_point_id: str) -> CommandConflict:
 
 
 def submit(charge_point_id: str, raw: str | bytes | None) -> dict:
-    """POST /chargepoints/{id}/commands: 400 bad action or payload, 404 unknown charger, 409 offline or
-    a command already outstanding; otherwise the command is queued for the charger's gateway."""
-    action, payload = _parse(raw)
+    """POST /chargepoints/{id}/commands: the body's command, queued (see `queue`)."""
+    return queue(charge_point_id, *_parse(raw))
+
+
+def queue(charge_point_id: str, action: object, payload: object) -> dict:
+    """Queue a command for a charger: 400 (InvalidCommand) bad action or payload, 404 unknown charger,
+    409 offline or a command already outstanding; a feature's BEFORE_SUBMIT hook may refuse it too.
+    The entry point for features that send a command themselves."""
+    # Imported here: the features it registers import this module for its exceptions.
+    from chalicelib.command_effects import BEFORE_SUBMIT
+
+    action, payload = _check(action, payload)
     charge_point = _registered(charge_point_id)
     if not charge_point.get("online"):
         raise _offline(charge_point_id)
@@ -109,7 +145,8 @@ def submit(charge_point_id: str, raw: str | bytes | None) -> dict:
             f"charge point {charge_point_id} is {charge_point.get('registration')}: "
             "it cannot start a transaction until it is Accepted"
         )
-    settings = settings_module.get()
+    if action in BEFORE_SUBMIT:
+        action, payload = _check(action, BEFORE_SUBMIT[action](charge_point_id, payload))
     now = ocpp_frames.now()
     command = {
         "chargePointId": charge_point_id,
@@ -118,19 +155,9 @@ def submit(charge_point_id: str, raw: str | bytes | None) -> dict:
         "payload": payload,
         "status": PENDING,
         "createdAt": ocpp_frames.format_timestamp(now),
-        "outbox": charge_point["gatewayId"],
         "expiresAt": int(time.time()) + KEEP_SECONDS,
     }
-    stale_before = ocpp_frames.format_timestamp(now - timedelta(seconds=settings.command_timeout_seconds))
-    if not storage.create_command(command, charge_point["connectionId"], stale_before):
-        charge_point = _registered(charge_point_id)
-        if not charge_point.get("online"):
-            raise _offline(charge_point_id)
-        outstanding = charge_point.get("pendingCommand", {}).get("commandId", "another command")
-        raise CommandConflict(
-            f"charge point {charge_point_id} has command {outstanding} outstanding: "
-            "one at a time, until it is answered or times out"
-        )
+    _deliver(charge_point, command, now)
     log.info(
         json.dumps(
             {
@@ -141,7 +168,28 @@ def submit(charge_point_id: str, raw: str | bytes | None) -> dict:
             }
         )
     )
+    if bus_commands.on_bus(charge_point) and mark_sent(command):
+        bus_commands.send(charge_point_id, call_frame(command))
     return {"commandId": command["commandId"], "status": PENDING}
+
+
+def _deliver(charge_point: dict, command: dict, now: datetime) -> None:
+    """Store the command in the outbox of the gateway holding the charger's socket, taking the charger's
+    slot for an outstanding command; CommandConflict when it went offline or the slot is taken."""
+    charge_point_id = command["chargePointId"]
+    stale_before = ocpp_frames.format_timestamp(now - timedelta(seconds=settings_module.get().command_timeout_seconds))
+    if storage.create_command(
+        {**command, "outbox": charge_point["gatewayId"]}, charge_point["connectionId"], stale_before
+    ):
+        return
+    charge_point = _registered(charge_point_id)
+    if not charge_point.get("online"):
+        raise _offline(charge_point_id)
+    outstanding = charge_point.get("pendingCommand", {}).get("commandId", "another command")
+    raise CommandConflict(
+        f"charge point {charge_point_id} has command {outstanding} outstanding: "
+        "one at a time, until it is answered or times out"
+    )
 
 
 def view(charge_point_id: str, command_id: str) -> dict:
@@ -153,10 +201,16 @@ def view(charge_point_id: str, command_id: str) -> dict:
     )
     if item is None:
         raise UnknownCommandTarget(f"no command {command_id!r} for charge point {charge_point_id!r}")
+    return as_view(item)
+
+
+def as_view(item: dict, listed: bool = False) -> dict:
+    """A stored command as the API shows it (in a list: without a large payload or result), with its
+    status as of now."""
     status = item["status"]
     if status == PENDING and _expired(item):
         status = TIMED_OUT  # its gateway is gone and cannot say so itself
-    return views.command_view(item, status)
+    return views.command_view(item, status, listed)
 
 
 def _expired(item: dict) -> bool:
@@ -212,7 +266,14 @@ def record_answer(charge_point_id: str, command_id: str, raw: str | bytes | list
         sets = _outcome(command["action"], ocpp_frames.decode(raw))
     except ocpp_frames.FrameError as error:
         sets = _failure(error.code, f"answer refused: {error.description}")
-    return _finish(charge_point_id, command_id, {**sets, "answeredAt": ocpp_frames.format_timestamp(ocpp_frames.now())})
+    sets["answeredAt"] = ocpp_frames.format_timestamp(ocpp_frames.now())
+    if sets["status"] == ANSWERED:
+        # Imported here: the features it registers import this module for its exceptions.
+        from chalicelib import command_effects
+
+        # First: whoever sees the command answered sees what the answer changed.
+        command_effects.apply({**command, **sets})
+    return _finish(charge_point_id, command_id, sets)
 
 
 def _outcome(action: str, frame: list) -> dict:

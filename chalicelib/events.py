@@ -2,7 +2,9 @@
 offline. The only module that talks to EventBridge.
 
 Chargers' CALLs travel as source `ev.simulator`, detail-type `OCPP Call`; the central system's answers
-travel back as source `ev.central-system`, detail-type `OCPP CallResult` / `OCPP CallError`. Each
+travel back as source `ev.central-system`, detail-type `OCPP CallResult` / `OCPP CallError`. Commands to
+the simulated fleet go the other way: the central system's CALL as `ev.central-system` / `OCPP Command`, the
+charger's CALLRESULT or CALLERROR back as `ev.simulator` / `OCPP Command Answer`. Each
 event's detail carries its own stable messageId (the OCPP uniqueId) and the sender's timestamp, so a
 re-sent event (which gets a new envelope id) is still recognised as the same message.
 """
@@ -27,6 +29,8 @@ CALL_DETAIL_TYPE = "OCPP Call"
 CENTRAL_SYSTEM_SOURCE = "ev.central-system"
 RESULT_DETAIL_TYPE = "OCPP CallResult"
 ERROR_DETAIL_TYPE = "OCPP CallError"
+COMMAND_DETAIL_TYPE = "OCPP Command"
+COMMAND_ANSWER_DETAIL_TYPE = "OCPP Command Answer"
 # The handler's rule: exactly the CALLs the simulator publishes.
 CALL_PATTERN = {"source": [CHARGER_SOURCE], "detail-type": [CALL_DETAIL_TYPE]}
 # The simulator's inbox rule: the answers a simulated charger waits for.
@@ -35,6 +39,9 @@ REPLY_PATTERN = {
     "detail-type": [RESULT_DETAIL_TYPE, ERROR_DETAIL_TYPE],
     "detail": {"action": ["BootNotification", "StartTransaction"]},
 }
+# The simulator's rule for the central system's commands, and the central system's for their answers.
+COMMAND_PATTERN = {"source": [CENTRAL_SYSTEM_SOURCE], "detail-type": [COMMAND_DETAIL_TYPE]}
+COMMAND_ANSWER_PATTERN = {"source": [CHARGER_SOURCE], "detail-type": [COMMAND_ANSWER_DETAIL_TYPE]}
 log = logging.getLogger("ev.events")
 MAX_ENTRY_BYTES = 256 * 1024
 BATCH = 10
@@ -46,23 +53,29 @@ class PublishError(RuntimeError):
 
 
 def call_entry(charge_point_id: str, frame: list, sent_at: datetime) -> dict:
-    return _entry(
-        CHARGER_SOURCE,
-        CALL_DETAIL_TYPE,
-        {
-            "chargePointId": charge_point_id,
-            "messageId": frame[1],
-            "action": frame[2],
-            "timestamp": ocpp_frames.format_timestamp(sent_at),
-            "message": frame,
-        },
-    )
+    return _frame_entry(CHARGER_SOURCE, CALL_DETAIL_TYPE, charge_point_id, frame, frame[2], sent_at)
 
 
 def reply_entry(charge_point_id: str, frame: list, action: str | None, sent_at: datetime) -> dict:
     detail_type = RESULT_DETAIL_TYPE if frame[0] == ocpp_frames.CALLRESULT else ERROR_DETAIL_TYPE
+    return _frame_entry(CENTRAL_SYSTEM_SOURCE, detail_type, charge_point_id, frame, action, sent_at)
+
+
+def command_entry(charge_point_id: str, frame: list, sent_at: datetime) -> dict:
+    """A command (the central system's CALL) for a simulated charger."""
+    return _frame_entry(CENTRAL_SYSTEM_SOURCE, COMMAND_DETAIL_TYPE, charge_point_id, frame, frame[2], sent_at)
+
+
+def command_answer_entry(charge_point_id: str, frame: list, action: str, sent_at: datetime) -> dict:
+    """A simulated charger's CALLRESULT or CALLERROR to a command."""
+    return _frame_entry(CHARGER_SOURCE, COMMAND_ANSWER_DETAIL_TYPE, charge_point_id, frame, action, sent_at)
+
+
+def _frame_entry(
+    source: str, detail_type: str, charge_point_id: str, frame: list, action: str | None, sent_at: datetime
+) -> dict:
     return _entry(
-        CENTRAL_SYSTEM_SOURCE,
+        source,
         detail_type,
         {
             "chargePointId": charge_point_id,

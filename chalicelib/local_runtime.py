@@ -126,6 +126,27 @@ def _exit_once(signum: int, frame: object) -> None:
     sys.exit(0)
 
 
+_moto_lock = threading.RLock()
+
+
+def atomic_moto() -> None:
+    """Have moto apply one request at a time, as DynamoDB applies each request atomically. moto checks a
+    ConditionExpression and then writes, unlocked: two threads' conditional writes (a charger's old socket
+    closing while its new one connects) could both pass their conditions, which DynamoDB never allows."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.process_request
+    if getattr(original, "__wrapped__", None) is not None:
+        return
+
+    @functools.wraps(original)
+    def process_request(self: BotocoreStubber, request: Any) -> Any:
+        with _moto_lock:
+            return original(self, request)
+
+    BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+
+
 def _database() -> str:
     if os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
         return f"DynamoDB at {os.environ['AWS_ENDPOINT_URL_DYNAMODB']} (AWS_ENDPOINT_URL_DYNAMODB)"
@@ -137,6 +158,7 @@ def _database() -> str:
         from moto import mock_aws
 
         mock_aws().start()
+        atomic_moto()
         banner = f"WARNING: {error}. Using moto IN MEMORY: every charge point and session is lost on exit."
         print("\n" + "!" * len(banner) + "\n" + banner + "\n" + "!" * len(banner) + "\n", file=sys.stderr, flush=True)  # noqa: T201 (console banner)
         return "moto, in memory"

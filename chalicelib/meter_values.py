@@ -11,7 +11,8 @@ import logging
 from chalicelib import charging_rules as rules
 from chalicelib import ocpp_frames, storage
 from chalicelib.central_message import Message, settle
-from chalicelib.transactions import MAX_ATTEMPTS, bounded_signed, keep_signed
+from chalicelib.signed_values import bounded_signed, keep_signed
+from chalicelib.transactions import MAX_ATTEMPTS
 
 log = logging.getLogger("ev.central_system")
 # Readings arriving after the stop that a session keeps (their times): beyond this they are counted only.

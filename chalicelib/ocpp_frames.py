@@ -11,6 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -235,17 +236,34 @@ _SCHEMA_ERROR_CODES = {
 }
 
 
+# Charging limits are `multipleOf: 0.1`, which binary floats fail (10.6 / 0.1 is not whole): as the `ocpp`
+# package does, these payloads and their schemas are read with decimal numbers.
+_DECIMAL_PAYLOADS = {
+    (CALL, "SetChargingProfile"),
+    (CALL, "RemoteStartTransaction"),
+    (CALLRESULT, "GetCompositeSchedule"),
+}
+
+
 @cache
 def _validator(message_type: int, action: str) -> Any:
     """The official schema's validator, looked up once per message type and action: the simulator
     checks every frame it sends and the central system every frame it gets and answers."""
     from ocpp.messages import get_validator
 
-    return get_validator(message_type, action, OCPP_VERSION)
+    parse_float = Decimal if (message_type, action) in _DECIMAL_PAYLOADS else float
+    return get_validator(message_type, action, OCPP_VERSION, parse_float=parse_float)
+
+
+def request_schema(action: str) -> dict:
+    """The official 1.6 JSON schema of an action's CALL payload (a copy: the validator keeps its own)."""
+    return json.loads(json.dumps(_validator(CALL, action).schema, default=float))
 
 
 def validate(message_type: int, action: str, payload: dict, unique_id: str | None = None) -> None:
     """Check a CALL (message_type CALL) or CALLRESULT payload against the official 1.6 schema."""
+    if (message_type, action) in _DECIMAL_PAYLOADS:
+        payload = json.loads(json.dumps(payload, default=float), parse_float=Decimal)
     errors = list(_validator(message_type, action).iter_errors(payload))
     if errors:
         from jsonschema.exceptions import best_match

@@ -7,9 +7,9 @@ and checks every answer against it. Security follows the stage's settings (chali
 
 from __future__ import annotations
 
-from chalicelib import charging_rules, views
+from chalicelib import charging_rules, id_tags, openapi_reservations, views
 from chalicelib import settings as settings_module
-from chalicelib.api_schemas import CHARGE_POINT_ID, SCHEMAS, object_schema, ref
+from chalicelib.api_schemas import CHARGE_POINT_ID, ID_TAG, SCHEMAS, charging_profile_schemas, object_schema, ref
 
 
 def _json(schema: dict, description: str) -> dict:
@@ -108,7 +108,17 @@ def _operations() -> dict[str, dict[str, dict]]:
                     "404": _error("no such charge point"),
                     "409": _error("the charger is offline or has a command outstanding"),
                 },
-            }
+            },
+            "get": {
+                "summary": "A charger's recent remote commands, newest first, a page at a time",
+                "security": [OPERATOR],
+                "parameters": [cp, _query("limit", LIMIT), _query("nextToken", PAGE_TOKEN)],
+                "responses": {
+                    "200": _json(ref("CommandPage"), "a page (empty for a charger never commanded)"),
+                    "400": _error("a bad parameter or page token"),
+                    "404": _error("not a charge point id"),
+                },
+            },
         },
         "/chargepoints/{charge_point_id}/commands/{command_id}": {
             "get": {
@@ -118,6 +128,18 @@ def _operations() -> dict[str, dict[str, dict]]:
                 "responses": {"200": _json(ref("Command"), "the command"), "404": _error("no such command")},
             }
         },
+        "/chargepoints/{charge_point_id}/chargingProfiles": {
+            "get": {
+                "summary": "The charging profiles set on a charger and its composite schedule per connector (24 h, W)",
+                "security": [OPERATOR],
+                "parameters": [cp],
+                "responses": {
+                    "200": _json(ref("ChargingProfiles"), "the profiles and composite schedules"),
+                    "404": _error("no such charge point"),
+                },
+            }
+        },
+        **openapi_reservations.operations(_json, _error, _path_param, _query),
         "/sessions": {
             "get": {
                 "summary": "Charging sessions, newest first, a page at a time",
@@ -142,6 +164,7 @@ def _operations() -> dict[str, dict[str, dict]]:
                 "responses": {"200": _json(ref("Session"), "the session"), "404": _error("no such session")},
             }
         },
+        **_registry_operations(),
         "/stats": {
             "get": {
                 "summary": "Fleet totals",
@@ -162,6 +185,16 @@ def _operations() -> dict[str, dict[str, dict]]:
                     "400": _error("a bad body"),
                     "404": _error("not a simulated charge point"),
                     "409": _error("that message is not possible now, or a tick is running"),
+                },
+            }
+        },
+        "/ocpp/schemas/{action}": {
+            "get": {
+                "summary": "The official OCPP 1.6 JSON schema of a remote command's payload (dashboard forms)",
+                "parameters": [_path_param("action")],
+                "responses": {
+                    "200": _json({"type": "object"}, "the JSON schema (draft 4), as the `ocpp` package ships it"),
+                    "404": _error("not one of the 19 commands"),
                 },
             }
         },
@@ -191,6 +224,77 @@ def _operations() -> dict[str, dict[str, dict]]:
                     "404": _error("no such file"),
                 },
             }
+        },
+    }
+
+
+def _registry_operations() -> dict[str, dict[str, dict]]:
+    """The idTag registry's routes, and the local lists built from it."""
+    tag = _path_param("id_tag", ID_TAG)
+    bad_tag = _error("not an idTag: " + id_tags.ID_TAG_RULE)
+    cp = _path_param("charge_point_id", CHARGE_POINT_ID)
+    return {
+        "/chargepoints/{charge_point_id}/localList": {
+            "get": {
+                "summary": "The charger's local authorization list: its version beside the registry's",
+                "security": [OPERATOR],
+                "parameters": [cp],
+                "responses": {"200": _json(ref("LocalList"), "the versions"), "404": _error("no such charge point")},
+            },
+            "post": {
+                "summary": "Queue a SendLocalList from the idTag registry: Full, or Differential since the charger's",
+                "security": [OPERATOR],
+                "parameters": [cp],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": ref("LocalListRequest")}}},
+                "responses": {
+                    "200": _json(ref("CommandAccepted"), "the SendLocalList command is queued"),
+                    "400": _error("a bad body"),
+                    "404": _error("no such charge point"),
+                    "409": _error(
+                        "offline, a command outstanding, too many entries, or no known charger version to differ from"
+                    ),
+                },
+            },
+        },
+        "/idtags": {
+            "get": {
+                "summary": "The idTag registry by idTag, a page at a time",
+                "security": [OPERATOR],
+                "parameters": [_query("limit", LIMIT), _query("nextToken", PAGE_TOKEN)],
+                "responses": {
+                    "200": _json(ref("IdTagPage"), "a page"),
+                    "400": _error("a bad parameter or page token"),
+                },
+            }
+        },
+        "/idtags/{id_tag}": {
+            "get": {
+                "summary": "One idTag's registry entry",
+                "security": [OPERATOR],
+                "parameters": [tag],
+                "responses": {
+                    "200": _json(ref("IdTag"), "the entry"),
+                    "400": bad_tag,
+                    "404": _error("no such idTag in the registry"),
+                },
+            },
+            "put": {
+                "summary": "Create or replace an idTag's entry (what chargers are answered for it)",
+                "security": [OPERATOR],
+                "parameters": [tag],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": ref("IdTagRequest")}}},
+                "responses": {"200": _json(ref("IdTag"), "the entry as stored"), "400": _error("a bad idTag or body")},
+            },
+            "delete": {
+                "summary": "Remove an idTag from the registry (the chargers' local lists lose it at their next update)",
+                "security": [OPERATOR],
+                "parameters": [tag],
+                "responses": {
+                    "200": _json(ref("IdTagDeleted"), "removed"),
+                    "400": bad_tag,
+                    "404": _error("no such idTag in the registry"),
+                },
+            },
         },
     }
 
@@ -245,5 +349,8 @@ def document(settings: settings_module.Settings | None = None) -> dict:
             "description": "OCPP 1.6J central system: charge points, charging sessions, fleet statistics.",
         },
         "paths": paths,
-        "components": {"schemas": SCHEMAS, **({"securitySchemes": schemes} if schemes else {})},
+        "components": {
+            "schemas": {**SCHEMAS, **charging_profile_schemas(), **openapi_reservations.SCHEMAS},
+            **({"securitySchemes": schemes} if schemes else {}),
+        },
     }

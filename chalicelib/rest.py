@@ -9,16 +9,25 @@ import hmac
 import json
 from collections.abc import Callable, Mapping
 
-from chalice import BadRequestError, ConflictError, IAMAuthorizer, NotFoundError, Response, UnauthorizedError
+from chalice import (
+    BadRequestError,
+    ConflictError,
+    IAMAuthorizer,
+    NotFoundError,
+    Response,
+    UnauthorizedError,
+)
 
 from chalicelib import (
     auth,
     central_system,
     charging_rules,
     commands,
+    id_tags,
     ocpp_frames,
     simulated_charger,
     simulator,
+    smart_charging,
     storage,
     views,
 )
@@ -29,6 +38,8 @@ _COMMAND_ERRORS = {
     commands.InvalidCommand: BadRequestError,
     commands.UnknownCommandTarget: NotFoundError,
     commands.CommandConflict: ConflictError,
+    id_tags.InvalidIdTag: BadRequestError,
+    id_tags.UnknownIdTag: NotFoundError,
 }
 
 
@@ -135,6 +146,28 @@ def _page(list_page: Callable[[dict | None], storage.Page], token: str | None, q
         raise _invalid_token() from None
 
 
+def charge_point_param(params: Mapping[str, str]) -> str | None:
+    """A list's `?chargePointId=`, checked."""
+    charge_point_id = params.get("chargePointId")
+    if charge_point_id is not None and not ocpp_frames.is_valid_charge_point_id(charge_point_id):
+        raise BadRequestError(f"chargePointId must be {ocpp_frames.CHARGE_POINT_ID_RULE}")
+    return charge_point_id
+
+
+def _listing(
+    name: str,
+    params: Mapping[str, str],
+    query: dict,
+    default_limit: int,
+    list_page: Callable[[int, dict | None], storage.Page],
+    view: Callable[[dict], dict],
+) -> dict:
+    """A list route's answer: {name: [a page of views], "nextToken"}, the page at `?limit=` and `?nextToken=`."""
+    limit = _limit(params, default_limit)
+    page = _page(lambda start: list_page(limit, start), params.get("nextToken"), query)
+    return {name: [view(item) for item in page.items], "nextToken": encode_token(page.last_key, query)}
+
+
 def default_content_type(response: Response) -> Response:
     """Chalice sends its error bodies and plain views without a Content-Type: say they are JSON."""
     if not any(name.lower() == "content-type" for name in response.headers):
@@ -149,36 +182,71 @@ def list_charge_points(params: Mapping[str, str] | None) -> dict:
     params = _check_params(params, ("status", "limit", "nextToken"))
     status = _choice(params, "status", charging_rules.CHARGE_POINT_STATUSES)
     query = {"route": "chargepoints", "status": status}
-    limit = _limit(params, 50)
-    page = _page(lambda start: storage.list_charge_points(limit, start, status), params.get("nextToken"), query)
-    return {
-        "chargePoints": [views.charge_point_view(item) for item in page.items],
-        "nextToken": encode_token(page.last_key, query),
-    }
+    return _listing(
+        "chargePoints",
+        params,
+        query,
+        50,
+        lambda limit, start: storage.list_charge_points(limit, start, status),
+        views.charge_point_view,
+    )
 
 
 def get_charge_point(charge_point_id: str) -> dict:
-    item = storage.get_charge_point(charge_point_id) if ocpp_frames.is_valid_charge_point_id(charge_point_id) else None
+    item, configuration = (
+        storage.get_charge_point_and_configuration(charge_point_id)
+        if ocpp_frames.is_valid_charge_point_id(charge_point_id)
+        else (None, None)
+    )
     if item is None:
         raise NotFoundError(f"no charge point {charge_point_id!r}")
-    return views.charge_point_view(item)
+    return views.charge_point_view(item, configuration)
+
+
+def list_commands(charge_point_id: str, params: Mapping[str, str] | None) -> dict:
+    """GET /chargepoints/{id}/commands: a charger's commands, newest first (none for an unknown charger)."""
+    params = _check_params(params, ("limit", "nextToken"))
+    if not ocpp_frames.is_valid_charge_point_id(charge_point_id):
+        raise NotFoundError(f"no charge point {charge_point_id!r}")
+    query = {"route": "commands", "chargePointId": charge_point_id}
+    return _listing(
+        "commands",
+        params,
+        query,
+        20,
+        lambda limit, start: storage.list_commands(charge_point_id, limit, start),
+        lambda item: commands.as_view(item, listed=True),
+    )
+
+
+def charging_profiles(charge_point_id: str) -> dict:
+    """GET /chargepoints/{id}/chargingProfiles: what the central system has set on the charger."""
+    found = smart_charging.view(charge_point_id) if ocpp_frames.is_valid_charge_point_id(charge_point_id) else None
+    if found is None:
+        raise NotFoundError(f"no charge point {charge_point_id!r}")
+    return found
+
+
+def command_schema(action: str) -> dict:
+    """GET /ocpp/schemas/{action}: the official 1.6 request schema of a command, as the `ocpp` package has it."""
+    if action not in commands.COMMAND_ACTIONS:
+        raise NotFoundError(f"no command {action[:64]!r}; commands: {', '.join(commands.COMMAND_ACTIONS)}")
+    return ocpp_frames.request_schema(action)
 
 
 def list_sessions(params: Mapping[str, str] | None) -> dict:
     params = _check_params(params, ("status", "chargePointId", "limit", "nextToken"))
     status = _choice(params, "status", charging_rules.SESSION_STATUSES)
-    charge_point_id = params.get("chargePointId")
-    if charge_point_id is not None and not ocpp_frames.is_valid_charge_point_id(charge_point_id):
-        raise BadRequestError(f"chargePointId must be {ocpp_frames.CHARGE_POINT_ID_RULE}")
+    charge_point_id = charge_point_param(params)
     query = {"route": "sessions", "status": status, "chargePointId": charge_point_id}
-    limit = _limit(params, 20)
-    page = _page(
-        lambda start: storage.list_sessions(limit, start, status, charge_point_id), params.get("nextToken"), query
+    return _listing(
+        "sessions",
+        params,
+        query,
+        20,
+        lambda limit, start: storage.list_sessions(limit, start, status, charge_point_id),
+        views.session_view,
     )
-    return {
-        "sessions": [views.session_view(item) for item in page.items],
-        "nextToken": encode_token(page.last_key, query),
-    }
 
 
 def get_session(session_id: str) -> dict:
@@ -249,11 +317,16 @@ def ocpp(charge_point_id: str, raw: str | bytes | None, authorization: str | Non
 
 
 def command(route: Callable[..., dict], *args: object) -> dict:
-    """A commands route (commands.submit, commands.view), its refusals as 400, 404 or 409."""
+    """A commands or idTag registry route (commands.submit, id_tags.put...), its refusals as 400, 404 or 409."""
     try:
         return route(*args)
-    except commands.CommandError as error:
+    except (commands.CommandError, id_tags.IdTagError) as error:
         raise _COMMAND_ERRORS[type(error)](str(error)) from None
+
+
+def list_id_tags(params: Mapping[str, str] | None) -> dict:
+    params = _check_params(params, ("limit", "nextToken"))
+    return _listing("idTags", params, {"route": "idtags"}, 50, storage.list_id_tags, id_tags.view)
 
 
 def set_password(charge_point_id: str, raw: str | bytes | None) -> dict:

@@ -22,6 +22,7 @@ BOOT_POLICIES = ("accept-all", "allow-list")
 BOOT_REFUSALS = ("Pending", "Rejected")
 OCPP_AUTH_MODES = ("none", "basic")
 OPERATOR_AUTH_MODES = ("none", "api-key", "iam")
+UNKNOWN_ID_TAG_POLICIES = ("accept", "invalid")
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,14 @@ class Settings:
     simulator_table: str
     stats_table: str
     commands_table: str
+    reservations_table: str
+    id_tags_table: str
     event_bus_name: str
     boot_policy: str
     known_charge_points: tuple[str, ...]
     boot_refusal: str
-    authorized_id_tags: tuple[str, ...]
+    unknown_id_tags: str
+    local_list_max_length: int
     heartbeat_interval: int
     tariff: Tariff
     stats_shards: int
@@ -62,6 +66,9 @@ class Settings:
     cors_allow_origin: str
     command_timeout_seconds: int
     outbox_poll_seconds: float
+    diagnostics_bucket: str  # empty: uploads go to diagnostics_dir through this app's own route
+    diagnostics_dir: str
+    diagnostics_max_bytes: int
 
     def __post_init__(self) -> None:
         # Production is never left open by a forgotten variable.
@@ -81,12 +88,6 @@ class Settings:
         if any(fnmatch.fnmatchcase(charge_point_id, pattern) for pattern in self.known_charge_points):
             return "Accepted"
         return self.boot_refusal
-
-    def id_tag_status(self, id_tag: str) -> str:
-        """idTagInfo.status for an idTag: a '*' in AUTHORIZED_ID_TAGS accepts every tag."""
-        if "*" in self.authorized_id_tags or id_tag in self.authorized_id_tags:
-            return "Accepted"
-        return "Invalid"
 
 
 def _text(env: Mapping[str, str], name: str, default: str) -> str:
@@ -143,11 +144,16 @@ def load(env: Mapping[str, str]) -> Settings:
         simulator_table=_text(env, "SIMULATOR_TABLE", f"ev-{stage}-simulator"),
         stats_table=_text(env, "STATS_TABLE", f"ev-{stage}-stats"),
         commands_table=_text(env, "COMMANDS_TABLE", f"ev-{stage}-commands"),
+        reservations_table=_text(env, "RESERVATIONS_TABLE", f"ev-{stage}-reservations"),
+        id_tags_table=_text(env, "ID_TAGS_TABLE", f"ev-{stage}-id-tags"),
         event_bus_name=_text(env, "EVENT_BUS_NAME", f"ev-bus-{stage}"),
         boot_policy=_choice(env, "BOOT_POLICY", "allow-list", BOOT_POLICIES),
         known_charge_points=_list(env, "KNOWN_CHARGE_POINTS", "CP-DEMO-*"),
         boot_refusal=_choice(env, "BOOT_UNKNOWN_STATUS", "Rejected", BOOT_REFUSALS),
-        authorized_id_tags=_list(env, "AUTHORIZED_ID_TAGS", "*"),
+        # Unset means the safe answer: a tag the registry does not know is Invalid.
+        unknown_id_tags=_choice(env, "UNKNOWN_ID_TAGS", "invalid", UNKNOWN_ID_TAG_POLICIES),
+        # A SendLocalList of 600 entries of the longest kind (153 bytes each) stays under a command's 100 KB.
+        local_list_max_length=_int(env, "LOCAL_LIST_MAX_LENGTH", 500, 1, 600),
         heartbeat_interval=_int(env, "HEARTBEAT_INTERVAL_SECONDS", 60, 10, 86400),
         tariff=Tariff(
             price_per_kwh=_decimal(env, "TARIFF_PRICE_PER_KWH", "0.30"),
@@ -171,6 +177,9 @@ def load(env: Mapping[str, str]) -> Settings:
         cors_allow_origin=_text(env, "CORS_ALLOW_ORIGIN", "*"),
         command_timeout_seconds=_int(env, "COMMAND_TIMEOUT_SECONDS", 60, 1, 3600),
         outbox_poll_seconds=_number(env, "OUTBOX_POLL_SECONDS", 0.5, 0.05, 60.0),
+        diagnostics_bucket=env.get("DIAGNOSTICS_BUCKET", "").strip(),
+        diagnostics_dir=_text(env, "DIAGNOSTICS_DIR", ".local/diagnostics"),
+        diagnostics_max_bytes=_int(env, "DIAGNOSTICS_MAX_BYTES", 5 * 1024 * 1024, 1024, 5 * 1024 * 1024 * 1024),
     )
 
 

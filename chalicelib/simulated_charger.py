@@ -3,8 +3,10 @@ statuses, heartbeats, transactions, meter values), how it reacts to the central 
 what a command can make it do. It knows nothing of how frames travel.
 
 The surface a transport uses: `catch_up(now)` lives until now, `out` holds the CALLs to send, `receive`
-takes an answer to one of them, `force` sends one message type on demand, `rebooting`/`reconnected` for a
-Reset; charger_commands.answer answers a CALL from the central system with it. The bus simulator
+takes an answer to one of them, `rebooting`/`reconnected` for a Reset; charger_commands answers a CALL from
+the central system with it, charger_trigger sends one message type on demand. What commands left it to do
+later (a reservation's expiry, a firmware update's steps, a profile's limit) the charger_* modules do at
+each step of its life. The bus simulator
 (simulator.py) and the WebSocket chargers (scripts/ws_chargers.py) both drive it so.
 """
 
@@ -15,25 +17,21 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from chalicelib import charger_messages, charger_model, ocpp_frames
+from chalicelib import (
+    charger_config,
+    charger_connectors,
+    charger_maintenance,
+    charger_messages,
+    charger_model,
+    charger_smart,
+    ocpp_frames,
+)
 from chalicelib.ocpp_frames import format_timestamp as iso
 from chalicelib.ocpp_frames import parse_timestamp as at
 
 RESEND_AFTER_SECONDS = 300
 # After a long pause (a stopped process, a lost tick) a charger lives at most this much time at once.
 MAX_CATCH_UP_SECONDS = 15 * 60
-FORCEABLE = (
-    "BootNotification",
-    "Heartbeat",
-    "StatusNotification",
-    "MeterValues",
-    "Authorize",
-    "StartTransaction",
-    "StopTransaction",
-    "DataTransfer",
-    "DiagnosticsStatusNotification",
-    "FirmwareStatusNotification",
-)
 
 
 class NotPossible(ValueError):
@@ -42,10 +40,11 @@ class NotPossible(ValueError):
 
 @dataclass
 class Outgoing:
-    """A frame a charger sends."""
+    """A frame a charger sends: a CALL, or its answer to the central system's command `answering`."""
 
     charge_point_id: str
     frame: list
+    answering: str | None = None
 
 
 class Charger:
@@ -73,12 +72,12 @@ class Charger:
 
     # -- sending ----------------------------------------------------------------------------------
 
-    def _wall(self, moment: datetime) -> datetime:
+    def wall(self, moment: datetime) -> datetime:
         """Simulated time mapped onto the wall clock: at SIMULATOR_SPEED k, k simulated seconds pass
         in one real second, and messages carry real times so the central system sees no clock skew."""
         return self._wall_start + (moment - self._clock_start) / self.speed
 
-    def _send(self, action: str, payload: dict, awaited: dict | None = None) -> str:
+    def send(self, action: str, payload: dict, awaited: dict | None = None) -> str:
         self.state["seq"] += 1
         unique_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         ocpp_frames.validate(ocpp_frames.CALL, action, payload)
@@ -87,24 +86,22 @@ class Charger:
             self.state["awaiting"][unique_id] = awaited
         return unique_id
 
-    def _boot(self, moment: datetime) -> None:
+    def boot(self, moment: datetime) -> None:
         self.state["boot"] = "sent"
-        self._send(
+        self.send(
             "BootNotification", charger_messages.boot(self.state), {"action": "BootNotification", "sentAt": iso(moment)}
         )
 
-    def _status(self, connector: str, moment: datetime, error_code: str = "NoError") -> None:
+    def report_status(self, connector: str, moment: datetime, error_code: str = "NoError") -> None:
         entry = self.state["connectors"][connector]
-        self._send(
+        self.send(
             "StatusNotification",
-            charger_messages.status(int(connector), entry["status"], self._wall(moment), error_code),
+            charger_messages.status(int(connector), entry["status"], self.wall(moment), error_code),
         )
         entry["reported"] = entry["status"]
 
-    def _meter_values(self, connector: str, moment: datetime, power_w: float) -> dict:
-        return charger_messages.meter_values(
-            connector, self.state["connectors"][connector], self._wall(moment), power_w
-        )
+    def meter_values(self, connector: str, moment: datetime, power_w: float) -> dict:
+        return charger_messages.meter_values(connector, self.state["connectors"][connector], self.wall(moment), power_w)
 
     def _transaction_message(self, connector: str, action: str, payload: dict) -> None:
         """Send now if the transactionId is known, otherwise queue until the answer arrives."""
@@ -112,7 +109,7 @@ class Charger:
         if tx["txId"] is None:
             tx["queue"].append([action, payload])
         else:
-            self._send(action, {**payload, "transactionId": tx["txId"]})
+            self.send(action, {**payload, "transactionId": tx["txId"]})
 
     # -- answers ----------------------------------------------------------------------------------
 
@@ -136,10 +133,10 @@ class Charger:
 
     def _announce(self, moment: datetime) -> None:
         """After an accepted boot: who it is (location, hardware) and every connector's status."""
-        self._send("DataTransfer", charger_messages.charger_info(self.state))
-        self._send("StatusNotification", charger_messages.status(0, "Available", self._wall(moment)))
+        self.send("DataTransfer", charger_messages.charger_info(self.state))
+        self.send("StatusNotification", charger_messages.status(0, "Available", self.wall(moment)))
         for connector in self.state["connectors"]:
-            self._status(connector, moment)
+            self.report_status(connector, moment)
         self.state["lastHeartbeat"] = iso(moment)
 
     def _find_tx(self, unique_id: str) -> dict | None:
@@ -164,7 +161,7 @@ class Charger:
             return
         tx["txId"] = payload["transactionId"]
         for action, queued in tx["queue"]:
-            self._send(action, {**queued, "transactionId": tx["txId"]})
+            self.send(action, {**queued, "transactionId": tx["txId"]})
         tx["queue"] = []
         if payload["idTagInfo"]["status"] != "Accepted" and not finished:
             self._stop(str(tx["start"]["connectorId"]), moment, "DeAuthorized")
@@ -180,7 +177,7 @@ class Charger:
     def run_until(self, target: datetime) -> None:
         moment = self.moment
         if self.state["boot"] == "new" or (self.state["boot"] == "refused" and moment >= at(self.state["bootRetry"])):
-            self._boot(moment)
+            self.boot(moment)
         while moment < target:
             step = min(timedelta(seconds=charger_model.SAMPLE_SECONDS), target - moment)
             moment += step
@@ -197,25 +194,31 @@ class Charger:
                 continue
             del self.state["awaiting"][unique_id]
             if awaited["action"] == "BootNotification":
-                self._boot(moment)
+                self.boot(moment)
             else:
                 tx = self._find_tx(unique_id)
                 if tx is not None:
-                    tx["uid"] = self._send("StartTransaction", tx["start"], {**awaited, "sentAt": iso(moment)})
+                    tx["uid"] = self.send("StartTransaction", tx["start"], {**awaited, "sentAt": iso(moment)})
                     if unique_id in self.state["unfinished"]:
                         self.state["unfinished"][tx["uid"]] = self.state["unfinished"].pop(unique_id)
 
     def _live(self, moment: datetime, seconds: float) -> None:
+        charger_connectors.due(self, moment)
+        charger_maintenance.due(self, moment)
+        charger_smart.due(self, moment)
+        if self.state["boot"] != "accepted":
+            return  # a new firmware was installed: it reboots
         connectors = self.state["connectors"]
         drawing = [c for c, e in connectors.items() if e["status"] == "Charging"]
         share_kw = self.state["profile"]["maxPower"] / max(len(drawing), 1)
         for connector, entry in connectors.items():
-            self._advance_connector(connector, entry, moment, seconds, share_kw)
+            limit_kw = charger_smart.limit_kw(self, connector, moment)
+            self._advance_connector(connector, entry, moment, seconds, min(share_kw, limit_kw))
             if entry["status"] != entry["reported"]:
-                self._status(connector, moment, entry.pop("errorCode", "NoError"))
+                self.report_status(connector, moment, entry.pop("errorCode", "NoError"))
         last = self.state["lastHeartbeat"]
         if last is None or (moment - at(last)).total_seconds() >= self.state["heartbeatInterval"]:
-            self._send("Heartbeat", {})
+            self.send("Heartbeat", {})
             self.state["lastHeartbeat"] = iso(moment)
 
     def _advance_connector(
@@ -230,16 +233,20 @@ class Charger:
         elif status == "Faulted" and moment >= until:
             entry.update(status=entry.pop("faultReturn") or "Available", until=None)
         elif status == "Preparing" and moment >= until:
-            self._start(connector, moment)
+            self.start_transaction(connector, moment)
         elif status in ("Charging", "SuspendedEV"):
             self._charge(connector, entry, moment, seconds, share_kw)
         elif status == "Finishing" and moment >= until:
-            entry.update(
-                status="Available",
-                car=None,
-                until=None,
-                nextArrival=iso(moment + timedelta(seconds=self.rng.expovariate(1 / charger_model.MEAN_IDLE_SECONDS))),
-            )
+            self._free(entry, moment)
+
+    def _free(self, entry: dict, moment: datetime) -> None:
+        """The car has gone: the connector is Available until the next one arrives."""
+        entry.update(
+            status="Available",
+            car=None,
+            until=None,
+            nextArrival=iso(moment + timedelta(seconds=self.rng.expovariate(1 / charger_model.MEAN_IDLE_SECONDS))),
+        )
 
     def _arrive(self, connector: str, moment: datetime) -> None:
         car = charger_model.arriving_car(self.rng, moment)
@@ -247,12 +254,23 @@ class Charger:
         self.state["connectors"][connector].update(
             status="Preparing", car=car, idTag=id_tag, until=iso(moment + timedelta(seconds=self.rng.uniform(15, 60)))
         )
-        self._send("Authorize", {"idTag": id_tag})
+        self._authorize(connector, id_tag, moment)
 
-    def _start(self, connector: str, moment: datetime) -> None:
+    def _authorize(self, connector: str, id_tag: str, moment: datetime) -> None:
+        """The local authorization list decides first: a tag it refuses sends the driver away, one it accepts
+        starts without asking (LocalPreAuthorize); any other is asked about with Authorize."""
+        verdict = charger_config.local_verdict(self.state, id_tag, self.wall(moment))
+        if verdict is None:
+            self.send("Authorize", {"idTag": id_tag})
+        elif not verdict:
+            self._free(self.state["connectors"][connector], moment)
+
+    def start_transaction(self, connector: str, moment: datetime) -> None:
         entry = self.state["connectors"][connector]
-        start = charger_messages.start_transaction(connector, entry, self._wall(moment))
-        unique_id = self._send("StartTransaction", start, {"action": "StartTransaction", "sentAt": iso(moment)})
+        reservation = entry.pop("reservation", None)  # a start by its idTag uses the connector's reservation
+        reserved = reservation["reservationId"] if reservation and reservation["idTag"] == entry["idTag"] else None
+        start = charger_messages.start_transaction(connector, entry, self.wall(moment), reserved)
+        unique_id = self.send("StartTransaction", start, {"action": "StartTransaction", "sentAt": iso(moment)})
         entry.update(
             status="Charging",
             until=None,
@@ -273,7 +291,7 @@ class Charger:
             entry.update(status="Charging", until=None)
         if (moment - at(entry["lastSample"])).total_seconds() >= charger_model.SAMPLE_SECONDS:
             entry["lastSample"] = iso(moment)
-            self._transaction_message(connector, "MeterValues", self._meter_values(connector, moment, power_kw * 1000))
+            self._transaction_message(connector, "MeterValues", self.meter_values(connector, moment, power_kw * 1000))
         if moment >= at(car["departure"]):
             self._stop(connector, moment, "EVDisconnected")
 
@@ -281,7 +299,7 @@ class Charger:
         entry = self.state["connectors"][connector]
         tx = entry["tx"]
         self._transaction_message(
-            connector, "StopTransaction", charger_messages.stop_transaction(entry, self._wall(moment), reason)
+            connector, "StopTransaction", charger_messages.stop_transaction(entry, self.wall(moment), reason)
         )
         if tx["txId"] is None:
             # Its StopTransaction waits in the queue for the transactionId.
@@ -300,53 +318,26 @@ class Charger:
 
     def plug_in(self, connector: str, id_tag: str) -> None:
         """A driver is plugged in already and a remote start names the idTag: authorized, it starts in 5 s."""
-        self._plug_in(connector, self.moment)
+        self.plug_in_car(connector, self.moment)
         self.state["connectors"][connector].update(
             status="Preparing", idTag=id_tag, until=iso(self.moment + timedelta(seconds=5))
         )
-        self._send("Authorize", {"idTag": id_tag})
+        if charger_config.value(self.state, "AuthorizeRemoteTxRequests") == "true":
+            self._authorize(connector, id_tag, self.moment)
 
     def reboot(self) -> None:
-        """A Reset accepted: the transport closes the connection, reconnects, then calls `reconnected`."""
+        """A Reset accepted: the transport closes the connection, reconnects, then calls `reconnected` (the bus
+        has no connection: the simulator boots it at once)."""
         self.state["boot"] = "rebooting"
 
-    def _plug_in(self, connector: str, moment: datetime) -> None:
+    def report_changes(self) -> None:
+        """Statuses a command changed, reported now rather than at the next step."""
+        for connector, entry in self.state["connectors"].items():
+            if entry["status"] != entry["reported"]:
+                self.report_status(connector, self.moment)
+
+    def plug_in_car(self, connector: str, moment: datetime) -> None:
         """A car plugged in at once, for a transaction started on demand."""
         self.state["connectors"][connector].update(
             car=charger_model.plugged_in_car(self.rng, moment), idTag="DEMO-TAG-01"
         )
-
-    # -- on demand (POST /simulate with a messageType, TriggerMessage) ----------------------------
-
-    def force(self, action: str) -> None:
-        """Send one message of this type now."""
-        moment, connectors = self.moment, self.state["connectors"]
-        known = [c for c, e in connectors.items() if e["tx"] and e["tx"]["txId"] is not None]
-        if action == "BootNotification":
-            self._boot(moment)
-        elif action == "Heartbeat":
-            self._send("Heartbeat", {})
-        elif action == "StatusNotification":
-            self._status("1", moment)
-        elif action == "Authorize":
-            self._send("Authorize", {"idTag": f"DEMO-TAG-{self.rng.randint(1, 20):02d}"})
-        elif action == "DataTransfer":
-            self._send("DataTransfer", charger_messages.charger_info(self.state))
-        elif action in ("DiagnosticsStatusNotification", "FirmwareStatusNotification"):
-            self._send(action, {"status": "Idle"})
-        elif action == "StartTransaction":
-            free = [c for c, e in connectors.items() if e["status"] == "Available"]
-            if not free:
-                raise NotPossible(f"{self.state['id']} has no Available connector to start a transaction on")
-            self._plug_in(free[0], moment)
-            self._start(free[0], moment)
-        elif action == "MeterValues":
-            if known:
-                tx_id = connectors[known[0]]["tx"]["txId"]
-                self._send("MeterValues", {**self._meter_values(known[0], moment, 0.0), "transactionId": tx_id})
-            else:
-                self._send("MeterValues", self._meter_values("1", moment, 0.0))
-        elif action == "StopTransaction":
-            if not known:
-                raise NotPossible(f"{self.state['id']} has no transaction with a known transactionId to stop")
-            self._stop(known[0], moment, "Local")

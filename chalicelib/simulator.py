@@ -30,16 +30,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from chalicelib import events, ocpp_frames, storage
+from chalicelib import charger_commands, charger_trigger, events, ocpp_frames, storage
 from chalicelib import settings as settings_module
 from chalicelib.charger_model import new_charger
+from chalicelib.charger_trigger import FORCEABLE
 from chalicelib.ocpp_frames import format_timestamp as iso
 from chalicelib.ocpp_frames import parse_timestamp as at
-from chalicelib.simulated_charger import FORCEABLE, Charger, Outgoing
+from chalicelib.simulated_charger import Charger, Outgoing
 
 LEASE = "#tick-lease"
 LEASE_SECONDS = 120
 LEASE_TRIES = 5  # an answer's inbox, between taking the lease and waiting on it, when it keeps changing hands
+FILED_SECONDS = 86400
+# A charger remembers its answers to the last few commands: EventBridge may deliver one twice, and a charger
+# answers a repeated CALL again rather than obey it twice.
+REMEMBERED_ANSWERS = 20
 
 
 class TickBusy(RuntimeError):
@@ -60,6 +65,10 @@ def fleet_ids(size: int) -> list[str]:
 
 def reply_key(charge_point_id: str, unique_id: str) -> str:
     return f"{charge_point_id}#reply#{unique_id}"
+
+
+def command_key(charge_point_id: str, unique_id: str) -> str:
+    return f"{charge_point_id}#command#{unique_id}"
 
 
 # --- the fleet -----------------------------------------------------------------------------------
@@ -159,7 +168,10 @@ def _entries(sent: list[Outgoing], states: dict[str, dict], now: datetime | None
         if state.get("sentAt"):
             sent_at = max(sent_at, at(state["sentAt"]) + timedelta(milliseconds=1))
         state["sentAt"] = iso(sent_at)
-        entries.append(events.call_entry(out.charge_point_id, out.frame, sent_at))
+        if out.answering is None:
+            entries.append(events.call_entry(out.charge_point_id, out.frame, sent_at))
+        else:
+            entries.append(events.command_answer_entry(out.charge_point_id, out.frame, out.answering, sent_at))
     return entries
 
 
@@ -175,7 +187,7 @@ def _tick_charger(
     forced message is sent alone."""
     charger = _charger(state, settings)
     if message_type:
-        charger.force(message_type)
+        charger_trigger.force(charger, message_type)
     else:
         _read_answers(charger, replies, consumed, settings)
         charger.catch_up(now)
@@ -202,12 +214,22 @@ def _read_answers(
 
 def receive_reply(detail: dict) -> None:
     """The simulator's inbox: the charger reacts to the central system's answer now (see the module's
-    docstring). Taking turns with ticks and other reactions on the lease; after LEASE_TRIES hand-overs in
-    a row the answer stays filed for the charger's next tick."""
-    key = reply_key(detail["chargePointId"], detail["messageId"])
-    storage.put_simulator_item(
-        {"pk": key, "message": json.dumps(detail["message"]), "expiresAt": int(time.time()) + 86400}
-    )
+    docstring). After LEASE_TRIES hand-overs of the lease in a row the answer stays filed for the
+    charger's next tick."""
+    _file_and_serve(reply_key(detail["chargePointId"], detail["messageId"]), detail["message"])
+
+
+def receive_command(detail: dict) -> None:
+    """A command from the central system (its CALL): the charger lives until now, answers it on the bus,
+    and what it does about it follows as its own CALLs. A command still filed after LEASE_TRIES hand-overs
+    goes unanswered and times out at the central system, as one to a busy charger would."""
+    _file_and_serve(command_key(detail["chargePointId"], detail["messageId"]), detail["message"])
+
+
+def _file_and_serve(key: str, frame: list) -> None:
+    """File a frame for its charger, then have the charger take it, taking turns with ticks and other
+    reactions on the lease."""
+    storage.put_simulator_item({"pk": key, "message": json.dumps(frame), "expiresAt": int(time.time()) + FILED_SECONDS})
     for _ in range(LEASE_TRIES):
         holder = _take_lease()
         if holder is not None:
@@ -219,8 +241,8 @@ def receive_reply(detail: dict) -> None:
 
 
 def _react(keys: list[str]) -> None:
-    """Under the lease: the chargers react to the answers filed under these keys. Every key is dropped
-    afterwards: an answer nothing waits for any more (late, or delivered twice) changes nothing."""
+    """Under the lease: the chargers react to the answers and commands filed under these keys. Every key is
+    dropped afterwards: an answer nothing waits for any more (late, or delivered twice) changes nothing."""
     settings = settings_module.get()
     ids = sorted({key.split("#", 1)[0] for key in keys})
     filed = storage.load_simulator_items([*ids, *keys])
@@ -233,7 +255,29 @@ def _react(keys: list[str]) -> None:
         charger = _charger(json.loads(filed[charge_point_id]["state"]), settings)
         answered = len(consumed)
         _read_answers(charger, filed, consumed, settings)
+        commands = [filed[k] for k in keys if k.startswith(command_key(charge_point_id, "")) and k in filed]
+        _obey(charger, commands, consumed)
         if len(consumed) > answered:
             reacted[charge_point_id] = charger.state
             sent += charger.out
     _publish_and_save(sent, reacted, sorted(set(keys)), None)
+
+
+def _obey(charger: Charger, commands: list[dict], consumed: list[str]) -> None:
+    """The charger answers each command, in the order they were filed, after living until now: its answer
+    goes out before what it does about the command. A Reset reboots it at once (no connection to reopen)."""
+    if not commands:
+        return
+    charger.catch_up(ocpp_frames.now())
+    remembered = charger.state.setdefault("answered", {})
+    for item in commands:
+        frame = json.loads(item["message"])
+        position = len(charger.out)
+        answer = remembered.get(frame[1]) or charger_commands.answer_frame(charger, frame)
+        charger.out.insert(position, Outgoing(charger.state["id"], answer, frame[2]))
+        remembered[frame[1]] = answer
+        for old in list(remembered)[:-REMEMBERED_ANSWERS]:
+            del remembered[old]
+        consumed.append(item["pk"])
+        if charger.rebooting:
+            charger.boot(charger.moment)

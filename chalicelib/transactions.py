@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import logging
 
+from chalicelib import authorization, ocpp_frames, pricing, storage, telemetry
 from chalicelib import charging_rules as rules
-from chalicelib import ocpp_frames, pricing, storage, telemetry
 from chalicelib.central_message import Message, not_accepted, settle
 from chalicelib.ocpp_frames import FrameError
+from chalicelib.signed_values import bounded_signed, keep_signed
 
 log = logging.getLogger("ev.central_system")
 MAX_ATTEMPTS = 5
@@ -24,15 +25,13 @@ MAX_ATTEMPTS = 5
 MAX_EARLY_STOPS = 100
 # transactionIds this central system gives out (rules.transaction_id): a stop for another cannot be ours.
 MAX_TRANSACTION_ID = 2**31 - 1
-# Signed values kept from one message (a frame of several MiB could carry thousands): the rest are counted.
-MAX_SIGNED_PER_MESSAGE = 50
 # Anomalies written out one by one in a kept stop's record (its item must stay far below 400 KB).
 MAX_RECORDED_ANOMALIES = 20
 
 
 def _pointer(connector: int) -> str:
     """The charge point's attribute naming the newest session started on a connector."""
-    return f"session_{connector}"
+    return f"{storage.SESSION_POINTER}{connector}"
 
 
 def _storable(value: int | None) -> dict:
@@ -53,16 +52,17 @@ def start_transaction(msg: Message) -> dict:
     # The start's own time stays strict: the transactionId is derived from it, so a resent start must
     # carry the same time to get the same id.
     timestamp = msg.timestamp(p["timestamp"])
-    tag_status = msg.settings.id_tag_status(p["idTag"])
     charge_point = storage.get_charge_point(msg.charge_point_id, consistent=True)
     if charge_point is None or charge_point.get("registration") != "Accepted":
         raise not_accepted(msg.charge_point_id, charge_point)
+    decision = authorization.start(msg.settings, p["idTag"], msg.received_at)
+    count = (decision.count,) if decision.count else ()
     max_power_w = float(charge_point.get("maxPower", 0)) * 1000 or rules.DEFAULT_MAX_POWER_W
     previous = charge_point.get(_pointer(connector))
     newest = previous is None or previous["startTime"] <= timestamp
     for attempt in range(MAX_ATTEMPTS):
         transaction = rules.transaction_id(msg.charge_point_id, connector, p["idTag"], meter_start, timestamp, attempt)
-        answer = {"transactionId": transaction, "idTagInfo": {"status": tag_status}}
+        answer = {"transactionId": transaction, "idTagInfo": decision.info}
         session_id = rules.session_id(msg.charge_point_id, transaction)
         session = {
             "sessionId": session_id,
@@ -70,7 +70,9 @@ def start_transaction(msg: Message) -> dict:
             "chargePointId": msg.charge_point_id,
             "connectorId": connector,
             "idTag": p["idTag"],
-            "idTagStatus": tag_status,
+            "idTagStatus": decision.info["status"],
+            "idTagInfo": decision.info,
+            **({"idTagCounted": True} if count else {}),
             "status": "Active",
             "startTime": timestamp,
             "meterStart": meter_start,
@@ -81,9 +83,9 @@ def start_transaction(msg: Message) -> dict:
         sets = {_pointer(connector): {"sessionId": session_id, "startTime": timestamp}} if newest else {}
         early_stop = storage.get_early_stop(session_id) if charge_point.get("unknownStopCount") else None
         if early_stop is not None:
-            _start_after_its_stop(msg, session, answer, sets, early_stop)
+            _start_after_its_stop(msg, session, answer, sets, early_stop, count)
             return answer
-        result = storage.start_session(session, msg.stamp(answer), msg.shard, sets)
+        result = storage.start_session(session, msg.stamp(answer), msg.shard, sets, count)
         if result.outcome == storage.Outcome.APPLIED:
             telemetry.event(
                 log,
@@ -97,10 +99,14 @@ def start_transaction(msg: Message) -> dict:
             _one_active_session(msg, session, previous, newest)
             return answer
         if result.session is None:
+            if result.outcome == storage.Outcome.CONFLICT and count:
+                # The tag's entry changed meanwhile (its last free transaction taken, or deleted): decided again.
+                return start_transaction(msg)
             return settle(result, answer, msg.charge_point_id)
         same = {k: result.session[k] for k in ("connectorId", "idTag", "meterStart", "startTime")}
         if same == {"connectorId": connector, "idTag": p["idTag"], "meterStart": meter_start, "startTime": timestamp}:
-            return {"transactionId": transaction, "idTagInfo": {"status": result.session["idTagStatus"]}}
+            info = result.session.get("idTagInfo", {"status": result.session["idTagStatus"]})
+            return {"transactionId": transaction, "idTagInfo": info}
         # Another transaction of this charge point owns this id: try the next one.
     raise FrameError("InternalError", "no free transactionId for this transaction")
 
@@ -131,9 +137,11 @@ def _close_superseded(msg: Message, session: dict, stop_time: str) -> None:
     )
 
 
-def _start_after_its_stop(msg: Message, session: dict, answer: dict, sets: dict, stop: dict) -> None:
+def _start_after_its_stop(
+    msg: Message, session: dict, answer: dict, sets: dict, stop: dict, count: tuple[dict, ...]
+) -> None:
     """The stop heard before this start completes the session now."""
-    result = storage.start_session(session, msg.stamp(answer), msg.shard, sets)
+    result = storage.start_session(session, msg.stamp(answer), msg.shard, sets, count)
     if result.outcome != storage.Outcome.APPLIED:
         settle(result, answer, msg.charge_point_id)  # refused or conflicting: raises
         return  # a resent start: its session exists, its stop was applied
@@ -153,27 +161,6 @@ def _start_after_its_stop(msg: Message, session: dict, answer: dict, sets: dict,
         {"soc": stop["soc"]} if "soc" in stop else {},
     )
     storage.forget_early_stop(msg.charge_point_id, session["sessionId"])
-
-
-# --- signed meter values (of MeterValues and of StopTransaction.transactionData) -------------------
-
-
-def bounded_signed(samples: list[rules.MeterSample], anomalies: list[rules.Anomaly]) -> list[dict]:
-    """The message's signed values to keep; beyond the bound they are counted as anomalies."""
-    signed = [value for sample in samples for value in sample.signed]
-    if len(signed) > MAX_SIGNED_PER_MESSAGE:
-        anomalies.append(
-            rules.Anomaly(
-                "signedValuesNotKept",
-                f"{len(signed) - MAX_SIGNED_PER_MESSAGE} signed values beyond {MAX_SIGNED_PER_MESSAGE} in one message",
-            )
-        )
-    return signed[:MAX_SIGNED_PER_MESSAGE]
-
-
-def keep_signed(msg: Message, session_id: str, signed: list[dict]) -> None:
-    if signed:
-        storage.keep_signed_values(session_id, [{**value, "chargePointId": msg.charge_point_id} for value in signed])
 
 
 # --- a connector's session ------------------------------------------------------------------------
@@ -205,7 +192,7 @@ def stop_transaction(msg: Message) -> dict:
     signed = bounded_signed(samples, anomalies)
     facts = {"soc": socs[-1]} if socs else {}
     reason = p.get("reason", "Local")  # OCPP 1.6: an omitted reason means Local
-    answer = {"idTagInfo": {"status": msg.settings.id_tag_status(p["idTag"])}} if "idTag" in p else {}
+    answer = {"idTagInfo": authorization.stop_info(msg.settings, p["idTag"], msg.received_at)} if "idTag" in p else {}
     stamp = msg.stamp(answer)
     transaction = p["transactionId"]
     session_id = rules.session_id(msg.charge_point_id, transaction)
@@ -292,7 +279,16 @@ def _complete(
         **(facts or {}),
     }
     adds = {**rules.anomaly_counts(anomalies), **({"signedValues": signed} if signed else {})}
-    result = storage.complete_session(session_id, stamp, sets, msg.shard, energy_wh, pricing.to_minor_units(cost), adds)
+    result = storage.complete_session(
+        session_id,
+        stamp,
+        sets,
+        msg.shard,
+        energy_wh,
+        pricing.to_minor_units(cost),
+        adds,
+        authorization.completion_count(session),
+    )
     if result.outcome == storage.Outcome.APPLIED:  # counted once: a redelivered stop is a DUPLICATE
         telemetry.event(
             log,

@@ -3,14 +3,18 @@ paging limit of its lists. Shared by the REST layer and the OpenAPI document; no
 
 from __future__ import annotations
 
+import json
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from chalicelib import pricing
+from chalicelib import ocpp_frames, pricing
 from chalicelib.charging_rules import DEFAULT_MAX_POWER_W, plausible_energy_wh
 
 # The most items one page of a list returns.
 MAX_LIMIT = 100
+# A listed command shows a payload or result up to this size (JSON): a page of 100 stays well under the
+# 6 MB a Lambda may answer, whatever the chargers answered (up to 100 KB each).
+LISTED_COMMAND_PART_BYTES = 4096
 
 
 def plain(value: Any) -> Any:
@@ -87,6 +91,9 @@ _CHARGE_POINT_FIELDS = (
     "firmwareVersion",
     "firmwareStatus",
     "diagnosticsStatus",
+    "firmwareUpdate",
+    "firmwareHistory",
+    "diagnosticsHistory",
     "bootedAt",
     "connectorStatus",
     "unknownStopCount",
@@ -97,19 +104,47 @@ _CHARGE_POINT_FIELDS = (
     "meterSerialNumber",
     "iccid",
     "imsi",
+    "availability",
 )
+# What the charger's local authorization list holds (chalicelib/local_list.py): view name -> attribute.
+LOCAL_LIST_FIELDS = {
+    "chargerVersion": "localListChargerVersion",
+    "sentVersion": "localListSentVersion",
+    "status": "localListStatus",
+    "updatedAt": "localListUpdatedAt",
+}
+# From the charger's configuration item (GetConfiguration, ChangeConfiguration), in the one-charger view.
+_CONFIGURATION_FIELDS = ("configuration", "unknownKeys", "configurationAt", "configurationKeysNotKept")
 
 
-def charge_point_view(item: dict) -> dict:
+def _reservations(item: dict, now: str) -> list[dict]:
+    """The connectors' active reservations (`reservation_{connectorId}`, 0: any connector), expired ones left out."""
+    found = [
+        {"connectorId": int(key.removeprefix("reservation_")), **plain(value)}
+        for key, value in item.items()
+        if key.startswith("reservation_") and value["expiryDate"] >= now
+    ]
+    return sorted(found, key=lambda reservation: reservation["connectorId"])
+
+
+def charge_point_view(item: dict, configuration: dict | None = None, now: str | None = None) -> dict:
     return {
         **{field: plain(item[field]) for field in _CHARGE_POINT_FIELDS if field in item},
+        "reservations": _reservations(item, now or ocpp_frames.format_timestamp(ocpp_frames.now())),
         "anomalies": _anomalies(item),
+        "localList": {name: plain(item.get(attribute)) for name, attribute in LOCAL_LIST_FIELDS.items()},
+        **{
+            field: plain(configuration[field])
+            for field in _CONFIGURATION_FIELDS
+            if configuration and field in configuration
+        },
     }
 
 
-def command_view(item: dict, status: str) -> dict:
-    """A remote command as the API shows it, with its status as of now."""
-    return {
+def command_view(item: dict, status: str, listed: bool = False) -> dict:
+    """A remote command as the API shows it, with its status as of now. Listed, a payload or result over
+    LISTED_COMMAND_PART_BYTES is left out and named in `omitted` (the command's own route has it)."""
+    view = {
         "commandId": item["commandId"],
         "chargePointId": item["chargePointId"],
         "action": item["action"],
@@ -118,3 +153,10 @@ def command_view(item: dict, status: str) -> dict:
         "createdAt": item["createdAt"],
         **{key: plain(item[key]) for key in ("sentAt", "answeredAt", "result", "error") if key in item},
     }
+    if listed:
+        omitted = [key for key in ("payload", "result") if len(json.dumps(view.get(key))) > LISTED_COMMAND_PART_BYTES]
+        for key in omitted:
+            del view[key]
+        if omitted:
+            view["omitted"] = omitted
+    return view

@@ -28,8 +28,14 @@ ARN_FORMATS = {  # resource type -> its ARN from its name, for a policy file tha
     "AWS::DynamoDB::Table": "arn:aws:dynamodb:*:*:table/{}",
     "AWS::Events::EventBus": "arn:aws:events:*:*:event-bus/{}",
     "AWS::SQS::Queue": "arn:aws:sqs:*:*:{}",
+    "AWS::S3::Bucket": "arn:aws:s3:::{}",
 }
-NAME_PROPERTY = {"AWS::DynamoDB::Table": "TableName", "AWS::Events::EventBus": "Name", "AWS::SQS::Queue": "QueueName"}
+NAME_PROPERTY = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::Events::EventBus": "Name",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::S3::Bucket": "BucketName",
+}
 
 
 def load(path: Path = RESOURCES) -> dict:
@@ -130,6 +136,7 @@ def chalice_policy(stage: str, function: str, resources: dict | None = None) -> 
                 "Effect": "Allow",
                 "Action": sorted(statement["Action"]),
                 "Resource": resource if isinstance(resource, list) else [resource],
+                **({"Condition": statement["Condition"]} if "Condition" in statement else {}),
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}

@@ -43,7 +43,7 @@ ENV = {
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
     "BOOT_POLICY": "accept-all",
-    "AUTHORIZED_ID_TAGS": "*",
+    "UNKNOWN_ID_TAGS": "accept",
     "SIMULATOR_SEED": "11",
     "SIMULATOR_SPEED": "1",
     "EVENT_BUS_NAME": "ev-bus-bench",

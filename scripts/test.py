@@ -28,7 +28,8 @@ def ensure_chromium() -> None:
 
 def main() -> int:
     ensure_chromium()
-    return subprocess.call([sys.executable, "-m", "pytest", *sys.argv[1:]], cwd=ROOT)
+    # The slowest tests are named at the end: the suite has a time budget (README), and this shows where it goes.
+    return subprocess.call([sys.executable, "-m", "pytest", "--durations=20", *sys.argv[1:]], cwd=ROOT)
 
 
 if __name__ == "__main__":

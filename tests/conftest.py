@@ -80,6 +80,7 @@ def botocore_session():
     import botocore.session
     import moto  # noqa: F401  (first: moto adds its stub to the handlers every new session starts with)
 
+    local_runtime.atomic_moto()
     return botocore.session.get_session()
 
 

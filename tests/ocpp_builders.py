@@ -7,7 +7,7 @@ import itertools
 import json
 from datetime import datetime, timedelta
 
-from chalicelib import central_system, ocpp_frames
+from chalicelib import central_system, ocpp_frames, storage
 from tests.support import T0
 
 _ids = itertools.count(1)
@@ -92,3 +92,54 @@ def post_command(client, cp: str, body: dict | str) -> tuple[int, dict]:
 def get_command(client, cp: str, command_id: str) -> tuple[int, dict]:
     response = client.http.get(f"/chargepoints/{cp}/commands/{command_id}")
     return response.status_code, json.loads(response.body)
+
+
+def get_json(client, path: str) -> tuple[int, dict]:
+    """GET through chalice's test client: status and JSON body."""
+    response = client.http.get(path)
+    return response.status_code, json.loads(response.body)
+
+
+BOOT = [2, "b1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]
+
+
+def registered(client, cp: str, online: bool = True, gateway_id: str = "gw-elsewhere") -> None:
+    """A booted charge point whose socket is held by a gateway (not this process's)."""
+    assert (
+        client.http.post(f"/ocpp/{cp}", headers={"Content-Type": "application/json"}, body=json.dumps(BOOT)).status_code
+        == 200
+    )
+    if online:
+        assert storage.set_online(cp, True, ocpp_frames.format_timestamp(ocpp_frames.now()), "conn-1", gateway_id)
+
+
+def charging_profile(
+    profile_id: int,
+    purpose: str,
+    periods: list[tuple[int, float]],
+    *,
+    stack_level: int = 0,
+    unit: str = "A",
+    kind: str = "Absolute",
+    start: datetime | None = T0,
+    duration: int | None = None,
+    **extra,
+) -> dict:
+    """A SetChargingProfile `csChargingProfiles` object: periods are (startPeriod, limit); `extra` adds
+    top-level fields (validFrom, validTo, recurrencyKind, transactionId) as given."""
+    schedule: dict = {
+        "chargingRateUnit": unit,
+        "chargingSchedulePeriod": [{"startPeriod": s, "limit": limit} for s, limit in periods],
+    }
+    if start is not None and kind != "Relative":
+        schedule["startSchedule"] = ocpp_frames.format_timestamp(start)
+    if duration is not None:
+        schedule["duration"] = duration
+    return {
+        "chargingProfileId": profile_id,
+        "stackLevel": stack_level,
+        "chargingProfilePurpose": purpose,
+        "chargingProfileKind": kind,
+        "chargingSchedule": schedule,
+        **extra,
+    }

@@ -23,13 +23,22 @@ TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "BOOT_POLICY": "accept-all",
+    "UNKNOWN_ID_TAGS": "accept",
     "SIMULATOR_SEED": "7",
     "FLEET_SIZE": "3",
     "EVENT_BUS_NAME": "ev-bus-test",
 }
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 # The routes app.py serves without the API key (the packaged template must agree: tests/test_stage_access.py).
-OPEN = {"GET /", "GET /assets/{name}", "GET /openapi.json", "POST /ocpp/{charge_point_id}"}
+OPEN = {
+    "GET /",
+    "GET /assets/{name}",
+    "GET /openapi.json",
+    "GET /ocpp/schemas/{action}",
+    "POST /ocpp/{charge_point_id}",
+    "PUT /diagnostics/{charge_point_id}/{file_name}",
+    "POST /diagnostics/{charge_point_id}/{file_name}",
+}
 
 
 async def wait_for(predicate: Callable[[], Awaitable[Any]], seconds: float = 10) -> Any:

@@ -198,14 +198,6 @@ def test_kwh_meter_values_are_normalised(aws):
     assert session["currentEnergy"] == 2.5 and session["power"] == 7.2
 
 
-def test_authorize_uses_the_configured_id_tags(aws, monkeypatch):
-    monkeypatch.setenv("AUTHORIZED_ID_TAGS", "GOOD-1,GOOD-2")
-    settings.get.cache_clear()
-    boot()
-    assert send("CP-1", "Authorize", {"idTag": "GOOD-2"})[2]["idTagInfo"]["status"] == "Accepted"
-    assert send("CP-1", "Authorize", {"idTag": "BAD"})[2]["idTagInfo"]["status"] == "Invalid"
-
-
 def test_a_repeated_frame_gets_the_same_answer_and_changes_nothing(aws):
     boot()
     first = send("CP-1", "Heartbeat", {}, T0 + timedelta(seconds=30), uid="hb-1")

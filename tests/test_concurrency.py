@@ -192,3 +192,31 @@ def test_concurrent_garbage_is_counted_exactly(local_db):
         answers = list(pool.map(lambda n: central_system.handle("CP-1", f"garbage {n}", received_at=at(5)), range(80)))
     assert len(answers) == 80 and all(a[2] == "FormatViolation" for a in answers)
     assert rest.stats()["rejectedMessages"] == 80
+
+
+def test_concurrent_starts_of_one_tag_take_exactly_its_limit_of_transactions(local_db):
+    """Eight chargers start with the same tag at once; the registry allows it 3 active transactions."""
+    chargers = [f"CP-T{n}" for n in range(8)]
+    for cp in chargers:
+        boot(cp)
+    storage.put_id_tag("SHARED", {"status": "Accepted", "spelling": "shared", "maxActiveTransactions": 3}, ts(0))
+    start = {"connectorId": 1, "idTag": "SHARED", "meterStart": 0, "timestamp": ts(5)}
+    answers = handle_all([(cp, [2, f"start-{cp}", "StartTransaction", start], 5) for cp in chargers])
+    statuses = sorted(answer[2]["idTagInfo"]["status"] for answer in answers)
+    assert statuses == ["Accepted"] * 3 + ["ConcurrentTx"] * 5
+    assert storage.get_id_tag("SHARED", consistent=True)["activeTransactions"] == 3
+    stops = [
+        (
+            cp,
+            [
+                2,
+                f"stop-{cp}",
+                "StopTransaction",
+                {"transactionId": answer[2]["transactionId"], "meterStop": 10, "timestamp": ts(9)},
+            ],
+            9,
+        )
+        for cp, answer in zip(sorted(chargers), sorted(answers, key=lambda a: a[1]), strict=True)
+    ]
+    handle_all(stops + stops)  # each stop delivered twice, at once
+    assert storage.get_id_tag("SHARED", consistent=True)["activeTransactions"] == 0

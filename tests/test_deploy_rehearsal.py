@@ -44,7 +44,15 @@ from tests.support import ROOT
 REGION = "eu-west-1"  # only in the profile (AWS_CONFIG_FILE): the scripts must use it, not us-east-1
 ACCOUNT = "123456789012"  # moto's
 INLINE_TEMPLATE_LIMIT = 51_200  # bytes: `aws cloudformation deploy` refuses more without --s3-bucket
-FUNCTIONS = ("api_handler", "simulate_tick", "simulator_inbox", "handle_ocpp_event")
+FUNCTIONS = (
+    "api_handler",
+    "simulate_tick",
+    "simulator_inbox",
+    "handle_ocpp_event",
+    "simulator_commands",
+    "handle_command_answer",
+)
+BUS_HANDLERS = ("simulator_inbox", "handle_ocpp_event", "simulator_commands", "handle_command_answer")
 SAM = "AWS::Serverless-2016-10-31"
 
 
@@ -345,15 +353,13 @@ def test_path_2_chalice_deploy_deploys_redeploys_and_tears_down(checkout, aws_en
     # destinations, the API stage's throttling and access log, the operator key's usage plan.
     events, dlq = _client("events", aws_env), f"ev-charging-{stage}-events-dlq"
     bus_rules = events.list_rules(EventBusName=f"ev-bus-{stage}")["Rules"]
-    assert {r["Name"] for r in bus_rules} == {
-        f"ev-charging-{stage}-{n}-bus" for n in ("simulator_inbox", "handle_ocpp_event")
-    }
+    assert {r["Name"] for r in bus_rules} == {f"ev-charging-{stage}-{n}-bus" for n in BUS_HANDLERS}
     for rule in bus_rules:
         [target] = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=f"ev-bus-{stage}")["Targets"]
         assert target["Arn"] in functions.values() and target["DeadLetterConfig"]["Arn"].endswith(dlq)
     [schedule] = [r["rule_name"] for r in record["resources"] if r["name"] == "simulate_tick-event"]
     assert events.list_targets_by_rule(Rule=schedule)["Targets"][0]["DeadLetterConfig"]["Arn"].endswith(dlq)
-    for name in ("simulate_tick", "simulator_inbox", "handle_ocpp_event"):
+    for name in ("simulate_tick", *BUS_HANDLERS):
         config = lambda_.get_function_event_invoke_config(FunctionName=functions[name])
         assert config["DestinationConfig"]["OnFailure"]["Destination"].endswith(f"ev-charging-{stage}-async-failures")
     [api] = apigateway.get_rest_apis()["items"]

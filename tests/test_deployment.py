@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import events, local_runtime, ocpp_frames, settings, simulator, storage
+from chalicelib import commands, events, local_runtime, ocpp_frames, settings, simulator, storage
 from deploy import templates
 from tests.backends import fresh_tables
 from tests.support import ROOT
@@ -36,6 +36,8 @@ UNSET_IN_LAMBDA = {
     "OCPP_HOST": "the OCPP WebSocket gateway, which runs outside Lambda",
     "OUTBOX_POLL_SECONDS": "the OCPP WebSocket gateway, which runs outside Lambda",
     "OCPP_MAX_FRAME_BYTES": "its default, 8 MiB, everywhere (API Gateway and Lambda cap POST /ocpp bodies lower)",
+    "DIAGNOSTICS_DIR": "the app's own upload route: a deployed stage's chargers upload into its bucket",
+    "DIAGNOSTICS_MAX_BYTES": "the app's own upload route: a deployed stage's chargers upload into its bucket",
 }
 # Set by the merge template (not config.json), so `chalice deploy` keeps the stage's derived default.
 TEMPLATE_ONLY = {"PAGINATION_SECRET"}
@@ -45,7 +47,10 @@ RESOURCE_VARIABLES = {
     "SIMULATOR_TABLE": "SimulatorTable",
     "STATS_TABLE": "StatsTable",
     "COMMANDS_TABLE": "CommandsTable",
+    "RESERVATIONS_TABLE": "ReservationsTable",
+    "ID_TAGS_TABLE": "IdTagsTable",
     "EVENT_BUS_NAME": "EventBus",
+    "DIAGNOSTICS_BUCKET": "DiagnosticsBucket",
 }
 
 
@@ -110,7 +115,7 @@ def test_the_api_function_answers_within_api_gateways_limit(packaged, stage):
 def test_every_event_source_has_a_dead_letter_queue_and_every_async_function_a_failure_destination(packaged, stage):
     resources = json.loads((packaged[stage] / "cfn.json").read_text())["Resources"]
     rules = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
-    assert len(rules) == 3  # the schedule and the two bus rules
+    assert len(rules) == 5  # the schedule and the four bus rules
     for rule in rules:
         for target in rule["Properties"]["Targets"]:
             assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventsDLQ", "Arn"]}
@@ -119,7 +124,13 @@ def test_every_event_source_has_a_dead_letter_queue_and_every_async_function_a_f
         for r in resources.values()
         if r["Type"] == "AWS::Lambda::EventInvokeConfig"
     }
-    assert set(configs) == {"SimulateTick", "SimulatorInbox", "HandleOcppEvent"}
+    assert set(configs) == {
+        "SimulateTick",
+        "SimulatorInbox",
+        "HandleOcppEvent",
+        "SimulatorCommands",
+        "HandleCommandAnswer",
+    }
     for config in configs.values():
         assert config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {
             "Fn::GetAtt": ["AsyncFailureQueue", "Arn"]
@@ -271,7 +282,10 @@ def test_every_variable_the_code_reads_is_set_for_every_function(packaged, stage
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_resource_variable_names_a_declared_resource(packaged, stage):
     template = _sam(packaged, stage)
-    assert set(RESOURCE_VARIABLES) == {n for n in _variables_read(stage) if n.endswith("_TABLE")} | {"EVENT_BUS_NAME"}
+    assert set(RESOURCE_VARIABLES) == {n for n in _variables_read(stage) if n.endswith("_TABLE")} | {
+        "EVENT_BUS_NAME",
+        "DIAGNOSTICS_BUCKET",
+    }
     for function in _functions(template).values():
         variables = function["Properties"]["Environment"]["Variables"]
         for name, logical_id in RESOURCE_VARIABLES.items():
@@ -370,6 +384,9 @@ def test_the_handlers_pattern_takes_every_simulator_event_and_nothing_else(aws, 
 
 
 # --- IAM: the policy against the calls an end-to-end run makes --------------------------------------
+
+# The functions EventBridge invokes (the schedule, the bus rules): each has a failure destination.
+ASYNCHRONOUS = {"simulate_tick", "simulator_inbox", "handle_ocpp_event", "simulator_commands", "handle_command_answer"}
 
 # API call -> the IAM actions it needs (TransactWriteItems needs each contained item's own action).
 TRANSACT_ACTIONS = {
@@ -493,6 +510,14 @@ def recorded(app_module) -> CallRecorder:
             "resources": [],
             "detail": {},
         }
+        with Client(app_module.app) as client:  # the demo fleet's tags registered: their sessions count on them
+            for n in range(1, 21):
+                response = client.http.put(
+                    f"/idtags/DEMO-TAG-{n:02d}",
+                    body=b'{"status": "Accepted"}',
+                    headers={"Content-Type": "application/json"},
+                )
+                assert response.status_code == 200, response.body
         for _ in range(48):  # four simulated hours of 5-minute ticks, through the scheduled handler
             app_module.simulate_tick(scheduled, None)
             bus.flush()
@@ -502,8 +527,13 @@ def recorded(app_module) -> CallRecorder:
         assert {e["detail"]["action"] for e in transactional} == {"StartTransaction", "StopTransaction"}
         for event in transactional:
             app_module.handle_ocpp_event(event, None)
+        # A simulated charger's start that names a reservation (its start again: the same transaction).
+        [first_start, *_] = [e for e in transactional if e["detail"]["action"] == "StartTransaction"]
+        _, unique_id, action, payload = first_start["detail"]["message"]
+        reserved = [2, unique_id[:30] + "-r", action, {**payload, "reservationId": 7}]
+        app_module.handle_ocpp_event({**first_start, "detail": {**first_start["detail"], "message": reserved}}, None)
         bus.flush()
-        _exercise_the_api(app_module, Client, clock)
+        _exercise_the_api(app_module, Client, clock, bus.flush)
         bus.flush()
         events.use(None)
     monkeypatch.undo()
@@ -513,7 +543,7 @@ def recorded(app_module) -> CallRecorder:
     return recorder
 
 
-def _exercise_the_api(app_module, client_class, clock) -> None:
+def _exercise_the_api(app_module, client_class, clock, flush) -> None:
     def frame(action: str, payload: dict) -> str:
         return json.dumps([2, uuid.uuid4().hex[:12], action, payload])
 
@@ -532,6 +562,10 @@ def _exercise_the_api(app_module, client_class, clock) -> None:
                 )
             )
 
+        tag = {"status": "Accepted", "maxActiveTransactions": 1}
+        ok(client.http.put("/idtags/TAG1", body=json.dumps(tag), headers={"Content-Type": "application/json"}))
+        ok(client.http.get("/idtags?limit=1"))
+        ok(client.http.get("/idtags/TAG1"))
         ocpp("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
         ocpp("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Preparing"})
         ocpp("Heartbeat", {})
@@ -557,6 +591,7 @@ def _exercise_the_api(app_module, client_class, clock) -> None:
             {"transactionId": transaction, "meterStop": 900, "timestamp": at(clock[0] + timedelta(minutes=2))},
         )
         ocpp("Authorize", {"idTag": "TAG1"})
+        ok(client.http.delete("/idtags/TAG1"))
         ok(client.http.post("/simulate", body=b"", headers={"Content-Type": "application/json"}))
         for path in (
             "/",
@@ -569,6 +604,7 @@ def _exercise_the_api(app_module, client_class, clock) -> None:
             "/sessions",
             "/sessions?status=Completed",
             f"/sessions?chargePointId={cp}",
+            f"/chargepoints/{cp}/chargingProfiles",
         ):
             ok(client.http.get(path))
         session = ok(client.http.get(f"/sessions?chargePointId={cp}"))["sessions"][0]
@@ -582,6 +618,16 @@ def _exercise_the_api(app_module, client_class, clock) -> None:
         )
         # What the WebSocket gateway does when the charger connects (outside Lambda, so not recorded).
         storage.set_online(cp, True, at(clock[0] + timedelta(minutes=3)), "connection-1", "gateway-1")
+        listed = ok(
+            client.http.post(
+                f"/chargepoints/{cp}/localList",
+                body=json.dumps({"updateType": "Full"}),
+                headers={"Content-Type": "application/json"},
+            )
+        )
+        # The gateway's part: the charger's answer (outside Lambda, so not recorded).
+        commands.record_answer(cp, listed["commandId"], [3, listed["commandId"], {"status": "Accepted"}])
+        ok(client.http.get(f"/chargepoints/{cp}/localList"))
         command = ok(
             client.http.post(
                 f"/chargepoints/{cp}/commands",
@@ -590,10 +636,79 @@ def _exercise_the_api(app_module, client_class, clock) -> None:
             )
         )
         ok(client.http.get(f"/chargepoints/{cp}/commands/{command['commandId']}"))
+        ok(client.http.get(f"/chargepoints/{cp}/commands"))
+        ok(client.http.get("/ocpp/schemas/Reset"))
+        # A demo charger (booted on the bus by the ticks) is commanded over the bus and answers there; its
+        # answers' effects (reservations, profiles, firmware, configuration) run in handle_command_answer.
+        _command_the_demo_fleet(client, ok, flush)
+        _reserve_and_use(client, ok, ocpp, cp, command["commandId"], at(clock[0] + timedelta(minutes=4)))
+
+
+def _command_the_demo_fleet(client, ok, flush) -> None:
+    demo = "CP-DEMO-001"
+    expiry = ocpp_frames.format_timestamp(ocpp_frames.now() + timedelta(hours=1))
+    profile = {
+        "chargingProfileId": 5,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": {"chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7000}]},
+    }
+    for action, payload in (
+        ("GetConfiguration", {}),
+        ("ReserveNow", {"connectorId": 2, "expiryDate": expiry, "idTag": "DEMO-TAG", "reservationId": 43}),
+        ("CancelReservation", {"reservationId": 43}),
+        ("SetChargingProfile", {"connectorId": 0, "csChargingProfiles": profile}),
+        ("UpdateFirmware", {"location": "https://example.com/fw.bin", "retrieveDate": expiry}),
+    ):
+        command = ok(
+            client.http.post(
+                f"/chargepoints/{demo}/commands",
+                body=json.dumps({"action": action, "payload": payload}),
+                headers={"Content-Type": "application/json"},
+            )
+        )
+        flush()
+        answered = ok(client.http.get(f"/chargepoints/{demo}/commands/{command['commandId']}"))
+        assert answered["status"] == "answered", answered
+    # Whatever the charger said (Accepted then Cancelled, or Occupied), its answer's effect was recorded.
+    assert ok(client.http.get("/reservations/43"))["status"] not in ("Pending", "Active")
+    assert (
+        ok(client.http.get(f"/chargepoints/{demo}/chargingProfiles"))["chargingProfiles"][0]["chargingProfileId"] == 5
+    )
+    assert ok(client.http.get(f"/chargepoints/{demo}"))["firmwareUpdate"]["location"] == "https://example.com/fw.bin"
+
+
+def _reserve_and_use(client, ok, ocpp, cp: str, reset_id: str, start_time: str) -> None:
+    """A reservation's life through the API (the charger's answers recorded as its gateway would, outside
+    Lambda), the start that uses it over POST /ocpp, and the reservations and diagnostics routes."""
+    commands.record_answer(cp, reset_id, [3, reset_id, {"status": "Accepted"}])
+    expiry = ocpp_frames.format_timestamp(ocpp_frames.now() + timedelta(hours=1))
+    payload = {"connectorId": 1, "expiryDate": expiry, "idTag": "TAG1", "reservationId": 42}
+    reserve = ok(
+        client.http.post(
+            f"/chargepoints/{cp}/commands",
+            body=json.dumps({"action": "ReserveNow", "payload": payload}),
+            headers={"Content-Type": "application/json"},
+        )
+    )
+    commands.record_answer(cp, reserve["commandId"], [3, reserve["commandId"], {"status": "Accepted"}])
+    ocpp(
+        "StartTransaction",
+        {"connectorId": 1, "idTag": "TAG1", "meterStart": 1000, "timestamp": start_time, "reservationId": 42},
+    )
+    for path in (
+        "/reservations",
+        f"/reservations?chargePointId={cp}&status=Used",
+        "/reservations/42",
+        f"/chargepoints/{cp}/diagnostics",
+        f"/chargepoints/{cp}/diagnostics/location",
+    ):
+        ok(client.http.get(path))
 
 
 def test_the_end_to_end_run_reaches_every_function(recorded):
-    assert set(recorded.calls) == {"api_handler", "simulate_tick", "simulator_inbox", "handle_ocpp_event"}
+    assert set(recorded.calls) == {"api_handler", *ASYNCHRONOUS}
 
 
 def test_each_functions_role_grants_exactly_the_calls_it_makes(recorded):
@@ -608,11 +723,10 @@ def test_each_functions_role_grants_exactly_the_calls_it_makes(recorded):
 
 def test_each_role_reaches_only_its_own_log_group_and_async_functions_their_failure_queue():
     resources = templates.load()
-    asynchronous = {"simulate_tick", "simulator_inbox", "handle_ocpp_event"}
     for function, statements in templates.role_policies(resources).items():
         by_sid = {s["Sid"]: s for s in statements}
         assert by_sid["Logs"]["Resource"]["Fn::Sub"].endswith(f"/aws/lambda/ev-charging-${{Stage}}-{function}:*")
-        assert ("AsyncOnFailure" in by_sid) == (function in asynchronous)
+        assert ("AsyncOnFailure" in by_sid) == (function in ASYNCHRONOUS)
         assert "logs:CreateLogGroup" not in by_sid["Logs"]["Action"]  # the template declares the group
 
 

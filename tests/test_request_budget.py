@@ -44,10 +44,12 @@ def status(connector: int, value: str, seconds: float) -> dict:
 ONE_UPDATE, UPDATE_THEN_READ = {"UpdateItem": 1}, {"UpdateItem": 1, "GetItem": 1}
 COMMON_PATH = [
     ("Heartbeat", {}, ONE_UPDATE, UPDATE_THEN_READ),
-    ("Authorize", {"idTag": "TAG"}, ONE_UPDATE, UPDATE_THEN_READ),
+    # An idTag's answer reads its registry entry first (status, expiry, parent, active transactions).
+    ("Authorize", {"idTag": "TAG"}, UPDATE_THEN_READ, {"UpdateItem": 1, "GetItem": 2}),
     ("DataTransfer", {"vendorId": "someone-else"}, ONE_UPDATE, UPDATE_THEN_READ),
-    ("DiagnosticsStatusNotification", {"status": "Idle"}, ONE_UPDATE, UPDATE_THEN_READ),
-    ("FirmwareStatusNotification", {"status": "Idle"}, ONE_UPDATE, UPDATE_THEN_READ),
+    # The bounded history is read first (a handful per firmware update or upload); a repeat stops there.
+    ("DiagnosticsStatusNotification", {"status": "Idle"}, {"GetItem": 1, "UpdateItem": 1}, {"GetItem": 1}),
+    ("FirmwareStatusNotification", {"status": "Idle"}, {"GetItem": 1, "UpdateItem": 1}, {"GetItem": 1}),
     (
         "MeterValues",
         {"connectorId": 2, "meterValue": [{"timestamp": "{ts}", "sampledValue": [{"value": "5"}]}]},
@@ -58,12 +60,13 @@ COMMON_PATH = [
     ("StatusNotification", status(1, "Available", 0), {"GetItem": 1, "TransactWriteItems": 1}, {"GetItem": 1}),
     ("StatusNotification", status(2, "Available", 0), {"GetItem": 1, "UpdateItem": 1}, {"GetItem": 1}),
     # A start reads its charge point first: registration, the charger's maximum power (what energy is
-    # plausible) and the connector's previous session (one Active session per connector).
+    # plausible) and the connector's previous session (one Active session per connector); then its
+    # idTag's registry entry (a registered tag's count of active transactions moves in the same write).
     (
         "StartTransaction",
         {"connectorId": 1, "idTag": "TAG", "meterStart": 1000, "timestamp": "{ts}"},
-        {"GetItem": 1, "TransactWriteItems": 1},
-        {"GetItem": 1, "TransactWriteItems": 1, "BatchGetItem": 1},
+        {"GetItem": 2, "TransactWriteItems": 1},
+        {"GetItem": 2, "TransactWriteItems": 1, "BatchGetItem": 1},
     ),
     (
         "MeterValues",
@@ -113,7 +116,18 @@ def test_a_repeated_boot_and_a_resent_start_cost_a_read_or_write_more_and_no_mor
     start(at=10)
     with storage.counting_requests() as counted:
         start(at=10)  # the same transaction with a new uniqueId: the same transactionId
-    assert counted == {"GetItem": 1, "TransactWriteItems": 1, "BatchGetItem": 1}
+    assert counted == {"GetItem": 2, "TransactWriteItems": 1, "BatchGetItem": 1}
+
+
+def test_a_boot_over_the_bus_costs_one_update_more_to_make_the_charger_reachable_and_nothing_else_does(aws):
+    """A charger on the bus is reachable for commands from its accepted boot on: one UpdateItem then, none later."""
+    payload = {"chargePointVendor": "V", "chargePointModel": "M"}
+    with storage.counting_requests() as counted:
+        central_system.handle_event("CP-1", [2, "b1", "BootNotification", payload], T0)
+    assert counted == {"TransactWriteItems": 1, "UpdateItem": 1}
+    with storage.counting_requests() as counted:
+        central_system.handle_event("CP-1", [2, "h1", "Heartbeat", {}], at(1))
+    assert counted == ONE_UPDATE
 
 
 def test_a_rejected_message_costs_one_update_of_a_stats_shard(aws):
@@ -203,7 +217,7 @@ def _routes(client) -> list[str]:
     ]
 
 
-ROUTE_BUDGET = {"/stats": {"BatchGetItem": 1}, "/chargepoints/CP-1": {"GetItem": 1}, "/sessions/": {"GetItem": 1}}
+ROUTE_BUDGET = {"/stats": {"BatchGetItem": 1}, "/chargepoints/CP-1": {"BatchGetItem": 1}, "/sessions/": {"GetItem": 1}}
 LIST_BUDGET = {"Query": 1, "BatchGetItem": 1}
 
 
@@ -226,7 +240,15 @@ def test_no_api_route_scans(api, app_module):
     """Every GET route the app declares (new ones included) answers without a Scan."""
     populate(3)
     session_id = json.loads(api.http.get("/sessions").body)["sessions"][0]["sessionId"]
-    values = {"charge_point_id": "CP-1", "session_id": session_id, "command_id": "none", "name": "app.js"}
+    values = {
+        "charge_point_id": "CP-1",
+        "session_id": session_id,
+        "command_id": "none",
+        "name": "app.js",
+        "reservation_id": "1",
+        "id_tag": "TAG",
+        "action": "Reset",
+    }
     seen: Counter = Counter()
     for path, methods in app_module.app.routes.items():
         if "GET" not in methods:

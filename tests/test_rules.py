@@ -220,9 +220,8 @@ def test_boot_policy_and_id_tags():
             "BOOT_POLICY": "allow-list",
             "KNOWN_CHARGE_POINTS": "CP-*, DEPOT-7",
             "BOOT_UNKNOWN_STATUS": "Pending",
-            "AUTHORIZED_ID_TAGS": "A,B",
         }
     )
     assert [config.boot_status(cp) for cp in ("CP-1", "DEPOT-7", "X")] == ["Accepted", "Accepted", "Pending"]
-    assert [config.id_tag_status(tag) for tag in ("A", "C")] == ["Accepted", "Invalid"]
+    assert config.unknown_id_tags == "invalid", "unset, a tag the registry does not know is Invalid"
     assert settings.load({"BOOT_POLICY": "accept-all"}).boot_status("anyone") == "Accepted"

@@ -3,7 +3,8 @@
 - dynamo: the client, the table names, (de)serialisation, the expression builder
 - operations: the requests (conditional updates, transactions, batches, pages), refusals made answers
 - guard: the guard on the charge point every write that applies an OCPP message carries, and its outcomes
-- charge_points, sessions, early_stops, stats, commands, simulator_state: the aggregates
+- charge_points, charger_config, charging_profiles, sessions, early_stops, stats, commands, reservations,
+  id_tags, simulator_state: the aggregates
 - tables: table creation from .chalice/resources.json, and the health probe
 
 Callers use the package (`storage.touch_charge_point(...)`): everything public is re-exported here.
@@ -12,16 +13,33 @@ Request counts per operation are in the docstrings and are pinned by tests/test_
 
 from chalicelib.storage.charge_points import (
     CHARGE_POINT_FLEET,
+    SESSION_POINTER,
     apply_status,
     create_charge_point,
     get_charge_point,
     get_password_hash,
     list_charge_points,
+    newest_sessions,
+    note_charge_point,
     put_password_hash,
     set_online,
     touch_charge_point,
 )
-from chalicelib.storage.commands import create_command, get_command, outbox, release_command_slot, update_command
+from chalicelib.storage.charger_config import (
+    get_charge_point_and_configuration,
+    put_configuration,
+    set_availability,
+    set_configuration_key,
+)
+from chalicelib.storage.charging_profiles import change_charging_profiles, get_charge_point_and_profiles
+from chalicelib.storage.commands import (
+    create_command,
+    get_command,
+    list_commands,
+    outbox,
+    release_command_slot,
+    update_command,
+)
 from chalicelib.storage.dynamo import (
     Tables,
     ValueRefused,
@@ -34,12 +52,33 @@ from chalicelib.storage.dynamo import (
 )
 from chalicelib.storage.early_stops import EARLY_STOP_PREFIX, forget_early_stop, get_early_stop, keep_early_stop
 from chalicelib.storage.guard import Outcome, Result, Stamp, classify
+from chalicelib.storage.id_tags import (
+    active_transaction_update,
+    changed_since,
+    delete_id_tag,
+    get_id_tag,
+    list_id_tags,
+    note_local_list,
+    put_id_tag,
+    registry_version,
+)
 from chalicelib.storage.operations import Page
+from chalicelib.storage.reservations import (
+    OPEN_RESERVATION,
+    RESERVATION_FLEET,
+    create_reservation,
+    drop_reservation_pointer,
+    get_reservation,
+    list_reservations,
+    move_reservation,
+    reservation_pointer,
+)
 from chalicelib.storage.sessions import (
     SESSION_FLEET,
     attach_late_samples,
     complete_session,
     get_session,
+    get_sessions,
     keep_signed_values,
     list_sessions,
     load_sessions,
@@ -77,19 +116,31 @@ __all__ = [
     "classify",
     # charge points
     "CHARGE_POINT_FLEET",
+    "SESSION_POINTER",
     "apply_status",
     "create_charge_point",
     "get_charge_point",
     "get_password_hash",
     "list_charge_points",
+    "newest_sessions",
+    "note_charge_point",
     "put_password_hash",
     "set_online",
     "touch_charge_point",
+    # what chargers answered about their settings
+    "get_charge_point_and_configuration",
+    "put_configuration",
+    "set_availability",
+    "set_configuration_key",
+    # the charging profiles set on each charger
+    "change_charging_profiles",
+    "get_charge_point_and_profiles",
     # sessions and the stops heard before their start
     "SESSION_FLEET",
     "attach_late_samples",
     "complete_session",
     "get_session",
+    "get_sessions",
     "keep_signed_values",
     "list_sessions",
     "load_sessions",
@@ -106,9 +157,28 @@ __all__ = [
     # remote commands
     "create_command",
     "get_command",
+    "list_commands",
     "outbox",
     "release_command_slot",
     "update_command",
+    # reservations
+    "OPEN_RESERVATION",
+    "RESERVATION_FLEET",
+    "create_reservation",
+    "drop_reservation_pointer",
+    "get_reservation",
+    "list_reservations",
+    "move_reservation",
+    "reservation_pointer",
+    # the idTag registry and the local lists
+    "active_transaction_update",
+    "changed_since",
+    "delete_id_tag",
+    "get_id_tag",
+    "list_id_tags",
+    "note_local_list",
+    "put_id_tag",
+    "registry_version",
     # the simulator's memory and lease
     "acquire_lease",
     "give_up_lease",

@@ -11,6 +11,17 @@ from chalicelib.storage.operations import Page, conditional_update, get_item, qu
 from chalicelib.storage.stats import stats_update
 
 CHARGE_POINT_FLEET = "chargepoint"
+# The charge point's attribute naming the newest session started on a connector: session_<connectorId>.
+SESSION_POINTER = "session_"
+
+
+def newest_sessions(charge_point: dict) -> dict[int, str]:
+    """Each connector's newest session id, from the charge point item's pointers (active or not)."""
+    return {
+        int(name.removeprefix(SESSION_POINTER)): value["sessionId"]
+        for name, value in charge_point.items()
+        if name.startswith(SESSION_POINTER) and isinstance(value, dict)
+    }
 
 
 def get_charge_point(charge_point_id: str, consistent: bool = False) -> dict | None:
@@ -130,6 +141,15 @@ def set_online(charge_point_id: str, online: bool, seen: str, connection_id: str
         return conditional_update(tables().charge_points, key, expr, expr.update(sets), condition)
 
     return update_if(update(with_seen=True)) or update_if(update(with_seen=False))
+
+
+def note_charge_point(charge_point_id: str, sets: dict) -> bool:
+    """Facts about a registered charge point that no message of its own carries (what a command's answer
+    means): 1 UpdateItem, outside the guard. False when there is no such charge point."""
+    expr = Expression()
+    condition = f"attribute_exists({expr.name('chargePointId')})"
+    key = {"chargePointId": charge_point_id}
+    return update_if(conditional_update(tables().charge_points, key, expr, expr.update(sets), condition))
 
 
 def list_charge_points(limit: int, start: dict | None, status: str | None = None) -> Page:

@@ -4,7 +4,7 @@ with the charger's single slot for an outstanding command on its charge point it
 from __future__ import annotations
 
 from chalicelib.storage.dynamo import Expression, client, from_item, tables, to_item
-from chalicelib.storage.operations import conditional_update, get_item, transact, update_if
+from chalicelib.storage.operations import Page, conditional_update, get_item, query_page, transact, update_if
 
 
 def create_command(command: dict, connection_id: str, stale_before: str) -> bool:
@@ -80,3 +80,11 @@ def release_command_slot(charge_point_id: str, command_id: str) -> bool:
     condition = f"{slot}.{expr.name('commandId')} = {expr.value(command_id)}"
     key = {"chargePointId": charge_point_id}
     return update_if(conditional_update(tables().charge_points, key, expr, f"REMOVE {slot}", condition))
+
+
+def list_commands(charge_point_id: str, limit: int, start: dict | None) -> Page:
+    """A page of one charger's commands, newest first: 1 Query on its createdAt index + 1 BatchGetItem."""
+    partition = ("chargePointId", charge_point_id)
+    return query_page(
+        tables().commands, "chargepoint-created-index", partition, ("chargePointId", "commandId"), limit, start, True
+    )

@@ -72,6 +72,8 @@ class Tables:
     simulator: str
     stats: str
     commands: str
+    reservations: str
+    id_tags: str
 
 
 _tables: tuple[settings.Settings, Tables] | None = None
@@ -90,6 +92,8 @@ def tables() -> Tables:
             current.simulator_table,
             current.stats_table,
             current.commands_table,
+            current.reservations_table,
+            current.id_tags_table,
         )
         resolved = _tables = (current, names)
     return resolved[1]
@@ -138,12 +142,13 @@ class Expression:
         self.values: dict[str, dict] = {}
 
     def name(self, path: str) -> str:
-        parts = []
-        for segment in path.split("."):
-            placeholder = f"#n{len(self.names)}"
-            self.names[placeholder] = segment
-            parts.append(placeholder)
-        return ".".join(parts)
+        return ".".join(self.segment(segment) for segment in path.split("."))
+
+    def segment(self, name: str) -> str:
+        """One attribute or map key, dots and all (a charger's configuration key may have them)."""
+        placeholder = f"#n{len(self.names)}"
+        self.names[placeholder] = name
+        return placeholder
 
     def value(self, value: Any) -> str:
         placeholder = f":v{len(self.values)}"

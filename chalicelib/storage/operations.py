@@ -116,12 +116,14 @@ def query_page(
     table: str,
     index: str,
     partition: tuple[str, str],
-    key_name: str,
+    key_names: str | tuple[str, ...],
     limit: int,
     start: dict | None,
     newest_first: bool,
 ) -> Page:
-    """A page of full items in the index's order: 1 Query for the keys + 1 BatchGetItem (up to 100)."""
+    """A page of full items in the index's order: 1 Query for the keys + 1 BatchGetItem (up to 100).
+    key_names: the table's key attributes (strings), one or the partition and sort key."""
+    names = (key_names,) if isinstance(key_names, str) else key_names
     expr = Expression()
     args: dict[str, Any] = {
         "TableName": table,
@@ -133,7 +135,8 @@ def query_page(
     if start:
         args["ExclusiveStartKey"] = start
     response = client().query(**args, **expr.args())
-    keys = [{key_name: item[key_name]} for item in response.get("Items", [])]
-    by_key = {item[key_name]: item for item in batch_get(table, keys)} if keys else {}
-    ordered = [by_key.get(key[key_name]["S"]) for key in keys]
+    keys = [{name: item[name] for name in names} for item in response.get("Items", [])]
+    found = batch_get(table, keys) if keys else []
+    by_key = {tuple(item[name] for name in names): item for item in found}
+    ordered = [by_key.get(tuple(key[name]["S"] for name in names)) for key in keys]
     return Page([item for item in ordered if item is not None], response.get("LastEvaluatedKey"))

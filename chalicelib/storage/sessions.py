@@ -8,6 +8,7 @@ from chalicelib.storage.dynamo import Expression, client, from_item, tables, to_
 from chalicelib.storage.guard import Outcome, Result, Stamp, refusal, write_guarded
 from chalicelib.storage.operations import (
     Page,
+    batch_get,
     batch_write,
     conditional_update,
     get_item,
@@ -23,6 +24,12 @@ SESSION_FLEET = "session"
 def get_session(session_id: str, consistent: bool = False) -> dict | None:
     """1 GetItem."""
     return get_item(tables().sessions, {"sessionId": session_id}, consistent)
+
+
+def get_sessions(session_ids: list[str]) -> list[dict]:
+    """Sessions by id, the unknown left out, in no particular order: 1 BatchGetItem (up to 100)."""
+    keys = [to_item({"sessionId": session_id}) for session_id in session_ids]
+    return batch_get(tables().sessions, keys)
 
 
 def session_and_charge_point(
@@ -44,10 +51,13 @@ def session_and_charge_point(
     return sessions.get(session_id), charge_point, sessions.get(also) if also else None
 
 
-def start_session(session: dict, stamp: Stamp, shard: int, sets: dict | None = None) -> Result:
-    """A new Active session, the guard (with `sets` on the charge point) and the active-sessions counter:
-    1 TransactWriteItems. When the session exists already (a resent StartTransaction) it comes back in the
-    Result."""
+def start_session(
+    session: dict, stamp: Stamp, shard: int, sets: dict | None = None, also: tuple[dict, ...] = ()
+) -> Result:
+    """A new Active session, the guard (with `sets` on the charge point), the active-sessions counter and
+    the transaction items `also` (its idTag's count): 1 TransactWriteItems. When the session exists
+    already (a resent StartTransaction) it comes back in the Result; when only an item of `also` refused,
+    the outcome is CONFLICT."""
     item = {
         **session,
         "fleet": SESSION_FLEET,
@@ -69,7 +79,7 @@ def start_session(session: dict, stamp: Stamp, shard: int, sets: dict | None = N
             return Result(Outcome.DUPLICATE, charge_point, existing)
         return Result(refusal(charge_point, stamp, check_seen), charge_point)
 
-    return write_guarded(stamp, lambda guard: transact([put, {"Update": guard}, counter]), explain, sets=sets)
+    return write_guarded(stamp, lambda guard: transact([put, {"Update": guard}, counter, *also]), explain, sets=sets)
 
 
 def record_meter(
@@ -128,10 +138,17 @@ def note_session(session_id: str, sets: dict | None = None, adds: dict | None = 
 
 
 def complete_session(
-    session_id: str, stamp: Stamp, sets: dict, shard: int, energy_wh: int, revenue_minor: int, adds: dict | None = None
+    session_id: str,
+    stamp: Stamp,
+    sets: dict,
+    shard: int,
+    energy_wh: int,
+    revenue_minor: int,
+    adds: dict | None = None,
+    also: tuple[dict, ...] = (),
 ) -> Result:
-    """Active -> Completed with the guard and the fleet totals: 1 TransactWriteItems. DUPLICATE when the
-    session is no longer Active (or missing)."""
+    """Active -> Completed with the guard, the fleet totals and the transaction items `also` (its idTag's
+    count): 1 TransactWriteItems. DUPLICATE when the session is no longer Active (or missing)."""
     expr = Expression()
     session_update = {
         "Update": {
@@ -153,7 +170,7 @@ def complete_session(
             return Result(Outcome.DUPLICATE, charge_point, session)
         return Result(refusal(charge_point, stamp, check_seen), charge_point, session)
 
-    return write_guarded(stamp, lambda guard: transact([session_update, {"Update": guard}, counters]), explain)
+    return write_guarded(stamp, lambda guard: transact([session_update, {"Update": guard}, counters, *also]), explain)
 
 
 def keep_signed_values(session_id: str, values: list[dict]) -> None:

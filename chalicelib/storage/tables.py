@@ -4,6 +4,7 @@ the tests, the benchmark), and probed by the gateway's health check."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,8 @@ TABLES = {
     "SimulatorTable": "simulator_table",
     "StatsTable": "stats_table",
     "CommandsTable": "commands_table",
+    "ReservationsTable": "reservations_table",
+    "IdTagsTable": "id_tags_table",
 }
 
 
@@ -43,18 +46,39 @@ def table_specs() -> list[TableSpec]:
 
 
 def ensure_tables() -> list[str]:
-    """Create the declared tables that do not exist yet; returns the names it created."""
+    """Create the declared tables that do not exist yet, and the declared indexes an existing table lacks
+    (local data kept from an older version); returns the names of the tables it created."""
     existing = set()
     for page in client().get_paginator("list_tables").paginate():
         existing.update(page["TableNames"])
     created = []
     for spec in table_specs():
         if spec.name in existing:
+            _add_missing_indexes(spec)
             continue
         client().create_table(TableName=spec.name, **spec.definition)
         client().get_waiter("table_exists").wait(TableName=spec.name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
         created.append(spec.name)
     return created
+
+
+def _add_missing_indexes(spec: TableSpec) -> None:
+    """One UpdateTable per missing index (DynamoDB creates one at a time), each waited for until ACTIVE."""
+    table = client().describe_table(TableName=spec.name)["Table"]
+    present = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])}
+    for index in spec.definition.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] in present:
+            continue
+        client().update_table(
+            TableName=spec.name,
+            AttributeDefinitions=spec.definition["AttributeDefinitions"],
+            GlobalSecondaryIndexUpdates=[{"Create": index}],
+        )
+        for _ in range(300):
+            indexes = client().describe_table(TableName=spec.name)["Table"].get("GlobalSecondaryIndexes", [])
+            if any(i["IndexName"] == index["IndexName"] and i["IndexStatus"] == "ACTIVE" for i in indexes):
+                break
+            time.sleep(0.2)
 
 
 def ping() -> None:
