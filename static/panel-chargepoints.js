@@ -136,9 +136,10 @@ function setCommand(cp, command) {
   for (const b of card.querySelectorAll("[data-quick]")) b.disabled = !cp.online || command.busy;
 }
 
-/** Sends build()'s {action, payload} and polls it until final, saying how it goes on the card and to report
- *  (text, cls, busy); the final command view, or null when it could not be sent. */
-export async function runCommand(cp, label, build, report = () => {}) {
+/** POSTs build()'s body ({action, payload} to .../commands, or to route's, which queues one) and polls the command
+ *  until final, saying how it goes on the card and to report (text, cls, busy); its final view, or null when it
+ *  could not be sent. */
+export async function runCommand(cp, label, build, report = () => {}, route = "commands") {
   // One at a time per charger (the server would refuse it): the card's note says which one is outstanding.
   if (state.commands[cp.chargePointId]?.busy) {
     report(`${label}: not sent, another command to this charger is outstanding`, "is-error", false);
@@ -151,8 +152,9 @@ export async function runCommand(cp, label, build, report = () => {}) {
   say(`${label}: sending…`, "is-pending", true);
   try {
     const command = await build();
-    const path = `chargepoints/${encodeURIComponent(cp.chargePointId)}/commands`;
-    const { commandId } = await api.request(path, "POST", command);
+    const base = `chargepoints/${encodeURIComponent(cp.chargePointId)}`;
+    const path = `${base}/commands`;
+    const { commandId } = await api.request(`${base}/${route}`, "POST", command);
     say(`${label}: sent, waiting for the charger…`, "is-pending", true);
     // Until final: the server reports timedOut after COMMAND_TIMEOUT_SECONDS (no guess of the page's).
     let view = { status: "pending" };

@@ -44,6 +44,7 @@ function build() {
         h("button", { type: "button", class: "btn btn-small btn-ghost", "data-testid": "cmd-close",
           onclick: () => dialog.close() }, "Close")),
       h("div", { class: "field" }, h("label", { for: "cmd-action", text: "Command" }), select),
+      h("div", { id: "cmd-local-list", class: "cp-command", "data-testid": "cmd-local-list", hidden: true }),
       h("div", { id: "cmd-fields", class: "fields", "data-testid": "cmd-fields" }),
       h("div", { class: "dialog-actions" },
         h("button", { type: "submit", id: "cmd-send", class: "btn btn-primary", "data-testid": "cmd-send" }, "Send"),
@@ -71,9 +72,38 @@ function say(text, cls) {
   $("cmd-status").className = `cp-command ${cls}`;
 }
 
+// The local list from the registry (POST .../localList builds the SendLocalList), beside its version on the charger.
+const LIST_ACTIONS = ["SendLocalList", "GetLocalListVersion"];
+
+async function showLocalList(action) {
+  const box = $("cmd-local-list");
+  box.hidden = !LIST_ACTIONS.includes(action);
+  if (box.hidden) return;
+  const target = cp;
+  let text;
+  try {
+    const l = await api.request(cpPath(target.chargePointId, "localList"));
+    text = `Registry version ${l.registryVersion}, the charger holds ${l.chargerVersion ?? "an unknown version"}: `
+      + (l.inSync ? "in sync." : "out of sync.");
+  } catch (e) {
+    text = `The local list's state could not be loaded: ${e.message}.`;
+  }
+  const send = (updateType) => h("button", { type: "button", class: "btn btn-small",
+    "data-testid": `cmd-local-list-${updateType}`, onclick: () => sendList(updateType) }, `Send the registry: ${updateType}`);
+  if (cp === target) box.replaceChildren(h("span", { text }), " ", send("Full"), " ", send("Differential"));
+}
+
+function sendList(updateType) {
+  const target = cp;
+  runCommand(target, `SendLocalList (${updateType}, from the registry)`, () => ({ updateType }),
+    (text, cls) => cp === target && dialog.open && say(text, cls), "localList")
+    .then(() => { if (cp === target && dialog.open) { loadRecent(); showLocalList($("cmd-action").value); } });
+}
+
 async function showForm() {
   const mine = ++formNo;
   const action = $("cmd-action").value;
+  showLocalList(action);
   const box = $("cmd-fields");
   box.replaceChildren(h("p", { class: "muted", text: "Loading the schema…" }));
   $("cmd-send").disabled = true;

@@ -92,6 +92,19 @@ def test_command_form_is_built_from_the_schema_and_followed_to_the_answer(new_pa
     assert "configurationKey" in result or "unknownKey" in result
     assert posted and posted[-1].endswith(f"/chargepoints/{DEMO_IDS[0]}/commands")
     page.locator("[data-testid=cmd-recent-item][data-action=GetConfiguration][data-status=answered]").first.wait_for()
+
+    # The local list: its state beside the registry's, and a SendLocalList the server builds from the registry.
+    page.select_option("[data-testid=cmd-action]", "SendLocalList")
+    local_list = page.locator("[data-testid=cmd-local-list]")
+    page.wait_for_function(
+        "() => /^Registry version/.test(document.querySelector('[data-testid=cmd-local-list]').textContent)"
+    )
+    page.click("[data-testid=cmd-local-list-Full]")
+    assert wait_final(page, "SendLocalList (Full, from the registry)").endswith(": Accepted")
+    page.wait_for_function(
+        "() => /in sync\\./.test(document.querySelector('[data-testid=cmd-local-list]').textContent)"
+    )
+    assert "out of sync" not in local_list.inner_text()
     page.keyboard.press("Escape")
     page.locator("[data-testid=cmd-dialog]").wait_for(state="hidden")
     assert page.errors == []

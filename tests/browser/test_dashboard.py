@@ -22,7 +22,7 @@ STAT_KEYS = [
 ]
 STATUSES = list(CONNECTOR_STATUSES)
 DEMO_IDS = ["CP-DEMO-001", "CP-DEMO-002", "CP-DEMO-003"]
-# static/'s files: 60 KiB until issue 14's command dialog, schema forms and idTag and reservation views (29 KB).
+# static/'s files: 60 KiB until issue 14's command dialog, schema forms and idTag and reservation views (31 KB).
 STATIC_BUDGET = 92 * 1024
 # What the first load fetches: those load when their dialog or view opens, so it grows by their buttons only.
 FIRST_LOAD_BUDGET = 66 * 1024
