@@ -55,6 +55,7 @@ export function createApi({ base, key, onDenied, fetch = (...args) => globalThis
 
   async function request(path, method = "GET", body = undefined) {
     const res = await send(path, method, body, "application/json");
+    if (res.status === 204) return {}; // a DELETE's No Content
     const data = parsed(await res.text().catch(() => ""));
     if (data === null || typeof data !== "object") {
       throw new ApiError(res.status, "BadResponse", "the answer was not JSON");

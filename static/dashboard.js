@@ -48,6 +48,7 @@ async function doRefresh() {
     renderFleet();
     const sel = findSelected(state);
     if (sel) addSample(sel);
+    refreshViews();
     const lu = $("last-updated");
     lu.textContent = `Last updated ${hms(state.lastOk)}`;
     lu.dataset.ts = String(state.lastOk.getTime());
@@ -86,6 +87,18 @@ function setDown(err) {
     if (!state.sessions) setTablePlaceholder("Sessions could not be loaded.");
     if (!state.chargePoints) showGridFailure();
   }
+}
+
+// ---------- the idTags and reservations views: their modules load when they first open ----------
+const views = () => document.querySelectorAll("details[data-module]");
+const loadView = (view) => import(`./${view.dataset.module}`).then((m) => m.load());
+
+function refreshViews() {
+  for (const view of views()) if (view.open) loadView(view);
+}
+
+function wireViews() {
+  for (const view of views()) view.addEventListener("toggle", () => view.open && loadView(view));
 }
 
 // ---------- ticker (relative times, durations) ----------
@@ -127,6 +140,7 @@ function init() {
   wireChargePoints(refresh);
   wireCharts();
   wireExport();
+  wireViews();
   setInterval(tick, 1000);
   refresh();
 }

@@ -89,18 +89,19 @@ function cpCard(cp) {
   commandNote(state.commands[cp.chargePointId]));
 }
 
-// ---------- remote commands (OCPP over WebSocket) ----------
+// ---------- remote commands (to a charger online over WebSocket or, for the demo fleet, over the bus) ----------
 function commandNote(command) {
   return h("p", { class: `cp-command ${command?.cls || ""}`.trim(), "data-testid": "cp-command-status",
     "aria-live": "polite", hidden: !command, text: command?.text });
 }
 
+const OFFLINE = "The charger is offline: the central system cannot reach it";
+
 function commandButtons(cp) {
-  const title = cp.online ? null : "The charger is not connected over OCPP WebSocket";
   const busy = Boolean(state.commands[cp.chargePointId]?.busy);
   const button = (label, testid, run) => h("button", {
-    type: "button", class: "btn btn-small", "data-testid": testid, disabled: !cp.online || busy, title,
-    onclick: () => runCommand(cp, label, run),
+    type: "button", class: "btn btn-small", "data-testid": testid, "data-quick": "", disabled: !cp.online || busy,
+    title: cp.online ? null : OFFLINE, onclick: () => runCommand(cp, label, run),
   }, label);
   return [
     button("Start", "cp-start", () => ({ action: "RemoteStartTransaction",
@@ -113,6 +114,10 @@ function commandButtons(cp) {
       return { action: "RemoteStopTransaction", payload: { transactionId: active.transactionId } };
     }),
     button("Reset", "cp-reset", () => ({ action: "Reset", payload: { type: "Soft" } })),
+    // Every command, with its recent history: the dialog's module loads on first use.
+    h("button", { type: "button", class: "btn btn-small", "data-testid": "cp-commands", "aria-haspopup": "dialog",
+      disabled: !cp.online, title: cp.online ? "All 19 OCPP commands and the recent ones" : OFFLINE,
+      onclick: () => import("./panel-commands.js").then((m) => m.openCommands(cp)) }, "Commands…"),
   ];
 }
 
@@ -128,16 +133,28 @@ function setCommand(cp, command) {
   const card = currentCard(id);
   if (!card) return;
   card.querySelector("[data-testid=cp-command-status]").replaceWith(commandNote(command));
-  for (const b of card.querySelectorAll("[data-testid=cp-actions] button")) b.disabled = !cp.online || command.busy;
+  for (const b of card.querySelectorAll("[data-quick]")) b.disabled = !cp.online || command.busy;
 }
 
-async function runCommand(cp, label, build) {
-  const say = (text, cls, busy = false) => setCommand(cp, { text, cls, busy });
+/** POSTs build()'s body ({action, payload} to .../commands, or to route's, which queues one) and polls the command
+ *  until final, saying how it goes on the card and to report (text, cls, busy); its final view, or null when it
+ *  could not be sent. */
+export async function runCommand(cp, label, build, report = () => {}, route = "commands") {
+  // One at a time per charger (the server would refuse it): the card's note says which one is outstanding.
+  if (state.commands[cp.chargePointId]?.busy) {
+    report(`${label}: not sent, another command to this charger is outstanding`, "is-error", false);
+    return null;
+  }
+  const say = (text, cls, busy = false) => {
+    setCommand(cp, { text, cls, busy });
+    report(text, cls, busy);
+  };
   say(`${label}: sending…`, "is-pending", true);
   try {
     const command = await build();
-    const path = `chargepoints/${encodeURIComponent(cp.chargePointId)}/commands`;
-    const { commandId } = await api.request(path, "POST", command);
+    const base = `chargepoints/${encodeURIComponent(cp.chargePointId)}`;
+    const path = `${base}/commands`;
+    const { commandId } = await api.request(`${base}/${route}`, "POST", command);
     say(`${label}: sent, waiting for the charger…`, "is-pending", true);
     // Until final: the server reports timedOut after COMMAND_TIMEOUT_SECONDS (no guess of the page's).
     let view = { status: "pending" };
@@ -148,7 +165,9 @@ async function runCommand(cp, label, build) {
     const { answer, ok } = commandOutcome(view);
     say(`${label}: ${answer}`, ok ? "is-ok" : "is-error");
     refreshAfterCommand();
+    return view;
   } catch (e) {
     say(`${label} failed: ${e.message}`, "is-error");
+    return null;
   }
 }

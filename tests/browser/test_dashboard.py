@@ -10,9 +10,6 @@ import pytest
 from chalicelib.charging_rules import CONNECTOR_STATUSES
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
-# The dashboard's files, uncompressed. 60 KB until the billing export (issue 15:
-# panel-export.js, its form and api.js's download) took it to 63 KB.
-STATIC_BUDGET = 66 * 1024
 STAT_KEYS = [
     "totalChargePoints",
     "availableChargePoints",
@@ -25,6 +22,20 @@ STAT_KEYS = [
 ]
 STATUSES = list(CONNECTOR_STATUSES)
 DEMO_IDS = ["CP-DEMO-001", "CP-DEMO-002", "CP-DEMO-003"]
+# static/'s files: 60 KiB until issue 14's command dialog, schema forms and idTag and reservation views (31 KB)
+# and issue 15's billing export (panel-export.js, its form, api.js's download: 3.4 KB).
+STATIC_BUDGET = 96 * 1024
+# What the first load fetches: those load when their dialog or view opens, so it grows by their buttons only
+# (and by the export form, which is on the page from the start).
+FIRST_LOAD_BUDGET = 70 * 1024
+LAZY_MODULES = {
+    "panel-commands.js",
+    "panel-idtags.js",
+    "panel-reservations.js",
+    "schema-form.js",
+    "form-view.js",
+    "records.js",
+}
 
 
 def open_dashboard(page, url, query=""):
@@ -311,7 +322,8 @@ def test_screenshots_and_metrics(new_page, live_server, artifacts):
     # First contentful paint and the load times are figures for the artifact, not goals to assert here.
     assert {".css", ".js"} <= {Path(name).suffix for name in metrics["assets"]}, metrics["assets"]
     assert metrics["assets"] == {name: (STATIC / name).stat().st_size for name in metrics["assets"]}
-    assert metrics["staticAssetBodyBytes"] < STATIC_BUDGET
+    assert metrics["staticAssetBodyBytes"] < FIRST_LOAD_BUDGET
+    assert not LAZY_MODULES & set(metrics["assets"]), "a module of a dialog or view came with the first load"
     assert metrics["bytesTransferred"] > metrics["staticAssetBodyBytes"]  # nothing came from a cache
 
     active = page.locator("[data-testid=session-row][data-status=Active]")
@@ -332,7 +344,7 @@ def test_screenshots_and_metrics(new_page, live_server, artifacts):
 
 def test_static_files_are_light_and_safe():
     files = [p for p in STATIC.iterdir() if p.is_file()]
-    assert {"index.html", "dashboard.css", "dashboard.js"} <= {p.name for p in files}
+    assert {"index.html", "dashboard.css", "dashboard.js", *LAZY_MODULES} <= {p.name for p in files}
     assert sum(p.stat().st_size for p in files) < STATIC_BUDGET
     for p in files:
         if p.suffix == ".js":

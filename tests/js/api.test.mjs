@@ -128,3 +128,10 @@ test("download sends the key and gives the file's bytes and the name its Content
   await assert.rejects(api.download("exports/sessions.csv", "text/csv"),
     (e) => e instanceof ApiError && e.status === 413 && e.message === "too big");
 });
+
+test("a 204 No Content (a DELETE's answer) is an empty object, not a bad answer", async () => {
+  const { fetch, calls } = fakeFetch([{ status: 204, body: "" }]);
+  const api = createApi({ base: "/", key: () => "", onDenied: () => {}, fetch });
+  assert.deepEqual(await api.request("idtags/TAG1", "DELETE"), {});
+  assert.equal(calls[0].method, "DELETE");
+});

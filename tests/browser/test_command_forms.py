@@ -1,0 +1,165 @@
+"""Issue 14 in the browser against the real app: the demo fleet is reachable (over the bus), so its cards'
+buttons are enabled; the command dialog builds each form from GET /ocpp/schemas/{action} and follows the
+command to its answer; the idTags and reservations views list, change and cancel."""
+
+import json
+
+from tests.browser.test_dashboard import DEMO_IDS, open_dashboard, wait_for_demo_grid
+
+QUICK_BUTTONS = ("cp-start", "cp-stop", "cp-reset", "cp-commands")
+ENABLED = "sel => { const b = document.querySelector(sel); return Boolean(b) && !b.disabled; }"
+
+
+def card(cp_id):
+    return f"[data-testid=cp-card][data-cp-id='{cp_id}']"
+
+
+def open_dialog(page, url, cp_id):
+    """The dashboard, then cp_id's command dialog, opened from the keyboard."""
+    open_dashboard(page, url, "?refresh=2")
+    wait_for_demo_grid(page)
+    button = f"{card(cp_id)} [data-testid=cp-commands]"
+    page.wait_for_function(ENABLED, arg=button, timeout=30000)
+    page.focus(button)
+    page.keyboard.press("Enter")
+    page.locator("[data-testid=cmd-dialog]").wait_for()
+    return page
+
+
+def choose(page, action, field):
+    page.select_option("[data-testid=cmd-action]", action)
+    page.locator(f"[data-testid=cmd-fields] [data-field='{field}']").wait_for()
+
+
+def labels(page):
+    return page.eval_on_selector_all("[data-testid=cmd-fields] label", "els => els.map(e => e.textContent)")
+
+
+def wait_final(page, label):
+    """The dialog's status line once the command is answered, failed or timed out."""
+    page.wait_for_function(
+        "label => { const t = document.querySelector('[data-testid=cmd-status]').textContent;"
+        " return t.startsWith(label + ': ') && !/sending|waiting/.test(t) || t.startsWith(label + ' failed'); }",
+        arg=label,
+        timeout=20000,
+    )
+    return page.locator("[data-testid=cmd-status]").inner_text()
+
+
+def test_demo_chargers_are_online_with_their_buttons_enabled(page, live_server):
+    open_dashboard(page, live_server, "?refresh=2")
+    wait_for_demo_grid(page)
+    for cp_id in DEMO_IDS:
+        for testid in QUICK_BUTTONS:
+            page.wait_for_function(ENABLED, arg=f"{card(cp_id)} [data-testid={testid}]", timeout=30000)
+        assert "Online" in page.locator(card(cp_id)).inner_text()
+    assert page.errors == []
+
+
+def test_command_form_is_built_from_the_schema_and_followed_to_the_answer(new_page, live_server):
+    page = open_dialog(new_page(), live_server, DEMO_IDS[0])
+    assert page.evaluate("document.activeElement.dataset.testid") == "cmd-action"
+    assert page.eval_on_selector_all("[data-testid=cmd-action] option", "els => els.length") == 19
+
+    # ReserveNow: its required fields marked, a random 31-bit reservationId and an expiry prefilled.
+    choose(page, "ReserveNow", "reservationId")
+    assert labels(page) == ["connectorId *", "expiryDate *", "idTag *", "parentIdTag", "reservationId *"]
+    assert 1 <= int(page.input_value("[data-field=reservationId]")) < 2**31
+    assert page.get_attribute("[data-field=expiryDate]", "type") == "datetime-local"
+    assert page.input_value("[data-field=expiryDate]")
+    posted = []
+    page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
+    page.click("[data-testid=cmd-send]")
+    msgs = page.eval_on_selector_all("[data-testid=cmd-fields] .field-msg", "els => els.map(e => e.textContent)")
+    assert msgs == ["required", "", "required", "", ""] and posted == []
+    assert page.evaluate("document.activeElement.dataset.field") == "connectorId"
+
+    # A deep object is a JSON textarea holding the schema's required parts; an enum a select.
+    choose(page, "SetChargingProfile", "csChargingProfiles")
+    profile = json.loads(page.input_value("textarea[data-field=csChargingProfiles]"))
+    assert profile["chargingSchedule"]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 0}]
+    choose(page, "TriggerMessage", "requestedMessage")
+    assert "Heartbeat" in page.eval_on_selector_all(
+        "[data-field=requestedMessage] option", "els => els.map(e => e.value)"
+    )
+
+    # GetConfiguration: a list field; the charger's answer is shown and listed among the recent commands.
+    choose(page, "GetConfiguration", "key")
+    page.fill("[data-field=key]", "HeartbeatInterval")
+    page.keyboard.press("Enter")
+    assert wait_final(page, "GetConfiguration") == "GetConfiguration: answered"
+    result = json.loads(page.locator("[data-testid=cmd-result]").inner_text())
+    assert "configurationKey" in result or "unknownKey" in result
+    assert posted and posted[-1].endswith(f"/chargepoints/{DEMO_IDS[0]}/commands")
+    page.locator("[data-testid=cmd-recent-item][data-action=GetConfiguration][data-status=answered]").first.wait_for()
+
+    # The local list: its state beside the registry's, and a SendLocalList the server builds from the registry.
+    page.select_option("[data-testid=cmd-action]", "SendLocalList")
+    local_list = page.locator("[data-testid=cmd-local-list]")
+    page.wait_for_function(
+        "() => /^Registry version/.test(document.querySelector('[data-testid=cmd-local-list]').textContent)"
+    )
+    page.click("[data-testid=cmd-local-list-Full]")
+    assert wait_final(page, "SendLocalList (Full, from the registry)").endswith(": Accepted")
+    page.wait_for_function(
+        "() => /in sync\\./.test(document.querySelector('[data-testid=cmd-local-list]').textContent)"
+    )
+    assert "out of sync" not in local_list.inner_text()
+    page.keyboard.press("Escape")
+    page.locator("[data-testid=cmd-dialog]").wait_for(state="hidden")
+    assert page.errors == []
+
+
+def test_reservation_made_in_the_dialog_is_listed_and_cancelled(new_page, live_server):
+    cp_id = DEMO_IDS[2]
+    page = open_dialog(new_page(), live_server, cp_id)
+    free = page.eval_on_selector_all(
+        f"{card(cp_id)} [data-testid=connector-chip][data-status=Available]",
+        "els => els.map(e => e.dataset.connectorId)",
+    )
+    choose(page, "ReserveNow", "reservationId")
+    reservation_id = page.input_value("[data-field=reservationId]")
+    page.fill("[data-field=connectorId]", next((c for c in free if c != "0"), "1"))
+    page.fill("[data-field=idTag]", "BROWSER-RSV")
+    page.click("[data-testid=cmd-send]")
+    answer = wait_final(page, "ReserveNow")
+    page.keyboard.press("Escape")
+
+    page.click("[data-testid=reservations-view] summary")
+    row = page.locator(f"[data-testid=resv-row][data-reservation-id='{reservation_id}']")
+    row.wait_for()
+    assert cp_id in row.inner_text() and "BROWSER-RSV" in row.inner_text()
+    if answer == "ReserveNow: Accepted":
+        row.locator("[data-testid=resv-cancel]").click()
+        page.wait_for_selector(
+            f"[data-testid=resv-row][data-reservation-id='{reservation_id}'][data-status=Cancelled]", timeout=20000
+        )
+    assert page.errors == []
+
+
+def test_idtags_view_adds_edits_and_deletes_a_tag(page, live_server):
+    open_dashboard(page, live_server)
+    page.click("[data-testid=idtags-view] summary")
+    form = page.locator("[data-testid=idtag-form]")
+    form.locator("[data-field=idTag]").fill("BROWSER-TAG")
+    form.locator("[data-field=status]").select_option("Blocked")
+    form.locator("[data-field=maxActiveTransactions]").fill("2")
+    page.click("[data-testid=idtag-save]")
+    row = page.locator("[data-testid=idtag-row][data-id-tag=BROWSER-TAG]")
+    row.wait_for()
+    assert row.get_attribute("data-status") == "Blocked"
+
+    row.locator("[data-testid=idtag-edit]").click()
+    assert form.locator("[data-field=idTag]").input_value() == "BROWSER-TAG"
+    assert form.locator("[data-field=maxActiveTransactions]").input_value() == "2"
+    form.locator("[data-field=status]").select_option("Accepted")
+    page.click("[data-testid=idtag-save]")
+    page.locator("[data-testid=idtag-row][data-id-tag=BROWSER-TAG][data-status=Accepted]").wait_for()
+
+    delete = page.locator("[data-testid=idtag-row][data-id-tag=BROWSER-TAG] [data-testid=idtag-delete]")
+    delete.click()
+    assert delete.inner_text() == "Confirm delete"
+    delete.click()
+    row.wait_for(state="detached")
+    assert page.locator("[data-testid=idtags-msg]").inner_text() == "Deleted BROWSER-TAG."
+    assert page.errors == []
