@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib import charging_rules, ocpp_frames
+from chalicelib import charging_rules, ocpp_frames, views
 
 CHARGE_POINT_ID = {"type": "string", "pattern": ocpp_frames.CHARGE_POINT_ID_PATTERN}
 NULLABLE_STRING = {"type": ["string", "null"]}
@@ -22,6 +22,9 @@ LOCAL_LIST_SUMMARY = {
 }
 NUMBER = {"type": "number"}
 INTEGER = {"type": "integer"}
+LIMIT = {"type": "integer", "minimum": 1, "maximum": views.MAX_LIMIT}
+PAGE_TOKEN = {"type": "string", "description": "the nextToken of the previous page, as it was given: opaque and signed"}
+OPERATOR = "operator"  # marks an operation protected by the stage's operator auth
 
 
 def ref(name: str) -> dict:

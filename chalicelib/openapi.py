@@ -7,9 +7,18 @@ and checks every answer against it. Security follows the stage's settings (chali
 
 from __future__ import annotations
 
-from chalicelib import charging_rules, id_tags, openapi_reservations, views
+from chalicelib import charging_rules, openapi_id_tags, openapi_reservations
 from chalicelib import settings as settings_module
-from chalicelib.api_schemas import CHARGE_POINT_ID, ID_TAG, SCHEMAS, charging_profile_schemas, object_schema, ref
+from chalicelib.api_schemas import (
+    CHARGE_POINT_ID,
+    LIMIT,
+    OPERATOR,
+    PAGE_TOKEN,
+    SCHEMAS,
+    charging_profile_schemas,
+    object_schema,
+    ref,
+)
 
 
 def _json(schema: dict, description: str) -> dict:
@@ -26,11 +35,6 @@ def _path_param(name: str, schema: dict | None = None) -> dict:
 
 def _query(name: str, schema: dict) -> dict:
     return {"name": name, "in": "query", "required": False, "schema": schema}
-
-
-LIMIT = {"type": "integer", "minimum": 1, "maximum": views.MAX_LIMIT}
-PAGE_TOKEN = {"type": "string", "description": "the nextToken of the previous page, as it was given: opaque and signed"}
-OPERATOR = "operator"  # marks an operation protected by the stage's operator auth
 
 
 def _operations() -> dict[str, dict[str, dict]]:
@@ -164,7 +168,7 @@ def _operations() -> dict[str, dict[str, dict]]:
                 "responses": {"200": _json(ref("Session"), "the session"), "404": _error("no such session")},
             }
         },
-        **_registry_operations(),
+        **openapi_id_tags.operations(_json, _error, _path_param, _query),
         "/exports/sessions.csv": {
             "get": {
                 "summary": "Completed sessions stopped in [from, to), as an RFC 4180 CSV file for billing",
@@ -247,77 +251,6 @@ def _operations() -> dict[str, dict[str, dict]]:
                     "404": _error("no such file"),
                 },
             }
-        },
-    }
-
-
-def _registry_operations() -> dict[str, dict[str, dict]]:
-    """The idTag registry's routes, and the local lists built from it."""
-    tag = _path_param("id_tag", ID_TAG)
-    bad_tag = _error("not an idTag: " + id_tags.ID_TAG_RULE)
-    cp = _path_param("charge_point_id", CHARGE_POINT_ID)
-    return {
-        "/chargepoints/{charge_point_id}/localList": {
-            "get": {
-                "summary": "The charger's local authorization list: its version beside the registry's",
-                "security": [OPERATOR],
-                "parameters": [cp],
-                "responses": {"200": _json(ref("LocalList"), "the versions"), "404": _error("no such charge point")},
-            },
-            "post": {
-                "summary": "Queue a SendLocalList from the idTag registry: Full, or Differential since the charger's",
-                "security": [OPERATOR],
-                "parameters": [cp],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": ref("LocalListRequest")}}},
-                "responses": {
-                    "200": _json(ref("CommandAccepted"), "the SendLocalList command is queued"),
-                    "400": _error("a bad body"),
-                    "404": _error("no such charge point"),
-                    "409": _error(
-                        "offline, a command outstanding, too many entries, or no known charger version to differ from"
-                    ),
-                },
-            },
-        },
-        "/idtags": {
-            "get": {
-                "summary": "The idTag registry by idTag, a page at a time",
-                "security": [OPERATOR],
-                "parameters": [_query("limit", LIMIT), _query("nextToken", PAGE_TOKEN)],
-                "responses": {
-                    "200": _json(ref("IdTagPage"), "a page"),
-                    "400": _error("a bad parameter or page token"),
-                },
-            }
-        },
-        "/idtags/{id_tag}": {
-            "get": {
-                "summary": "One idTag's registry entry",
-                "security": [OPERATOR],
-                "parameters": [tag],
-                "responses": {
-                    "200": _json(ref("IdTag"), "the entry"),
-                    "400": bad_tag,
-                    "404": _error("no such idTag in the registry"),
-                },
-            },
-            "put": {
-                "summary": "Create or replace an idTag's entry (what chargers are answered for it)",
-                "security": [OPERATOR],
-                "parameters": [tag],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": ref("IdTagRequest")}}},
-                "responses": {"200": _json(ref("IdTag"), "the entry as stored"), "400": _error("a bad idTag or body")},
-            },
-            "delete": {
-                "summary": "Remove an idTag from the registry (the chargers' local lists lose it at their next update)",
-                "security": [OPERATOR],
-                "parameters": [tag],
-                "responses": {
-                    "200": _json(ref("IdTagDeleted"), "removed"),
-                    "400": bad_tag,
-                    "404": _error("no such idTag in the registry"),
-                },
-            },
         },
     }
 

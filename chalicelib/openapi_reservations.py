@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chalicelib import diagnostics, reservations, views
-from chalicelib.api_schemas import CHARGE_POINT_ID, INTEGER, NULLABLE_STRING, object_schema, ref
+from chalicelib import diagnostics, reservations
+from chalicelib.api_schemas import CHARGE_POINT_ID, INTEGER, LIMIT, NULLABLE_STRING, OPERATOR, object_schema, ref
 
 STRING = {"type": "string"}
 RESERVATION_ID = {"type": "string", "pattern": "^[0-9]{1,10}$"}
@@ -21,11 +21,11 @@ def operations(
         "/reservations": {
             "get": {
                 "summary": "Reservations (ReserveNow), newest first, a page at a time",
-                "security": ["operator"],
+                "security": [OPERATOR],
                 "parameters": [
                     query("chargePointId", CHARGE_POINT_ID),
                     query("status", {"type": "string", "enum": list(reservations.STATUSES)}),
-                    query("limit", {"type": "integer", "minimum": 1, "maximum": views.MAX_LIMIT}),
+                    query("limit", LIMIT),
                     query("nextToken", STRING),
                 ],
                 "responses": {
@@ -37,7 +37,7 @@ def operations(
         "/reservations/{reservation_id}": {
             "get": {
                 "summary": "One reservation",
-                "security": ["operator"],
+                "security": [OPERATOR],
                 "parameters": [path_param("reservation_id", RESERVATION_ID)],
                 "responses": {"200": json(ref("Reservation"), "the reservation"), "404": error("no such reservation")},
             }
@@ -45,7 +45,7 @@ def operations(
         "/chargepoints/{charge_point_id}/diagnostics": {
             "get": {
                 "summary": "The diagnostics files the charger uploaded, newest first",
-                "security": ["operator"],
+                "security": [OPERATOR],
                 "parameters": [cp],
                 "responses": {
                     "200": json(ref("DiagnosticsFiles"), "the files"),
@@ -56,7 +56,7 @@ def operations(
         "/chargepoints/{charge_point_id}/diagnostics/location": {
             "get": {
                 "summary": "An upload location for GetDiagnostics: a pre-signed S3 URL, or this app's upload route",
-                "security": ["operator"],
+                "security": [OPERATOR],
                 "parameters": [cp],
                 "responses": {
                     "200": json(ref("DiagnosticsLocation"), "where the charger uploads"),

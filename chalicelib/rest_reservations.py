@@ -8,16 +8,17 @@ from collections.abc import Callable, Mapping
 from chalice import BadRequestError, ForbiddenError, NotFoundError, Response
 
 from chalicelib import diagnostics, ocpp_frames, reservations, storage
-from chalicelib.rest import _check_params, _choice, _listing, charge_point_param, get_charge_point
+from chalicelib.rest import get_charge_point
+from chalicelib.rest_params import charge_point_param, check_params, choice, listing
 
 
 def list_reservations(params: Mapping[str, str] | None) -> dict:
-    params = _check_params(params, ("status", "chargePointId", "limit", "nextToken"))
-    status = _choice(params, "status", reservations.STATUSES)
+    params = check_params(params, ("status", "chargePointId", "limit", "nextToken"))
+    status = choice(params, "status", reservations.STATUSES)
     charge_point_id = charge_point_param(params)
     query = {"route": "reservations", "status": status, "chargePointId": charge_point_id}
     now = ocpp_frames.format_timestamp(ocpp_frames.now())  # one moment for the filter and the views
-    return _listing(
+    return listing(
         "reservations",
         params,
         query,
