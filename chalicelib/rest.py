@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 
 from chalice import BadRequestError, ConflictError, IAMAuthorizer, NotFoundError, Response, UnauthorizedError
 
@@ -16,12 +17,14 @@ from chalicelib import (
     central_system,
     charging_rules,
     commands,
+    meter_history,
     ocpp_frames,
     simulated_charger,
     simulator,
     storage,
     views,
 )
+from chalicelib import fleet_energy as fleet_energy_module
 from chalicelib import settings as settings_module
 
 # chalicelib/commands.py is shared with the gateway, which has no Chalice: its refusals get their status here.
@@ -62,6 +65,10 @@ def _choice(params: Mapping[str, str], name: str, choices: tuple[str, ...]) -> s
     if value is not None and value not in choices:
         raise BadRequestError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+# GET /stats/energy without `from`: the hours a fresh dashboard tab shows.
+DEFAULT_ENERGY_WINDOW = timedelta(hours=6)
 
 
 # --- page tokens: opaque, signed, and bound to the query that issued them -------------------------
@@ -188,6 +195,20 @@ def get_session(session_id: str) -> dict:
     return views.session_view(item)
 
 
+def session_meter_values(session_id: str, params: Mapping[str, str] | None) -> dict:
+    """GET /sessions/{id}/meterValues: the session's readings, oldest first, a page at a time."""
+    params = _check_params(params, ("limit", "nextToken"))
+    if len(session_id) > 64 or storage.get_session(session_id) is None:
+        raise NotFoundError(f"no session {session_id!r}")
+    query = {"route": "meterValues", "sessionId": session_id}
+    limit = _limit(params, views.MAX_LIMIT)
+    page = _page(lambda start: storage.history_page(session_id, limit, start), params.get("nextToken"), query)
+    return {
+        "meterValues": [meter_history.view(row) for row in page.items],
+        "nextToken": encode_token(page.last_key, query),
+    }
+
+
 def stats() -> dict:
     settings = settings_module.get()
     totals = storage.read_stats(settings.stats_shards)
@@ -202,6 +223,22 @@ def stats() -> dict:
         "currency": settings.tariff.currency,
         "rejectedMessages": totals.get("rejectedMessages", 0),
     }
+
+
+def fleet_energy(params: Mapping[str, str] | None) -> dict:
+    """GET /stats/energy?from=&to=: the fleet's energy per 5 minutes; by default the last 6 hours."""
+    params = _check_params(params, ("from", "to"))
+    try:
+        end = ocpp_frames.parse_timestamp(params["to"], "to") if "to" in params else ocpp_frames.now()
+        start = ocpp_frames.parse_timestamp(params["from"], "from") if "from" in params else end - DEFAULT_ENERGY_WINDOW
+    except ocpp_frames.FrameError as error:
+        raise BadRequestError(f"{error.description}, for example 2026-12-03T10:00:00Z") from None
+    if not timedelta(0) <= end - start <= fleet_energy_module.MAX_WINDOW:
+        raise BadRequestError("from must be before to, at most 24 hours apart")
+    try:
+        return fleet_energy_module.energy_points(start, end)
+    except fleet_energy_module.WindowTooBusy as error:
+        raise BadRequestError(str(error)) from None
 
 
 def json_body(raw: str | bytes | None, empty: object = None) -> object:

@@ -45,6 +45,7 @@ RESOURCE_VARIABLES = {
     "SIMULATOR_TABLE": "SimulatorTable",
     "STATS_TABLE": "StatsTable",
     "COMMANDS_TABLE": "CommandsTable",
+    "HISTORY_TABLE": "HistoryTable",
     "EVENT_BUS_NAME": "EventBus",
 }
 

@@ -3,7 +3,7 @@
 - dynamo: the client, the table names, (de)serialisation, the expression builder
 - operations: the requests (conditional updates, transactions, batches, pages), refusals made answers
 - guard: the guard on the charge point every write that applies an OCPP message carries, and its outcomes
-- charge_points, sessions, early_stops, stats, commands, simulator_state: the aggregates
+- charge_points, sessions, meter_history, early_stops, stats, commands, simulator_state: the aggregates
 - tables: table creation from .chalice/resources.json, and the health probe
 
 Callers use the package (`storage.touch_charge_point(...)`): everything public is re-exported here.
@@ -26,6 +26,7 @@ from chalicelib.storage.dynamo import (
     Tables,
     ValueRefused,
     client,
+    counting_capacity,
     counting_requests,
     from_item,
     reset_client,
@@ -34,6 +35,7 @@ from chalicelib.storage.dynamo import (
 )
 from chalicelib.storage.early_stops import EARLY_STOP_PREFIX, forget_early_stop, get_early_stop, keep_early_stop
 from chalicelib.storage.guard import Outcome, Result, Stamp, classify
+from chalicelib.storage.meter_history import history_page, keep_history, registers
 from chalicelib.storage.operations import Page
 from chalicelib.storage.sessions import (
     SESSION_FLEET,
@@ -45,6 +47,7 @@ from chalicelib.storage.sessions import (
     load_sessions,
     note_session,
     record_meter,
+    sessions_started_between,
     start_session,
 )
 from chalicelib.storage.simulator_state import (
@@ -65,6 +68,7 @@ __all__ = [
     "Tables",
     "ValueRefused",
     "client",
+    "counting_capacity",
     "counting_requests",
     "from_item",
     "reset_client",
@@ -95,11 +99,16 @@ __all__ = [
     "load_sessions",
     "note_session",
     "record_meter",
+    "sessions_started_between",
     "start_session",
     "EARLY_STOP_PREFIX",
     "forget_early_stop",
     "get_early_stop",
     "keep_early_stop",
+    # meter history
+    "history_page",
+    "keep_history",
+    "registers",
     # stats
     "add_to_stats",
     "read_stats",

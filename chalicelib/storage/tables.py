@@ -19,6 +19,7 @@ TABLES = {
     "SimulatorTable": "simulator_table",
     "StatsTable": "stats_table",
     "CommandsTable": "commands_table",
+    "HistoryTable": "history_table",
 }
 
 
