@@ -80,7 +80,7 @@ def test_an_unknown_session_another_sessions_token_and_a_bad_limit_are_refused(c
     assert [reading["timestamp"] for reading in page["meterValues"]] == [ts(120)]
 
 
-def test_fleet_energy_per_interval_adds_up_to_the_sessions(client):
+def test_fleet_energy_per_interval_adds_up_to_the_sessions(backend):
     for cp in ("CP-1", "CP-2"):
         boot(cp)
     first = start("CP-1", meter=1000, at=10)
@@ -94,14 +94,14 @@ def test_fleet_energy_per_interval_adds_up_to_the_sessions(client):
         )
     stop("CP-1", first, 6000, at=1500)
     stop("CP-2", second, 2000, at=1000)
-    query = f"from={ts(0)}&to={ts(1800)}"
-    response = client.http.get(f"/stats/energy?{query}")
-    assert response.status_code == 200, response.body
-    body = json.loads(response.body)
+    body = rest.fleet_energy({"from": ts(0), "to": ts(1800)})
     assert body["intervalSeconds"] == 300
     assert [p["start"] for p in body["points"]] == [ts(300 * n) for n in range(7)]
     assert sum(p["energyKwh"] for p in body["points"]) == pytest.approx(7.0, abs=0.01)  # 5 kWh + 2 kWh
     busiest = max(body["points"], key=lambda p: p["energyKwh"])
     assert busiest["powerKw"] == pytest.approx(busiest["energyKwh"] * 12, abs=0.01)
-    assert client.http.get("/stats/energy?from=yesterday").status_code == 400
-    assert client.http.get(f"/stats/energy?from={ts(0)}&to={ts(-60)}").status_code == 400
+    later = rest.fleet_energy({"from": ts(1500), "to": ts(1800)})["points"]
+    assert sum(p["energyKwh"] for p in later) == 0, "nothing delivered after both stops"
+    for params in ({"from": "yesterday"}, {"from": ts(0), "to": ts(-60)}, {"from": ts(0), "to": ts(25 * 3600)}):
+        with pytest.raises(rest.BadRequestError):
+            rest.fleet_energy(params)
