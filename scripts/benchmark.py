@@ -130,6 +130,11 @@ def log(text: str) -> None:
 READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
 
 
+def tallies() -> dict[str, Counter]:
+    """Per action: DynamoDB requests, write units and messages."""
+    return {"requests": Counter(), "writeUnits": Counter(), "messages": Counter()}
+
+
 def write_units(units: Counter) -> float:
     return sum(value for operation, value in units.items() if operation not in READS)
 
@@ -159,7 +164,7 @@ def message_mix(fleet: int, minutes: int) -> dict:
     configure(FLEET_SIZE=fleet)
     bus = local_runtime.local_bus(app.app, deferred=True)
     events.use(bus)
-    found: dict[str, Counter] = {"requests": Counter(), "writeUnits": Counter(), "messages": Counter()}
+    found = tallies()
     start = datetime.now(UTC) - timedelta(minutes=minutes)
     spent = 0.0
     with storage.counting_requests() as counted, storage.counting_capacity() as consumed:
@@ -303,7 +308,7 @@ def fleet_tick(fleet: int) -> dict:
     events.use(bus)
     start = datetime.now(UTC) - 3 * TICK
     simulator.run_tick(start)
-    answer_calls(bus, Counter(), Counter(), Counter())
+    answer_calls(bus, Counter(), Counter(), tallies())
     counting_bus = events.LocalBus()  # no subscribers: counts PutEvents calls as EventBridgePublisher makes them
     events.use(counting_bus)
     with storage.counting_requests() as counted:
