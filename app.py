@@ -217,9 +217,19 @@ def export_sessions():
     return rest.export_sessions(request().query_params)
 
 
+@app.route("/sessions/{session_id}/meterValues", cors=CORS, **OPERATOR)
+def session_meter_values(session_id):
+    return rest.session_meter_values(session_id, request().query_params)
+
+
 @app.route("/stats", cors=CORS, **OPERATOR)
 def stats():
     return rest.stats()
+
+
+@app.route("/stats/energy", cors=CORS, **OPERATOR)
+def fleet_energy():
+    return rest.fleet_energy(request().query_params)
 
 
 @app.route("/simulate", methods=["POST"], cors=CORS, content_types=["application/json"], **OPERATOR)

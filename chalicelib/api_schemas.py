@@ -167,6 +167,43 @@ SCHEMAS: dict[str, dict] = {
             "rejectedMessages",
         ),
     ),
+    "SampledValue": object_schema(
+        {
+            "value": {"type": "string"},
+            "measurand": {"type": "string"},
+            "phase": NULLABLE_STRING,
+            "unit": {"type": "string"},
+            "context": {"type": "string"},
+            "location": {"type": "string"},
+        },
+        ("value", "measurand", "phase", "unit", "context", "location"),
+    ),
+    "MeterValuePage": object_schema(
+        {
+            "meterValues": {
+                "type": "array",
+                "items": object_schema(
+                    {"timestamp": {"type": "string"}, "sampledValue": {"type": "array", "items": ref("SampledValue")}},
+                    ("timestamp", "sampledValue"),
+                ),
+            },
+            "nextToken": NULLABLE_STRING,
+        },
+        ("meterValues", "nextToken"),
+    ),
+    "FleetEnergy": object_schema(
+        {
+            "intervalSeconds": INTEGER,
+            "points": {
+                "type": "array",
+                "items": object_schema(
+                    {"start": {"type": "string"}, "energyKwh": NUMBER, "powerKw": NUMBER},
+                    ("start", "energyKwh", "powerKw"),
+                ),
+            },
+        },
+        ("intervalSeconds", "points"),
+    ),
     "SimulateRequest": object_schema(
         {"chargePointId": CHARGE_POINT_ID, "messageType": {"type": "string"}}, closed=True
     ),

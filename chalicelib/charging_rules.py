@@ -72,6 +72,7 @@ ANOMALIES = {
     "stopBeforeStart": "its StopTransaction arrived before its StartTransaction",
     "stopAfterClose": "a StopTransaction for a session already closed: its values are kept beside it",
     "connectorBeyondAnnounced": "a StatusNotification for a connector above the number the charger announced",
+    "historyNotKept": "more readings in one message than the meter history keeps: counted only",
 }
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 SESSION_NAMESPACE = uuid.UUID("6f1c2b7e-0d4a-4c35-9a57-0b8f1e6f2c11")

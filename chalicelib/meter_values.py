@@ -9,7 +9,7 @@ import json
 import logging
 
 from chalicelib import charging_rules as rules
-from chalicelib import ocpp_frames, storage
+from chalicelib import meter_history, ocpp_frames, storage
 from chalicelib.central_message import Message, settle
 from chalicelib.signed_values import bounded_signed, keep_signed
 from chalicelib.transactions import MAX_ATTEMPTS
@@ -38,10 +38,14 @@ def meter_values(msg: Message) -> dict:
         return _connector_reading(msg, stamp, connector, reading, latest_time, anomalies)
     session_id = rules.session_id(msg.charge_point_id, p["transactionId"])
     signed = bounded_signed(samples, anomalies)
+    history, not_kept = meter_history.rows(
+        session_id, p["meterValue"], msg.received_at, msg.settings.max_clock_drift_seconds
+    )
+    anomalies += not_kept
     for _ in range(MAX_ATTEMPTS):
         adds = {**rules.anomaly_counts(anomalies), **({"signedValues": len(signed)} if signed else {})}
         result = storage.record_meter(
-            session_id, stamp, latest_time, {**reading, **rules.anomaly_sets(anomalies)}, register, adds
+            session_id, stamp, latest_time, {**reading, **rules.anomaly_sets(anomalies)}, register, adds, history
         )
         session = result.session
         if result.outcome == storage.Outcome.APPLIED:
@@ -63,7 +67,7 @@ def meter_values(msg: Message) -> dict:
         if result.outcome != storage.Outcome.CONFLICT or session is None:
             return settle(result, answer, msg.charge_point_id)
         if session["status"] != "Active" or latest_time <= session.get("lastMeterTime", ""):
-            _keep_unapplied(msg, session, samples, anomalies, signed)
+            _keep_unapplied(msg, session, samples, anomalies, signed, history)
             return answer
         if register is not None and register < max(int(session["lastRegisterWh"]), int(session["meterStart"])):
             anomalies.append(
@@ -89,16 +93,24 @@ def _connector_reading(
 
 
 def _keep_unapplied(
-    msg: Message, session: dict, samples: list[rules.MeterSample], anomalies: list[rules.Anomaly], signed: list[dict]
+    msg: Message,
+    session: dict,
+    samples: list[rules.MeterSample],
+    anomalies: list[rules.Anomaly],
+    signed: list[dict],
+    history: list[dict],
 ) -> None:
     """Readings older than the latest applied, or heard after the stop: they do not move the session
-    (it never reopens) but stay with it, with their anomalies and signed values."""
+    (it never reopens) but stay with it, in its history, with their anomalies and signed values. After
+    the stop only as many as the session keeps late times for (a charger cannot grow a closed session)."""
     session_id = session["sessionId"]
     applied_until = session.get("lastMeterTime", "")
     if session["status"] != "Active":
         late = [t for t in (ocpp_frames.format_timestamp(s.timestamp) for s in samples) if t > applied_until]
         if late and not storage.attach_late_samples(session_id, late, MAX_LATE_SAMPLE_TIMES):
             anomalies = anomalies + [rules.Anomaly("lateValuesNotKept", f"{len(late)} readings after the stop")]
+            history = [row for row in history if row["timestamp"] <= applied_until]
+    storage.keep_history(history)
     adds = {**rules.anomaly_counts(anomalies), **({"signedValues": len(signed)} if signed else {})}
     if adds:
         storage.note_session(session_id, rules.anomaly_sets(anomalies), adds)

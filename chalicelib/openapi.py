@@ -192,11 +192,37 @@ def _operations() -> dict[str, dict[str, dict]]:
                 },
             }
         },
+        "/sessions/{session_id}/meterValues": {
+            "get": {
+                "summary": "A session's meter readings, every sampled value, oldest first, a page at a time",
+                "parameters": [_path_param("session_id"), _query("limit", LIMIT), _query("nextToken", PAGE_TOKEN)],
+                "security": [OPERATOR],
+                "responses": {
+                    "200": _json(ref("MeterValuePage"), "a page"),
+                    "400": _error("a bad parameter or page token"),
+                    "404": _error("no such session"),
+                },
+            }
+        },
         "/stats": {
             "get": {
                 "summary": "Fleet totals",
                 "security": [OPERATOR],
                 "responses": {"200": _json(ref("Stats"), "the totals")},
+            }
+        },
+        "/stats/energy": {
+            "get": {
+                "summary": "The fleet's energy and mean power per 5 minutes, from the stored meter history",
+                "security": [OPERATOR],
+                "parameters": [
+                    _query("from", {"type": "string", "format": "date-time"}),
+                    _query("to", {"type": "string", "format": "date-time"}),
+                ],
+                "responses": {
+                    "200": _json(ref("FleetEnergy"), "one point per interval, oldest first"),
+                    "400": _error("a bad time, a window over 24 hours, or too busy a window"),
+                },
             }
         },
         "/simulate": {

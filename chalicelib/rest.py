@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 
 from chalice import (
     BadRequestError,
@@ -24,6 +25,7 @@ from chalicelib import (
     commands,
     exports,
     id_tags,
+    meter_history,
     ocpp_frames,
     rest_params,
     simulated_charger,
@@ -32,6 +34,7 @@ from chalicelib import (
     storage,
     views,
 )
+from chalicelib import fleet_energy as fleet_energy_module
 from chalicelib import settings as settings_module
 
 # chalicelib/commands.py is shared with the gateway, which has no Chalice: its refusals get their status here.
@@ -57,6 +60,10 @@ def operator_route_options(settings: settings_module.Settings) -> dict:
     if settings.operator_auth == "iam":
         return {"authorizer": IAMAuthorizer()}
     return {}
+
+
+# GET /stats/energy without `from`: the hours a fresh dashboard tab shows.
+DEFAULT_ENERGY_WINDOW = timedelta(hours=6)
 
 
 def default_content_type(response: Response) -> Response:
@@ -165,6 +172,21 @@ def export_sessions(params: Mapping[str, str] | None) -> Response:
     return Response(body=csv, status_code=200, headers=headers)
 
 
+def session_meter_values(session_id: str, params: Mapping[str, str] | None) -> dict:
+    """GET /sessions/{id}/meterValues: the session's readings, oldest first, a page at a time."""
+    params = rest_params.check_params(params, ("limit", "nextToken"))
+    if len(session_id) > 64 or storage.get_session(session_id) is None:
+        raise NotFoundError(f"no session {session_id!r}")
+    return rest_params.listing(
+        "meterValues",
+        params,
+        {"route": "meterValues", "sessionId": session_id},
+        views.MAX_LIMIT,
+        lambda limit, start: storage.history_page(session_id, limit, start),
+        meter_history.view,
+    )
+
+
 def stats() -> dict:
     settings = settings_module.get()
     totals = storage.read_stats(settings.stats_shards)
@@ -179,6 +201,22 @@ def stats() -> dict:
         "currency": settings.tariff.currency,
         "rejectedMessages": totals.get("rejectedMessages", 0),
     }
+
+
+def fleet_energy(params: Mapping[str, str] | None) -> dict:
+    """GET /stats/energy?from=&to=: the fleet's energy per 5 minutes; by default the last 6 hours."""
+    params = rest_params.check_params(params, ("from", "to"))
+    try:
+        end = ocpp_frames.parse_timestamp(params["to"], "to") if "to" in params else ocpp_frames.now()
+        start = ocpp_frames.parse_timestamp(params["from"], "from") if "from" in params else end - DEFAULT_ENERGY_WINDOW
+    except ocpp_frames.FrameError as error:
+        raise BadRequestError(f"{error.description}, for example 2026-12-03T10:00:00Z") from None
+    if not timedelta(0) <= end - start <= fleet_energy_module.MAX_WINDOW:
+        raise BadRequestError("from must be before to, at most 24 hours apart")
+    try:
+        return fleet_energy_module.energy_points(start, end)
+    except fleet_energy_module.WindowTooBusy as error:
+        raise BadRequestError(str(error)) from None
 
 
 def json_body(raw: str | bytes | None, empty: object = None) -> object:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 
-from chalicelib import authorization, ocpp_frames, pricing, storage, telemetry
+from chalicelib import authorization, meter_history, ocpp_frames, pricing, storage, telemetry
 from chalicelib import charging_rules as rules
 from chalicelib.central_message import Message, not_accepted, settle
 from chalicelib.ocpp_frames import FrameError
@@ -196,6 +196,10 @@ def stop_transaction(msg: Message) -> dict:
     stamp = msg.stamp(answer)
     transaction = p["transactionId"]
     session_id = rules.session_id(msg.charge_point_id, transaction)
+    history, not_kept = meter_history.rows(
+        session_id, p.get("transactionData", []), msg.received_at, msg.settings.max_clock_drift_seconds
+    )
+    anomalies += not_kept
     for _ in range(MAX_ATTEMPTS):
         session = storage.get_session(session_id, consistent=True)
         if session is None:
@@ -241,6 +245,7 @@ def stop_transaction(msg: Message) -> dict:
         )
         if result.outcome in (storage.Outcome.APPLIED, storage.Outcome.DUPLICATE):
             keep_signed(msg, session_id, signed)
+            storage.keep_history(history)
             return answer
         if result.outcome != storage.Outcome.CONFLICT:
             return settle(result, answer, msg.charge_point_id)

@@ -3,7 +3,8 @@
     .venv/bin/python scripts/benchmark.py --backend both
 
 1. DynamoDB requests per message, by action and on average, over a simulated fleet's traffic (counted at
-   the client), against the budget: Heartbeat and MeterValues 1, at most 2 on average.
+   the client), against the budget: Heartbeat and MeterValues 1, at most 2 on average; and the write units
+   the backend reports for them (ReturnConsumedCapacity=TOTAL: DynamoDB Local bills as DynamoDB does).
 2. The central system's messages per second next to the raw single-PutItem rate on the same backend.
 3. GET /stats and GET /sessions?status=Active (first page) latency medians with 100 and with 100,000
    stored sessions (bulk-loaded in the central system's own item shape, counters to match).
@@ -125,19 +126,34 @@ def log(text: str) -> None:
 # --- 1 and 2: the central system on a simulated fleet's traffic ----------------------------------
 
 
-def answer_calls(bus: events.LocalBus, counted: Counter, requests: Counter, messages: Counter) -> float:
+# The operations that read: their capacity units are read units, every other operation's are write units.
+READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
+
+
+def tallies() -> dict[str, Counter]:
+    """Per action: DynamoDB requests, write units and messages."""
+    return {"requests": Counter(), "writeUnits": Counter(), "messages": Counter()}
+
+
+def write_units(units: Counter) -> float:
+    return sum(value for operation, value in units.items() if operation not in READS)
+
+
+def answer_calls(bus: events.LocalBus, counted: Counter, consumed: Counter, found: dict[str, Counter]) -> float:
     """Answer the CALLs the last tick published, one by one as the bus would; the answers wait in the
-    bus for the simulator's inbox. Returns the seconds spent answering."""
+    bus for the simulator's inbox. Returns the seconds spent answering; `found` gets each action's
+    requests, write units and messages."""
     calls, bus.queue = [e for e in bus.queue if e["source"] == events.CHARGER_SOURCE], []
     spent = 0.0
     for event in calls:
-        before = sum(counted.values())
+        before, units_before = sum(counted.values()), write_units(consumed)
         started = time.perf_counter()
         events.answer_call_event(event, central_system.handle)
         spent += time.perf_counter() - started
         action = event["detail"]["action"]
-        requests[action] += sum(counted.values()) - before
-        messages[action] += 1
+        found["requests"][action] += sum(counted.values()) - before
+        found["writeUnits"][action] += write_units(consumed) - units_before
+        found["messages"][action] += 1
     bus.flush()
     return spent
 
@@ -148,16 +164,15 @@ def message_mix(fleet: int, minutes: int) -> dict:
     configure(FLEET_SIZE=fleet)
     bus = local_runtime.local_bus(app.app, deferred=True)
     events.use(bus)
-    requests: Counter = Counter()
-    messages: Counter = Counter()
+    found = tallies()
     start = datetime.now(UTC) - timedelta(minutes=minutes)
     spent = 0.0
-    with storage.counting_requests() as counted:
+    with storage.counting_requests() as counted, storage.counting_capacity() as consumed:
         for tick in range(minutes // 2 + 1):
             simulator.run_tick(start + tick * TICK)
-            spent += answer_calls(bus, counted, requests, messages)
+            spent += answer_calls(bus, counted, consumed, found)
     events.use(None)
-    return {"requests": requests, "messages": messages, "seconds": spent}
+    return {**found, "seconds": spent}
 
 
 def raw_put_rate(count: int) -> float:
@@ -293,7 +308,7 @@ def fleet_tick(fleet: int) -> dict:
     events.use(bus)
     start = datetime.now(UTC) - 3 * TICK
     simulator.run_tick(start)
-    answer_calls(bus, Counter(), Counter(), Counter())
+    answer_calls(bus, Counter(), Counter(), tallies())
     counting_bus = events.LocalBus()  # no subscribers: counts PutEvents calls as EventBridgePublisher makes them
     events.use(counting_bus)
     with storage.counting_requests() as counted:
@@ -390,6 +405,25 @@ def table(results: dict[str, dict], args: argparse.Namespace, imports: dict, pac
         lambda r: (
             f"{sum(r['mix']['requests'].values()) / sum(r['mix']['messages'].values()):.2f} "
             f"({sum(r['mix']['messages'].values())} msgs)"
+        ),
+    )
+    for action in actions:
+        row(
+            f"DynamoDB write units per {action}",
+            "",
+            lambda r, a=action: (
+                f"{r['mix']['writeUnits'][a] / r['mix']['messages'][a]:.2f}"
+                if r["mix"]["messages"][a] and sum(r["mix"]["writeUnits"].values())
+                else "-"
+            ),
+        )
+    row(
+        "DynamoDB write units per message, whole mix",
+        "reported by DynamoDB Local",
+        lambda r: (
+            f"{sum(r['mix']['writeUnits'].values()) / sum(r['mix']['messages'].values()):.2f}"
+            if sum(r["mix"]["writeUnits"].values())
+            else "-"
         ),
     )
     row("central system, messages/s", "", lambda r: f"{sum(r['mix']['messages'].values()) / r['mix']['seconds']:.0f}")

@@ -12,7 +12,6 @@ export function pageConfig(baseUri, search) {
     pollS: Math.min(3, refreshS),
     pageSize: 20,
     autoRefreshKey: "evdash.autoRefresh",
-    fleetKey: "evdash.fleet:" + base,
     apiKeyKey: "evdash.apiKey:" + base,
   };
 }

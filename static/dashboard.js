@@ -4,7 +4,7 @@ import { withQuery } from "./api.js";
 import { api, config, state, wireKeyForm } from "./context.js";
 import { $ } from "./dom.js";
 import { duration, hms, relTime } from "./format.js";
-import { addSample, recordFleet, renderFleet, wireCharts } from "./panel-charts.js";
+import { addSample, refreshFleet, wireCharts } from "./panel-charts.js";
 import { renderChargePoints, showGridFailure, wireChargePoints } from "./panel-chargepoints.js";
 import { wireExport } from "./panel-export.js";
 import { renderSessions, setTablePlaceholder, wireSessions } from "./panel-sessions.js";
@@ -44,8 +44,7 @@ async function doRefresh() {
     renderStats();
     renderChargePoints();
     renderSessions();
-    recordFleet();
-    renderFleet();
+    refreshFleet();
     const sel = findSelected(state);
     if (sel) addSample(sel);
     refreshViews();

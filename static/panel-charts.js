@@ -1,16 +1,26 @@
-// The charts: the selected session (polled while active) and the fleet (sessionStorage, one point a refresh).
+// The charts: the selected session (its stored meter history, then polled while active) and the fleet's
+// energy per interval (GET /stats/energy), both drawn from the server's history so a fresh tab shows the past.
 import { lineChart } from "./charts.js";
 import { api, config, state } from "./context.js";
 import { $, cssColor } from "./dom.js";
 import { isNum, num } from "./format.js";
-import { firstSamples, withFleetPoint, withSample } from "./state.js";
+import { fleetSeries, historySamples, mergeSamples } from "./history.js";
+import { firstSamples, withSample } from "./state.js";
+
+// Pages of 100 readings fetched for one session: 2,000, as many as the chart keeps (state.js), 33 hours at
+// one a minute.
+const HISTORY_PAGES = 20;
+// The fleet's intervals change every 5 minutes: asking once a minute keeps the last one current enough.
+const FLEET_REFRESH_MS = 60000;
 
 // ---------- selected session ----------
 let pollTimer = null;
+let historyReadings = null; // the selected session's stored readings once loaded, else null
 
 export function selectSession(s) {
   state.selectedId = s.sessionId;
   state.samples = firstSamples(s);
+  historyReadings = null;
   addSample(s);
   for (const row of document.querySelectorAll(".session-row")) {
     const on = row.dataset.sessionId === s.sessionId;
@@ -18,7 +28,20 @@ export function selectSession(s) {
     row.setAttribute("aria-selected", String(on));
     row.querySelector("button")?.setAttribute("aria-pressed", String(on));
   }
+  loadHistory(s);
   pollSelected();
+}
+
+async function loadHistory(s) {
+  const id = s.sessionId;
+  try {
+    const readings = await api.all(`sessions/${encodeURIComponent(id)}/meterValues`, "meterValues",
+      { limit: 100 }, HISTORY_PAGES);
+    if (state.selectedId !== id) return;
+    historyReadings = readings;
+    state.samples = mergeSamples(historySamples(s, readings), state.samples);
+    renderSessionChart();
+  } catch { /* the chart keeps what the tab sees; the main refresh reports outages */ }
 }
 
 export function addSample(s) {
@@ -51,10 +74,11 @@ function renderSessionChart() {
   $("session-chart-info").textContent = `${s.chargePointId ?? "?"} #${s.connectorId ?? "?"} · ${s.idTag ?? "—"}`
     + ` · ${s.status}` + (isNum(s.currentEnergy) ? ` · ${num(s.currentEnergy, 2)} kWh` : "")
     + (active && isNum(s.power) ? ` · ${num(s.power, 1)} kW` : "");
-  $("session-chart-caption").textContent = active
-    ? `Shows samples since selection (polled every ${config.pollS} s), starting from the session start at 0 kWh. `
-      + `${state.samples.length} points.`
-    : "Session completed: start (0 kWh) and final energy.";
+  const stored = historyReadings === null
+    ? "Loading its stored meter history…"
+    : `The whole session from its stored meter history (${historyReadings.length} readings)`;
+  $("session-chart-caption").textContent = `${stored}${active ? `, then polled every ${config.pollS} s` : ""}. `
+    + `${state.samples.length} points.`;
   const { samples } = state;
   lineChart(svg, {
     series: [
@@ -65,41 +89,38 @@ function renderSessionChart() {
     ],
   });
   svg.setAttribute("data-points", String(samples.length));
+  svg.dataset.source = historyReadings === null ? "live" : "history";
 }
 
 // ---------- fleet ----------
-function loadFleet() {
+let fleet = null; // the last GET /stats/energy answer
+let fleetAsked = 0;
+
+/** Ask for the fleet's energy per interval (the last 6 hours) when the last answer is a minute old. */
+export async function refreshFleet(now = Date.now()) {
+  if (now - fleetAsked < FLEET_REFRESH_MS) return;
+  fleetAsked = now;
   try {
-    const v = JSON.parse(sessionStorage.getItem(config.fleetKey) || "[]");
-    return Array.isArray(v) ? v : [];
-  } catch { return []; }
+    fleet = await api.request("stats/energy");
+    renderFleet();
+  } catch { fleetAsked = 0; /* asked again at the next refresh; the main refresh reports outages */ }
 }
 
-export function recordFleet() {
-  const points = withFleetPoint(loadFleet(), state.stats, state.active);
-  try { sessionStorage.setItem(config.fleetKey, JSON.stringify(points)); } catch { /* storage full or disabled */ }
-}
-
-export function renderFleet() {
-  const pts = loadFleet();
+function renderFleet() {
   const svg = $("fleet-chart");
+  const { energy, power, totalKwh } = fleetSeries(fleet || {});
   lineChart(svg, {
-    emptyText: "Collecting data…",
-    zero: false,
-    series: [
-      { label: "Total", unit: "kWh", color: cssColor("--chart-total"), points: pts.map((p) => [p[0], p[1] + p[2]]) },
-      { label: "Completed", unit: "kWh", color: cssColor("--chart-completed"), dash: "5 4",
-        points: pts.map((p) => [p[0], p[1]]) },
-    ],
+    emptyText: fleet ? "No energy delivered in the last hours" : "Loading…",
+    series: totalKwh > 0 ? [
+      { label: "Energy", unit: "kWh", color: cssColor("--chart-total"), axis: "left", points: energy },
+      { label: "Power", unit: "kW", color: cssColor("--chart-completed"), axis: "right", dash: "5 4", points: power },
+    ] : [],
   });
-  svg.setAttribute("data-points", String(pts.length));
+  svg.setAttribute("data-points", String(power.length));
+  svg.dataset.energyKwh = String(totalKwh);
 }
 
 export function wireCharts() {
-  $("fleet-clear").addEventListener("click", () => {
-    try { sessionStorage.removeItem(config.fleetKey); } catch { /* ignore */ }
-    renderFleet();
-  });
   if ("ResizeObserver" in window) {
     let raf = 0;
     new ResizeObserver(() => {

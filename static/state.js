@@ -2,7 +2,6 @@
 import { isNum } from "./format.js";
 
 const MAX_SAMPLES = 2000;
-export const FLEET_MAX = 720; // 6 h at 30 s
 
 export function createState() {
   return {
@@ -58,12 +57,6 @@ export const findSelected = (state) =>
 // ---------- the fleet ----------
 export const activeEnergy = (active) =>
   active.reduce((a, s) => a + (isNum(s.currentEnergy) ? s.currentEnergy : 0), 0);
-
-/** Plus [timeMs, completed kWh, kWh in active sessions]. */
-export function withFleetPoint(points, stats, active, now = Date.now()) {
-  const completed = isNum(stats.totalEnergyKwh) ? stats.totalEnergyKwh : 0;
-  return [...points, [now, completed, Math.round(activeEnergy(active) * 1000) / 1000]].slice(-FLEET_MAX);
-}
 
 // ---------- remote commands ----------
 /** A remote start's connector: the first available, else 1. */

@@ -70,6 +70,25 @@ def meter(cp: str, tx: int, wh: int, at: float, power_w: float = 11000, soc: flo
     )
 
 
+def full_reading(wh: int, seconds: float) -> dict:
+    """A meterValue as a real three-phase charger reports it: 9 values, every field given."""
+    common = {"context": "Sample.Periodic", "location": "Outlet"}
+    values = [
+        {"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh", **common},
+        {"value": "11040.5", "measurand": "Power.Active.Import", "unit": "W", **common},
+        *(
+            {"value": "16.02", "measurand": "Current.Import", "phase": p, "unit": "A", **common}
+            for p in ("L1", "L2", "L3")
+        ),
+        *(
+            {"value": "230.4", "measurand": "Voltage", "phase": f"{p}-N", "unit": "V", **common}
+            for p in ("L1", "L2", "L3")
+        ),
+        {"value": "57", "measurand": "SoC", "unit": "Percent", "context": "Sample.Periodic", "location": "EV"},
+    ]
+    return {"timestamp": ts(seconds), "sampledValue": values}
+
+
 def stop(cp: str, tx: int, meter_stop: int, at: float, **extra) -> list:
     return send(
         cp,

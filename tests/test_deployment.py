@@ -49,6 +49,7 @@ RESOURCE_VARIABLES = {
     "COMMANDS_TABLE": "CommandsTable",
     "RESERVATIONS_TABLE": "ReservationsTable",
     "ID_TAGS_TABLE": "IdTagsTable",
+    "HISTORY_TABLE": "HistoryTable",
     "EVENT_BUS_NAME": "EventBus",
     "DIAGNOSTICS_BUCKET": "DiagnosticsBucket",
 }
@@ -522,10 +523,12 @@ def recorded(app_module) -> CallRecorder:
             app_module.simulate_tick(scheduled, None)
             bus.flush()
             clock[0] += timedelta(minutes=5)
-        # EventBridge delivers at least once: the transaction messages once more, as a redelivery would.
+        # EventBridge delivers at least once: the transaction messages once more, as a redelivery would, and
+        # the first reading once more, late (it goes to the session's meter history on its own).
         transactional = [e for e in calls if e["detail"]["action"] in ("StartTransaction", "StopTransaction")]
         assert {e["detail"]["action"] for e in transactional} == {"StartTransaction", "StopTransaction"}
-        for event in transactional:
+        readings = [e for e in calls if e["detail"]["action"] == "MeterValues" and "transactionId" in str(e["detail"])]
+        for event in [*transactional, readings[0]]:
             app_module.handle_ocpp_event(event, None)
         # A simulated charger's start that names a reservation (its start again: the same transaction).
         [first_start, *_] = [e for e in transactional if e["detail"]["action"] == "StartTransaction"]
@@ -586,9 +589,18 @@ def _exercise_the_api(app_module, client_class, clock, flush) -> None:
                 ],
             },
         )
+        reading = {
+            "timestamp": at(clock[0] + timedelta(minutes=2)),
+            "sampledValue": [{"value": "900", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}],
+        }
         ocpp(
             "StopTransaction",
-            {"transactionId": transaction, "meterStop": 900, "timestamp": at(clock[0] + timedelta(minutes=2))},
+            {
+                "transactionId": transaction,
+                "meterStop": 900,
+                "timestamp": at(clock[0] + timedelta(minutes=2)),
+                "transactionData": [reading],
+            },
         )
         ocpp("Authorize", {"idTag": "TAG1"})
         ok(client.http.delete("/idtags/TAG1"))
@@ -609,6 +621,8 @@ def _exercise_the_api(app_module, client_class, clock, flush) -> None:
             ok(client.http.get(path))
         session = ok(client.http.get(f"/sessions?chargePointId={cp}"))["sessions"][0]
         ok(client.http.get(f"/sessions/{session['sessionId']}"))
+        ok(client.http.get(f"/sessions/{session['sessionId']}/meterValues"))
+        ok(client.http.get("/stats/energy"))
         ok(
             client.http.put(
                 f"/chargepoints/{cp}/password",

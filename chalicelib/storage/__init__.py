@@ -3,8 +3,8 @@
 - dynamo: the client, the table names, (de)serialisation, the expression builder
 - operations: the requests (conditional updates, transactions, batches, pages), refusals made answers
 - guard: the guard on the charge point every write that applies an OCPP message carries, and its outcomes
-- charge_points, charger_config, charging_profiles, sessions, early_stops, stats, commands, reservations,
-  id_tags, simulator_state: the aggregates
+- charge_points, charger_config, charging_profiles, sessions, meter_history, early_stops, stats, commands,
+  reservations, id_tags, simulator_state: the aggregates
 - tables: table creation from .chalice/resources.json, and the health probe
 
 Callers use the package (`storage.touch_charge_point(...)`): everything public is re-exported here.
@@ -44,6 +44,7 @@ from chalicelib.storage.dynamo import (
     Tables,
     ValueRefused,
     client,
+    counting_capacity,
     counting_requests,
     from_item,
     reset_client,
@@ -62,6 +63,7 @@ from chalicelib.storage.id_tags import (
     put_id_tag,
     registry_version,
 )
+from chalicelib.storage.meter_history import history_page, keep_history, registers
 from chalicelib.storage.operations import Page
 from chalicelib.storage.reservations import (
     OPEN_RESERVATION,
@@ -85,6 +87,7 @@ from chalicelib.storage.sessions import (
     load_sessions,
     note_session,
     record_meter,
+    sessions_started_between,
     start_session,
 )
 from chalicelib.storage.simulator_state import (
@@ -105,6 +108,7 @@ __all__ = [
     "Tables",
     "ValueRefused",
     "client",
+    "counting_capacity",
     "counting_requests",
     "from_item",
     "reset_client",
@@ -148,11 +152,16 @@ __all__ = [
     "load_sessions",
     "note_session",
     "record_meter",
+    "sessions_started_between",
     "start_session",
     "EARLY_STOP_PREFIX",
     "forget_early_stop",
     "get_early_stop",
     "keep_early_stop",
+    # meter history
+    "history_page",
+    "keep_history",
+    "registers",
     # stats
     "add_to_stats",
     "read_stats",

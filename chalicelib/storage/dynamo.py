@@ -62,6 +62,32 @@ def counting_requests() -> Iterator[Counter]:
         hooks.unregister("before-call.dynamodb", count)
 
 
+@contextmanager
+def counting_capacity() -> Iterator[Counter]:
+    """The capacity units DynamoDB reports for the requests made while inside, by operation name (each
+    request asks for ReturnConsumedCapacity=TOTAL): the write units per message in docs/performance.md.
+    A request DynamoDB refuses (a failed condition) reports nothing here, though DynamoDB bills it."""
+    units: Counter = Counter()
+
+    def ask(params: dict, model: Any, **_: Any) -> None:
+        if "ReturnConsumedCapacity" in model.input_shape.members:
+            params.setdefault("ReturnConsumedCapacity", "TOTAL")
+
+    def add(parsed: dict, model: Any, **_: Any) -> None:
+        consumed = parsed.get("ConsumedCapacity") or []
+        for entry in consumed if isinstance(consumed, list) else [consumed]:
+            units[model.name] += entry.get("CapacityUnits", 0.0)
+
+    hooks = client().meta.events
+    hooks.register("before-parameter-build.dynamodb", ask)
+    hooks.register("after-call.dynamodb", add)
+    try:
+        yield units
+    finally:
+        hooks.unregister("before-parameter-build.dynamodb", ask)
+        hooks.unregister("after-call.dynamodb", add)
+
+
 # --- table names ---------------------------------------------------------------------------------
 
 
@@ -74,6 +100,7 @@ class Tables:
     commands: str
     reservations: str
     id_tags: str
+    history: str
 
 
 _tables: tuple[settings.Settings, Tables] | None = None
@@ -94,6 +121,7 @@ def tables() -> Tables:
             current.commands_table,
             current.reservations_table,
             current.id_tags_table,
+            current.history_table,
         )
         resolved = _tables = (current, names)
     return resolved[1]

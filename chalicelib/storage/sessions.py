@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from chalicelib.storage.dynamo import Expression, client, from_item, tables, to_item
 from chalicelib.storage.guard import Outcome, Result, Stamp, refusal, write_guarded
+from chalicelib.storage.meter_history import history_put
 from chalicelib.storage.operations import (
     Page,
     batch_get,
@@ -85,10 +86,17 @@ def start_session(
 
 
 def record_meter(
-    session_id: str, stamp: Stamp, sample_time: str, sets: dict, register_wh: int | None, adds: dict | None = None
+    session_id: str,
+    stamp: Stamp,
+    sample_time: str,
+    sets: dict,
+    register_wh: int | None,
+    adds: dict | None = None,
+    history: list[dict] | None = None,
 ) -> Result:
-    """Latest meter reading of an Active session with the guard: 1 TransactWriteItems. The conditions keep
-    readings in time order and the register rising; a failure is explained with 1 BatchGetItem."""
+    """Latest meter reading of an Active session with the guard, and the readings' history rows:
+    1 TransactWriteItems. The conditions keep readings in time order and the register rising; a failure
+    is explained with 1 BatchGetItem."""
     expr = Expression()
     last_time = expr.name("lastMeterTime")
     condition = (
@@ -113,7 +121,8 @@ def record_meter(
         otherwise = Outcome.MISSING if session is None else Outcome.CONFLICT
         return Result(refusal(charge_point, stamp, check_seen, otherwise), charge_point, session)
 
-    return write_guarded(stamp, lambda guard: transact([{"Update": session_update}, {"Update": guard}]), explain)
+    rows = [history_put(row) for row in history or ()]
+    return write_guarded(stamp, lambda guard: transact([{"Update": session_update}, {"Update": guard}, *rows]), explain)
 
 
 def attach_late_samples(session_id: str, sample_times: list[str], max_kept: int) -> bool:
@@ -225,6 +234,29 @@ def completed_sessions(first_stop: str, last_stop: str, page_size: int) -> Itera
         del page
         if start is None:
             return
+
+
+def sessions_started_between(since: str, until: str, most: int) -> list[dict] | None:
+    """The sessions that started in [since, until], oldest first: 1 Query on the fleet index per 1 MB of
+    keys + 1 BatchGetItem per 100 sessions. None when there are more than `most` (the caller's bound)."""
+    expr = Expression()
+    args: dict = {
+        "TableName": tables().sessions,
+        "IndexName": "fleet-index",
+        "KeyConditionExpression": f"{expr.name('fleet')} = {expr.value(SESSION_FLEET)}"
+        f" AND {expr.name('startKey')} BETWEEN {expr.value(since)} AND {expr.value(until + '~')}",
+        **expr.args(),
+    }
+    keys: list[dict] = []
+    while True:
+        response = client().query(**args)
+        keys += [{"sessionId": item["sessionId"]} for item in response.get("Items", [])]
+        if len(keys) > most:
+            return None
+        if "LastEvaluatedKey" not in response:
+            break
+        args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return sorted(batch_get(tables().sessions, keys), key=lambda item: item["startKey"])
 
 
 def load_sessions(items: list[dict]) -> None:

@@ -22,6 +22,7 @@ TABLES = {
     "CommandsTable": "commands_table",
     "ReservationsTable": "reservations_table",
     "IdTagsTable": "id_tags_table",
+    "HistoryTable": "history_table",
 }
 
 

@@ -28,7 +28,7 @@ test("the API's base is the page's directory, under a stage too", () => {
   assert.equal(pageConfig("http://127.0.0.1:8000/", "").base, "/");
   assert.equal(pageConfig("https://x.execute-api.eu-west-1.amazonaws.com/api/", "").base, "/api/");
   assert.equal(pageConfig("https://h/api/index.html?refresh=2", "").base, "/api/");
-  assert.equal(pageConfig("https://h/api/", "").fleetKey, "evdash.fleet:/api/");
+  assert.equal(pageConfig("https://h/api/", "").apiKeyKey, "evdash.apiKey:/api/");
 });
 
 test("?refresh= sets the interval within 1 s .. 1 h, and the session poll follows it down to 3 s", () => {

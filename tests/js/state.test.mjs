@@ -3,8 +3,8 @@ import { test } from "node:test";
 
 import { niceMax } from "../../static/charts.js";
 import {
-  FLEET_MAX, activeEnergy, commandOutcome, createState, findSelected, firstPage, firstSamples, freeConnector,
-  nextPage, pageLoaded, pageRefused, withFleetPoint, withSample,
+  activeEnergy, commandOutcome, createState, findSelected, firstPage, firstSamples, freeConnector,
+  nextPage, pageLoaded, pageRefused, withSample,
 } from "../../static/state.js";
 
 test("paging: next page carries the API's token and the page number; page 1 has no token", () => {
@@ -66,15 +66,9 @@ test("findSelected looks in the active sessions and the table's page", () => {
   assert.equal(findSelected({ ...createState(), selectedId: "a" }), undefined, "before the first refresh");
 });
 
-test("fleet points: completed energy and active energy, at most FLEET_MAX kept", () => {
+test("energy in active sessions: the sum of those that have a reading", () => {
   const active = [{ currentEnergy: 1.0004 }, { currentEnergy: 2 }, { currentEnergy: null }];
   assert.equal(activeEnergy(active), 3.0004);
-  assert.deepEqual(withFleetPoint([], { totalEnergyKwh: 10 }, active, 5), [[5, 10, 3]]);
-  assert.deepEqual(withFleetPoint([], {}, [], 5), [[5, 0, 0]]);
-  const full = Array.from({ length: FLEET_MAX }, (_, i) => [i, 0, 0]);
-  const next = withFleetPoint(full, { totalEnergyKwh: 1 }, [], 9999);
-  assert.equal(next.length, FLEET_MAX);
-  assert.deepEqual([next[0][0], next.at(-1)], [1, [9999, 1, 0]]);
 });
 
 test("a remote start asks for the first available connector, not the charger's 0", () => {

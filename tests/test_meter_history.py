@@ -1,0 +1,107 @@
+"""Meter history: every reading kept with its session (on moto and on DynamoDB Local), paged in time
+order through the API, a redelivery adding nothing and a late reading sorted into place; and the fleet's
+energy per interval computed from it."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from chalicelib import rest, storage
+from tests.ocpp_builders import boot, full_reading, send, start, stop, ts
+from tests.support import T0
+
+
+def send_reading(tx: int, wh: int, seconds: float, uid: str | None = None) -> list:
+    payload = {"connectorId": 1, "transactionId": tx, "meterValue": [full_reading(wh, seconds)]}
+    return send("CP-1", "MeterValues", payload, T0 + timedelta(seconds=seconds), uid)
+
+
+def all_pages(session_id: str, limit: int) -> list[list[dict]]:
+    pages, token = [], None
+    while True:
+        params = {"limit": str(limit), **({"nextToken": token} if token else {})}
+        page = rest.session_meter_values(session_id, params)
+        pages.append(page["meterValues"])
+        token = page["nextToken"]
+        if token is None:
+            return pages
+
+
+def test_every_reading_is_kept_once_in_time_order_and_adds_up_to_the_session(backend):
+    boot()
+    tx = start(meter=1000, at=10)
+    session_id = storage.list_sessions(1, None).items[0]["sessionId"]
+    times = [60 * n for n in range(1, 8)]
+    for n, seconds in enumerate(times):
+        if n == 3:
+            continue  # arrives late, below
+        answer = send_reading(tx, 1000 + 500 * n, seconds, uid=f"mv-{n}")
+        if n == 2:
+            assert send_reading(tx, 1000 + 500 * n, seconds, uid=f"mv-{n}") == answer  # the same frame again
+            send_reading(tx, 1000 + 500 * n, seconds)  # the same reading, resent with a new uniqueId
+    send_reading(tx, 2500, times[3])  # late: older than the latest applied
+    data = [full_reading(5000, 450), full_reading(5100, 470)]
+    stop("CP-1", tx, 5100, at=480, transactionData=data)
+
+    pages = all_pages(session_id, limit=3)
+    readings = [reading for page in pages for reading in page]
+    assert [len(page) for page in pages[:-1]] == [3] * (len(pages) - 1)
+    stamps = [reading["timestamp"] for reading in readings]
+    assert stamps == sorted(stamps) == [ts(s) for s in [*times, 450, 470]], "each once, in time order"
+    assert all(reading["sampledValue"] == _filled(reading) for reading in readings), "every value, every field"
+    registers = [int(r["sampledValue"][0]["value"]) for r in readings]
+    deltas = [b - a for a, b in zip([1000, *registers], registers, strict=False)]
+    session = rest.get_session(session_id)
+    assert sum(deltas) == round(session["currentEnergy"] * 1000) == 4100
+
+
+def _filled(reading: dict) -> list[dict]:
+    """What the API must show for a full reading: every value as sent, phase null where none was given."""
+    sent = full_reading(int(reading["sampledValue"][0]["value"]), 0)["sampledValue"]
+    return [{"phase": None, **value} for value in sent]
+
+
+def test_an_unknown_session_another_sessions_token_and_a_bad_limit_are_refused(client):
+    boot()
+    boot("CP-2")
+    tx = start(at=10)
+    start("CP-2", at=20)
+    other, session_id = (item["sessionId"] for item in storage.list_sessions(2, None).items)
+    send_reading(tx, 1500, 60)
+    send_reading(tx, 1600, 120)
+    token = rest.session_meter_values(session_id, {"limit": "1"})["nextToken"]
+    assert client.http.get("/sessions/no-such-session/meterValues").status_code == 404
+    assert client.http.get(f"/sessions/{other}/meterValues?nextToken={token}").status_code == 400
+    assert client.http.get(f"/sessions/{session_id}/meterValues?limit=0").status_code == 400
+    page = json.loads(client.http.get(f"/sessions/{session_id}/meterValues?nextToken={token}&limit=1").body)
+    assert [reading["timestamp"] for reading in page["meterValues"]] == [ts(120)]
+
+
+def test_fleet_energy_per_interval_adds_up_to_the_sessions(backend):
+    for cp in ("CP-1", "CP-2"):
+        boot(cp)
+    first = start("CP-1", meter=1000, at=10)
+    second = start("CP-2", meter=0, at=400)
+    for n in range(1, 6):
+        send(
+            "CP-1",
+            "MeterValues",
+            {"connectorId": 1, "transactionId": first, "meterValue": [full_reading(1000 + 900 * n, 10 + 290 * n)]},
+            T0 + timedelta(seconds=10 + 290 * n),
+        )
+    stop("CP-1", first, 6000, at=1500)
+    stop("CP-2", second, 2000, at=1000)
+    body = rest.fleet_energy({"from": ts(0), "to": ts(1800)})
+    assert body["intervalSeconds"] == 300
+    assert [p["start"] for p in body["points"]] == [ts(300 * n) for n in range(7)]
+    assert sum(p["energyKwh"] for p in body["points"]) == pytest.approx(7.0, abs=0.01)  # 5 kWh + 2 kWh
+    busiest = max(body["points"], key=lambda p: p["energyKwh"])
+    assert busiest["powerKw"] == pytest.approx(busiest["energyKwh"] * 12, abs=0.01)
+    later = rest.fleet_energy({"from": ts(1500), "to": ts(1800)})["points"]
+    assert sum(p["energyKwh"] for p in later) == 0, "nothing delivered after both stops"
+    for params in ({"from": "yesterday"}, {"from": ts(0), "to": ts(-60)}, {"from": ts(0), "to": ts(25 * 3600)}):
+        with pytest.raises(rest.BadRequestError):
+            rest.fleet_energy(params)
