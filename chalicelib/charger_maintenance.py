@@ -101,7 +101,7 @@ def _upload(url: str, body: bytes) -> bool:
     """One HTTP PUT with a short timeout: a charger gives up on a location it cannot reach."""
     if not url.startswith(("http://", "https://")):
         return False
-    request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "text/plain"})
+    request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "application/octet-stream"})
     try:
         with urllib.request.urlopen(request, timeout=UPLOAD_TIMEOUT_SECONDS) as response:
             return 200 <= response.status < 300

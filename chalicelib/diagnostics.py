@@ -25,7 +25,8 @@ FILE_NAME_RULE = "1 to 100 letters, digits, '.', '_' or '-', starting with a let
 TOKEN_SECONDS = files.URL_SECONDS
 # What the upload route takes: the file's bytes as they are (the binary ones reach it undecoded).
 BINARY_TYPES = ("application/octet-stream", "application/zip", "application/gzip")
-UPLOAD_TYPES = (*BINARY_TYPES, "text/plain")
+# Binary only: `chalice deploy` refuses a route whose content types mix binary and text ones.
+UPLOAD_TYPES = BINARY_TYPES
 
 
 class UploadRefused(Exception):

@@ -796,3 +796,23 @@ def test_the_chalice_deploy_names_are_chalices_own():
         if r["Type"] == "AWS::Logs::LogGroup"
     }
     assert {f"/aws/lambda/{name}".replace("-dev", "-${Stage}") for name in functions.values()} <= groups
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_chalice_deploy_accepts_the_app_as_configured(stage):
+    """`chalice deploy` validates the app before it packages anything (content types, stage names, ...):
+    the same check, here, so a route it would refuse fails in seconds, not in the deploy rehearsal."""
+    from chalice.config import Config
+    from chalice.deploy.validate import validate_configuration
+
+    import app
+
+    validate_configuration(
+        Config.create(
+            chalice_stage=stage,
+            app_name="ev-charging",
+            chalice_app=app.app,
+            project_dir=str(ROOT),
+            config_from_disk=json.loads((ROOT / ".chalice" / "config.json").read_text()),
+        )
+    )
