@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from chalicelib import events, ocpp_frames, rest, simulator, storage
+from chalicelib import ocpp_frames, rest, simulator, storage
 from tests.ocpp_builders import get_command, post_command
 from tests.support import T0
 
@@ -19,59 +19,9 @@ CP = "CP-DEMO-001"  # two connectors
 JSON = {"Content-Type": "application/json"}
 
 
-class Clock:
-    """The one clock of the central system and the simulator, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self):
-        """Each reading a millisecond later, as on a real clock: messages sent one after another differ."""
-        self.now += timedelta(milliseconds=1)
-        return self.now
-
-    def tick(self, seconds: float) -> None:
-        """Time passes and the fleet lives through it."""
-        self.now += timedelta(seconds=seconds)
-        simulator.run_tick(now=self.now)
-
-    def iso(self, seconds: float = 0) -> str:
-        return ocpp_frames.format_timestamp(self.now + timedelta(seconds=seconds))
-
-
-class Wire:
-    """Listens on the bus like any rule target: what CP-DEMO-001 sends (its CALLs and its answers to
-    commands), in order."""
-
-    def __init__(self, bus: events.LocalBus) -> None:
-        self.sent: list[dict] = []
-        bus.subscribe({"source": [events.CHARGER_SOURCE]}, self._heard)
-
-    def _heard(self, event: dict) -> None:
-        if event["detail"]["chargePointId"] == CP:
-            self.sent.append(event["detail"])
-
-    def calls(self, action: str) -> list[dict]:
-        return [d["message"][3] for d in self.sent if d["message"][0] == ocpp_frames.CALL and d["action"] == action]
-
-    def check_schemas(self) -> None:
-        """Every message and every answer the simulated charger sent validates against the official schemas."""
-        for detail in self.sent:
-            frame = detail["message"]
-            if frame[0] == ocpp_frames.CALL:
-                ocpp_frames.validate(ocpp_frames.CALL, frame[2], frame[3])
-            elif frame[0] == ocpp_frames.CALLRESULT:
-                ocpp_frames.validate(ocpp_frames.CALLRESULT, detail["action"], frame[2])
-
-
 @pytest.fixture
-def fleet(client, aws, monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(ocpp_frames, "now", clock)
-    wire = Wire(aws)
-    simulator.run_tick(now=clock.now)  # the fleet boots; each accepted boot makes its charger reachable
-    yield clock, wire
-    wire.check_schemas()
+def watched() -> str:
+    return CP
 
 
 ACCEPTED = {"status": "Accepted"}
