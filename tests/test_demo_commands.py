@@ -144,6 +144,19 @@ def test_remote_start_leads_to_an_active_session_and_remote_stop_closes_it_with_
     assert answered(client, "RemoteStopTransaction", stop) == {"status": "Rejected"}
 
 
+def test_a_remote_start_refused_at_authorize_sends_the_driver_away_before_any_transaction(client, fleet):
+    """OCPP 1.6 5.11: with AuthorizeRemoteTxRequests the charger authorizes a remote start as a local one,
+    and the central system's Authorize answer decides whether it starts."""
+    clock, wire = fleet
+    client.http.put("/idtags/STOLEN-1", body=json.dumps({"status": "Blocked"}), headers=JSON)
+    assert answered(client, "RemoteStartTransaction", {"idTag": "STOLEN-1", "connectorId": 1}) == ACCEPTED
+    clock.tick(10)
+    statuses = [c["status"] for c in wire.calls("StatusNotification") if c["connectorId"] == 1]
+    assert statuses == ["Available"] and connector_status(1) == "Available", "the driver left before it began"
+    assert wire.calls("Authorize") == [{"idTag": "STOLEN-1"}] and wire.calls("StartTransaction") == []
+    assert [s for s in sessions() if s["idTag"] == "STOLEN-1"] == []
+
+
 def test_reset_stops_the_transactions_and_reboots(client, fleet):
     clock, wire = fleet
     answered(client, "RemoteStartTransaction", {"idTag": "DRIVER-8", "connectorId": 1})
