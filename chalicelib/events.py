@@ -37,7 +37,7 @@ CALL_PATTERN = {"source": [CHARGER_SOURCE], "detail-type": [CALL_DETAIL_TYPE]}
 REPLY_PATTERN = {
     "source": [CENTRAL_SYSTEM_SOURCE],
     "detail-type": [RESULT_DETAIL_TYPE, ERROR_DETAIL_TYPE],
-    "detail": {"action": ["BootNotification", "StartTransaction"]},
+    "detail": {"action": ["Authorize", "BootNotification", "StartTransaction"]},
 }
 # The simulator's rule for the central system's commands, and the central system's for their answers.
 COMMAND_PATTERN = {"source": [CENTRAL_SYSTEM_SOURCE], "detail-type": [COMMAND_DETAIL_TYPE]}

@@ -130,6 +130,8 @@ class Charger:
                 self.state["bootRetry"] = iso(moment + timedelta(seconds=(payload or {}).get("interval") or 60))
         elif awaited["action"] == "StartTransaction":
             self._started(unique_id, payload, moment)
+        elif awaited["action"] == "Authorize":
+            self._authorized(awaited, payload, moment)
 
     def _announce(self, moment: datetime) -> None:
         """After an accepted boot: who it is (location, hardware) and every connector's status."""
@@ -138,6 +140,16 @@ class Charger:
         for connector in self.state["connectors"]:
             self.report_status(connector, moment)
         self.state["lastHeartbeat"] = iso(moment)
+
+    def _authorized(self, awaited: dict, payload: dict | None, moment: datetime) -> None:
+        """A refused idTag sends the driver away before the transaction starts (a remote start too, OCPP 1.6
+        5.11); once it has started, the StartTransaction's answer decides."""
+        connector, refused = awaited["connector"], payload is not None and payload["idTagInfo"]["status"] != "Accepted"
+        entry = self.state["connectors"][connector]
+        if refused and entry["status"] == "Preparing" and entry["idTag"] == awaited["idTag"] and not entry["tx"]:
+            self._free(entry, moment)
+            if entry["reported"] != entry["status"]:
+                self.report_status(connector, moment)
 
     def _find_tx(self, unique_id: str) -> dict | None:
         """The transaction a StartTransaction uniqueId belongs to: running, or ended but not yet sent."""
@@ -261,7 +273,8 @@ class Charger:
         starts without asking (LocalPreAuthorize); any other is asked about with Authorize."""
         verdict = charger_config.local_verdict(self.state, id_tag, self.wall(moment))
         if verdict is None:
-            self.send("Authorize", {"idTag": id_tag})
+            awaited = {"action": "Authorize", "connector": connector, "idTag": id_tag, "sentAt": iso(moment)}
+            self.send("Authorize", {"idTag": id_tag}, awaited)
         elif not verdict:
             self._free(self.state["connectors"][connector], moment)
 

@@ -5,6 +5,8 @@
   storage-level tests whose conditions, transactions and indexes must behave as in AWS.
 - `client`: Chalice's test client over the app.
 - `gateway`: the WebSocket gateway on a free port over the test's backend.
+- `fleet`: the demo fleet booted on the in-process bus, its clock and a `Wire` listening (to `watched`).
+- `local_files`: diagnostics uploads kept in a temporary directory (local mode).
 - `packaged`: deploy/package.sh per stage (slow: once per session, only for the tests that ask).
 
 Markers (registered in pytest.ini) are set here by directory and file, see `pytest_collection_modifyitems`;
@@ -27,8 +29,9 @@ os.environ.update(TEST_ENV)
 for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
     os.environ.pop(name, None)
 
-from chalicelib import events, local_runtime, ocpp_gateway, settings, storage  # noqa: E402
+from chalicelib import events, local_runtime, ocpp_frames, ocpp_gateway, settings, simulator, storage  # noqa: E402
 from tests.backends import fresh_tables  # noqa: E402
+from tests.ocpp_builders import Clock, Wire  # noqa: E402
 
 TESTS = ROOT / "tests"
 # The tier marks (pytest.ini says what each means) of whole directories and files under tests/ ...
@@ -155,6 +158,33 @@ def gateway(client, monkeypatch):
     running = ocpp_gateway.GatewayThread("127.0.0.1", 0)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def watched() -> str | None:
+    """The charger whose frames the fleet's Wire keeps; None: every charger's (a module may override)."""
+    return None
+
+
+@pytest.fixture
+def fleet(client, aws, monkeypatch, watched):
+    """The demo fleet, booted on the in-process bus (each accepted boot makes its charger reachable), the
+    clock it shares with the central system, and what travels on the bus; every frame checked at the end."""
+    clock = Clock()
+    monkeypatch.setattr(ocpp_frames, "now", clock)
+    wire = Wire(aws, watched)
+    simulator.run_tick(now=clock.now)
+    yield clock, wire
+    wire.check_schemas()
+
+
+@pytest.fixture
+def local_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIAGNOSTICS_DIR", str(tmp_path))
+    monkeypatch.setenv("DIAGNOSTICS_MAX_BYTES", "2048")
+    settings.get.cache_clear()
+    settings.get()  # read now: during a test-client request the environment is the config's stage's
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """Builders for what tests send: OCPP 1.6J CALLs handed to `central_system.handle` (the transaction's
-steps at seconds after T0) and the REST calls of the remote-command API."""
+steps at seconds after T0) and the REST calls of the remote-command API; and for driving the demo fleet on
+the in-process bus: the clock it lives by and a listener on what travels over the bus."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import itertools
 import json
 from datetime import datetime, timedelta
 
-from chalicelib import central_system, ocpp_frames, storage
+from chalicelib import central_system, events, ocpp_frames, simulator, storage
 from tests.support import T0
 
 _ids = itertools.count(1)
@@ -162,3 +163,61 @@ def charging_profile(
         "chargingSchedule": schedule,
         **extra,
     }
+
+
+class Clock:
+    """The one clock of the central system and the simulator, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        """Each reading a millisecond later, as on a real clock: messages sent one after another differ."""
+        self.now += timedelta(milliseconds=1)
+        return self.now
+
+    def tick(self, seconds: float) -> None:
+        """Time passes and the fleet lives through it."""
+        self.now += timedelta(seconds=seconds)
+        simulator.run_tick(now=self.now)
+
+    def iso(self, seconds: float = 0) -> str:
+        return ocpp_frames.format_timestamp(self.now + timedelta(seconds=seconds))
+
+
+class Wire:
+    """Listens on the bus like any rule target: what the watched charger (None: every charger) sends, its
+    CALLs and its answers to commands, and what the central system sends (answers and commands), in order."""
+
+    def __init__(self, bus: events.LocalBus, watched: str | None = None) -> None:
+        self.watched = watched
+        self.sent: list[dict] = []
+        self.heard: list[dict] = []
+        bus.subscribe({"source": [events.CHARGER_SOURCE]}, self._sent)
+        bus.subscribe({"source": [events.CENTRAL_SYSTEM_SOURCE]}, self._heard)
+
+    def _sent(self, event: dict) -> None:
+        if self.watched in (None, event["detail"]["chargePointId"]):
+            self.sent.append(event["detail"])
+
+    def _heard(self, event: dict) -> None:
+        if self.watched in (None, event["detail"]["chargePointId"]):
+            self.heard.append(event["detail"])
+
+    def calls(self, action: str, charge_point: str | None = None) -> list[dict]:
+        return [
+            d["message"][3]
+            for d in self.sent
+            if d["message"][0] == ocpp_frames.CALL
+            and d["action"] == action
+            and charge_point in (None, d["chargePointId"])
+        ]
+
+    def check_schemas(self) -> None:
+        """Every CALL and every answer sent either way validates against the official schemas."""
+        for detail in self.sent + self.heard:
+            frame = detail["message"]
+            if frame[0] == ocpp_frames.CALL:
+                ocpp_frames.validate(ocpp_frames.CALL, frame[2], frame[3])
+            elif frame[0] == ocpp_frames.CALLRESULT:
+                ocpp_frames.validate(ocpp_frames.CALLRESULT, detail["action"], frame[2])

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from chalicelib import events, ocpp_frames, rest, simulator, storage
+from chalicelib import ocpp_frames, rest, simulator, storage
 from tests.ocpp_builders import get_command, post_command
 from tests.support import T0
 
@@ -19,59 +19,9 @@ CP = "CP-DEMO-001"  # two connectors
 JSON = {"Content-Type": "application/json"}
 
 
-class Clock:
-    """The one clock of the central system and the simulator, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self):
-        """Each reading a millisecond later, as on a real clock: messages sent one after another differ."""
-        self.now += timedelta(milliseconds=1)
-        return self.now
-
-    def tick(self, seconds: float) -> None:
-        """Time passes and the fleet lives through it."""
-        self.now += timedelta(seconds=seconds)
-        simulator.run_tick(now=self.now)
-
-    def iso(self, seconds: float = 0) -> str:
-        return ocpp_frames.format_timestamp(self.now + timedelta(seconds=seconds))
-
-
-class Wire:
-    """Listens on the bus like any rule target: what CP-DEMO-001 sends (its CALLs and its answers to
-    commands), in order."""
-
-    def __init__(self, bus: events.LocalBus) -> None:
-        self.sent: list[dict] = []
-        bus.subscribe({"source": [events.CHARGER_SOURCE]}, self._heard)
-
-    def _heard(self, event: dict) -> None:
-        if event["detail"]["chargePointId"] == CP:
-            self.sent.append(event["detail"])
-
-    def calls(self, action: str) -> list[dict]:
-        return [d["message"][3] for d in self.sent if d["message"][0] == ocpp_frames.CALL and d["action"] == action]
-
-    def check_schemas(self) -> None:
-        """Every message and every answer the simulated charger sent validates against the official schemas."""
-        for detail in self.sent:
-            frame = detail["message"]
-            if frame[0] == ocpp_frames.CALL:
-                ocpp_frames.validate(ocpp_frames.CALL, frame[2], frame[3])
-            elif frame[0] == ocpp_frames.CALLRESULT:
-                ocpp_frames.validate(ocpp_frames.CALLRESULT, detail["action"], frame[2])
-
-
 @pytest.fixture
-def fleet(client, aws, monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(ocpp_frames, "now", clock)
-    wire = Wire(aws)
-    simulator.run_tick(now=clock.now)  # the fleet boots; each accepted boot makes its charger reachable
-    yield clock, wire
-    wire.check_schemas()
+def watched() -> str:
+    return CP
 
 
 ACCEPTED = {"status": "Accepted"}
@@ -192,6 +142,19 @@ def test_remote_start_leads_to_an_active_session_and_remote_stop_closes_it_with_
     [session] = [s for s in sessions() if s["idTag"] == "DRIVER-7"]
     assert session["status"] == "Completed" and session["stopReason"] == "Remote"
     assert answered(client, "RemoteStopTransaction", stop) == {"status": "Rejected"}
+
+
+def test_a_remote_start_refused_at_authorize_sends_the_driver_away_before_any_transaction(client, fleet):
+    """OCPP 1.6 5.11: with AuthorizeRemoteTxRequests the charger authorizes a remote start as a local one,
+    and the central system's Authorize answer decides whether it starts."""
+    clock, wire = fleet
+    client.http.put("/idtags/STOLEN-1", body=json.dumps({"status": "Blocked"}), headers=JSON)
+    assert answered(client, "RemoteStartTransaction", {"idTag": "STOLEN-1", "connectorId": 1}) == ACCEPTED
+    clock.tick(10)
+    statuses = [c["status"] for c in wire.calls("StatusNotification") if c["connectorId"] == 1]
+    assert statuses == ["Available"] and connector_status(1) == "Available", "the driver left before it began"
+    assert wire.calls("Authorize") == [{"idTag": "STOLEN-1"}] and wire.calls("StartTransaction") == []
+    assert [s for s in sessions() if s["idTag"] == "STOLEN-1"] == []
 
 
 def test_reset_stops_the_transactions_and_reboots(client, fleet):

@@ -52,15 +52,6 @@ def test_update_firmware_and_the_status_sequence_are_kept_the_history_bounded(cl
     assert view["diagnosticsStatus"] == "Uploaded"
 
 
-@pytest.fixture
-def local_files(tmp_path, monkeypatch):
-    monkeypatch.setenv("DIAGNOSTICS_DIR", str(tmp_path))
-    monkeypatch.setenv("DIAGNOSTICS_MAX_BYTES", "2048")
-    settings.get.cache_clear()
-    settings.get()  # read now: during a test-client request the environment is the config's stage's
-    return tmp_path
-
-
 def upload(client, url: str, body: bytes, method: str = "put") -> tuple[int, dict]:
     where = urlsplit(url)
     path = where.path + (f"?{where.query}" if where.query else "")
