@@ -65,7 +65,9 @@ export function scheduleText(schedule, time = hm) {
   const spans = scheduleSpans(schedule);
   const unit = schedule?.chargingRateUnit;
   if (!spans.length) return "no schedule";
-  if (spans.length === 1) return `${limitText(spans[0].limit, unit)} for ${secondsText((spans[0].to - spans[0].from) / 1000)}`;
+  if (spans.length === 1) {
+    return `${limitText(spans[0].limit, unit)} for ${secondsText((spans[0].to - spans[0].from) / 1000)}`;
+  }
   return spans.map((s, i) => (i + 1 < spans.length ? `${limitText(s.limit, unit)} until ${time(s.to)}`
     : `then ${limitText(s.limit, unit)}`)).join(", ");
 }

@@ -1,7 +1,7 @@
 // One charger's details (loaded on first use): what its answers and notifications left on the central system:
 // firmware, diagnostics, configuration, availability, local list, charging profiles and the 24 h composite.
-import { api } from "./context.js";
 import { lineChart } from "./charts.js";
+import { api } from "./context.js";
 import { $, cssColor, h } from "./dom.js";
 import { isNum, shortDate } from "./format.js";
 import { configRows, fileSize, limits, localListState, profileText, scheduleText, stepPoints } from "./detail.js";
@@ -9,7 +9,7 @@ import { configRows, fileSize, limits, localListState, profileText, scheduleText
 const COLORS = ["--chart-energy", "--chart-power", "--chart-total", "--chart-completed"];
 let dialog = null;
 let shownId = null; // the charger shown: a late answer for another is dropped
-let draws = []; // the charts of the sections just built, drawn once in the page (their width is the dialog's)
+const draws = []; // the charts of the sections just built, drawn once in the page (their width is the dialog's)
 
 const time = (iso) => (iso ? h("time", { datetime: iso, title: iso, text: shortDate(iso) }) : "—");
 
@@ -29,11 +29,13 @@ function build() {
 export function openDetail(cp) {
   if (!dialog) build();
   $("detail-title").textContent = `Details · ${cp.chargePointId}`;
+  // Nothing of the last opening stays on show: it may be another charger's, or older than what is asked.
+  $("detail-body").replaceChildren(h("p", { class: "muted", text: "Loading…" }));
   if (!dialog.open) dialog.showModal();
-  load(cp.chargePointId, cp);
+  load(cp.chargePointId);
 }
 
-async function load(id, card = {}) {
+async function load(id) {
   shownId = id;
   const body = $("detail-body");
   body.setAttribute("aria-busy", "true");
@@ -43,23 +45,24 @@ async function load(id, card = {}) {
   if (shownId !== id) return;
   const point = cp.status === "fulfilled" ? cp.value : null;
   body.replaceChildren(
-    section("Firmware", "detail-firmware", point, () => firmware(point)),
-    section("Diagnostics", "detail-diagnostics", point, () => diagnostics(point, files)),
+    section("Firmware", "detail-firmware", point, () => firmware(point), cp.reason),
+    section("Diagnostics", "detail-diagnostics", point, () => diagnostics(point, files), cp.reason),
     section("Local authorization list", "detail-local-list", list.value, () => localList(list.value), list.reason),
-    section("Availability", "detail-availability", point, () => availability(point)),
-    section("Configuration", "detail-config", point, () => configuration(point)),
+    section("Availability", "detail-availability", point, () => availability(point), cp.reason),
+    section("Configuration", "detail-config", point, () => configuration(point), cp.reason),
     section("Charging profiles", "detail-profiles", profiles.value,
-      () => chargingProfiles(profiles.value, point?.maxPower ?? card.maxPower), profiles.reason));
+      () => chargingProfiles(profiles.value, point?.maxPower), profiles.reason));
   body.setAttribute("aria-busy", "false");
   for (const draw of draws.splice(0)) draw();
 }
 
 const WIDE = ["detail-config", "detail-profiles"];
 
-function section(title, testid, data, content, failure = null) {
-  return h("section", { class: `detail-sec${WIDE.includes(testid) ? " wide" : ""}`, "data-testid": testid }, h("h3", { text: title }),
-    ...(data ? content() : [h("p", { class: "cp-command is-error",
-      text: `Could not be loaded: ${failure?.message || "the charger could not be loaded"}` })]));
+function section(title, testid, data, content, failure) {
+  return h("section", { class: `detail-sec${WIDE.includes(testid) ? " wide" : ""}`, "data-testid": testid },
+    h("h3", { text: title }),
+    ...(data ? content()
+      : [h("p", { class: "cp-command is-error", text: `Could not be loaded: ${failure.message}` })]));
 }
 
 function facts(pairs) {
@@ -109,7 +112,9 @@ function configuration(cp) {
 
 function availability(cp) {
   const entries = Object.entries(cp.availability || {}).sort((a, b) => Number(a[0]) - Number(b[0]));
-  if (!entries.length) return [h("p", { class: "muted", text: "No ChangeAvailability accepted: as the charger reports." })];
+  if (!entries.length) {
+    return [h("p", { class: "muted", text: "No ChangeAvailability accepted: as the charger reports." })];
+  }
   return [h("ul", { class: "detail-history", "data-testid": "detail-availability-list" }, ...entries.map(([c, a]) =>
     h("li", {}, h("b", { text: `#${c} ${a.type}` }), ` (${a.status}) `, time(a.at),
       ` · now ${cp.connectorStatus?.[c]?.status || "unknown"}`)))];
@@ -117,8 +122,8 @@ function availability(cp) {
 
 function localList(l) {
   const st = localListState(l);
-  return [h("p", {}, h("span", { class: `badge ${st.ok ? "st-Available" : "st-Faulted"}`, "data-testid": "detail-list-state",
-    text: st.label }), " ", st.text),
+  return [h("p", {}, h("span", { class: `badge ${st.ok ? "st-Available" : "st-Faulted"}`,
+    "data-testid": "detail-list-state", text: st.label }), " ", st.text),
   facts([["Registry", l.registryVersion], ["Charger", l.chargerVersion], ["Last sent", l.sentVersion],
     ["Last answer", l.status], ["Updated", time(l.updatedAt)]])];
 }
@@ -129,7 +134,8 @@ function chargingProfiles(data, maxPowerKw) {
   const limited = composite.filter(([, s]) => limits(s));
   return [profiles.length
     ? h("ul", { class: "detail-history", "data-testid": "detail-profile-list" },
-      ...profiles.map((p) => h("li", { "data-profile-id": p.chargingProfileId, class: "detail-wrap", text: profileText(p) })))
+      ...profiles.map((p) => h("li", { "data-profile-id": p.chargingProfileId, class: "detail-wrap",
+        text: profileText(p) })))
     : h("p", { class: "muted", text: "None set by the central system." }),
   h("h4", { text: "Composite schedule, next 24 h" }),
   h("ul", { class: "detail-history", "data-testid": "detail-composite" }, ...composite.map(([c, s]) =>
