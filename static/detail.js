@@ -4,16 +4,22 @@ import { isNum, pad } from "./format.js";
 
 const hm = (ms) => { const d = new Date(ms); return `${pad(d.getHours())}:${pad(d.getMinutes())}`; };
 
-/** GET .../localList in words, and whether it is what the registry holds (a mismatch must show). */
+/** GET .../localList in words, whether it is what the registry holds, and its badge's colour: a mismatch in red,
+ *  a version not known (or no list supported) in grey. */
 export function localListState(l) {
   const v = l?.chargerVersion;
-  if (v === -1) return { label: "Not supported", ok: false, text: "The charger has no local list (version -1)." };
+  if (v === -1) {
+    return { label: "Not supported", ok: false, cls: "st-Unavailable",
+      text: "The charger has no local list (version -1)." };
+  }
   if (!isNum(v)) {
-    return { label: "Unknown", ok: false,
+    return { label: "Unknown", ok: false, cls: "st-Unavailable",
       text: "The charger's version is unknown: no SendLocalList or GetLocalListVersion answered yet." };
   }
-  if (l.inSync) return { label: "In sync", ok: true, text: `The charger holds the registry's version ${v}.` };
-  return { label: "Out of sync", ok: false,
+  if (l.inSync) {
+    return { label: "In sync", ok: true, cls: "st-Available", text: `The charger holds the registry's version ${v}.` };
+  }
+  return { label: "Out of sync", ok: false, cls: "st-Faulted",
     text: `The charger holds version ${v}, the registry is at ${l.registryVersion}.` };
 }
 

@@ -122,7 +122,7 @@ function availability(cp) {
 
 function localList(l) {
   const st = localListState(l);
-  return [h("p", {}, h("span", { class: `badge ${st.ok ? "st-Available" : "st-Faulted"}`,
+  return [h("p", {}, h("span", { class: `badge ${st.cls}`,
     "data-testid": "detail-list-state", text: st.label }), " ", st.text),
   facts([["Registry", l.registryVersion], ["Charger", l.chargerVersion], ["Last sent", l.sentVersion],
     ["Last answer", l.status], ["Updated", time(l.updatedAt)]])];

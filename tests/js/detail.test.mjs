@@ -13,12 +13,11 @@ const utc = (ms) => new Date(ms).toISOString().slice(11, 16);
 
 test("the local list's state: in sync, a mismatch, unknown, not supported", () => {
   assert.deepEqual(localListState({ registryVersion: 4, chargerVersion: 4, inSync: true }),
-    { label: "In sync", ok: true, text: "The charger holds the registry's version 4." });
-  const behind = localListState({ registryVersion: 5, chargerVersion: 3, inSync: false });
-  assert.equal(behind.label, "Out of sync");
-  assert.equal(behind.ok, false);
-  assert.equal(behind.text, "The charger holds version 3, the registry is at 5.");
-  assert.equal(localListState({ registryVersion: 0, chargerVersion: null, inSync: false }).label, "Unknown");
+    { label: "In sync", ok: true, cls: "st-Available", text: "The charger holds the registry's version 4." });
+  assert.deepEqual(localListState({ registryVersion: 5, chargerVersion: 3, inSync: false }),
+    { label: "Out of sync", ok: false, cls: "st-Faulted", text: "The charger holds version 3, the registry is at 5." });
+  const unknown = localListState({ registryVersion: 0, chargerVersion: null, inSync: false });
+  assert.deepEqual([unknown.label, unknown.ok, unknown.cls], ["Unknown", false, "st-Unavailable"]);
   assert.equal(localListState({ registryVersion: 2, chargerVersion: -1, inSync: false }).label, "Not supported");
   assert.equal(localListState(null).label, "Unknown");
 });
