@@ -118,6 +118,10 @@ function commandButtons(cp) {
     h("button", { type: "button", class: "btn btn-small", "data-testid": "cp-commands", "aria-haspopup": "dialog",
       disabled: !cp.online, title: cp.online ? "All 19 OCPP commands and the recent ones" : OFFLINE,
       onclick: () => import("./panel-commands.js").then((m) => m.openCommands(cp)) }, "Commands…"),
+    // What the central system keeps of the charger, reachable or not: loaded on first use too.
+    h("button", { type: "button", class: "btn btn-small", "data-testid": "cp-details", "aria-haspopup": "dialog",
+      title: "Firmware, diagnostics, configuration, availability, local list, charging profiles",
+      onclick: () => import("./panel-detail.js").then((m) => m.openDetail(cp)) }, "Details"),
   ];
 }
 

@@ -23,9 +23,10 @@ STAT_KEYS = [
 STATUSES = list(CONNECTOR_STATUSES)
 DEMO_IDS = ["CP-DEMO-001", "CP-DEMO-002", "CP-DEMO-003"]
 # static/'s files: 60 KiB until issue 14's command dialog, schema forms and idTag and reservation views (31 KB)
-# and issue 15's billing export (panel-export.js, its form, api.js's download: 3.4 KB) and charts drawn from the
-# stored history (history.js, the loading in panel-charts.js: 3 KB).
-STATIC_BUDGET = 100 * 1024
+# and issue 15's billing export (panel-export.js, its form, api.js's download: 3.4 KB), charts drawn from the
+# stored history (history.js, the loading in panel-charts.js: 3 KB), and the charger detail dialog
+# (panel-detail.js, detail.js: 13.6 KB, not in the first load; its button and styles: 1.4 KB).
+STATIC_BUDGET = 116 * 1024
 # What the first load fetches: those load when their dialog or view opens, so it grows by their buttons only
 # (and by the export form and the history charts, which are on the page from the start).
 FIRST_LOAD_BUDGET = 74 * 1024
@@ -36,6 +37,8 @@ LAZY_MODULES = {
     "schema-form.js",
     "form-view.js",
     "records.js",
+    "panel-detail.js",
+    "detail.js",
 }
 
 
