@@ -108,7 +108,8 @@ def _check(action: object, payload: object) -> tuple[str, dict]:
     return action, payload
 
 
-def _registered(charge_point_id: str) -> dict:
+def registered(charge_point_id: str) -> dict:
+    """The charge point a command or a feature names: UnknownCommandTarget (404) when there is none."""
     item = (
         storage.get_charge_point(charge_point_id, consistent=True)
         if ocpp_frames.is_valid_charge_point_id(charge_point_id)
@@ -136,7 +137,7 @@ def queue(charge_point_id: str, action: object, payload: object) -> dict:
     from chalicelib.command_effects import BEFORE_SUBMIT
 
     action, payload = _check(action, payload)
-    charge_point = _registered(charge_point_id)
+    charge_point = registered(charge_point_id)
     if not charge_point.get("online"):
         raise _offline(charge_point_id)
     if action == "RemoteStartTransaction" and charge_point.get("registration") != "Accepted":
@@ -182,7 +183,7 @@ def _deliver(charge_point: dict, command: dict, now: datetime) -> None:
         {**command, "outbox": charge_point["gatewayId"]}, charge_point["connectionId"], stale_before
     ):
         return
-    charge_point = _registered(charge_point_id)
+    charge_point = registered(charge_point_id)
     if not charge_point.get("online"):
         raise _offline(charge_point_id)
     outstanding = charge_point.get("pendingCommand", {}).get("commandId", "another command")

@@ -30,20 +30,9 @@ def summary(charge_point: dict) -> dict:
     return {name: views.plain(charge_point.get(attribute)) for name, attribute in FIELDS.items()}
 
 
-def _charge_point(charge_point_id: str) -> dict:
-    item = (
-        storage.get_charge_point(charge_point_id, consistent=True)
-        if ocpp_frames.is_valid_charge_point_id(charge_point_id)
-        else None
-    )
-    if item is None:
-        raise commands.UnknownCommandTarget(f"no charge point {charge_point_id!r}")
-    return item
-
-
 def status(charge_point_id: str) -> dict:
     """GET /chargepoints/{id}/localList: the registry's version beside the charger's."""
-    held = summary(_charge_point(charge_point_id))
+    held = summary(commands.registered(charge_point_id))
     registry_version = storage.registry_version()
     return {
         "chargePointId": charge_point_id,
@@ -105,7 +94,7 @@ def build(update_type: str, charger_version: int | None) -> dict:
 def send(charge_point_id: str, raw: str | bytes | None) -> dict:
     """POST /chargepoints/{id}/localList: queue the SendLocalList that brings the charger up to date."""
     update_type = _update_type(raw)
-    held = summary(_charge_point(charge_point_id))
+    held = summary(commands.registered(charge_point_id))
     charger_version = held["chargerVersion"]
     payload = build(update_type, charger_version if isinstance(charger_version, int) else None)
     sent_at = ocpp_frames.format_timestamp(ocpp_frames.now())
