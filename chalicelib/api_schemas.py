@@ -171,6 +171,11 @@ SCHEMAS: dict[str, dict] = {
             "answeredAt": {"type": "string"},
             "result": {},
             "error": {},
+            "omitted": {
+                "type": "array",
+                "items": {"type": "string", "enum": ["payload", "result"]},
+                "description": "in a list: left out for their size (over 4 KB); GET the command for them",
+            },
         },
         ("commandId", "chargePointId", "action", "status", "createdAt"),
     ),

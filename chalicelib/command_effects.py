@@ -2,12 +2,15 @@
 
 Each feature registers its own entries here (one import and its dict lines), so commands.py stays transport:
 
-- EFFECTS[action](command, result): called by `commands.record_answer` after a CALLRESULT that matches the
-  schema was stored on the command (never for a CALLERROR, a timeout or an answer that breaks the schema).
-  `command` is the stored item: chargePointId, commandId, action, payload, createdAt, answeredAt. The answer
-  stands whatever an effect does: an effect that raises is logged and the command stays answered. It may run
-  in any process that receives answers (the API, a gateway container, `chalice local`), so it writes through
-  chalicelib/storage only, and bounds whatever the charger's answer can make the system store.
+- EFFECTS[action](command, result): called by `commands.record_answer` for a CALLRESULT that matches the
+  schema (never for a CALLERROR, a timeout or an answer that breaks the schema), just before the command is
+  stored as answered: whoever sees it answered sees its effect. `command` is the stored item with the answer:
+  chargePointId, commandId, action, payload, createdAt, answeredAt, result. The answer stands whatever an
+  effect does: one that raises is logged and the command is still answered. The charger's slot for an
+  outstanding command is still taken, so an effect cannot queue another command to that charger. Effects
+  run in whichever process receives answers (the API, a gateway container, `chalice local`): they write
+  through chalicelib/storage only, are idempotent (a charger may answer twice), and bound whatever the
+  charger's answer can make the system store.
 - BEFORE_SUBMIT[action](charge_point_id, payload) -> payload: called by `commands.queue` after the payload
   matched the schema and the charger was found online, before the command is stored; its answer is checked
   against the schema again. It refuses with `commands.InvalidCommand` (400) or `commands.CommandConflict` (409).
@@ -20,6 +23,8 @@ DataTransfer, TriggerMessage: what they cause arrives as the charger's own messa
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable
 
 from chalicelib import smart_charging, storage
@@ -28,6 +33,7 @@ from chalicelib.charging_rules import MAX_CONNECTORS
 # A snapshot is at most the 100 KB answer it comes from; these keep a hostile charger's count bounded too.
 MAX_CONFIGURATION_KEYS = 256
 MAX_UNKNOWN_KEYS = 64
+log = logging.getLogger("ev.command_effects")
 
 
 def configuration_snapshot(command: dict, result: dict) -> None:
@@ -81,3 +87,24 @@ EFFECTS: dict[str, Callable[[dict, dict], None]] = {
 BEFORE_SUBMIT: dict[str, Callable[[str, dict], dict]] = {
     "SetChargingProfile": smart_charging.before_set,
 }
+
+
+def apply(command: dict) -> None:
+    """The effect of an answered command (with its `result`), if its action has one. One that fails is
+    logged, not raised: a bug or an outage in a feature must not fail the charger's answer."""
+    effect = EFFECTS.get(command["action"])
+    if effect is None:
+        return
+    try:
+        effect(command, command["result"])
+    except Exception:
+        log.exception(
+            json.dumps(
+                {
+                    "event": "command-effect-failed",
+                    "chargePointId": command["chargePointId"],
+                    "commandId": command["commandId"],
+                    "action": command["action"],
+                }
+            )
+        )

@@ -4,12 +4,14 @@ A command takes three steps, and each may run in a different process (the API La
 container, `chalice local`), so its whole life is kept in the Commands table, keyed by charge point id
 and commandId, which is also the CALL's uniqueId:
 
-1. `submit` (POST /chargepoints/{id}/commands) checks it against the official 1.6 schema and, in one
+1. `queue` (POST /chargepoints/{id}/commands through `submit`, or a feature itself) checks it against the
+   official 1.6 schema (and the feature's BEFORE_SUBMIT check, chalicelib/command_effects.py) and, in one
    transaction, stores it in the outbox of the gateway holding the charger's socket and takes the
    charger's single slot for an outstanding command: at most one CALL per direction.
 2. That gateway finds it in its outbox (`queued_for`), marks it sent (`mark_sent`) and sends the CALL.
 3. The charger's CALLRESULT or CALLERROR, matched by charge point id + uniqueId, is recorded
-   (`record_answer`) and frees the slot. Unanswered after COMMAND_TIMEOUT_SECONDS, it is timed out.
+   (`record_answer`), a CALLRESULT's meaning applied (command_effects.EFFECTS), and the slot freed.
+   Unanswered after COMMAND_TIMEOUT_SECONDS, it is timed out.
 
 Refusals are this module's own exceptions (CommandError), which the REST layer turns into HTTP statuses:
 the gateway uses this module too and must not need Chalice.
@@ -56,8 +58,10 @@ COMMAND_ACTIONS = (
 )
 PENDING, ANSWERED, FAILED, TIMED_OUT = "pending", "answered", "failed", "timedOut"
 KEEP_SECONDS = 7 * 86400
-# What a command keeps of a charger's answer: a DynamoDB item holds at most 400 KB.
+# What a command keeps of a charger's answer, and the largest payload it sends: a DynamoDB item holds at
+# most 400 KB.
 MAX_STORED_ANSWER = 100_000
+MAX_PAYLOAD = 100_000
 log = logging.getLogger("ev.commands")
 
 
@@ -95,6 +99,8 @@ def _check(action: object, payload: object) -> tuple[str, dict]:
         raise InvalidCommand(f"action must be one of {', '.join(COMMAND_ACTIONS)}, got {action!r}")
     if not isinstance(payload, dict):
         raise InvalidCommand("payload must be a JSON object")
+    if len(json.dumps(payload)) > MAX_PAYLOAD:
+        raise InvalidCommand(f"payload over {MAX_PAYLOAD} bytes: send a large local list in differential parts")
     try:
         ocpp_frames.validate(ocpp_frames.CALL, action, payload)
     except ocpp_frames.FrameError as error:
@@ -198,12 +204,13 @@ def view(charge_point_id: str, command_id: str) -> dict:
     return as_view(item)
 
 
-def as_view(item: dict) -> dict:
-    """A stored command as the API shows it, with its status as of now."""
+def as_view(item: dict, listed: bool = False) -> dict:
+    """A stored command as the API shows it (in a list: without a large payload or result), with its
+    status as of now."""
     status = item["status"]
     if status == PENDING and _expired(item):
         status = TIMED_OUT  # its gateway is gone and cannot say so itself
-    return views.command_view(item, status)
+    return views.command_view(item, status, listed)
 
 
 def _expired(item: dict) -> bool:
@@ -260,32 +267,13 @@ def record_answer(charge_point_id: str, command_id: str, raw: str | bytes | list
     except ocpp_frames.FrameError as error:
         sets = _failure(error.code, f"answer refused: {error.description}")
     sets["answeredAt"] = ocpp_frames.format_timestamp(ocpp_frames.now())
-    status = _finish(charge_point_id, command_id, sets)
-    if status == ANSWERED:
-        _apply_effect({**command, **sets})
-    return status
+    if sets["status"] == ANSWERED:
+        # Imported here: the features it registers import this module for its exceptions.
+        from chalicelib import command_effects
 
-
-def _apply_effect(command: dict) -> None:
-    """What the answer means (command_effects.EFFECTS). The answer is recorded whatever happens here."""
-    from chalicelib.command_effects import EFFECTS
-
-    effect = EFFECTS.get(command["action"])
-    if effect is None:
-        return
-    try:
-        effect(command, command["result"])
-    except Exception:  # a bug or an outage in a feature must not fail the charger's answer
-        log.exception(
-            json.dumps(
-                {
-                    "event": "command-effect-failed",
-                    "chargePointId": command["chargePointId"],
-                    "commandId": command["commandId"],
-                    "action": command["action"],
-                }
-            )
-        )
+        # First: whoever sees the command answered sees what the answer changed.
+        command_effects.apply({**command, **sets})
+    return _finish(charge_point_id, command_id, sets)
 
 
 def _outcome(action: str, frame: list) -> dict:

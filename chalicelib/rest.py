@@ -136,6 +136,20 @@ def _page(list_page: Callable[[dict | None], storage.Page], token: str | None, q
         raise _invalid_token() from None
 
 
+def _listing(
+    name: str,
+    params: Mapping[str, str],
+    query: dict,
+    default_limit: int,
+    list_page: Callable[[int, dict | None], storage.Page],
+    view: Callable[[dict], dict],
+) -> dict:
+    """A list route's answer: {name: [a page of views], "nextToken"}, the page at `?limit=` and `?nextToken=`."""
+    limit = _limit(params, default_limit)
+    page = _page(lambda start: list_page(limit, start), params.get("nextToken"), query)
+    return {name: [view(item) for item in page.items], "nextToken": encode_token(page.last_key, query)}
+
+
 def default_content_type(response: Response) -> Response:
     """Chalice sends its error bodies and plain views without a Content-Type: say they are JSON."""
     if not any(name.lower() == "content-type" for name in response.headers):
@@ -150,12 +164,14 @@ def list_charge_points(params: Mapping[str, str] | None) -> dict:
     params = _check_params(params, ("status", "limit", "nextToken"))
     status = _choice(params, "status", charging_rules.CHARGE_POINT_STATUSES)
     query = {"route": "chargepoints", "status": status}
-    limit = _limit(params, 50)
-    page = _page(lambda start: storage.list_charge_points(limit, start, status), params.get("nextToken"), query)
-    return {
-        "chargePoints": [views.charge_point_view(item) for item in page.items],
-        "nextToken": encode_token(page.last_key, query),
-    }
+    return _listing(
+        "chargePoints",
+        params,
+        query,
+        50,
+        lambda limit, start: storage.list_charge_points(limit, start, status),
+        views.charge_point_view,
+    )
 
 
 def get_charge_point(charge_point_id: str) -> dict:
@@ -175,12 +191,14 @@ def list_commands(charge_point_id: str, params: Mapping[str, str] | None) -> dic
     if not ocpp_frames.is_valid_charge_point_id(charge_point_id):
         raise NotFoundError(f"no charge point {charge_point_id!r}")
     query = {"route": "commands", "chargePointId": charge_point_id}
-    limit = _limit(params, 20)
-    page = _page(lambda start: storage.list_commands(charge_point_id, limit, start), params.get("nextToken"), query)
-    return {
-        "commands": [commands.as_view(item) for item in page.items],
-        "nextToken": encode_token(page.last_key, query),
-    }
+    return _listing(
+        "commands",
+        params,
+        query,
+        20,
+        lambda limit, start: storage.list_commands(charge_point_id, limit, start),
+        lambda item: commands.as_view(item, listed=True),
+    )
 
 
 def charging_profiles(charge_point_id: str) -> dict:
@@ -205,14 +223,14 @@ def list_sessions(params: Mapping[str, str] | None) -> dict:
     if charge_point_id is not None and not ocpp_frames.is_valid_charge_point_id(charge_point_id):
         raise BadRequestError(f"chargePointId must be {ocpp_frames.CHARGE_POINT_ID_RULE}")
     query = {"route": "sessions", "status": status, "chargePointId": charge_point_id}
-    limit = _limit(params, 20)
-    page = _page(
-        lambda start: storage.list_sessions(limit, start, status, charge_point_id), params.get("nextToken"), query
+    return _listing(
+        "sessions",
+        params,
+        query,
+        20,
+        lambda limit, start: storage.list_sessions(limit, start, status, charge_point_id),
+        views.session_view,
     )
-    return {
-        "sessions": [views.session_view(item) for item in page.items],
-        "nextToken": encode_token(page.last_key, query),
-    }
 
 
 def get_session(session_id: str) -> dict:

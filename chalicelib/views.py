@@ -3,6 +3,7 @@ paging limit of its lists. Shared by the REST layer and the OpenAPI document; no
 
 from __future__ import annotations
 
+import json
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -11,6 +12,9 @@ from chalicelib.charging_rules import DEFAULT_MAX_POWER_W, plausible_energy_wh
 
 # The most items one page of a list returns.
 MAX_LIMIT = 100
+# A listed command shows a payload or result up to this size (JSON): a page of 100 stays well under the
+# 6 MB a Lambda may answer, whatever the chargers answered (up to 100 KB each).
+LISTED_COMMAND_PART_BYTES = 4096
 
 
 def plain(value: Any) -> Any:
@@ -115,9 +119,10 @@ def charge_point_view(item: dict, configuration: dict | None = None) -> dict:
     }
 
 
-def command_view(item: dict, status: str) -> dict:
-    """A remote command as the API shows it, with its status as of now."""
-    return {
+def command_view(item: dict, status: str, listed: bool = False) -> dict:
+    """A remote command as the API shows it, with its status as of now. Listed, a payload or result over
+    LISTED_COMMAND_PART_BYTES is left out and named in `omitted` (the command's own route has it)."""
+    view = {
         "commandId": item["commandId"],
         "chargePointId": item["chargePointId"],
         "action": item["action"],
@@ -126,3 +131,10 @@ def command_view(item: dict, status: str) -> dict:
         "createdAt": item["createdAt"],
         **{key: plain(item[key]) for key in ("sentAt", "answeredAt", "result", "error") if key in item},
     }
+    if listed:
+        omitted = [key for key in ("payload", "result") if len(json.dumps(view.get(key))) > LISTED_COMMAND_PART_BYTES]
+        for key in omitted:
+            del view[key]
+        if omitted:
+            view["omitted"] = omitted
+    return view

@@ -7,7 +7,7 @@ import itertools
 import json
 from datetime import datetime, timedelta
 
-from chalicelib import central_system, ocpp_frames
+from chalicelib import central_system, ocpp_frames, storage
 from tests.support import T0
 
 _ids = itertools.count(1)
@@ -124,3 +124,22 @@ def charging_profile(
         "chargingSchedule": schedule,
         **extra,
     }
+
+
+def get_json(client, path: str) -> tuple[int, dict]:
+    """GET through chalice's test client: status and JSON body."""
+    response = client.http.get(path)
+    return response.status_code, json.loads(response.body)
+
+
+BOOT = [2, "b1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]
+
+
+def registered(client, cp: str, online: bool = True, gateway_id: str = "gw-elsewhere") -> None:
+    """A booted charge point whose socket is held by a gateway (not this process's)."""
+    assert (
+        client.http.post(f"/ocpp/{cp}", headers={"Content-Type": "application/json"}, body=json.dumps(BOOT)).status_code
+        == 200
+    )
+    if online:
+        assert storage.set_online(cp, True, ocpp_frames.format_timestamp(ocpp_frames.now()), "conn-1", gateway_id)

@@ -12,21 +12,9 @@ import time
 import pytest
 from websockets.asyncio.client import connect
 
-from chalicelib import commands, ocpp_frames, settings, storage
-from tests.ocpp_builders import get_command, post_command
+from chalicelib import commands, settings
+from tests.ocpp_builders import BOOT, get_command, post_command, registered
 from tests.support import exchange
-
-BOOT = [2, "b1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]
-
-
-def registered(client, cp: str, online: bool = True, gateway_id: str = "gw-elsewhere") -> None:
-    """A booted charge point whose socket is held by a gateway (not this process's)."""
-    assert (
-        client.http.post(f"/ocpp/{cp}", headers={"Content-Type": "application/json"}, body=json.dumps(BOOT)).status_code
-        == 200
-    )
-    if online:
-        assert storage.set_online(cp, True, ocpp_frames.format_timestamp(ocpp_frames.now()), "conn-1", gateway_id)
 
 
 @pytest.mark.parametrize(

@@ -608,6 +608,8 @@ def _exercise_the_api(app_module, client_class, clock) -> None:
             )
         )
         ok(client.http.get(f"/chargepoints/CP-DEMO-001/commands/{demo['commandId']}"))
+        ok(client.http.get(f"/chargepoints/{cp}/commands"))
+        ok(client.http.get("/ocpp/schemas/Reset"))
 
 
 def test_the_end_to_end_run_reaches_every_function(recorded):
