@@ -17,7 +17,7 @@ import os
 from chalice import Chalice, CORSConfig, Rate, Response
 from chalice.app import Request
 
-from chalicelib import central_system, commands, dashboard, events, openapi, rest, simulator, telemetry
+from chalicelib import central_system, commands, dashboard, events, openapi, rest, simulator, sites, telemetry
 from chalicelib import settings as settings_module
 
 settings = settings_module.get()
@@ -130,6 +130,21 @@ def charging_profiles(charge_point_id):
 @app.route("/chargepoints/{charge_point_id}/commands/{command_id}", cors=CORS, **OPERATOR)
 def get_command(charge_point_id, command_id):
     return rest.command(commands.view, charge_point_id, command_id)
+
+
+@app.route("/sites", cors=CORS, **OPERATOR)
+def list_sites():
+    return rest.list_sites(request().query_params)
+
+
+@app.route("/sites/{site_id}", methods=["PUT"], cors=CORS, content_types=["application/json"], **OPERATOR)
+def put_site(site_id):
+    return rest.site(sites.put, site_id, rest.json_body(request().raw_body))
+
+
+@app.route("/sites/{site_id}", cors=CORS, **OPERATOR)
+def get_site(site_id):
+    return rest.site(sites.view, site_id)
 
 
 @app.route("/sessions", cors=CORS, **OPERATOR)

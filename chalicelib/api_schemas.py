@@ -183,6 +183,66 @@ SCHEMAS: dict[str, dict] = {
         {"commands": {"type": "array", "items": ref("Command")}, "nextToken": NULLABLE_STRING},
         ("commands", "nextToken"),
     ),
+    "SiteRequest": object_schema(
+        {
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "maxPowerKw": {"type": "number", "exclusiveMinimum": 0, "maximum": 100_000},
+            "chargePointIds": {"type": "array", "items": CHARGE_POINT_ID, "maxItems": 50, "uniqueItems": True},
+        },
+        ("name", "maxPowerKw", "chargePointIds"),
+        closed=True,
+    ),
+    "SiteSummary": object_schema(
+        {
+            "siteId": {"type": "string"},
+            "name": {"type": "string"},
+            "maxPowerKw": NUMBER,
+            "chargePointIds": {"type": "array", "items": {"type": "string"}},
+            "allocatedKw": {**NUMBER, "description": "the sum of the connectors' allocations"},
+            "updatedAt": {"type": "string"},
+        },
+        ("siteId", "name", "maxPowerKw", "chargePointIds", "allocatedKw", "updatedAt"),
+    ),
+    "SitePage": object_schema(
+        {"sites": {"type": "array", "items": ref("SiteSummary")}, "nextToken": NULLABLE_STRING}, ("sites", "nextToken")
+    ),
+    "Site": {
+        "allOf": [
+            ref("SiteSummary"),
+            object_schema(
+                {
+                    "currentPowerKw": {**NUMBER, "description": "the sum of the active sessions' latest power"},
+                    "activeSessions": {
+                        "type": "array",
+                        "items": object_schema(
+                            {
+                                "sessionId": {"type": "string"},
+                                "chargePointId": {"type": "string"},
+                                "connectorId": INTEGER,
+                                "powerKw": NUMBER,
+                                "allocationKw": {"type": ["number", "null"]},
+                            },
+                            ("sessionId", "chargePointId", "connectorId", "powerKw", "allocationKw"),
+                        ),
+                    },
+                    "allocation": {
+                        "type": "array",
+                        "items": object_schema(
+                            {
+                                "chargePointId": {"type": "string"},
+                                "connectorId": INTEGER,
+                                "allocationKw": NUMBER,
+                                "capKw": {**NUMBER, "description": "the most it can use: charger share or car demand"},
+                                "sentKw": {"type": ["number", "null"], "description": "the TxProfile limit sent"},
+                            },
+                            ("chargePointId", "connectorId", "allocationKw", "capKw", "sentKw"),
+                        ),
+                    },
+                },
+                ("currentPowerKw", "activeSessions", "allocation"),
+            ),
+        ]
+    },
     # OCPP-J frames: [3, uniqueId, payload] and [4, uniqueId, errorCode, description, details].
     "CallResult": {
         "type": "array",

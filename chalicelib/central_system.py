@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from chalicelib import bus_commands, meter_values, ocpp_frames, storage, telemetry, transactions
+from chalicelib import bus_commands, meter_values, ocpp_frames, site_loop, storage, telemetry, transactions
 from chalicelib import charging_rules as rules
 from chalicelib.central_message import Message, settle, stats_shard
 from chalicelib.ocpp_frames import FrameError
@@ -247,6 +247,8 @@ def status_notification(msg: Message) -> dict:
         elif result.outcome != storage.Outcome.CONFLICT:
             if result.outcome == storage.Outcome.APPLIED and p["status"] != "Charging":
                 transactions.connector_stopped_charging(charge_point, connector)
+            if result.outcome == storage.Outcome.APPLIED:
+                site_loop.status_applied(charge_point, connector, p["status"])
             return settle(result, answer, msg.charge_point_id)
         else:
             time.sleep(random.uniform(0, min(0.01 * 2**attempt, 0.5)))

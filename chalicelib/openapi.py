@@ -139,6 +139,36 @@ def _operations() -> dict[str, dict[str, dict]]:
                 },
             }
         },
+        "/sites": {
+            "get": {
+                "summary": "Sites: grid connections whose limit their chargers share, a page at a time",
+                "security": [OPERATOR],
+                "parameters": [_query("limit", LIMIT), _query("nextToken", PAGE_TOKEN)],
+                "responses": {
+                    "200": _json(ref("SitePage"), "a page"),
+                    "400": _error("a bad parameter or page token"),
+                },
+            }
+        },
+        "/sites/{site_id}": {
+            "put": {
+                "summary": "Create or replace a site: its limit and its chargers (each on at most one site)",
+                "security": [OPERATOR],
+                "parameters": [_path_param("site_id")],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": ref("SiteRequest")}}},
+                "responses": {
+                    "200": _json(ref("Site"), "the site as saved"),
+                    "400": _error("a bad site id or body, or an unknown charger"),
+                    "409": _error("a charger is on another site, or the site changed meanwhile"),
+                },
+            },
+            "get": {
+                "summary": "A site: its limit, live total, active sessions and each connector's allocation",
+                "security": [OPERATOR],
+                "parameters": [_path_param("site_id")],
+                "responses": {"200": _json(ref("Site"), "the site"), "404": _error("no such site")},
+            },
+        },
         "/sessions": {
             "get": {
                 "summary": "Charging sessions, newest first, a page at a time",

@@ -39,6 +39,7 @@ class Settings:
     simulator_table: str
     stats_table: str
     commands_table: str
+    sites_table: str
     event_bus_name: str
     boot_policy: str
     known_charge_points: tuple[str, ...]
@@ -143,6 +144,7 @@ def load(env: Mapping[str, str]) -> Settings:
         simulator_table=_text(env, "SIMULATOR_TABLE", f"ev-{stage}-simulator"),
         stats_table=_text(env, "STATS_TABLE", f"ev-{stage}-stats"),
         commands_table=_text(env, "COMMANDS_TABLE", f"ev-{stage}-commands"),
+        sites_table=_text(env, "SITES_TABLE", f"ev-{stage}-sites"),
         event_bus_name=_text(env, "EVENT_BUS_NAME", f"ev-bus-{stage}"),
         boot_policy=_choice(env, "BOOT_POLICY", "allow-list", BOOT_POLICIES),
         known_charge_points=_list(env, "KNOWN_CHARGE_POINTS", "CP-DEMO-*"),

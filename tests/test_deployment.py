@@ -45,6 +45,7 @@ RESOURCE_VARIABLES = {
     "SIMULATOR_TABLE": "SimulatorTable",
     "STATS_TABLE": "StatsTable",
     "COMMANDS_TABLE": "CommandsTable",
+    "SITES_TABLE": "SitesTable",
     "EVENT_BUS_NAME": "EventBus",
 }
 
@@ -502,10 +503,13 @@ def recorded(app_module) -> CallRecorder:
             "resources": [],
             "detail": {},
         }
-        for _ in range(48):  # four simulated hours of 5-minute ticks, through the scheduled handler
+        for tick in range(48):  # four simulated hours of 5-minute ticks, through the scheduled handler
             app_module.simulate_tick(scheduled, None)
             bus.flush()
             clock[0] += timedelta(minutes=5)
+            if tick == 0:  # the demo fleet has booted: it becomes a site, whose loop runs in the handlers
+                _demo_site(app_module)
+                bus.flush()
         # EventBridge delivers at least once: the transaction messages once more, as a redelivery would.
         transactional = [e for e in calls if e["detail"]["action"] in ("StartTransaction", "StopTransaction")]
         assert {e["detail"]["action"] for e in transactional} == {"StartTransaction", "StopTransaction"}
@@ -520,6 +524,15 @@ def recorded(app_module) -> CallRecorder:
     storage.reset_client()
     boto3.DEFAULT_SESSION = None
     return recorder
+
+
+def _demo_site(app_module) -> None:
+    from chalice.test import Client
+
+    with Client(app_module.app) as client:
+        body = {"name": "Demo", "maxPowerKw": 60, "chargePointIds": ["CP-DEMO-001", "CP-DEMO-002", "CP-DEMO-003"]}
+        response = client.http.put("/sites/demo", body=json.dumps(body), headers={"Content-Type": "application/json"})
+        assert response.status_code == 200, response.body
 
 
 def _exercise_the_api(app_module, client_class, clock) -> None:
@@ -578,6 +591,8 @@ def _exercise_the_api(app_module, client_class, clock) -> None:
             "/sessions",
             "/sessions?status=Completed",
             f"/sessions?chargePointId={cp}",
+            "/sites",
+            "/sites/demo",
         ):
             ok(client.http.get(path))
         session = ok(client.http.get(f"/sessions?chargePointId={cp}"))["sessions"][0]

@@ -58,6 +58,7 @@ TABLE_VARIABLES = {
     "SIMULATOR_TABLE": "sim",
     "STATS_TABLE": "stats",
     "COMMANDS_TABLE": "commands",
+    "SITES_TABLE": "sites",
 }
 
 

@@ -230,6 +230,7 @@ def test_no_api_route_scans(api, app_module):
         "charge_point_id": "CP-1",
         "session_id": session_id,
         "command_id": "none",
+        "site_id": "none",
         "name": "app.js",
         "action": "Reset",
     }

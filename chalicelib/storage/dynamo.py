@@ -72,6 +72,7 @@ class Tables:
     simulator: str
     stats: str
     commands: str
+    sites: str
 
 
 _tables: tuple[settings.Settings, Tables] | None = None
@@ -90,6 +91,7 @@ def tables() -> Tables:
             current.simulator_table,
             current.stats_table,
             current.commands_table,
+            current.sites_table,
         )
         resolved = _tables = (current, names)
     return resolved[1]

@@ -20,6 +20,7 @@ TABLES = {
     "SimulatorTable": "simulator_table",
     "StatsTable": "stats_table",
     "CommandsTable": "commands_table",
+    "SitesTable": "sites_table",
 }
 
 
