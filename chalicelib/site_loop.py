@@ -205,6 +205,10 @@ def _cap(session: dict, entry: dict | None, charger_share_w: float) -> tuple[flo
     power = session.get("powerW")
     if entry is None or entry.get("sessionId") != session["sessionId"] or power is None:
         return charger_share_w, False
+    if session.get("lastMeterTime", "") <= entry.get("sentAfter", "~"):
+        # No reading since the limit was last sent (in the charger's own clock): what the car takes under
+        # it is not known yet, the cap stays.
+        return (entry["capW"], True) if entry.get("demandCapped") else (charger_share_w, False)
     power = float(power)
     capped, changed = entry.get("demandCapped", False), _demand_changed(entry, power)
     if (capped and not changed) or (not capped and changed):
@@ -229,25 +233,38 @@ def recompute(site_id: str) -> None:
         for session in active:
             share = float(session.get("maxPowerW", DEFAULT_MAX_POWER_W)) / per_charger[session["chargePointId"]]
             caps[key(session)] = _cap(session, previous.get(key(session)), share)
-        shares = site_allocation.allocate(float(site["maxPowerKw"]) * 1000, {k: c[0] for k, c in caps.items()})
-        allocation = {}
+        limit_w = math.floor(float(site["maxPowerKw"]) * 1000)
+        shares = site_allocation.allocate(limit_w, {k: c[0] for k, c in caps.items()})
         by_key = {key(s): s for s in active}
-        # Lower shares first: what is taken from one is freed before another is given more.
-        for k in sorted(shares, key=lambda k: shares[k] - int(previous.get(k, {}).get("w", shares[k]))):
-            session, before = by_key[k], previous.get(k, {})
-            sent = before.get("sentW") if before.get("sessionId") == session["sessionId"] else None
-            entry = {
-                "w": shares[k],
-                "capW": math.floor(caps[k][0]),
-                "demandCapped": caps[k][1],
-                "sessionId": session["sessionId"],
-                "sentW": sent,
-            }
-            if sent != shares[k] and "lastMeterTime" in session and _send_tx(session, shares[k]):
-                entry["sentW"] = shares[k]
-            allocation[k] = entry
+        allocation = {k: _entry(by_key[k], previous.get(k, {}), shares[k], caps[k]) for k in shares}
+        # What the chargers may draw now: the limit sent, or the safe default where none is.
+        default = default_limit_w(site)
+        committed = sum(default if e["sentW"] is None else e["sentW"] for e in allocation.values())
+        # Lower shares first, and a higher one only while the limits sent stay within the site's: a charger
+        # that cannot take its lower share yet (busy) holds back another's higher one, never the limit.
+        for k in sorted(allocation, key=lambda k: allocation[k]["w"] - (allocation[k]["sentW"] or default)):
+            entry, session = allocation[k], by_key[k]
+            held = default if entry["sentW"] is None else entry["sentW"]
+            if entry["sentW"] == entry["w"] or "lastMeterTime" not in session:
+                continue
+            if committed - held + entry["w"] <= limit_w and _send_tx(session, entry["w"]):
+                committed += entry["w"] - held
+                entry.update(sentW=entry["w"], sentAfter=session["lastMeterTime"])
         if storage.save_allocation(site_id, allocation, int(site.get("allocationVersion", 0))):
             return
+
+
+def _entry(session: dict, before: dict, share_w: int, cap: tuple[float, bool]) -> dict:
+    """A connector's allocation, with what was sent for its session (nothing for a new session)."""
+    same = before.get("sessionId") == session["sessionId"]
+    return {
+        "w": share_w,
+        "capW": math.floor(cap[0]),
+        "demandCapped": cap[1],
+        "sessionId": session["sessionId"],
+        "sentW": before.get("sentW") if same else None,
+        **({"sentAfter": before["sentAfter"]} if same and "sentAfter" in before else {}),
+    }
 
 
 def _send_tx(session: dict, limit_w: int) -> bool:
