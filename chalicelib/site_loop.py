@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 
 from chalicelib import commands, settings, site_allocation, storage
@@ -37,6 +38,8 @@ SAVE_ATTEMPTS = 4
 MEMORY_SECONDS = 300  # how long a process trusts what it read about a charger's site
 # (charge points table, charger) -> (its site, until when that is trusted)
 _site_of: dict[tuple[str, str], tuple[str | None, float]] = {}
+# The sites this thread is computing, each with whether another computation was asked for meanwhile.
+_running = threading.local()
 
 
 def key(session: dict) -> str:
@@ -219,13 +222,32 @@ def _cap(session: dict, entry: dict | None, charger_share_w: float) -> tuple[flo
 
 
 def recompute(site_id: str) -> None:
-    """Share the site's limit among its active sessions and send what changed (see the module's doc)."""
+    """Share the site's limit among its active sessions and send what changed (see the module's doc). A
+    recomputation the sending sets off in this thread (a simulated charger answering on the in-process bus
+    and reading at once) is folded into the running one, which computes once more when it is done."""
+    running = _running.__dict__.setdefault("sites", {})
+    if site_id in running:
+        running[site_id] = True
+        return
+    running[site_id] = False
+    try:
+        while True:
+            _recompute(site_id)
+            if not running[site_id]:
+                return
+            running[site_id] = False
+    finally:
+        del running[site_id]
+
+
+def _recompute(site_id: str) -> None:
+    sent: dict[str, dict] = {}  # what this computation sent, kept if its save loses to another's
     for _ in range(SAVE_ATTEMPTS):
         site = storage.get_site(site_id, consistent=True)
         if site is None:
             return
         active = active_sessions(site)
-        previous = plain(site.get("allocation", {}))
+        previous = {**plain(site.get("allocation", {})), **sent}
         per_charger: dict[str, int] = {}
         for session in active:
             per_charger[session["chargePointId"]] = per_charger.get(session["chargePointId"], 0) + 1
@@ -250,6 +272,7 @@ def recompute(site_id: str) -> None:
             if committed - held + entry["w"] <= limit_w and _send_tx(session, entry["w"]):
                 committed += entry["w"] - held
                 entry.update(sentW=entry["w"], sentAfter=session["lastMeterTime"])
+                sent[k] = dict(entry)
         if storage.save_allocation(site_id, allocation, int(site.get("allocationVersion", 0))):
             return
 
