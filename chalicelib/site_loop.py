@@ -269,7 +269,8 @@ def _recompute(site_id: str) -> None:
             held = default if entry["sentW"] is None else entry["sentW"]
             if entry["sentW"] == entry["w"] or "lastMeterTime" not in session:
                 continue
-            if committed - held + entry["w"] <= limit_w and _send_tx(session, entry["w"]):
+            lower = entry["w"] <= held
+            if (lower or committed - held + entry["w"] <= limit_w) and _send_tx(session, entry["w"]):
                 committed += entry["w"] - held
                 entry.update(sentW=entry["w"], sentAfter=session["lastMeterTime"])
                 sent[k] = dict(entry)
