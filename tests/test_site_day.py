@@ -17,22 +17,13 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import charger_model, events, ocpp_frames, simulator, storage
-from tests.support import T0
+from tests.test_demo_commands import Clock
 
 LIMIT_W = 60_000
 HOURS = 2
 INTERVAL = timedelta(seconds=charger_model.SAMPLE_SECONDS)  # one tick per meter interval
 MARGIN = 0.9  # the energy delivered is at least this share of the best possible under the limit
 CHARGERS = ["CP-DEMO-001", "CP-DEMO-002", "CP-DEMO-003"]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self):
-        self.now += timedelta(milliseconds=1)
-        return self.now
 
 
 def _best_possible_w() -> float:

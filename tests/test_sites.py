@@ -4,13 +4,11 @@ default at once, TxProfiles as sessions start, read and stop, and a busy charger
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import pytest
 
 from chalicelib import commands, site_loop, storage
-from tests.ocpp_builders import boot, registered, send, start, stop, ts
-from tests.support import T0
+from tests.ocpp_builders import boot, meter, registered, send, start, stop
 
 
 def put_site(client, site_id: str, body: object) -> tuple[int, dict]:
@@ -25,27 +23,6 @@ def get(client, path: str) -> tuple[int, dict]:
 
 def site(limit_kw: float, *chargers: str, name: str = "Depot") -> dict:
     return {"name": name, "maxPowerKw": limit_kw, "chargePointIds": list(chargers)}
-
-
-def reading(cp: str, tx: int, connector: int, wh: int, power_w: float, at: float) -> None:
-    send(
-        cp,
-        "MeterValues",
-        {
-            "connectorId": connector,
-            "transactionId": tx,
-            "meterValue": [
-                {
-                    "timestamp": ts(at),
-                    "sampledValue": [
-                        {"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-                        {"value": str(power_w), "measurand": "Power.Active.Import", "unit": "W"},
-                    ],
-                }
-            ],
-        },
-        T0 + timedelta(seconds=at),
-    )
 
 
 def outstanding(cp: str) -> dict | None:
@@ -119,27 +96,27 @@ def test_the_loop_keeps_a_site_within_its_limit_with_txprofiles(client):
 
     tx_a = start("CP-A", at=10)
     assert outstanding("CP-A") is None, "no TxProfile before the charger has read in its transaction"
-    reading("CP-A", tx_a, 1, 1100, 19000, at=70)
+    meter("CP-A", tx_a, 1100, at=70, power_w=19000)
     assert limit_of(outstanding("CP-A")) == ("TxProfile", 1, 20000)
 
     tx_b = start("CP-B", at=100)
     assert limit_of(outstanding("CP-A")) == ("TxProfile", 1, 10000), "the first session's share goes down at once"
-    reading("CP-B", tx_b, 1, 1100, 9500, at=160)
+    meter("CP-B", tx_b, 1100, at=160, power_w=9500)
     assert limit_of(outstanding("CP-B")) == ("TxProfile", 1, 10000)
 
     commands.queue("CP-B", "ClearCache", {})  # B is busy with a command of the operator's
-    reading("CP-A", tx_a, 1, 1300, 3000, at=170)  # the car on A takes 3 kW of its 10
+    meter("CP-A", tx_a, 1300, at=170, power_w=3000)  # the car on A takes 3 kW of its 10
     assert limit_of(outstanding("CP-A")) == ("TxProfile", 1, 4000)
     _, view = get(client, "/sites/depot")
     b_share = next(entry for entry in view["allocation"] if entry["chargePointId"] == "CP-B")
     assert (b_share["allocationKw"], b_share["sentKw"]) == (16, 10)
     assert view["currentPowerKw"] == 12.5 and view["allocatedKw"] == 20
     assert outstanding("CP-B") == {}  # ClearCache answered: B's slot is free again
-    reading("CP-B", tx_b, 1, 1900, 9800, at=250)
+    meter("CP-B", tx_b, 1900, at=250, power_w=9800)
     assert limit_of(outstanding("CP-B")) == ("TxProfile", 1, 16000), "the latest share, once B is free"
 
     stop("CP-B", tx_b, 2500, at=300)
-    reading("CP-A", tx_a, 1, 1500, 3900, at=310)  # A draws close to its cap: it may want more
+    meter("CP-A", tx_a, 1500, at=310, power_w=3900)  # A draws close to its cap: it may want more
     assert limit_of(outstanding("CP-A")) == ("TxProfile", 1, 20000)
     _, view = get(client, "/sites/depot")
     assert [(s["chargePointId"], s["allocationKw"]) for s in view["activeSessions"]] == [("CP-A", 20)]
@@ -151,6 +128,6 @@ def test_a_charger_on_no_site_costs_the_loop_nothing(aws):
         tx = start("CP-1", at=10)
     assert counted == {"GetItem": 1, "TransactWriteItems": 1}
     with storage.counting_requests() as counted:
-        reading("CP-1", tx, 1, 1500, 7000, at=70)
+        meter("CP-1", tx, 1500, at=70, power_w=7000)
     assert counted == {"TransactWriteItems": 1}
     assert site_loop.default_limit_w({"maxPowerKw": 50, "connectors": 3}) == 16666
