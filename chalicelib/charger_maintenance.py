@@ -66,7 +66,7 @@ def due(charger: Charger, moment: datetime) -> None:
             current = state.get("firmwareVersion", charger_messages.FACTORY_FIRMWARE)
             state["firmwareVersion"] = new_version(firmware["location"], current)
             state["firmware"] = firmware = None
-            charger.restart(moment)
+            charger.boot(moment)  # the reboot into the new firmware
 
 
 def get_diagnostics(charger: Charger, payload: dict) -> dict:

@@ -3,8 +3,10 @@ statuses, heartbeats, transactions, meter values), how it reacts to the central 
 what a command can make it do. It knows nothing of how frames travel.
 
 The surface a transport uses: `catch_up(now)` lives until now, `out` holds the CALLs to send, `receive`
-takes an answer to one of them, `force` sends one message type on demand, `rebooting`/`reconnected` for a
-Reset; charger_commands.answer answers a CALL from the central system with it. The bus simulator
+takes an answer to one of them, `rebooting`/`reconnected` for a Reset; charger_commands answers a CALL from
+the central system with it, charger_trigger sends one message type on demand. What commands left it to do
+later (a reservation's expiry, a firmware update's steps, a profile's limit) the charger_* modules do at
+each step of its life. The bus simulator
 (simulator.py) and the WebSocket chargers (scripts/ws_chargers.py) both drive it so.
 """
 
@@ -324,12 +326,9 @@ class Charger:
             self._authorize(connector, id_tag, self.moment)
 
     def reboot(self) -> None:
-        """A Reset accepted: the transport closes the connection, reconnects, then calls `reconnected`."""
+        """A Reset accepted: the transport closes the connection, reconnects, then calls `reconnected` (the bus
+        has no connection: the simulator boots it at once)."""
         self.state["boot"] = "rebooting"
-
-    def restart(self, moment: datetime) -> None:
-        """Back from a reboot (a new firmware, or a Reset on the bus): it boots again."""
-        self.boot(moment)
 
     def report_changes(self) -> None:
         """Statuses a command changed, reported now rather than at the next step."""

@@ -280,5 +280,4 @@ def _obey(charger: Charger, commands: list[dict], consumed: list[str]) -> None:
             del remembered[old]
         consumed.append(item["pk"])
         if charger.rebooting:
-            charger.reconnected()
-            charger.restart(charger.moment)
+            charger.boot(charger.moment)

@@ -127,13 +127,7 @@ class WsCharger:
 
     def _answer_command(self, frame: list) -> list:
         self.counts["commands"] += 1
-        _, unique_id, action, payload = frame
-        try:
-            return ocpp_frames.call_result(unique_id, charger_commands.answer(self.charger(), action, payload))
-        except charger_commands.CommandRefused as refused:
-            return ocpp_frames.call_error(unique_id, refused.code, str(refused))
-        except (KeyError, TypeError, ValueError) as error:
-            return ocpp_frames.call_error(unique_id, "FormatViolation", f"{action}: {error!r}")
+        return charger_commands.answer_frame(self.charger(), frame)
 
 
 async def run_fleet(

@@ -116,6 +116,17 @@ def test_a_repeated_boot_and_a_resent_start_cost_a_read_or_write_more_and_no_mor
     assert counted == {"GetItem": 1, "TransactWriteItems": 1, "BatchGetItem": 1}
 
 
+def test_a_boot_over_the_bus_costs_one_update_more_to_make_the_charger_reachable_and_nothing_else_does(aws):
+    """A charger on the bus is reachable for commands from its accepted boot on: one UpdateItem then, none later."""
+    payload = {"chargePointVendor": "V", "chargePointModel": "M"}
+    with storage.counting_requests() as counted:
+        central_system.handle_event("CP-1", [2, "b1", "BootNotification", payload], T0)
+    assert counted == {"TransactWriteItems": 1, "UpdateItem": 1}
+    with storage.counting_requests() as counted:
+        central_system.handle_event("CP-1", [2, "h1", "Heartbeat", {}], at(1))
+    assert counted == ONE_UPDATE
+
+
 def test_a_rejected_message_costs_one_update_of_a_stats_shard(aws):
     boot()
     for raw in ("not json", json.dumps([2, "x1", "Heartbeat", {"unexpected": 1}]), json.dumps([2, "x2", "Reset", {}])):
