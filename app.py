@@ -29,6 +29,7 @@ from chalicelib import (
     rest,
     rest_reservations,
     simulator,
+    sites,
     telemetry,
 )
 from chalicelib import settings as settings_module
@@ -180,6 +181,21 @@ def get_local_list(charge_point_id):
 )
 def send_local_list(charge_point_id):
     return rest.command(local_list.send, charge_point_id, request().raw_body)
+
+
+@app.route("/sites", cors=CORS, **OPERATOR)
+def list_sites():
+    return rest.list_sites(request().query_params)
+
+
+@app.route("/sites/{site_id}", methods=["PUT"], cors=CORS, content_types=["application/json"], **OPERATOR)
+def put_site(site_id):
+    return rest.site(sites.put, site_id, rest.json_body(request().raw_body))
+
+
+@app.route("/sites/{site_id}", cors=CORS, **OPERATOR)
+def get_site(site_id):
+    return rest.site(sites.view, site_id)
 
 
 @app.route("/sessions", cors=CORS, **OPERATOR)

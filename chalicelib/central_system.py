@@ -24,6 +24,7 @@ from chalicelib import (
     meter_values,
     ocpp_frames,
     reservations,
+    site_loop,
     storage,
     telemetry,
     transactions,
@@ -257,6 +258,8 @@ def status_notification(msg: Message) -> dict:
         elif result.outcome != storage.Outcome.CONFLICT:
             if result.outcome == storage.Outcome.APPLIED and p["status"] != "Charging":
                 transactions.connector_stopped_charging(charge_point, connector)
+            if result.outcome == storage.Outcome.APPLIED:
+                site_loop.status_applied(charge_point, connector, p["status"])
             return settle(result, answer, msg.charge_point_id)
         else:
             time.sleep(random.uniform(0, min(0.01 * 2**attempt, 0.5)))

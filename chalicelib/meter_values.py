@@ -9,7 +9,7 @@ import json
 import logging
 
 from chalicelib import charging_rules as rules
-from chalicelib import meter_history, ocpp_frames, storage
+from chalicelib import meter_history, ocpp_frames, site_loop, storage
 from chalicelib.central_message import Message, settle
 from chalicelib.signed_values import bounded_signed, keep_signed
 from chalicelib.transactions import MAX_ATTEMPTS
@@ -50,6 +50,7 @@ def meter_values(msg: Message) -> dict:
         session = result.session
         if result.outcome == storage.Outcome.APPLIED:
             keep_signed(msg, session_id, signed)
+            site_loop.reading(msg.charge_point_id, connector, reading.get("powerW"))
             return answer
         if result.outcome == storage.Outcome.MISSING:
             # Not a transaction of ours (yet): the reading is still the connector's latest.

@@ -7,7 +7,7 @@ and checks every answer against it. Security follows the stage's settings (chali
 
 from __future__ import annotations
 
-from chalicelib import charging_rules, openapi_id_tags, openapi_reservations
+from chalicelib import charging_rules, openapi_id_tags, openapi_reservations, openapi_sites
 from chalicelib import settings as settings_module
 from chalicelib.api_schemas import (
     CHARGE_POINT_ID,
@@ -144,6 +144,7 @@ def _operations() -> dict[str, dict[str, dict]]:
             }
         },
         **openapi_reservations.operations(_json, _error, _path_param, _query),
+        **openapi_sites.operations(_json, _error, _path_param, _query),
         "/sessions": {
             "get": {
                 "summary": "Charging sessions, newest first, a page at a time",
@@ -332,7 +333,12 @@ def document(settings: settings_module.Settings | None = None) -> dict:
         },
         "paths": paths,
         "components": {
-            "schemas": {**SCHEMAS, **charging_profile_schemas(), **openapi_reservations.SCHEMAS},
+            "schemas": {
+                **SCHEMAS,
+                **charging_profile_schemas(),
+                **openapi_reservations.SCHEMAS,
+                **openapi_sites.SCHEMAS,
+            },
             **({"securitySchemes": schemes} if schemes else {}),
         },
     }

@@ -30,6 +30,7 @@ from chalicelib import (
     rest_params,
     simulated_charger,
     simulator,
+    sites,
     smart_charging,
     storage,
     views,
@@ -37,6 +38,7 @@ from chalicelib import (
 from chalicelib import fleet_energy as fleet_energy_module
 from chalicelib import settings as settings_module
 
+_SITE_ERRORS = {sites.InvalidSite: BadRequestError, sites.UnknownSite: NotFoundError, sites.SiteConflict: ConflictError}
 # chalicelib/commands.py is shared with the gateway, which has no Chalice: its refusals get their status here.
 _COMMAND_ERRORS = {
     commands.InvalidCommand: BadRequestError,
@@ -123,6 +125,19 @@ def charging_profiles(charge_point_id: str) -> dict:
     if found is None:
         raise NotFoundError(f"no charge point {charge_point_id!r}")
     return found
+
+
+def list_sites(params: Mapping[str, str] | None) -> dict:
+    params = rest_params.check_params(params, ("limit", "nextToken"))
+    return rest_params.listing("sites", params, {"route": "sites"}, 50, storage.list_sites, sites.listed)
+
+
+def site(route: Callable[..., dict], *args: object) -> dict:
+    """A site route (sites.put, sites.view), its refusals as 400, 404 or 409."""
+    try:
+        return route(*args)
+    except sites.SiteError as error:
+        raise _SITE_ERRORS[type(error)](str(error)) from None
 
 
 def command_schema(action: str) -> dict:

@@ -43,6 +43,7 @@ class Settings:
     reservations_table: str
     id_tags_table: str
     history_table: str
+    sites_table: str
     event_bus_name: str
     boot_policy: str
     known_charge_points: tuple[str, ...]
@@ -148,6 +149,7 @@ def load(env: Mapping[str, str]) -> Settings:
         reservations_table=_text(env, "RESERVATIONS_TABLE", f"ev-{stage}-reservations"),
         id_tags_table=_text(env, "ID_TAGS_TABLE", f"ev-{stage}-id-tags"),
         history_table=_text(env, "HISTORY_TABLE", f"ev-{stage}-meter-history"),
+        sites_table=_text(env, "SITES_TABLE", f"ev-{stage}-sites"),
         event_bus_name=_text(env, "EVENT_BUS_NAME", f"ev-bus-{stage}"),
         boot_policy=_choice(env, "BOOT_POLICY", "allow-list", BOOT_POLICIES),
         known_charge_points=_list(env, "KNOWN_CHARGE_POINTS", "CP-DEMO-*"),

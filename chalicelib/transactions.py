@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 
-from chalicelib import authorization, meter_history, ocpp_frames, pricing, storage, telemetry
+from chalicelib import authorization, meter_history, ocpp_frames, pricing, site_loop, storage, telemetry
 from chalicelib import charging_rules as rules
 from chalicelib.central_message import Message, not_accepted, settle
 from chalicelib.ocpp_frames import FrameError
@@ -79,6 +79,7 @@ def start_transaction(msg: Message) -> dict:
             "lastRegisterWh": meter_start,
             "tariff": pricing.tariff_record(msg.settings.tariff),
             "maxPowerW": max_power_w,
+            **({"siteId": charge_point["siteId"]} if charge_point.get("siteId") else {}),
         }
         sets = {_pointer(connector): {"sessionId": session_id, "startTime": timestamp}} if newest else {}
         early_stop = storage.get_early_stop(session_id) if charge_point.get("unknownStopCount") else None
@@ -97,6 +98,7 @@ def start_transaction(msg: Message) -> dict:
                 metrics={"SessionsStarted": 1},
             )
             _one_active_session(msg, session, previous, newest)
+            site_loop.session_started(charge_point, session)
             return answer
         if result.session is None:
             if result.outcome == storage.Outcome.CONFLICT and count:
@@ -246,6 +248,8 @@ def stop_transaction(msg: Message) -> dict:
         if result.outcome in (storage.Outcome.APPLIED, storage.Outcome.DUPLICATE):
             keep_signed(msg, session_id, signed)
             storage.keep_history(history)
+            if result.outcome == storage.Outcome.APPLIED:
+                site_loop.session_stopped(session)
             return answer
         if result.outcome != storage.Outcome.CONFLICT:
             return settle(result, answer, msg.charge_point_id)

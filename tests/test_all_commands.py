@@ -24,7 +24,11 @@ PROFILE = {
     "stackLevel": 0,
     "chargingProfilePurpose": "TxDefaultProfile",
     "chargingProfileKind": "Absolute",
-    "chargingSchedule": {"chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7400}]},
+    "chargingSchedule": {
+        "startSchedule": "2026-01-01T00:00:00Z",  # an Absolute schedule starts somewhere (checked before queuing)
+        "chargingRateUnit": "W",
+        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 7400}],
+    },
 }
 
 

@@ -59,6 +59,7 @@ TABLE_VARIABLES = {
     "STATS_TABLE": "stats",
     "COMMANDS_TABLE": "commands",
     "HISTORY_TABLE": "history",
+    "SITES_TABLE": "sites",
 }
 
 

@@ -272,6 +272,7 @@ def test_no_api_route_scans(api, app_module):
         "charge_point_id": "CP-1",
         "session_id": session_id,
         "command_id": "none",
+        "site_id": "none",
         "name": "app.js",
         "reservation_id": "1",
         "id_tag": "TAG",

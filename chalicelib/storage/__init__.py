@@ -4,7 +4,7 @@
 - operations: the requests (conditional updates, transactions, batches, pages), refusals made answers
 - guard: the guard on the charge point every write that applies an OCPP message carries, and its outcomes
 - charge_points, charger_config, charging_profiles, sessions, meter_history, early_stops, stats, commands,
-  reservations, id_tags, simulator_state: the aggregates
+  reservations, id_tags, sites, simulator_state: the aggregates
 - tables: table creation from .chalice/resources.json, and the health probe
 
 Callers use the package (`storage.touch_charge_point(...)`): everything public is re-exported here.
@@ -99,6 +99,16 @@ from chalicelib.storage.simulator_state import (
     save_simulator_items,
     wait_on_lease,
 )
+from chalicelib.storage.sites import (
+    charge_points_by_id,
+    get_site,
+    list_sites,
+    note_site_default,
+    put_site,
+    save_allocation,
+    sessions_by_id,
+    site_of,
+)
 from chalicelib.storage.stats import add_to_stats, read_stats
 from chalicelib.storage.tables import TABLES, TableSpec, ensure_tables, ping, table_specs
 
@@ -190,6 +200,15 @@ __all__ = [
     "note_local_list",
     "put_id_tag",
     "registry_version",
+    # sites and their allocation
+    "charge_points_by_id",
+    "get_site",
+    "list_sites",
+    "note_site_default",
+    "put_site",
+    "save_allocation",
+    "sessions_by_id",
+    "site_of",
     # the simulator's memory and lease
     "acquire_lease",
     "give_up_lease",

@@ -101,6 +101,7 @@ class Tables:
     reservations: str
     id_tags: str
     history: str
+    sites: str
 
 
 _tables: tuple[settings.Settings, Tables] | None = None
@@ -122,6 +123,7 @@ def tables() -> Tables:
             current.reservations_table,
             current.id_tags_table,
             current.history_table,
+            current.sites_table,
         )
         resolved = _tables = (current, names)
     return resolved[1]

@@ -23,6 +23,7 @@ TABLES = {
     "ReservationsTable": "reservations_table",
     "IdTagsTable": "id_tags_table",
     "HistoryTable": "history_table",
+    "SitesTable": "sites_table",
 }
 
 
