@@ -23,7 +23,7 @@ SCHEMAS: dict[str, dict] = {
     "SiteRequest": object_schema(
         {
             "name": {"type": "string", "minLength": 1, "maxLength": 100},
-            "maxPowerKw": {"type": "number", "exclusiveMinimum": 0, "maximum": 100_000},
+            "maxPowerKw": {"type": "number", "minimum": 0.001, "maximum": 100_000},
             "chargePointIds": {"type": "array", "items": CHARGE_POINT_ID, "maxItems": 50, "uniqueItems": True},
         },
         ("name", "maxPowerKw", "chargePointIds"),

@@ -14,6 +14,8 @@ SITE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SITE_ID_RULE = "1-64 letters, digits or ._- (starting with a letter or digit)"
 MAX_CHARGERS = 50  # one transaction writes the site and every charger it claims or lets go (DynamoDB: 100)
 MAX_POWER_KW = 100_000  # 100 MW: beyond any grid connection a charging site has
+# The allocation is in whole watts: a limit below 1 W could share nothing (and 5e-324 is no number DynamoDB keeps).
+MIN_POWER_KW = 0.001
 
 
 class SiteError(Exception):
@@ -40,8 +42,8 @@ def _checked(site_id: str, body: object) -> tuple[str, float, list[str]]:
     name, limit, chargers = body["name"], body["maxPowerKw"], body["chargePointIds"]
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100:
         raise InvalidSite("name must be a string of 1-100 characters")
-    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not 0 < limit <= MAX_POWER_KW:
-        raise InvalidSite(f"maxPowerKw must be a number above 0 and at most {MAX_POWER_KW}")
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not MIN_POWER_KW <= limit <= MAX_POWER_KW:
+        raise InvalidSite(f"maxPowerKw must be a number from {MIN_POWER_KW} (1 W) to {MAX_POWER_KW}")
     if not isinstance(chargers, list) or len(chargers) > MAX_CHARGERS:
         raise InvalidSite(f"chargePointIds must be a list of at most {MAX_CHARGERS} charge point ids")
     for charge_point_id in chargers:

@@ -53,6 +53,7 @@ def limit_of(payload: dict | None) -> tuple[str, int, float] | None:
         ("S1", site(0), "maxPowerKw must be"),
         ("S1", site(True), "maxPowerKw must be"),
         ("S1", site(10**6), "maxPowerKw must be"),
+        ("S1", site(5e-324), "maxPowerKw must be"),  # a 500 once (found by schemathesis): no watt to share
         ("S1", {**site(10), "chargePointIds": "CP-1"}, "chargePointIds must be a list"),
         ("S1", site(10, "CP 1"), "each of chargePointIds"),
         ("S1", site(10, "CP-1", "CP-1"), "lists a charger twice"),
