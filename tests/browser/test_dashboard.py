@@ -28,8 +28,8 @@ DEMO_IDS = ["CP-DEMO-001", "CP-DEMO-002", "CP-DEMO-003"]
 # (panel-detail.js, detail.js: 13.6 KB, not in the first load; its button and styles: 1.4 KB).
 STATIC_BUDGET = 116 * 1024
 # What the first load fetches: those load when their dialog or view opens, so it grows by their buttons only
-# (and by the export form and the history charts, which are on the page from the start).
-FIRST_LOAD_BUDGET = 74 * 1024
+# (and by the export form, the history charts and the Sites panel, which are on the page from the start).
+FIRST_LOAD_BUDGET = 78 * 1024
 LAZY_MODULES = {
     "panel-commands.js",
     "panel-idtags.js",
