@@ -10,11 +10,13 @@ Commands go back the other way: POST /chargepoints/{id}/commands stores the CALL
 holding the charger's socket (Commands table); the gateway sends it and records the charger's answer. To a
 simulated charger the CALL goes on EventBridge at once --> simulator_commands, which answers on EventBridge
 --> handle_command_answer.
+The fleet energy chart: snapshot_fleet_energy (schedule, every 5 minutes) stores the fleet's delivered energy
+(Stats table), and GET /stats/energy answers from those snapshots.
 """
 
 import os
 
-from chalice import Chalice, CORSConfig, Rate, Response
+from chalice import Chalice, CORSConfig, Cron, Rate, Response
 from chalice.app import Request
 
 from chalicelib import (
@@ -32,6 +34,7 @@ from chalicelib import (
     sites,
     telemetry,
 )
+from chalicelib import fleet_energy as fleet_energy_module
 from chalicelib import settings as settings_module
 
 settings = settings_module.get()
@@ -89,6 +92,12 @@ def handle_ocpp_event(event):
 @app.on_cw_event(events.COMMAND_ANSWER_PATTERN)
 def handle_command_answer(event):
     commands.record_answer(event.detail["chargePointId"], event.detail["messageId"], event.detail["message"])
+
+
+# On each interval's boundary (a rate would fire at any phase): the snapshot the fleet energy chart is drawn from.
+@app.schedule(Cron(f"0/{fleet_energy_module.INTERVAL_SECONDS // 60}", "*", "*", "*", "?", "*"))
+def snapshot_fleet_energy(event):
+    fleet_energy_module.take_snapshot()
 
 
 @app.route("/ocpp/{charge_point_id}", methods=["POST"], content_types=["application/json", "text/plain"], cors=CORS)

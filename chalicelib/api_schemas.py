@@ -197,8 +197,13 @@ SCHEMAS: dict[str, dict] = {
             "points": {
                 "type": "array",
                 "items": object_schema(
-                    {"start": {"type": "string"}, "energyKwh": NUMBER, "powerKw": NUMBER},
-                    ("start", "energyKwh", "powerKw"),
+                    {
+                        "start": {"type": "string"},
+                        "energyKwh": {"type": ["number", "null"]},
+                        "powerKw": {"type": ["number", "null"]},
+                        "partial": {"type": "boolean"},
+                    },
+                    ("start", "energyKwh", "powerKw", "partial"),
                 ),
             },
         },

@@ -1,56 +1,84 @@
-"""The fleet's energy over time, in 5-minute intervals, computed from what is stored: each session's
-energy register readings (its meter history), from its meterStart at its start to its meterStop at its
-stop. The energy between two readings is spread evenly over the time between them, so a charger that
-reports every 15 minutes still draws a smooth curve. Why this is computed on read and not kept as
-per-interval counters moved by every MeterValues: docs/performance.md."""
+"""The fleet's energy over time, in 5-minute intervals, from stored snapshots. A scheduled function takes
+one snapshot per interval: the fleet's cumulative delivered energy (completed sessions, from the /stats
+counters, plus each active session's energy so far) and when it was taken. An interval's energy is the
+difference between the snapshot at its start and the one at its end; the interval under way ends now,
+computed live. What a figure means at its edges, and what it costs: docs/api.md, docs/performance.md."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
-from chalicelib import ocpp_frames, storage
+from chalicelib import ocpp_frames, settings, storage, telemetry, views
 
 INTERVAL_SECONDS = 300
 MAX_WINDOW = timedelta(hours=24)
-# How long before the window a session may have started and still deliver inside it.
-LONGEST_SESSION = timedelta(hours=24)
-# Sessions read for one answer (one Query each): a busier window must be asked for in smaller pieces.
-MAX_SESSIONS = 2000
+log = logging.getLogger("ev.fleet_energy")
 
 
-class WindowTooBusy(Exception):
-    """More sessions overlap the window than one answer reads."""
+def fleet_total(now: datetime) -> dict:
+    """The fleet's delivered energy so far: the active sessions first, then the counters, so that a session
+    completed before its item is read is skipped there and found in the counters (docs/api.md says what a
+    completion between the two reads does). 1 Query + 1 BatchGetItem per 100 active sessions + 1 BatchGetItem."""
+    active = [session for session in storage.active_sessions() if session["status"] == "Active"]
+    active_wh = sum(views.session_energy_wh(session) for session in active)
+    completed_wh = storage.read_stats(settings.get().stats_shards, consistent=True).get("energyWh", 0)
+    return {
+        "takenAt": ocpp_frames.format_timestamp(now),
+        "energyWh": completed_wh + active_wh,
+        "completedWh": completed_wh,
+        "activeWh": active_wh,
+        "activeSessions": len(active),
+    }
+
+
+def take_snapshot() -> bool:
+    """The snapshot of the interval holding now (the scheduled function): its reads, then 1 conditional
+    UpdateItem. False when the interval had one already: the first run wins, a repeated one writes nothing."""
+    now = ocpp_frames.now()
+    interval = _floor(now)
+    total = fleet_total(now)
+    stored = storage.put_snapshot(int(interval.timestamp()), {"intervalStart": _iso(interval), **total})
+    telemetry.event(log, logging.INFO, "fleet-energy-snapshot", None, None, stored=stored, **total)
+    return stored
 
 
 def energy_points(start: datetime, end: datetime) -> dict:
-    """{"intervalSeconds", "points": [{"start", "energyKwh", "powerKw"}]} for the intervals from the one
-    holding `start` to the one holding `end`."""
-    first = _floor(start)
+    """{"intervalSeconds", "points": [{"start", "energyKwh", "powerKw", "partial"}]} for the intervals from
+    the one holding `start` to the one holding `end`. An interval between two snapshots gets their
+    difference; one with no snapshot at an edge shares the difference across the gap evenly, and null where
+    no snapshot bounds it (before the first one). The interval under way ends at a total computed now."""
+    first, now = _floor(start), ocpp_frames.now()
     count = int((end - first).total_seconds() // INTERVAL_SECONDS) + 1
-    until = ocpp_frames.format_timestamp(end)
-    sessions = storage.sessions_started_between(
-        ocpp_frames.format_timestamp(first - LONGEST_SESSION), until, MAX_SESSIONS
-    )
-    if sessions is None:
-        raise WindowTooBusy(f"more than {MAX_SESSIONS} sessions overlap this window: ask for a shorter one")
-    totals_wh = [0.0] * count
-    for session in sessions:
-        if session.get("stopTime", until) < ocpp_frames.format_timestamp(first):
-            continue
-        readings = _readings(session, until)
-        for (t0, wh0), (t1, wh1) in zip(readings, readings[1:], strict=False):
-            _spread(totals_wh, first, t0, t1, max(wh1 - wh0, 0))
-    return {
-        "intervalSeconds": INTERVAL_SECONDS,
-        "points": [
-            {
-                "start": ocpp_frames.format_timestamp(first + timedelta(seconds=INTERVAL_SECONDS * n)),
-                "energyKwh": round(wh / 1000, 3),
-                "powerKw": round(wh / 1000 * 3600 / INTERVAL_SECONDS, 2),
-            }
-            for n, wh in enumerate(totals_wh)
-        ],
+    last_edge = first + timedelta(seconds=INTERVAL_SECONDS * count)
+    edges = {  # interval index -> (when taken, cumulative Wh) at that interval's start
+        _index(first, ocpp_frames.parse_timestamp(item["intervalStart"])): (
+            ocpp_frames.parse_timestamp(item["takenAt"]),
+            int(item["energyWh"]),
+        )
+        for item in storage.snapshots_between(_iso(first), _iso(last_edge))
     }
+    live = _index(first, _floor(now)) + 1  # the end of the interval under way
+    if 0 < live <= count:
+        edges[live] = (now, fleet_total(now)["energyWh"])
+    points: list[dict] = [
+        {
+            "start": _iso(first + timedelta(seconds=INTERVAL_SECONDS * n)),
+            "energyKwh": None,
+            "powerKw": None,
+            "partial": False,
+        }
+        for n in range(count)
+    ]
+    known = sorted(edges)
+    for low, high in zip(known, known[1:], strict=False):
+        (taken_low, wh_low), (taken_high, wh_high) = edges[low], edges[high]
+        seconds = (taken_high - taken_low).total_seconds()
+        power_kw = round((wh_high - wh_low) / 1000 * 3600 / seconds, 2) if seconds > 0 else 0.0
+        for n in range(low, min(high, count)):
+            energy_kwh = round((wh_high - wh_low) / (high - low) / 1000, 3)
+            points[n].update(energyKwh=energy_kwh, powerKw=power_kw, partial=high == live)
+    return {"intervalSeconds": INTERVAL_SECONDS, "points": points}
 
 
 def _floor(moment: datetime) -> datetime:
@@ -58,33 +86,9 @@ def _floor(moment: datetime) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % INTERVAL_SECONDS, moment.tzinfo)
 
 
-def _readings(session: dict, until: str) -> list[tuple[datetime, int]]:
-    """The session's register over time: meterStart, every applied reading (a register lower than one
-    before it is left out: it did not deliver energy), meterStop."""
-    points = [(session["startTime"], int(session["meterStart"]))]
-    points += storage.registers(session["sessionId"], until)
-    if session.get("meterStop") is not None and session.get("stopTime", "~") <= until:
-        points.append((session["stopTime"], int(session["meterStop"])))
-    rising: list[tuple[datetime, int]] = []
-    for timestamp, wh in sorted(points):
-        if not rising or wh >= rising[-1][1]:
-            rising.append((ocpp_frames.parse_timestamp(timestamp), wh))
-    return rising
+def _index(first: datetime, interval: datetime) -> int:
+    return int((interval - first).total_seconds() // INTERVAL_SECONDS)
 
 
-def _spread(totals_wh: list[float], first: datetime, t0: datetime, t1: datetime, wh: int) -> None:
-    """Add `wh`, delivered evenly from t0 to t1, to the intervals it overlaps (those in the window)."""
-    if wh <= 0:
-        return
-    seconds = (t1 - t0).total_seconds()
-    last = int((t1 - first).total_seconds() // INTERVAL_SECONDS)
-    if seconds <= 0:
-        if 0 <= last < len(totals_wh):
-            totals_wh[last] += wh
-        return
-    for index in range(
-        max(int((t0 - first).total_seconds() // INTERVAL_SECONDS), 0), min(last, len(totals_wh) - 1) + 1
-    ):
-        low = max(first + timedelta(seconds=INTERVAL_SECONDS * index), t0)
-        high = min(first + timedelta(seconds=INTERVAL_SECONDS * (index + 1)), t1)
-        totals_wh[index] += wh * max((high - low).total_seconds(), 0) / seconds
+def _iso(moment: datetime) -> str:
+    return ocpp_frames.format_timestamp(moment)

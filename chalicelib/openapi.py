@@ -214,7 +214,7 @@ def _operations() -> dict[str, dict[str, dict]]:
         },
         "/stats/energy": {
             "get": {
-                "summary": "The fleet's energy and mean power per 5 minutes, from the stored meter history",
+                "summary": "The fleet's energy and mean power per 5 minutes, from the stored snapshots",
                 "security": [OPERATOR],
                 "parameters": [
                     _query("from", {"type": "string", "format": "date-time"}),
@@ -222,7 +222,7 @@ def _operations() -> dict[str, dict[str, dict]]:
                 ],
                 "responses": {
                     "200": _json(ref("FleetEnergy"), "one point per interval, oldest first"),
-                    "400": _error("a bad time, a window over 24 hours, or too busy a window"),
+                    "400": _error("a bad time, or a window over 24 hours"),
                 },
             }
         },

@@ -34,7 +34,7 @@ def _anomalies(item: dict) -> dict:
     return {"counts": counts, "last": item.get("lastAnomaly")} if counts else {"counts": {}, "last": None}
 
 
-def _session_energy_wh(item: dict) -> int:
+def session_energy_wh(item: dict) -> int:
     """An active session's energy so far: its latest register, never more than is plausible by then."""
     raw = int(item.get("lastRegisterWh", item["meterStart"])) - int(item["meterStart"])
     until = item.get("lastMeterTime") or item["startTime"]
@@ -47,7 +47,7 @@ def session_view(item: dict) -> dict:
     register value and the tariff fixed at its start, so they are never stale copies."""
     tariff = pricing.tariff_from_record(item["tariff"])
     active = item["status"] == "Active"
-    energy_wh = _session_energy_wh(item) if active else int(item["energyWh"])
+    energy_wh = session_energy_wh(item) if active else int(item["energyWh"])
     cost = pricing.session_cost(energy_wh, tariff) if active else Decimal(item["cost"])
     view = {
         "sessionId": item["sessionId"],

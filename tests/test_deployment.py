@@ -117,7 +117,7 @@ def test_the_api_function_answers_within_api_gateways_limit(packaged, stage):
 def test_every_event_source_has_a_dead_letter_queue_and_every_async_function_a_failure_destination(packaged, stage):
     resources = json.loads((packaged[stage] / "cfn.json").read_text())["Resources"]
     rules = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
-    assert len(rules) == 5  # the schedule and the four bus rules
+    assert len(rules) == 6  # the two schedules and the four bus rules
     for rule in rules:
         for target in rule["Properties"]["Targets"]:
             assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventsDLQ", "Arn"]}
@@ -132,6 +132,7 @@ def test_every_event_source_has_a_dead_letter_queue_and_every_async_function_a_f
         "HandleOcppEvent",
         "SimulatorCommands",
         "HandleCommandAnswer",
+        "SnapshotFleetEnergy",
     }
     for config in configs.values():
         assert config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {
@@ -143,8 +144,12 @@ def test_every_event_source_has_a_dead_letter_queue_and_every_async_function_a_f
 def test_the_schedule_is_the_configured_one(packaged, stage):
     """chalice reads the rate while importing app.py: package.sh must give it the stage's settings."""
     minutes = templates.stage_env(stage)["SIMULATOR_SCHEDULE_MINUTES"]
-    event = _functions(_sam(packaged, stage))["SimulateTick"]["Properties"]["Events"]["SimulateTickEvent"]
+    functions = _functions(_sam(packaged, stage))
+    event = functions["SimulateTick"]["Properties"]["Events"]["SimulateTickEvent"]
     assert event["Properties"]["Schedule"] == f"rate({minutes} minutes)"
+    # The fleet energy snapshot fires on each interval's boundary: an interval's figure is that interval's.
+    snapshot = functions["SnapshotFleetEnergy"]["Properties"]["Events"]["SnapshotFleetEnergyEvent"]
+    assert snapshot["Properties"]["Schedule"] == "cron(0/5 * * * ? *)"
 
 
 def test_prod_keeps_its_data_safe(packaged):
@@ -388,7 +393,14 @@ def test_the_handlers_pattern_takes_every_simulator_event_and_nothing_else(aws, 
 # --- IAM: the policy against the calls an end-to-end run makes --------------------------------------
 
 # The functions EventBridge invokes (the schedule, the bus rules): each has a failure destination.
-ASYNCHRONOUS = {"simulate_tick", "simulator_inbox", "handle_ocpp_event", "simulator_commands", "handle_command_answer"}
+ASYNCHRONOUS = {
+    "simulate_tick",
+    "simulator_inbox",
+    "handle_ocpp_event",
+    "simulator_commands",
+    "handle_command_answer",
+    "snapshot_fleet_energy",
+}
 
 # API call -> the IAM actions it needs (TransactWriteItems needs each contained item's own action).
 TRANSACT_ACTIONS = {
@@ -520,9 +532,10 @@ def recorded(app_module) -> CallRecorder:
                     headers={"Content-Type": "application/json"},
                 )
                 assert response.status_code == 200, response.body
-        for tick in range(48):  # four simulated hours of 5-minute ticks, through the scheduled handler
+        for tick in range(48):  # four simulated hours of 5-minute ticks, through the scheduled handlers
             app_module.simulate_tick(scheduled, None)
             bus.flush()
+            app_module.snapshot_fleet_energy(scheduled, None)
             clock[0] += timedelta(minutes=5)
             if tick == 0:  # the demo fleet has booted: it becomes a site, whose loop runs in the handlers
                 _demo_site(app_module)

@@ -1,13 +1,10 @@
 """Meter history: every reading kept with its session (on moto and on DynamoDB Local), paged in time
-order through the API, a redelivery adding nothing and a late reading sorted into place; and the fleet's
-energy per interval computed from it."""
+order through the API, a redelivery adding nothing and a late reading sorted into place."""
 
 from __future__ import annotations
 
 import json
 from datetime import timedelta
-
-import pytest
 
 from chalicelib import rest, storage
 from tests.ocpp_builders import boot, full_reading, send, start, stop, ts
@@ -78,30 +75,3 @@ def test_an_unknown_session_another_sessions_token_and_a_bad_limit_are_refused(c
     assert client.http.get(f"/sessions/{session_id}/meterValues?limit=0").status_code == 400
     page = json.loads(client.http.get(f"/sessions/{session_id}/meterValues?nextToken={token}&limit=1").body)
     assert [reading["timestamp"] for reading in page["meterValues"]] == [ts(120)]
-
-
-def test_fleet_energy_per_interval_adds_up_to_the_sessions(backend):
-    for cp in ("CP-1", "CP-2"):
-        boot(cp)
-    first = start("CP-1", meter=1000, at=10)
-    second = start("CP-2", meter=0, at=400)
-    for n in range(1, 6):
-        send(
-            "CP-1",
-            "MeterValues",
-            {"connectorId": 1, "transactionId": first, "meterValue": [full_reading(1000 + 900 * n, 10 + 290 * n)]},
-            T0 + timedelta(seconds=10 + 290 * n),
-        )
-    stop("CP-1", first, 6000, at=1500)
-    stop("CP-2", second, 2000, at=1000)
-    body = rest.fleet_energy({"from": ts(0), "to": ts(1800)})
-    assert body["intervalSeconds"] == 300
-    assert [p["start"] for p in body["points"]] == [ts(300 * n) for n in range(7)]
-    assert sum(p["energyKwh"] for p in body["points"]) == pytest.approx(7.0, abs=0.01)  # 5 kWh + 2 kWh
-    busiest = max(body["points"], key=lambda p: p["energyKwh"])
-    assert busiest["powerKw"] == pytest.approx(busiest["energyKwh"] * 12, abs=0.01)
-    later = rest.fleet_energy({"from": ts(1500), "to": ts(1800)})["points"]
-    assert sum(p["energyKwh"] for p in later) == 0, "nothing delivered after both stops"
-    for params in ({"from": "yesterday"}, {"from": ts(0), "to": ts(-60)}, {"from": ts(0), "to": ts(25 * 3600)}):
-        with pytest.raises(rest.BadRequestError):
-            rest.fleet_energy(params)

@@ -3,8 +3,8 @@
 - dynamo: the client, the table names, (de)serialisation, the expression builder
 - operations: the requests (conditional updates, transactions, batches, pages), refusals made answers
 - guard: the guard on the charge point every write that applies an OCPP message carries, and its outcomes
-- charge_points, charger_config, charging_profiles, sessions, meter_history, early_stops, stats, commands,
-  reservations, id_tags, sites, simulator_state: the aggregates
+- charge_points, charger_config, charging_profiles, sessions, meter_history, early_stops, stats,
+  energy_snapshots, commands, reservations, id_tags, sites, simulator_state: the aggregates
 - tables: table creation from .chalice/resources.json, and the health probe
 
 Callers use the package (`storage.touch_charge_point(...)`): everything public is re-exported here.
@@ -52,6 +52,7 @@ from chalicelib.storage.dynamo import (
     to_item,
 )
 from chalicelib.storage.early_stops import EARLY_STOP_PREFIX, forget_early_stop, get_early_stop, keep_early_stop
+from chalicelib.storage.energy_snapshots import active_sessions, put_snapshot, snapshots_between
 from chalicelib.storage.guard import Outcome, Result, Stamp, classify
 from chalicelib.storage.id_tags import (
     active_transaction_update,
@@ -63,7 +64,7 @@ from chalicelib.storage.id_tags import (
     put_id_tag,
     registry_version,
 )
-from chalicelib.storage.meter_history import history_page, keep_history, registers
+from chalicelib.storage.meter_history import history_page, keep_history
 from chalicelib.storage.operations import Page
 from chalicelib.storage.reservations import (
     OPEN_RESERVATION,
@@ -87,7 +88,6 @@ from chalicelib.storage.sessions import (
     load_sessions,
     note_session,
     record_meter,
-    sessions_started_between,
     start_session,
 )
 from chalicelib.storage.simulator_state import (
@@ -162,7 +162,6 @@ __all__ = [
     "load_sessions",
     "note_session",
     "record_meter",
-    "sessions_started_between",
     "start_session",
     "EARLY_STOP_PREFIX",
     "forget_early_stop",
@@ -171,10 +170,12 @@ __all__ = [
     # meter history
     "history_page",
     "keep_history",
-    "registers",
-    # stats
+    # stats, and the fleet energy snapshots beside them
     "add_to_stats",
     "read_stats",
+    "active_sessions",
+    "put_snapshot",
+    "snapshots_between",
     # remote commands
     "create_command",
     "get_command",

@@ -23,28 +23,6 @@ def keep_history(rows: list[dict]) -> None:
         batch_write(tables().history, [{"PutRequest": {"Item": to_item(row)}} for row in rows])
 
 
-def registers(session_id: str, until: str) -> list[tuple[str, int]]:
-    """A session's energy register readings up to `until`, as (timestamp, Wh) in time order: 1 Query per
-    1 MB of rows (a session's whole history is a few hundred KB at most), only two attributes read."""
-    expr = Expression()
-    args: dict[str, Any] = {
-        "TableName": tables().history,
-        "KeyConditionExpression": f"{expr.name('sessionId')} = {expr.value(session_id)}"
-        f" AND {expr.name('sampleKey')} <= {expr.value(until + '~')}",
-        "ProjectionExpression": f"{expr.name('timestamp')}, {expr.name('registerWh')}",
-        **expr.args(),
-    }
-    found: list[tuple[str, int]] = []
-    while True:
-        response = client().query(**args)
-        found += [
-            (item["timestamp"]["S"], int(item["registerWh"]["N"])) for item in response["Items"] if "registerWh" in item
-        ]
-        if "LastEvaluatedKey" not in response:
-            return found
-        args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-
 def history_page(session_id: str, limit: int, start: dict | None) -> Page:
     """A session's readings in time order, `limit` at most: 1 Query."""
     expr = Expression()

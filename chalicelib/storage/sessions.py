@@ -236,29 +236,6 @@ def completed_sessions(first_stop: str, last_stop: str, page_size: int) -> Itera
             return
 
 
-def sessions_started_between(since: str, until: str, most: int) -> list[dict] | None:
-    """The sessions that started in [since, until], oldest first: 1 Query on the fleet index per 1 MB of
-    keys + 1 BatchGetItem per 100 sessions. None when there are more than `most` (the caller's bound)."""
-    expr = Expression()
-    args: dict = {
-        "TableName": tables().sessions,
-        "IndexName": "fleet-index",
-        "KeyConditionExpression": f"{expr.name('fleet')} = {expr.value(SESSION_FLEET)}"
-        f" AND {expr.name('startKey')} BETWEEN {expr.value(since)} AND {expr.value(until + '~')}",
-        **expr.args(),
-    }
-    keys: list[dict] = []
-    while True:
-        response = client().query(**args)
-        keys += [{"sessionId": item["sessionId"]} for item in response.get("Items", [])]
-        if len(keys) > most:
-            return None
-        if "LastEvaluatedKey" not in response:
-            break
-        args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-    return sorted(batch_get(tables().sessions, keys), key=lambda item: item["startKey"])
-
-
 def load_sessions(items: list[dict]) -> None:
     """Session items written as they are, in BatchWriteItem calls of 25: a bulk load that bypasses the
     central system (scripts/benchmark.py builds 100,000 stored sessions with it)."""

@@ -27,10 +27,10 @@ def add_to_stats(shard: int, adds: dict[str, int]) -> None:
     client().update_item(**stats_update(shard, adds))
 
 
-def read_stats(shards: int) -> dict[str, int]:
+def read_stats(shards: int, consistent: bool = False) -> dict[str, int]:
     """The fleet's counters summed over every shard: 1 BatchGetItem (up to 100 shards)."""
     totals: dict[str, int] = {}
-    for item in batch_get(tables().stats, [_key(shard) for shard in range(shards)]):
+    for item in batch_get(tables().stats, [_key(shard) for shard in range(shards)], consistent):
         for name, value in item.items():
             if name != "shard":
                 totals[name] = totals.get(name, 0) + int(value)

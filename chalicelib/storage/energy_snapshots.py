@@ -1,0 +1,65 @@
+"""The fleet energy snapshots: one item per 5-minute interval in the stats table, the fleet's cumulative
+delivered energy when it was taken; and the sessions a snapshot reads.
+
+A snapshot's key `shard` is minus its interval's start in epoch seconds: the counters' shards are 0 and up,
+so the two kinds never meet and read_stats (which reads shards by key) never sees a snapshot. Only snapshots
+carry `series`, so the sparse series-index lists them alone, in time order."""
+
+from __future__ import annotations
+
+from chalicelib.storage.dynamo import Expression, client, from_item, tables
+from chalicelib.storage.operations import batch_get, conditional_update, update_if
+
+SERIES = "fleet-energy"
+
+
+def put_snapshot(interval_epoch: int, values: dict) -> bool:
+    """The interval's snapshot, unless it has one already (the first run of an interval wins, a repeated
+    or late one changes nothing): 1 UpdateItem, conditional. False when refused."""
+    expr = Expression()
+    update = expr.update({"series": SERIES, **values})
+    args = conditional_update(
+        tables().stats, {"shard": -interval_epoch}, expr, update, f"attribute_not_exists({expr.name('shard')})"
+    )
+    return update_if(args)
+
+
+def snapshots_between(first: str, last: str) -> list[dict]:
+    """The snapshots whose intervalStart is in [first, last] (ISO 8601, both included), oldest first:
+    1 Query on series-index (a day's 288 snapshots are about 60 KB, one page)."""
+    expr = Expression()
+    args: dict = {
+        "TableName": tables().stats,
+        "IndexName": "series-index",
+        "KeyConditionExpression": f"{expr.name('series')} = {expr.value(SERIES)}"
+        f" AND {expr.name('intervalStart')} BETWEEN {expr.value(first)} AND {expr.value(last)}",
+        **expr.args(),
+    }
+    found: list[dict] = []
+    while True:
+        response = client().query(**args)
+        found += [from_item(item) for item in response.get("Items", [])]
+        if "LastEvaluatedKey" not in response:
+            return found
+        args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def active_sessions() -> list[dict]:
+    """Every session the status index lists as Active, read strongly consistent (one the index still lists
+    after its completion reads Completed): 1 Query per 1 MB of keys (about 8,000 sessions) + 1 BatchGetItem
+    per 100 sessions."""
+    expr = Expression()
+    args: dict = {
+        "TableName": tables().sessions,
+        "IndexName": "status-index",
+        "KeyConditionExpression": f"{expr.name('status')} = {expr.value('Active')}",
+        **expr.args(),
+    }
+    keys: list[dict] = []
+    while True:
+        response = client().query(**args)
+        keys += [{"sessionId": item["sessionId"]} for item in response.get("Items", [])]
+        if "LastEvaluatedKey" not in response:
+            break
+        args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return batch_get(tables().sessions, keys, consistent=True)

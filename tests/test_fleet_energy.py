@@ -1,0 +1,95 @@
+"""The fleet energy chart's data: one snapshot per 5-minute interval (the fleet's delivered energy so far),
+taken by the scheduled function, idempotent per interval; GET /stats/energy answers from the snapshots, and
+its intervals add up to what the lists say was delivered."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from chalicelib import fleet_energy, ocpp_frames, rest, storage
+from tests.ocpp_builders import boot, meter, start, stop, ts
+from tests.support import T0
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The central system's clock, in seconds after T0."""
+    now = [0.0]
+    monkeypatch.setattr(ocpp_frames, "now", lambda: T0 + timedelta(seconds=now[0]))
+    return now
+
+
+def snapshot_at(clock: list[float], seconds: float) -> bool:
+    clock[0] = seconds
+    return fleet_energy.take_snapshot()
+
+
+def stored(interval_seconds: int) -> dict:
+    [item] = storage.snapshots_between(ts(interval_seconds), ts(interval_seconds))
+    return item
+
+
+def delivered_kwh(client) -> float:
+    """Completed energy (GET /stats) plus every active session's energy so far (GET /sessions?status=Active)."""
+    completed = json.loads(client.http.get("/stats").body)["totalEnergyKwh"]
+    active = json.loads(client.http.get("/sessions?status=Active&limit=100").body)["sessions"]
+    return completed + sum(session["currentEnergy"] for session in active)
+
+
+def test_a_snapshot_is_completed_plus_active_energy_and_the_first_of_its_interval_wins(aws, clock):
+    for cp in ("CP-1", "CP-2", "CP-3"):
+        boot(cp)
+    first, second = start("CP-1", meter=1000, at=10), start("CP-2", meter=0, at=20)
+    start("CP-3", meter=500, at=30)  # no reading yet: nothing delivered
+    meter("CP-1", first, 1900, at=100)
+    meter("CP-2", second, 600, at=110)
+    stop("CP-2", second, 800, at=200)
+    with storage.counting_requests() as requests:
+        assert snapshot_at(clock, 310)
+    # 2 active sessions: 1 Query, 1 BatchGetItem of them, 1 BatchGetItem of the counters, 1 write
+    assert dict(requests) == {"Query": 1, "BatchGetItem": 2, "UpdateItem": 1}
+    item = stored(300)
+    assert (item["completedWh"], item["activeWh"], item["energyWh"], item["activeSessions"]) == (800, 900, 1700, 2)
+    assert item["takenAt"] == ts(310)
+    meter("CP-1", first, 2500, at=320)
+    assert not snapshot_at(clock, 599), "a repeated run in the same interval writes nothing"
+    assert stored(300)["energyWh"] == 1700
+    assert snapshot_at(clock, 600)
+    assert stored(600)["energyWh"] == 2300
+
+
+def test_the_intervals_add_up_to_the_lists_and_say_what_they_do_not_know(client, clock):
+    for cp in ("CP-1", "CP-2"):
+        boot(cp)
+    snapshot_at(clock, 301)  # nothing delivered yet
+    first = start("CP-1", meter=1000, at=310)
+    meter("CP-1", first, 1600, at=590)
+    snapshot_at(clock, 601)
+    second = start("CP-2", meter=0, at=620)
+    meter("CP-1", first, 2500, at=890)
+    meter("CP-2", second, 300, at=895)
+    # no snapshot at 900: the run for that interval failed
+    stop("CP-1", first, 3400, at=1150)
+    meter("CP-2", second, 900, at=1190)
+    snapshot_at(clock, 1201)
+    meter("CP-2", second, 1200, at=1260)
+    clock[0] = 1290  # now: the interval from 1200 is under way
+
+    body = json.loads(client.http.get(f"/stats/energy?from={ts(0)}&to={ts(1290)}").body)
+    assert body["intervalSeconds"] == 300
+    points = body["points"]
+    assert [p["start"] for p in points] == [ts(300 * n) for n in range(5)]
+    assert points[0] == {"start": ts(0), "energyKwh": None, "powerKw": None, "partial": False}, "before any snapshot"
+    assert points[1]["energyKwh"] == 0.6 and points[1]["powerKw"] == pytest.approx(7.2, abs=0.05)
+    assert points[2]["energyKwh"] == points[3]["energyKwh"] == 1.35, "the gap's 2.7 kWh shared evenly"
+    assert points[4]["partial"] and points[4]["energyKwh"] == 0.3, "the interval under way, computed now"
+    assert not any(p["partial"] for p in points[:4])
+    assert sum(p["energyKwh"] or 0 for p in points) == pytest.approx(delivered_kwh(client), abs=0.001) == 3.6
+
+    past = rest.fleet_energy({"from": ts(600), "to": ts(900)})["points"]
+    assert [p["energyKwh"] for p in past] == [1.35, 1.35] and not any(p["partial"] for p in past)
+    for query in ("from=yesterday", f"from={ts(0)}&to={ts(-60)}", f"from={ts(0)}&to={ts(25 * 3600)}"):
+        assert client.http.get(f"/stats/energy?{query}").status_code == 400
