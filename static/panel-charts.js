@@ -1,5 +1,6 @@
 // The charts: the selected session (its stored meter history, then polled while active) and the fleet's
-// energy per interval (GET /stats/energy), both drawn from the server's history so a fresh tab shows the past.
+// energy per interval (GET /stats/energy, from the stored snapshots), both drawn from what the server stored so
+// a fresh tab shows the past.
 import { lineChart } from "./charts.js";
 import { api, config, state } from "./context.js";
 import { $, cssColor } from "./dom.js";
