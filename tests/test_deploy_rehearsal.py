@@ -52,7 +52,9 @@ FUNCTIONS = (
     "handle_ocpp_event",
     "simulator_commands",
     "handle_command_answer",
+    "snapshot_fleet_energy",
 )
+SCHEDULED = ("simulate_tick", "snapshot_fleet_energy")
 BUS_HANDLERS = ("simulator_inbox", "handle_ocpp_event", "simulator_commands", "handle_command_answer")
 SAM = "AWS::Serverless-2016-10-31"
 
@@ -358,9 +360,10 @@ def test_path_2_chalice_deploy_deploys_redeploys_and_tears_down(checkout, aws_en
     for rule in bus_rules:
         [target] = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=f"ev-bus-{stage}")["Targets"]
         assert target["Arn"] in functions.values() and target["DeadLetterConfig"]["Arn"].endswith(dlq)
-    [schedule] = [r["rule_name"] for r in record["resources"] if r["name"] == "simulate_tick-event"]
-    assert events.list_targets_by_rule(Rule=schedule)["Targets"][0]["DeadLetterConfig"]["Arn"].endswith(dlq)
-    for name in ("simulate_tick", *BUS_HANDLERS):
+    for scheduled in SCHEDULED:
+        [schedule] = [r["rule_name"] for r in record["resources"] if r["name"] == f"{scheduled}-event"]
+        assert events.list_targets_by_rule(Rule=schedule)["Targets"][0]["DeadLetterConfig"]["Arn"].endswith(dlq)
+    for name in (*SCHEDULED, *BUS_HANDLERS):
         config = lambda_.get_function_event_invoke_config(FunctionName=functions[name])
         assert config["DestinationConfig"]["OnFailure"]["Destination"].endswith(f"ev-charging-{stage}-async-failures")
     [api] = apigateway.get_rest_apis()["items"]
