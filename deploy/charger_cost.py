@@ -50,6 +50,9 @@ class Deployment:
     # others take its chargers when one is lost.
     chargers_per_task: int = 5000
     nlb_public_ips: int = 2  # one per subnet (AZ) the load balancer is in
+    # The load balancer's and ECS's health checks share one GetItem (0.5 read unit) per task every
+    # gateway_health.HEALTH_CACHE_SECONDS (5 s) at most; not measured here (no load balancer).
+    health_reads_per_task_hour: float = 3600 / 5
     reconnects_per_charger_day: float = 1.0  # new TLS connections (NLCU's new-connection dimension)
     schedule_invocations_per_day: float = 720  # simulate_tick every 2 minutes, deployed in every stage
     schedule_seconds: float = 0.1  # a tick with no simulated fleet (assumed)
@@ -97,7 +100,9 @@ def monthly_bill(counts: dict, chargers: int, deployment: Deployment = Deploymen
     return {
         "DynamoDB writes (chargers)": charger_days * day["writeUnits"] * p["dynamodb_wru"],
         "DynamoDB reads (chargers)": charger_days * day["readUnits"] * p["dynamodb_rru"],
-        "DynamoDB reads (outbox polls, health)": task_hours * background["readUnits"] * p["dynamodb_rru"],
+        "DynamoDB reads (outbox polls, health)": task_hours
+        * (background["readUnits"] + 0.5 * deployment.health_reads_per_task_hour)
+        * p["dynamodb_rru"],
         "DynamoDB reads (dashboard)": refreshes * listing_rru * p["dynamodb_rru"],
         "DynamoDB storage, first month": stored_gb
         * (p["dynamodb_storage_gb_month"] + (p["dynamodb_pitr_gb_month"] if deployment.prod_backups else 0)),

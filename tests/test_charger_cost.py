@@ -42,7 +42,8 @@ def test_the_bill_applies_the_list_prices_to_the_counts():
     month = 730 / 24  # days
     assert bill["DynamoDB writes (chargers)"] == pytest.approx(1000 * month * 1000 * 0.625e-6)  # $19.01
     assert bill["DynamoDB reads (chargers)"] == pytest.approx(1000 * month * 400 * 0.125e-6)
-    assert bill["DynamoDB reads (outbox polls, health)"] == pytest.approx(2 * 730 * 3600 * 0.125e-6)
+    # 2 tasks: the measured polls, and a health check's read (0.5 unit) every 5 s
+    assert bill["DynamoDB reads (outbox polls, health)"] == pytest.approx(2 * 730 * (3600 + 360) * 0.125e-6)
     # 1,000 chargers and one month of 100 KB a day each: 3.04 GB, stored and backed up
     assert bill["DynamoDB storage, first month"] == pytest.approx(1000 * (1000 + 100_000 * month) / 1e9 * 0.45)
     assert bill["EventBridge (chargers)"] == 0
