@@ -6,6 +6,9 @@ simulated time, each published event delivered to the rules' handlers) on Dynamo
 reports consumed capacity like DynamoDB (ReturnConsumedCapacity is added to every request here).
 
 usage: python deploy/usage_per_day.py [--fleet 3] [--hours 24]     (needs Java 17 and npm install)
+
+Real chargers on the WebSocket gateway (no simulator, no bus) are measured by scripts/gateway_usage.py and
+priced per charger-month by deploy/charger_cost.py (docs/cost.md).
 """
 
 from __future__ import annotations
