@@ -26,10 +26,7 @@ async function download(ev) {
   try {
     // Both days whole: to is the start of the day after the last one.
     const path = withQuery("exports/sessions.csv", { from: dayStart(from), to: dayStart(to, 1) });
-    // Past one part the API answers 303 to the file it wrote, and fetch follows it (a page cannot read a
-    // redirect's Location): locally to this app's download route; in the cloud to a pre-signed S3 URL, whose
-    // bucket's CORS rule lets this page read the file and its name. The x-api-key header goes along (browsers
-    // drop only Authorization across origins); S3 ignores it and checks the URL's signature.
+    // A big export is a 303 that fetch follows (to S3 in the cloud: docs/api.md, "CSV export").
     const { blob, filename } = await api.download(path, "text/csv");
     const link = Object.assign(document.createElement("a"), {
       href: URL.createObjectURL(blob),
