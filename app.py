@@ -29,6 +29,7 @@ from chalicelib import (
     local_list,
     openapi,
     rest,
+    rest_exports,
     rest_reservations,
     simulator,
     sites,
@@ -239,7 +240,13 @@ def delete_id_tag(id_tag):
 
 @app.route("/exports/sessions.csv", cors=CORS, **OPERATOR)
 def export_sessions():
-    return rest.export_sessions(request().query_params)
+    return rest_exports.export_sessions(request().query_params, request().headers)
+
+
+# Open: an export too big for one answer (local mode), with the signed token of the 303's Location.
+@app.route("/exports/files/{export_id}/{file_name}", cors=CORS)
+def download_export(export_id, file_name):
+    return rest_exports.download_export(export_id, file_name, request().query_params)
 
 
 @app.route("/sessions/{session_id}/meterValues", cors=CORS, **OPERATOR)

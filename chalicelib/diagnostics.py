@@ -10,13 +10,10 @@ until it expires; the upload route itself is therefore open (a charger has no op
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
 import time
 
-from chalicelib import ocpp_frames
+from chalicelib import ocpp_frames, url_tokens
 from chalicelib import settings as settings_module
 from chalicelib.storage import files
 
@@ -52,15 +49,11 @@ def check_names(charge_point_id: str, file_name: str) -> None:
         raise BadUpload(f"file name must be {FILE_NAME_RULE}")
 
 
-def _signature(charge_point_id: str, file_name: str, expires: int) -> str:
-    # The pagination secret, under a label of its own: a page token can never pass as an upload token.
-    secret = settings_module.get().pagination_secret.encode()
-    message = f"diagnostics-upload\n{charge_point_id}\n{file_name}\n{expires}".encode()
-    return base64.urlsafe_b64encode(hmac.new(secret, message, hashlib.sha256).digest()[:24]).decode()
+_LABEL = "diagnostics-upload"
 
 
 def upload_token(charge_point_id: str, file_name: str, expires: int) -> str:
-    return f"{expires}.{_signature(charge_point_id, file_name, expires)}"
+    return url_tokens.token(_LABEL, (charge_point_id, file_name), expires)
 
 
 def location(charge_point_id: str, base_url: str) -> dict:
@@ -78,14 +71,7 @@ def location(charge_point_id: str, base_url: str) -> dict:
 def upload(charge_point_id: str, file_name: str, token: str | None, body: bytes) -> dict:
     """PUT|POST /diagnostics/{chargePointId}/{fileName}?token=...: the file's bytes, kept."""
     check_names(charge_point_id, file_name)
-    expires_text, _, signature = (token or "").partition(".")
-    valid = (
-        expires_text.isascii()
-        and expires_text.isdigit()
-        and int(expires_text) >= time.time()
-        and hmac.compare_digest(signature.encode(), _signature(charge_point_id, file_name, int(expires_text)).encode())
-    )
-    if not valid:
+    if not url_tokens.valid(_LABEL, (charge_point_id, file_name), token):
         raise UploadForbidden("no valid upload token for this file: ask for a location first")
     if files.in_bucket():
         raise BadUpload("this stage takes diagnostics uploads in its S3 bucket")

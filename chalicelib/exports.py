@@ -1,19 +1,25 @@
 """The billing export: every completed session whose stop is in a time range, as RFC 4180 CSV rows.
 
 Rows are produced one at a time from a paged Query (storage.completed_sessions holds one page), with
-the figures of views.session_view, so the export says exactly what GET /sessions says. No HTTP here:
-rest.py turns a bad range or a body over the size limit into 400 and 413."""
+the figures of views.session_view, so the export says exactly what GET /sessions says. An export that
+fits one answer is answered inline; a bigger one is written a part at a time to a file (storage.files: S3
+multipart, or a local file) and answered with its URL. No HTTP here: rest_exports.py does the statuses."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import re
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from chalicelib import ocpp_frames, storage, views
+from chalicelib import ocpp_frames, settings, storage, url_tokens, views
+from chalicelib.storage import files
 
 MAX_RANGE = timedelta(days=366)
 # API Gateway's REST API takes a Lambda's answer only up to 6 MB, JSON-encoded ("\r\n" is 4 characters
@@ -43,10 +49,6 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 class InvalidRange(Exception):
     """from/to missing, not ISO 8601, in the wrong order, or too far apart."""
-
-
-class ExportTooLarge(Exception):
-    """The range holds more than one response can carry."""
 
 
 @dataclass(frozen=True)
@@ -128,18 +130,90 @@ def lines(period: TimeRange, page_size: int = PAGE_SIZE) -> Iterator[str]:
         yield _line(row(views.session_view(item)))
 
 
-def body(period: TimeRange) -> str:
-    """The whole CSV, refused (ExportTooLarge) as soon as its JSON-encoded size would pass MAX_BODY_CHARS:
-    no more is read from the table after that, and memory stays bounded by that size."""
-    limit = MAX_BODY_CHARS
-    out = io.StringIO()
-    size = 0
-    for line in lines(period):
-        size += len(json.dumps(line)) - 2  # the line as Lambda's JSON answer carries it
-        if size > limit:
-            raise ExportTooLarge(
-                f"the sessions stopped from {period.start.isoformat()} to {period.end.isoformat()} make more than"
-                f" {limit:,} bytes of CSV, more than one answer carries: export a shorter range"
-            )
-        out.write(line)
-    return out.getvalue()
+@dataclass(frozen=True)
+class Inline:
+    """An export that fits one answer: the CSV itself."""
+
+    csv: str
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An export written to a file: in the bucket, url is its pre-signed GET URL; in local mode None (this
+    app's download route serves it: download_url)."""
+
+    export_id: str
+    file_name: str
+    url: str | None
+
+
+def export(period: TimeRange, part_bytes: int | None = None, page_size: int = PAGE_SIZE) -> Inline | Stored:
+    """The export, holding at most one part of CSV (part_bytes, EXPORT_PART_BYTES by default) and one page
+    of sessions at a time. When it ends inside its first part and fits an answer, it is answered inline;
+    otherwise each full part is uploaded as it fills and the file completed at the end. Any failure (the
+    table, S3) aborts the upload: an export is whole or not there (a Lambda stopped by its timeout leaves
+    only unfinished parts, which are no object, and the bucket's rule removes them)."""
+    limit = part_bytes or settings.get().export_part_bytes
+    export_id = uuid.uuid4().hex
+    part = bytearray()
+    answer_chars = 0  # the CSV as Lambda's JSON answer would carry it, while it may still be answered inline
+    stored: files.ExportFile | None = None
+    try:
+        for line in lines(period, page_size):
+            part += line.encode()
+            if stored is None:
+                answer_chars += len(json.dumps(line)) - 2
+            if len(part) >= limit:
+                stored = stored or files.start_export(export_id, period.filename)
+                stored.add(part)
+                part = bytearray()  # the part given away: one buffer alive at a time
+        if stored is None and answer_chars <= MAX_BODY_CHARS:
+            return Inline(part.decode())
+        stored = stored or files.start_export(export_id, period.filename)
+        if part:
+            stored.add(part)  # the last part may be smaller
+        url = stored.complete()
+    except BaseException:
+        if stored is not None:
+            # An abort that fails too leaves parts the bucket's abort-incomplete-uploads rule removes.
+            with contextlib.suppress(Exception):
+                stored.abort()
+        raise
+    return Stored(export_id, period.filename, url)
+
+
+_DOWNLOAD = "export-download"
+_EXPORT_ID = re.compile(r"[0-9a-f]{32}")
+_FILE_NAME = re.compile(r"sessions_[0-9TZ_]{1,40}\.csv")
+
+
+class DownloadRefused(Exception):
+    """No export file here for this URL: a bad or expired token (403), or no such file (404)."""
+
+
+class DownloadForbidden(DownloadRefused):
+    pass
+
+
+class NoSuchExport(DownloadRefused):
+    pass
+
+
+def download_url(stored: Stored, base_url: str) -> str:
+    """The URL of a local export file on this app's download route, with a token valid as long as a
+    pre-signed URL of the bucket."""
+    names = (stored.export_id, stored.file_name)
+    token = url_tokens.token(_DOWNLOAD, names, int(time.time()) + files.EXPORT_URL_SECONDS)
+    return f"{base_url.rstrip('/')}/exports/files/{stored.export_id}/{stored.file_name}?token={token}"
+
+
+def downloaded(export_id: str, file_name: str, token: str | None) -> str:
+    """GET /exports/files/{exportId}/{fileName}?token=...: the local export file's CSV."""
+    if not (_EXPORT_ID.fullmatch(export_id) and _FILE_NAME.fullmatch(file_name)):
+        raise NoSuchExport("no such export file")
+    if not url_tokens.valid(_DOWNLOAD, (export_id, file_name), token):
+        raise DownloadForbidden("no valid download token for this export: export again")
+    path = files.export_path(export_id, file_name)
+    if path is None:
+        raise NoSuchExport("no such export file (exports are kept a day)")
+    return path.read_bytes().decode("utf-8")  # as written: CRLF kept (read_text would make it LF)

@@ -7,7 +7,7 @@ and checks every answer against it. Security follows the stage's settings (chali
 
 from __future__ import annotations
 
-from chalicelib import charging_rules, openapi_id_tags, openapi_reservations, openapi_sites
+from chalicelib import charging_rules, openapi_exports, openapi_id_tags, openapi_reservations, openapi_sites
 from chalicelib import settings as settings_module
 from chalicelib.api_schemas import (
     CHARGE_POINT_ID,
@@ -170,29 +170,7 @@ def _operations() -> dict[str, dict[str, dict]]:
             }
         },
         **openapi_id_tags.operations(_json, _error, _path_param, _query),
-        "/exports/sessions.csv": {
-            "get": {
-                "summary": "Completed sessions stopped in [from, to), as an RFC 4180 CSV file for billing",
-                "security": [OPERATOR],
-                "parameters": [
-                    {
-                        **_query(
-                            name, {"type": "string", "description": "ISO 8601 date or date-time (UTC if no offset)"}
-                        ),
-                        "required": True,
-                    }
-                    for name in ("from", "to")
-                ],
-                "responses": {
-                    "200": {
-                        "description": "the CSV: a header row, then a session a row, oldest stop first",
-                        "content": {"text/csv": {"schema": {"type": "string"}}},
-                    },
-                    "400": _error("from or to missing or not ISO 8601, from after to, or more than 366 days"),
-                    "413": _error("more sessions than one answer carries: export a shorter range"),
-                },
-            }
-        },
+        **openapi_exports.operations(_json, _error, _path_param, _query),
         "/sessions/{session_id}/meterValues": {
             "get": {
                 "summary": "A session's meter readings, every sampled value, oldest first, a page at a time",

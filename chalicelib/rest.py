@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from chalice import (
     BadRequestError,
-    ChaliceViewError,
     ConflictError,
     IAMAuthorizer,
     NotFoundError,
@@ -23,7 +22,6 @@ from chalicelib import (
     central_system,
     charging_rules,
     commands,
-    exports,
     id_tags,
     meter_history,
     ocpp_frames,
@@ -47,12 +45,6 @@ _COMMAND_ERRORS = {
     id_tags.InvalidIdTag: BadRequestError,
     id_tags.UnknownIdTag: NotFoundError,
 }
-
-
-class ExportTooLargeError(ChaliceViewError):
-    """Chalice has no 413 of its own: an export bigger than one answer carries."""
-
-    STATUS_CODE = 413
 
 
 def operator_route_options(settings: settings_module.Settings) -> dict:
@@ -167,24 +159,6 @@ def get_session(session_id: str) -> dict:
     if item is None:
         raise NotFoundError(f"no session {session_id!r}")
     return views.session_view(item)
-
-
-def export_sessions(params: Mapping[str, str] | None) -> Response:
-    """GET /exports/sessions.csv?from=&to=: the completed sessions stopped in [from, to) as a CSV file."""
-    params = rest_params.check_params(params, ("from", "to"))
-    try:
-        period = exports.time_range(params.get("from"), params.get("to"))
-        csv = exports.body(period)
-    except exports.InvalidRange as error:
-        raise BadRequestError(str(error)) from None
-    except exports.ExportTooLarge as error:
-        raise ExportTooLargeError(str(error)) from None
-    headers: dict[str, str | list[str]] = {
-        "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": f'attachment; filename="{period.filename}"',
-        "Cache-Control": "no-store",  # idTags are personal data: no copy in a shared cache
-    }
-    return Response(body=csv, status_code=200, headers=headers)
 
 
 def session_meter_values(session_id: str, params: Mapping[str, str] | None) -> dict:

@@ -16,6 +16,11 @@ from chalicelib import ocpp_frames, storage, views
 from chalicelib import settings as settings_module
 
 
+def base_url(headers: Mapping[str, str]) -> str:
+    """This app as the caller reached it (local mode: the URLs of its own file routes)."""
+    return f"{headers.get('x-forwarded-proto', 'http')}://{headers.get('host', 'localhost')}"
+
+
 def check_params(params: Mapping[str, str] | None, allowed: tuple[str, ...]) -> Mapping[str, str]:
     params = params or {}
     unknown = sorted(set(params) - set(allowed))

@@ -9,7 +9,7 @@ from chalice import BadRequestError, ForbiddenError, NotFoundError, Response
 
 from chalicelib import diagnostics, ocpp_frames, reservations, storage
 from chalicelib.rest import get_charge_point
-from chalicelib.rest_params import charge_point_param, check_params, choice, listing
+from chalicelib.rest_params import base_url, charge_point_param, check_params, choice, listing
 
 
 def list_reservations(params: Mapping[str, str] | None) -> dict:
@@ -54,8 +54,7 @@ def diagnostics_location(charge_point_id: str, headers: Mapping[str, str]) -> di
     """GET /chargepoints/{id}/diagnostics/location. Local mode: an upload URL of this app as the caller
     reached it (in the cloud the location is a pre-signed S3 URL, which needs no base)."""
     get_charge_point(charge_point_id)
-    base = f"{headers.get('x-forwarded-proto', 'http')}://{headers.get('host', 'localhost')}"
-    return diagnostics_route(diagnostics.location, charge_point_id, base)
+    return diagnostics_route(diagnostics.location, charge_point_id, base_url(headers))
 
 
 def upload_diagnostics(

@@ -71,6 +71,7 @@ class Settings:
     diagnostics_bucket: str  # empty: uploads go to diagnostics_dir through this app's own route
     diagnostics_dir: str
     diagnostics_max_bytes: int
+    export_part_bytes: int  # an export past one part goes to a file (S3 multipart: 5 MiB at least)
 
     def __post_init__(self) -> None:
         # Production is never left open by a forgotten variable.
@@ -184,6 +185,8 @@ def load(env: Mapping[str, str]) -> Settings:
         diagnostics_bucket=env.get("DIAGNOSTICS_BUCKET", "").strip(),
         diagnostics_dir=_text(env, "DIAGNOSTICS_DIR", ".local/diagnostics"),
         diagnostics_max_bytes=_int(env, "DIAGNOSTICS_MAX_BYTES", 5 * 1024 * 1024, 1024, 5 * 1024 * 1024 * 1024),
+        # S3's smallest part but the last; lower only offline or in tests (S3 refuses the upload then).
+        export_part_bytes=_int(env, "EXPORT_PART_BYTES", 5 * 1024 * 1024, 1024, 5 * 1024 * 1024 * 1024),
     )
 
 

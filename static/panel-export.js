@@ -26,6 +26,7 @@ async function download(ev) {
   try {
     // Both days whole: to is the start of the day after the last one.
     const path = withQuery("exports/sessions.csv", { from: dayStart(from), to: dayStart(to, 1) });
+    // A big export is a 303 that fetch follows (to S3 in the cloud: docs/api.md, "CSV export").
     const { blob, filename } = await api.download(path, "text/csv");
     const link = Object.assign(document.createElement("a"), {
       href: URL.createObjectURL(blob),

@@ -38,6 +38,7 @@ OPEN = {
     "POST /ocpp/{charge_point_id}",
     "PUT /diagnostics/{charge_point_id}/{file_name}",
     "POST /diagnostics/{charge_point_id}/{file_name}",
+    "GET /exports/files/{export_id}/{file_name}",
 }
 
 

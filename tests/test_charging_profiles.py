@@ -372,3 +372,129 @@ def test_the_composite_is_the_minimum_of_what_prevails_at_every_instant(
         assert expected - rounding_w - 1e-6 <= watts <= expected + 1e-6
         if cap is not None:
             assert watts <= cap + 1e-6
+
+
+# --- the specification's own examples: OCPP 1.6 edition 2, section 3.13 ---
+# Read in a Markdown rendering of the 1.6 edition 2 specification (3.13.2, 3.13.3 and 3.13.7). Only 3.13.7
+# gives figures; 3.13.2 and 3.13.3 describe their examples in prose (their figures are drawings without
+# numbers), so the numbers of those tests are ours, marked as such, and the behaviour is the prose's.
+
+DAY = 24 * HOUR
+
+
+def _spec_daily_default() -> dict:
+    """The example data structure of 3.13.7, figure for figure: chargingProfileId 100, stackLevel 0,
+    TxDefaultProfile, Recurring Daily; its schedule 86400 s from 2013-01-01T00:00Z in W, with periods
+    0 (00:00) 11000 W, 28800 (08:00) 6000 W, 72000 (20:00) 11000 W, each on 3 phases."""
+    profile = charging_profile(
+        100,
+        TX_DEFAULT,
+        [(0, 11000), (28800, 6000), (72000, 11000)],
+        unit="W",
+        kind="Recurring",
+        start=datetime.fromisoformat("2013-01-01T00:00:00+00:00"),
+        duration=86400,
+        recurrencyKind="Daily",
+    )
+    for period in profile["chargingSchedule"]["chargingSchedulePeriod"]:
+        period["numberPhases"] = 3
+    return on(0, profile)
+
+
+def test_spec_3_13_7_the_daily_default_profile_limits_to_6_kw_from_08_00_to_20_00() -> None:
+    """OCPP 1.6 edition 2, 3.13.7 "Example data structure for smart charging": "a daily default profile that
+    limits the power to 6 kW between 08:00h and 20:00h" (11 kW otherwise), set years before it is used."""
+    daily = _spec_daily_default()
+    midnight = datetime.fromisoformat("2026-12-03T00:00:00+00:00")
+    day = composite_schedule([daily], 1, midnight, DAY, "W")
+    assert periods(day) == [(0, 11000), (28800, 6000), (72000, 11000)]
+    assert all(p["numberPhases"] == 3 for p in day["chargingSchedulePeriod"])
+    # Asked at 06:00 for a day: 08:00 is 2 h in, 20:00 14 h in, and midnight changes nothing (11 kW on both sides).
+    morning = composite_schedule([daily], 1, midnight + timedelta(hours=6), DAY, "W")
+    assert periods(morning) == [(0, 11000), (2 * HOUR, 6000), (14 * HOUR, 11000)]
+    for hour, watts in ((7, 11000), (8, 6000), (12, 6000), (19, 6000), (20, 11000), (23, 11000)):
+        assert limit_w_at([daily], 2, midnight + timedelta(hours=hour, minutes=59 if hour == 7 else 0)) == watts
+    # In amperes at 230 V on the 3 phases it names: rounded down, never above the watts.
+    assert periods(composite_schedule([daily], 1, midnight, DAY, "A")) == [(0, 15.9), (28800, 8.6), (72000, 15.9)]
+
+
+def test_spec_3_13_2_a_weekly_calendar_with_a_holiday_on_top() -> None:
+    """OCPP 1.6 edition 2, 3.13.2 "Stacking charging profiles", its example in prose (the figures are ours):
+    a TxDefaultProfile recurring weekly that allows full power on weekdays from 23:00 to 06:00 and all day
+    at weekends, reduced at other times; on top of it another TxDefaultProfile, a stack level higher, as the
+    exception for a holiday. The prevailing profile is the highest stack level valid at that time."""
+    full, reduced = 32, 10
+    monday = datetime.fromisoformat("2026-11-30T00:00:00+00:00")
+    week = [(0, full)]
+    for weekday in range(5):  # Monday to Friday: reduced from 06:00, full again from 23:00
+        week += [(weekday * DAY + 6 * HOUR, reduced), (weekday * DAY + 23 * HOUR, full)]
+    calendar = on(
+        0,
+        charging_profile(
+            1, TX_DEFAULT, week, kind="Recurring", start=monday, duration=7 * DAY, recurrencyKind="Weekly"
+        ),
+    )
+    christmas = datetime.fromisoformat("2026-12-25T00:00:00+00:00")  # a Friday
+    holiday = on(
+        0,
+        charging_profile(
+            2,
+            TX_DEFAULT,
+            [(0, full)],
+            stack_level=1,
+            start=christmas,
+            validFrom=ocpp_frames.format_timestamp(christmas),
+            validTo=ocpp_frames.format_timestamp(christmas + timedelta(days=1)),
+        ),
+    )
+    profiles = [calendar, holiday]
+    workday = [(0, full), (6 * HOUR, reduced), (23 * HOUR, full)]
+    assert periods(composite_schedule(profiles, 1, christmas - timedelta(days=7), DAY, "A")) == workday
+    assert periods(composite_schedule(profiles, 1, christmas - timedelta(days=1), DAY, "A")) == workday
+    assert periods(composite_schedule(profiles, 1, christmas, DAY, "A")) == [(0, full)]
+    # Thursday to Monday night: the holiday joins the weekend; Monday is a workday again.
+    assert periods(composite_schedule(profiles, 1, christmas - timedelta(days=1), 4 * DAY + 7 * HOUR, "A")) == [
+        (0, full),
+        (6 * HOUR, reduced),
+        (23 * HOUR, full),
+        (4 * DAY + 6 * HOUR, reduced),
+    ]
+    # "If you use Stacking without a duration, on the highest stack level, the Charge Point will never fall
+    # back to a lower stack level profile": the holiday without its validTo never ends.
+    del holiday["validTo"]
+    assert limit_w_at(profiles, 1, christmas + timedelta(days=11, hours=12)) == full * 690
+
+
+def test_spec_3_13_2_an_update_valid_from_the_future_replaces_at_once_and_leaves_a_gap() -> None:
+    """OCPP 1.6 edition 2, 3.13.2, in prose (the figures are ours): a profile of the same stackLevel and
+    purpose sent with validFrom in the future replaces the installed one at once, and the Charge Point
+    reverts to default behaviour (here: no limit) until validFrom is reached."""
+    installed = install([], charging_profile(1, TX_DEFAULT, [(0, 16)]), 0)
+    later = T0 + timedelta(hours=2)
+    update = charging_profile(2, TX_DEFAULT, [(0, 8)], validFrom=ocpp_frames.format_timestamp(later))
+    profiles = install(installed, update, 0)
+    assert [p["chargingProfileId"] for p in profiles] == [2]
+    assert periods(composite_schedule(profiles, 1, T0, 3 * HOUR, "A")) == [(0, None), (2 * HOUR, 8)]
+
+
+def test_spec_3_13_3_purposes_combine_as_the_minimum_over_intervals_of_different_lengths() -> None:
+    """OCPP 1.6 edition 2, 3.13.1 and 3.13.3 "Combining charging profile purposes", in prose (the figures
+    are ours): the composite is the minimum, for each time interval, of the prevailing ChargePointMaxProfile
+    and the prevailing TxProfile, or TxDefaultProfile when no TxProfile is provided; the intervals need not
+    be of one length nor the same in each purpose. A TxProfile overrules the default for its transaction
+    only, and is deleted when the transaction stops."""
+    cap = on(0, charging_profile(1, MAX_PROFILE, [(0, 22000), (2 * HOUR, 11000)], unit="W"))
+    default = on(0, charging_profile(2, TX_DEFAULT, [(0, 16), (1800, 32), (3 * HOUR, 10)]))  # 690 W an ampere
+    tx = on(1, charging_profile(3, TX, [(0, 6)], duration=HOUR, transactionId=7))
+    profiles = [cap, default, tx]
+    # 16 A (11040 W) under the cap; then the cap (22 kW < 32 A); from 2 h the lower cap; from 3 h 10 A.
+    without = [(0, 11040), (1800, 22000), (2 * HOUR, 11000), (3 * HOUR, 6900)]
+    assert periods(composite_schedule(profiles, 1, T0, 4 * HOUR, "W")) == without
+    assert periods(composite_schedule(profiles, 1, T0, 4 * HOUR, "W", transaction_id=8)) == without
+    # Transaction 7: its TxProfile for its hour (6 A), then the default again under the cap.
+    assert periods(composite_schedule(profiles, 1, T0, 4 * HOUR, "W", transaction_id=7)) == [
+        (0, 4140),
+        (HOUR, 22000),
+        *without[2:],
+    ]
+    assert periods(composite_schedule(end_transaction(profiles, 1), 1, T0, 4 * HOUR, "W", transaction_id=7)) == without

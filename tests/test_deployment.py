@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib import commands, events, local_runtime, ocpp_frames, settings, simulator, storage
+from chalicelib.storage import files
 from deploy import templates
 from tests.backends import fresh_tables
 from tests.support import ROOT
@@ -38,6 +39,7 @@ UNSET_IN_LAMBDA = {
     "OCPP_MAX_FRAME_BYTES": "its default, 8 MiB, everywhere (API Gateway and Lambda cap POST /ocpp bodies lower)",
     "DIAGNOSTICS_DIR": "the app's own upload route: a deployed stage's chargers upload into its bucket",
     "DIAGNOSTICS_MAX_BYTES": "the app's own upload route: a deployed stage's chargers upload into its bucket",
+    "EXPORT_PART_BYTES": "its default, 5 MiB: S3's smallest part but the last (lower only offline and in tests)",
 }
 # Set by the merge template (not config.json), so `chalice deploy` keeps the stage's derived default.
 TEMPLATE_ONLY = {"PAGINATION_SECRET"}
@@ -402,6 +404,18 @@ ASYNCHRONOUS = {
     "snapshot_fleet_energy",
 }
 
+# S3 call -> the IAM action it needs (the multipart upload's calls are all s3:PutObject's). PutObject and
+# GetObject are only pre-signed here (the app never calls them): whoever uses the URL acts with the role's
+# grant, so pre-signing one needs it.
+S3_ACTIONS = {
+    "PutObject": "s3:PutObject",
+    "GetObject": "s3:GetObject",
+    "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject",
+    "CompleteMultipartUpload": "s3:PutObject",
+    "AbortMultipartUpload": "s3:AbortMultipartUpload",
+    "ListObjectsV2": "s3:ListBucket",
+}
 # API call -> the IAM actions it needs (TransactWriteItems needs each contained item's own action).
 TRANSACT_ACTIONS = {
     "Put": "PutItem",
@@ -412,7 +426,14 @@ TRANSACT_ACTIONS = {
 
 
 def _needs(service: str, operation: str, params: dict, tables: dict[str, str], bus: str) -> set[tuple]:
-    """(IAM action, resource) pairs one API call needs; resources as ("table"|"index", logical id) or ("bus",)."""
+    """(IAM action, resource) pairs one API call needs; resources as ("table"|"index", logical id), ("bus",),
+    ("bucket",) or ("objects", key prefix) in the diagnostics bucket."""
+    if service == "s3":
+        assert params["Bucket"] == settings.get().diagnostics_bucket
+        if operation == "ListObjectsV2":  # the grant's condition: s3:prefix diagnostics/*
+            assert params["Prefix"].startswith("diagnostics/")
+            return {("s3:ListBucket", ("bucket",))}
+        return {(S3_ACTIONS[operation], ("objects", params["Key"].split("/")[0] + "/"))}
     if service == "events":
         assert operation == "PutEvents" and {e["EventBusName"] for e in params["Entries"]} == {bus}
         return {("events:PutEvents", ("bus",))}
@@ -468,6 +489,10 @@ def _granted(statements: list[dict]) -> set[tuple]:
             logical_id = resource.get("Fn::GetAtt", [None])[0] if isinstance(resource, dict) else None
             if logical_id == "EventBus":
                 key = ("bus",)
+            elif logical_id == "DiagnosticsBucket":
+                key = ("bucket",)
+            elif isinstance(resource, dict) and resource.get("Fn::Sub", "").startswith("${DiagnosticsBucket.Arn}/"):
+                key = ("objects", resource["Fn::Sub"].split("/", 1)[1].removesuffix("*"))
             elif logical_id in storage.TABLES:
                 key = ("table", logical_id)
             elif "Fn::Sub" in resource and resource["Fn::Sub"].endswith(".Arn}/index/*"):
@@ -555,12 +580,50 @@ def recorded(app_module) -> CallRecorder:
         bus.flush()
         _exercise_the_api(app_module, Client, clock, bus.flush)
         bus.flush()
+        _in_the_bucket(app_module, Client, monkeypatch, recorder)
         events.use(None)
     monkeypatch.undo()
     settings.get.cache_clear()
     storage.reset_client()
     boto3.DEFAULT_SESSION = None
     return recorder
+
+
+def _in_the_bucket(app_module, client_class, monkeypatch, recorder) -> None:
+    """A deployed stage's files: the diagnostics location and listing in its bucket, an export past one part
+    written as a multipart upload, and one that fails half-way, aborted."""
+    from moto.s3 import models
+
+    monkeypatch.setenv("DIAGNOSTICS_BUCKET", "ev-charging-test-diagnostics")
+    monkeypatch.setenv("EXPORT_PART_BYTES", "1024")
+    monkeypatch.setattr(models, "S3_UPLOAD_PART_MIN_SIZE", 1024)
+    settings.get.cache_clear()
+    files.reset_client()
+    s3 = files._s3()  # a boto3 session of its own: the recorder listens to its client too
+    s3.meta.events.register("provide-client-params.s3.*", recorder)
+    s3.create_bucket(Bucket="ev-charging-test-diagnostics")
+    (template, *_) = storage.list_sessions(1, None, "Completed").items
+    stopped = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    storage.load_sessions(
+        [{**template, "sessionId": f"export-{n}", "stopTime": ocpp_frames.format_timestamp(stopped)} for n in range(20)]
+    )
+    plain = storage.completed_sessions
+    with client_class(app_module.app) as client:
+        for path in ("/chargepoints/CP-HTTP-1/diagnostics/location", "/chargepoints/CP-HTTP-1/diagnostics"):
+            assert client.http.get(path).status_code == 200
+        export = "/exports/sessions.csv?from=2026-03-01&to=2026-03-02"
+        assert client.http.get(export).status_code == 303
+
+        def failing(*args, **kwargs):
+            for n, item in enumerate(plain(*args, **kwargs)):
+                if n == 15:
+                    raise RuntimeError("the table went away")
+                yield item
+
+        monkeypatch.setattr(storage, "completed_sessions", failing)
+        assert client.http.get(export).status_code == 500
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket="ev-charging-test-diagnostics")
+    files.reset_client()
 
 
 def _demo_site(app_module) -> None:

@@ -7,14 +7,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from chalicelib import exports, ocpp_frames, pricing, settings, storage
-from chalicelib.storage import operations
+from chalicelib import exports, ocpp_frames, pricing, settings, storage, url_tokens
+from chalicelib.storage import files, operations
 from tests.ocpp_builders import boot, start, stop, ts
+from tests.test_firmware_diagnostics import bucket  # noqa: F401  (moto's S3 with the stage's bucket)
 from tests.test_request_budget import api  # noqa: F401  (the client that fails the test on any Scan)
 
 
@@ -130,7 +133,7 @@ def _load_completed(count: int) -> exports.TimeRange:
     return exports.time_range("2026-01-01", "2026-01-02")
 
 
-def test_many_pages_are_read_a_page_at_a_time_in_constant_memory(api, monkeypatch):  # noqa: F811
+def test_many_pages_are_read_a_page_at_a_time_in_constant_memory(api, local_files, monkeypatch):  # noqa: F811
     alive = Counter()
 
     class Tracked(dict):
@@ -155,17 +158,128 @@ def test_many_pages_are_read_a_page_at_a_time_in_constant_memory(api, monkeypatc
     # 1 Query + 1 BatchGetItem a page; DynamoDB may name a next key after a full last page: 1 Query more.
     assert counted["BatchGetItem"] == 25 and 25 <= counted["Query"] <= 26 and set(counted) == {"Query", "BatchGetItem"}
 
+    # Written to a file: the same bound on items, and one part of CSV, given away when full.
+    alive["peak"], parts = 0, []
+    plain_add = files._LocalExport.add
+    monkeypatch.setattr(files._LocalExport, "add", lambda self, part: (parts.append(len(part)), plain_add(self, part)))
+    stored = exports.export(period, part_bytes=4096, page_size=10)
+    assert isinstance(stored, exports.Stored) and alive["peak"] == 11
+    longest = max(len(line.encode()) for line in exports.lines(period))
+    assert len(parts) > 5 and all(4096 <= size < 4096 + longest for size in parts[:-1]) and parts[-1] < 4096 + longest
 
-def test_an_export_bigger_than_an_answer_is_a_413_that_stops_reading(api, monkeypatch):  # noqa: F811
+
+def _part_bytes(monkeypatch, size: int) -> None:
+    monkeypatch.setenv("EXPORT_PART_BYTES", str(size))
+    settings.get.cache_clear()
+    settings.get()  # read now: during a test-client request the environment is the config's stage's
+
+
+def test_an_export_past_one_part_is_a_file_equal_to_the_inline_answer_behind_a_signed_303(
+    api,  # noqa: F811
+    local_files,
+    monkeypatch,
+):
     _load_completed(120)
     full = export(api, "2026-01-01", "2026-01-02")
     assert full.status_code == 200 and len(rows(full)) == 120
-    monkeypatch.setattr(exports, "MAX_BODY_CHARS", len(full.body) // 3)
+    _part_bytes(monkeypatch, len(full.body) + 1)  # the whole export ends inside its first part: inline
+    assert export(api, "2026-01-01", "2026-01-02").body == full.body
+
+    _part_bytes(monkeypatch, len(full.body) // 3)  # three parts and a short last one
     with storage.counting_requests() as counted:
-        refused = export(api, "2026-01-01", "2026-01-02")
-    assert refused.status_code == 413
-    assert "export a shorter range" in json.loads(refused.body)["Message"]
-    assert counted["Query"] == 1  # a third of the rows fit in the first page of 100: no more read
+        moved = export(api, "2026-01-01", "2026-01-02")
+    assert moved.status_code == 303 and moved.headers["Cache-Control"] == "no-store"
+    location = urlsplit(moved.headers["Location"])
+    assert json.loads(moved.body)["location"] == moved.headers["Location"]
+    assert (location.scheme, location.netloc) == ("http", "localhost")  # this app, as the caller reached it
+    assert counted["Query"] == 2  # the 120 sessions read once, in pages of 100, with no answer held back
+    got = api.http.get(f"{location.path}?{location.query}")
+    assert got.status_code == 200 and got.body == full.body  # the same bytes as the inline answer
+    assert got.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert got.headers["Content-Disposition"] == full.headers["Content-Disposition"]
+    assert [path.name for path in local_files.rglob("*") if path.is_file()] == [location.path.split("/")[-1]]
+
+    # The token opens this file only, and only until it expires.
+    _, _, export_id, file_name = location.path.strip("/").split("/")
+    token = parse_qs(location.query)["token"][0]
+    other = "sessions_20260101T000000Z_20260102T000001Z.csv"
+    expired = url_tokens.token("export-download", (export_id, file_name), int(time.time()) - 1)
+    for path, status in [
+        (f"{location.path}", 403),
+        (f"{location.path}?token={token[:-2]}xx", 403),
+        (f"{location.path}?token={expired}", 403),
+        (f"/exports/files/{export_id}/{other}?token={token}", 403),
+        (f"/exports/files/{export_id}/..%2F..%2Fsecrets.csv?token={token}", 404),
+        (
+            f"/exports/files/{'0' * 32}/{file_name}?"
+            + "token="
+            + url_tokens.token("export-download", ("0" * 32, file_name), 2**40),
+            404,
+        ),
+    ]:
+        assert api.http.get(path).status_code == status, path
+
+
+def test_an_export_that_fits_a_part_but_not_an_answer_is_one_file(api, local_files, monkeypatch):  # noqa: F811
+    _load_completed(30)
+    full = export(api, "2026-01-01", "2026-01-02")
+    monkeypatch.setattr(exports, "MAX_BODY_CHARS", len(full.body) - 1)  # JSON escapes: "\r\n" is 4 characters
+    moved = export(api, "2026-01-01", "2026-01-02")
+    assert moved.status_code == 303
+    assert api.http.get(moved.headers["Location"].removeprefix("http://localhost")).body == full.body
+
+
+@pytest.fixture
+def s3_parts(monkeypatch):
+    """moto takes parts as small as S3's 5 MiB rule would, scaled down for the tests."""
+    from moto.s3 import models
+
+    monkeypatch.setattr(models, "S3_UPLOAD_PART_MIN_SIZE", 1024)
+
+
+def test_in_the_cloud_the_file_is_a_multipart_upload_and_a_presigned_get(api, bucket, s3_parts, monkeypatch):  # noqa: F811
+    s3 = bucket
+    _load_completed(60)
+    full = export(api, "2026-01-01", "2026-01-02")
+    assert full.status_code == 200
+    _part_bytes(monkeypatch, len(full.body) // 3)  # two full parts (a line past the size each) and a short third
+    moved = export(api, "2026-01-01", "2026-01-02")
+    assert moved.status_code == 303
+    location = urlsplit(moved.headers["Location"])
+    query = parse_qs(location.query)
+    assert location.scheme == "https" and "ev-test-diagnostics" in location.netloc + location.path
+    assert query["X-Amz-Expires"] == [str(files.EXPORT_URL_SECONDS)] and "X-Amz-Signature" in query
+    key = location.path.split("ev-test-diagnostics/")[-1].lstrip("/")
+    assert key.startswith("exports/") and key.endswith("/sessions_20260101T000000Z_20260102T000000Z.csv")
+    stored = s3.get_object(Bucket="ev-test-diagnostics", Key=key)
+    assert stored["Body"].read() == full.body
+    assert stored["ETag"].endswith('-3"')  # S3's mark of a multipart object: 3 parts
+    assert stored["ContentType"] == "text/csv; charset=utf-8"
+    assert stored["ContentDisposition"] == full.headers["Content-Disposition"]
+
+
+@pytest.mark.parametrize("where", ["bucket", "local"])
+def test_a_failure_mid_export_aborts_it_and_leaves_nothing(api, where, request, s3_parts, monkeypatch):  # noqa: F811
+    s3 = request.getfixturevalue("bucket") if where == "bucket" else None
+    directory = request.getfixturevalue("local_files") if where == "local" else None
+    _load_completed(50)
+    _part_bytes(monkeypatch, 2048)
+    plain = storage.completed_sessions
+
+    def failing(*args, **kwargs):
+        for n, item in enumerate(plain(*args, **kwargs)):
+            if n == 40:  # after two parts were written
+                raise RuntimeError("the table went away")
+            yield item
+
+    monkeypatch.setattr(storage, "completed_sessions", failing)
+    with pytest.raises(RuntimeError):
+        exports.export(exports.time_range("2026-01-01", "2026-01-02"))
+    if s3 is not None:
+        assert s3.list_multipart_uploads(Bucket="ev-test-diagnostics").get("Uploads", []) == []
+        assert s3.list_objects_v2(Bucket="ev-test-diagnostics", Prefix="exports/").get("KeyCount") == 0
+    else:
+        assert [path for path in directory.rglob("*") if path.is_file()] == []
 
 
 def test_the_range_ends_are_exact_to_the_millisecond(api):  # noqa: F811

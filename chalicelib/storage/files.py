@@ -1,18 +1,21 @@
-"""Diagnostics files chargers upload (GetDiagnostics): the only module that talks to S3.
+"""Files in S3: diagnostics files chargers upload (GetDiagnostics) and CSV exports too big for one answer.
+The only module that talks to S3.
 
 Two stores behind one interface, chosen by the settings: with DIAGNOSTICS_BUCKET (the deployed stages)
 the charger puts its file straight into the private bucket with a pre-signed PUT URL, and the listing
 reads the bucket; without it (local mode, the tests) this app's own upload route saves the file under
-DIAGNOSTICS_DIR. Either way a file is kept as diagnostics/{chargePointId}/{fileName}.
+DIAGNOSTICS_DIR. Either way a file is kept as diagnostics/{chargePointId}/{fileName}. Exports likewise:
+a multipart upload into the bucket, or a file under DIAGNOSTICS_DIR that this app's download route serves.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib import settings
 
@@ -116,3 +119,106 @@ def list_files(charge_point_id: str, limit: int = 100) -> list[dict]:
         paths = [path for path in directory.iterdir() if not path.name.startswith(".")] if directory.is_dir() else []
         found = [_entry(path) for path in paths]
     return sorted(found, key=lambda entry: (entry["uploadedAt"], entry["fileName"]), reverse=True)[:limit]
+
+
+# --- exports: a CSV too big for one answer, written a part at a time ---------------------------------
+
+EXPORTS = "exports"
+# A pre-signed export URL is followed at once (the dashboard's fetch follows the 303 itself).
+EXPORT_URL_SECONDS = 15 * 60
+# Local mode keeps an export as long as the bucket's lifecycle rule `exports-expire` does.
+EXPORT_KEEP = timedelta(days=1)
+
+
+class ExportFile(Protocol):
+    """An export being written: its parts in order, then complete() makes the whole file visible at once,
+    or abort() leaves nothing. complete() answers the pre-signed GET URL in the bucket, None in local mode
+    (this app's download route serves the file there)."""
+
+    def add(self, part: bytes | bytearray) -> None: ...
+
+    def complete(self) -> str | None: ...
+
+    def abort(self) -> None: ...
+
+
+class _BucketExport:
+    """An S3 multipart upload: nothing is an object until CompleteMultipartUpload; a Lambda stopped
+    mid-way (timeout) leaves parts the bucket's abort-incomplete-uploads rule removes after a day."""
+
+    def __init__(self, bucket: str, key: str, file_name: str) -> None:
+        self.bucket, self.key = bucket, key
+        self.parts: list[dict] = []
+        self.upload_id = _s3().create_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            ContentType="text/csv; charset=utf-8",
+            ContentDisposition=f'attachment; filename="{file_name}"',
+            CacheControl="no-store",
+        )["UploadId"]
+
+    def add(self, part: bytes | bytearray) -> None:
+        number = len(self.parts) + 1
+        answer = _s3().upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=part
+        )
+        self.parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+
+    def complete(self) -> str:
+        _s3().complete_multipart_upload(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
+        )
+        return str(
+            _s3().generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": self.key}, ExpiresIn=EXPORT_URL_SECONDS
+            )
+        )
+
+    def abort(self) -> None:
+        _s3().abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
+
+
+class _LocalExport:
+    """A file under DIAGNOSTICS_DIR/exports/, written under a hidden name and renamed when complete."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.partial = path.with_name(f".{path.name}.partial")
+        path.parent.mkdir(parents=True)
+        self.file = self.partial.open("wb")
+
+    def add(self, part: bytes | bytearray) -> None:
+        self.file.write(part)
+
+    def complete(self) -> None:
+        self.file.close()
+        os.replace(self.partial, self.path)
+
+    def abort(self) -> None:
+        self.file.close()
+        self.partial.unlink(missing_ok=True)
+        self.path.parent.rmdir()
+
+
+def _exports_directory() -> Path:
+    return ROOT / settings.get().diagnostics_dir / EXPORTS
+
+
+def start_export(export_id: str, file_name: str) -> ExportFile:
+    """A new export file, kept as exports/{exportId}/{fileName} (the id is random: one export, one place)."""
+    bucket = settings.get().diagnostics_bucket
+    if bucket:
+        return _BucketExport(bucket, f"{EXPORTS}/{export_id}/{file_name}", file_name)
+    directory = _exports_directory()
+    if directory.is_dir():  # what the bucket's lifecycle rule does, done when the next export starts
+        old = datetime.now(UTC).timestamp() - EXPORT_KEEP.total_seconds()
+        for folder in directory.iterdir():
+            if folder.stat().st_mtime < old:
+                shutil.rmtree(folder, ignore_errors=True)
+    return _LocalExport(directory / export_id / file_name)
+
+
+def export_path(export_id: str, file_name: str) -> Path | None:
+    """A complete local export file, None when there is none (never was, aborted, or cleared)."""
+    path = _exports_directory() / export_id / file_name
+    return path if path.is_file() else None

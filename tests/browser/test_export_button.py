@@ -1,4 +1,5 @@
-"""The dashboard's Export button (issue 15): the last 7 days by default, downloaded as the API's CSV file."""
+"""The dashboard's Export button (issue 15): the last 7 days by default, downloaded as the API's CSV file,
+whether the API answers the CSV itself or a 303 to the file it wrote (past one part)."""
 
 import csv
 import io
@@ -8,8 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from chalicelib.ocpp_frames import format_timestamp
+from tests.browser.conftest import app_env
 from tests.browser.test_dashboard import open_dashboard
+from tests.live_server import ServerProcess, chalice_command, free_port
 
 CHARGER = "CP-EXPORT-1"
 TAG = 'tag,"quoted"'
@@ -59,5 +64,48 @@ def test_the_export_button_downloads_the_last_7_days_as_csv(page, live_server):
     assert data.endswith(b"\r\n")
     (ours,) = [row for row in rows if row["chargePointId"] == CHARGER]
     assert ours["idTag"] == TAG and ours["energyKwh"] == "7.500" and ours["stopTime"] == stop["timestamp"]
+    page.wait_for_selector("[data-testid=export-status]:has-text('Downloaded')")
+    assert page.errors == []
+
+
+@pytest.fixture
+def small_parts_server(browser_requirements, tmp_path):
+    """A server of its own whose exports past 1 KiB are files: the 303 the dashboard follows."""
+    port = free_port()
+    env = {**app_env(), "EXPORT_PART_BYTES": "1024", "DIAGNOSTICS_DIR": str(tmp_path)}
+    server = ServerProcess(chalice_command(port), port, env=env).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def test_an_export_past_one_part_is_downloaded_through_its_303(page, small_parts_server, tmp_path):
+    now = datetime.now(UTC)
+    ocpp(small_parts_server, "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+    stops = []
+    for n in range(8):  # about 1.3 KB of rows: past the 1 KiB part
+        at = now - timedelta(minutes=30 - n)
+        begin = {"connectorId": 1, "idTag": f"TAG-{n}", "meterStart": 0, "timestamp": format_timestamp(at)}
+        started = ocpp(small_parts_server, "StartTransaction", begin)
+        stops.append(format_timestamp(at + timedelta(seconds=30)))
+        end = {"transactionId": started[2]["transactionId"], "meterStop": 1000, "timestamp": stops[-1]}
+        ocpp(small_parts_server, "StopTransaction", end)
+
+    open_dashboard(page, small_parts_server)
+    with (
+        page.expect_response("**/exports/sessions.csv?*") as answered,
+        page.expect_response("**/exports/files/**") as fetched,
+        page.expect_download() as downloaded,
+    ):
+        page.click("[data-testid=export-button]")
+    assert answered.value.status == 303 and fetched.value.status == 200  # followed, same origin
+    download = downloaded.value
+    assert download.suggested_filename.startswith("sessions_") and download.suggested_filename.endswith(".csv")
+    data = Path(download.path()).read_bytes()
+    assert len(data) > 1024 and data.endswith(b"\r\n")
+    ours = [row for row in csv.DictReader(io.StringIO(data.decode(), newline="")) if row["chargePointId"] == CHARGER]
+    assert [row["stopTime"] for row in ours] == stops
+    assert [path.name for path in tmp_path.rglob("*.csv")] == [download.suggested_filename]  # the file it wrote
     page.wait_for_selector("[data-testid=export-status]:has-text('Downloaded')")
     assert page.errors == []
