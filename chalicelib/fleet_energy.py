@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from chalicelib import ocpp_frames, storage
+from chalicelib import meter_history, ocpp_frames, storage
 
 INTERVAL_SECONDS = 300
 MAX_WINDOW = timedelta(hours=24)
@@ -62,7 +62,7 @@ def _readings(session: dict, until: str) -> list[tuple[datetime, int]]:
     """The session's register over time: meterStart, every applied reading (a register lower than one
     before it is left out: it did not deliver energy), meterStop."""
     points = [(session["startTime"], int(session["meterStart"]))]
-    points += storage.registers(session["sessionId"], until)
+    points += meter_history.registers(session, until)
     if session.get("meterStop") is not None and session.get("stopTime", "~") <= until:
         points.append((session["stopTime"], int(session["meterStop"])))
     rising: list[tuple[datetime, int]] = []
