@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from chalicelib import charging_rules as rules
 from chalicelib import ocpp_frames, storage
@@ -29,6 +29,7 @@ DEFAULTS = {
 _SHORT = {"value": "v", "measurand": "m", "phase": "p", "unit": "u", "context": "c", "location": "l"}
 _LONG = {short: name for name, short in _SHORT.items()}
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Session attributes of the buffer: a reading ("r~" + its key's digest) and a shape ("s~" + its digest).
 READING, SHAPE = "r~", "s~"
 # The session item stays under 1 KB (1 write unit per MeterValues) and a chunk item too.
@@ -98,17 +99,46 @@ def view(row: dict) -> dict:
 
 
 def buffered(history: list[dict]) -> dict[str, str]:
-    """A message's rows as session attributes: per reading its time, its shape's id and its values; per
-    shape (the values' measurands, phases, units, contexts and locations) its code."""
+    """A message's rows as session attributes: per reading (named by its time in milliseconds, base 36,
+    and 2 characters of its digest) its shape's id and its values; per shape (the values' measurands,
+    phases, units, contexts and locations) its code. A 3-value reading takes about 35 bytes."""
     attributes = {}
     for row in history:
         values = json.loads(row["values"])
         shape = _shape_code(values)
-        shape_id = hashlib.sha256(shape.encode()).hexdigest()[:6]
+        shape_id = hashlib.sha256(shape.encode()).hexdigest()[:4]
         attributes[SHAPE + shape_id] = shape
-        reading = f"{row['timestamp']} {shape_id} {_text([value['v'] for value in values])}"
-        attributes[READING + row["sampleKey"][-8:]] = reading
+        name = f"{READING}{_base36(_millis(row['timestamp']))}{row['sampleKey'][-2:]}"
+        attributes[name] = f"{shape_id} {_packed([value['v'] for value in values])}"
     return attributes
+
+
+def _millis(timestamp: str) -> int:
+    return (ocpp_frames.parse_timestamp(timestamp) - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _base36(number: int) -> str:
+    digits = ""
+    while True:
+        number, digit = divmod(number, 36)
+        digits = _DIGITS[digit] + digits
+        if not number:
+            return digits
+
+
+def _timestamp(name: str) -> str:
+    return ocpp_frames.format_timestamp(_EPOCH + timedelta(milliseconds=int(name[len(READING) : -2], 36)))
+
+
+def _packed(values: list[str]) -> str:
+    """Values joined by commas; as JSON when one of them could not be told apart that way."""
+    if any("," in value for value in values) or values[0].startswith("["):
+        return _text(values)
+    return ",".join(values)
+
+
+def _unpacked_values(text: str) -> list[str]:
+    return json.loads(text) if text.startswith("[") else text.split(",")
 
 
 @functools.cache
@@ -151,23 +181,22 @@ def flush_if_full(session: dict) -> None:
     if max(storage.item_bytes(session), chunk_bytes) + largest <= ITEM_BUDGET:
         return
     names = sorted(readings)
-    first = min(value.split(" ", 1)[0] for value in readings.values())
+    first = min(_timestamp(name) for name in names)
     key = f"{first}#chunk-{hashlib.sha256(' '.join(names).encode()).hexdigest()[:8]}"
     storage.flush_buffer(session["sessionId"], {"sampleKey": key, "readings": readings, "shapes": shapes}, names)
 
 
 def _shape_id(reading: str) -> str:
-    return reading.split(" ", 2)[1]
+    return reading.split(" ", 1)[0]
 
 
 def _unpacked(session_id: str, readings: dict[str, str], shapes: dict[str, str]) -> list[dict]:
     rows = []
-    for reading in readings.values():
-        timestamp, shape_id, values = reading.split(" ", 2)
+    for name, reading in readings.items():
+        shape_id, values = reading.split(" ", 1)
         fields = _shape_fields(shapes[shape_id])
-        rows.append(
-            _row(session_id, timestamp, [{**f, "v": v} for f, v in zip(fields, json.loads(values), strict=True)])
-        )
+        compact = [{**f, "v": v} for f, v in zip(fields, _unpacked_values(values), strict=True)]
+        rows.append(_row(session_id, _timestamp(name), compact))
     return rows
 
 

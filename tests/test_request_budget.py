@@ -153,7 +153,7 @@ def test_heartbeat_and_meter_values_cost_one_request_all_transaction_long(aws):
             send("CP-1", "Heartbeat", {}, at(10 + 30 * n + 1))
         per_heartbeat.append(sum(counted.values()))
     assert per_heartbeat == [1] * 20
-    assert per_meter_values == ([1] * 6 + [3]) * 2 + [1] * 6, "3-value readings: a chunk of 7"
+    assert per_meter_values == [1] * 15 + [3] + [1] * 4, "3-value readings: a chunk of 15"
     with storage.counting_requests() as counted:
         stop("CP-1", tx, 5000, at=700)
     assert sum(counted.values()) == 2
@@ -163,7 +163,7 @@ def test_heartbeat_and_meter_values_cost_one_request_all_transaction_long(aws):
 def test_write_units_per_message_on_dynamodb_local(backend):
     """Capacity units as DynamoDB Local reports them (ReturnConsumedCapacity), for a session of 12
     three-phase readings (9 values each) between heartbeats: a Heartbeat is 1 write unit, a MeterValues
-    1 (one UpdateItem of the session item, kept under 1 KB) and every few readings 2 more (the chunk item
+    1 (one UpdateItem of the session item, kept under 1 KB) and every 6th reading 2 more (the chunk item
     and the buffer's removal). See docs/performance.md."""
     boot()
     tx = start(at=10)
@@ -180,7 +180,7 @@ def test_write_units_per_message_on_dynamodb_local(backend):
         ({"UpdateItem": 1}, {"UpdateItem": 1.0}),
         ({"UpdateItem": 2, "PutItem": 1}, {"UpdateItem": 2.0, "PutItem": 1.0}),
     )
-    assert readings == [one, one, one, flush] * 3, "9-value readings: a chunk of 4, 1.5 units a reading"
+    assert readings == ([one] * 5 + [flush]) * 2, "9-value readings: a chunk of 6, 1.33 units a reading"
     assert heartbeats == {"UpdateItem": 12.0}
     with storage.counting_requests() as counted:
         stop("CP-1", tx, 2000, at=800, transactionData=[full_reading(1900, 790)])
