@@ -30,7 +30,8 @@ _SHORT = {"value": "v", "measurand": "m", "phase": "p", "unit": "u", "context": 
 _LONG = {short: name for name, short in _SHORT.items()}
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Session attributes of the buffer: a reading ("r~" + its key's digest) and a shape ("s~" + its digest).
+# Session attributes of the buffer: a reading ("r~" + its time and 2 characters of its digest) and a
+# shape ("s~" + 6 characters of its digest: a session has a few shapes, two alike would mix readings up).
 READING, SHAPE = "r~", "s~"
 # The session item stays under 1 KB (1 write unit per MeterValues) and a chunk item too.
 ITEM_BUDGET = 1000
@@ -106,7 +107,7 @@ def buffered(history: list[dict]) -> dict[str, str]:
     for row in history:
         values = json.loads(row["values"])
         shape = _shape_code(values)
-        shape_id = hashlib.sha256(shape.encode()).hexdigest()[:4]
+        shape_id = hashlib.sha256(shape.encode()).hexdigest()[:6]
         attributes[SHAPE + shape_id] = shape
         name = f"{READING}{_base36(_millis(row['timestamp']))}{row['sampleKey'][-2:]}"
         attributes[name] = f"{shape_id} {_packed([value['v'] for value in values])}"
