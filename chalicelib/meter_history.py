@@ -1,17 +1,21 @@
-"""A session's meter history: the readings of MeterValues and of StopTransaction.transactionData as rows
-to keep (every sampled value with its measurand, phase, context, unit and location), and as the API
-shows them. One row per meterValue; its key is the reading's time and a digest of its content, so a
-redelivered reading rewrites its own row and a late one sorts into its place. Signed values are kept
-apart (transactions.keep_signed) and are not repeated here."""
+"""A session's meter history: the readings of MeterValues and of StopTransaction.transactionData (every
+sampled value with its measurand, phase, context, unit and location), as they are stored and as the API
+shows them. A reading is a row keyed by its time and a digest of its content. An applied reading is kept
+compactly on its session item, in the MeterValues' own UpdateItem (its values only; the fixed part of
+the values, their shape, once per session), and moved to a chunk item of several readings when that
+buffer is full; a reading not applied (late, after the stop, a stop's transactionData) is a row of its
+own. The read side merges the three by key, so a reading stored twice shows once. Signed values are
+kept apart (transactions.keep_signed) and are not repeated here."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from chalicelib import charging_rules as rules
-from chalicelib import ocpp_frames
+from chalicelib import ocpp_frames, storage
 
 # OCPP 1.6's defaults for an omitted field: left out of the stored row, filled in for the API.
 DEFAULTS = {
@@ -24,6 +28,13 @@ DEFAULTS = {
 # Stored field names: a 9-value reading (energy, power, 3 currents, 3 voltages, SoC) stays under 1 KB.
 _SHORT = {"value": "v", "measurand": "m", "phase": "p", "unit": "u", "context": "c", "location": "l"}
 _LONG = {short: name for name, short in _SHORT.items()}
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Session attributes of the buffer: a reading ("r~" + its time and 2 characters of its digest) and a
+# shape ("s~" + 6 characters of its digest: a session has a few shapes, two alike would mix readings up).
+READING, SHAPE = "r~", "s~"
+# The session item stays under 1 KB (1 write unit per MeterValues) and a chunk item too.
+ITEM_BUDGET = 1000
 # Readings kept from one message (a frame of several MiB could carry thousands; the rest are counted):
 # written in the reading's own transaction, which holds at most 100 items.
 MAX_ROWS_PER_MESSAGE = 50
@@ -41,16 +52,22 @@ def rows(
         values = [_compact(sampled) for sampled in entry["sampledValue"] if sampled.get("format") != "SignedData"]
         if not values:
             continue
-        timestamp = ocpp_frames.format_timestamp(moment)
-        text = json.dumps(values, separators=(",", ":"), sort_keys=True)
-        digest = hashlib.sha256(f"{timestamp}|{text}".encode()).hexdigest()[:12]
-        row = {"sessionId": session_id, "sampleKey": f"{timestamp}#{digest}", "timestamp": timestamp, "values": text}
-        register = rules.latest_register_wh(rules.meter_samples([entry], received_at, drift_seconds)[0])
-        kept[row["sampleKey"]] = {**row, **({"registerWh": register} if register is not None else {})}
+        row = _row(session_id, ocpp_frames.format_timestamp(moment), values)
+        kept[row["sampleKey"]] = row
     ordered = [kept[key] for key in sorted(kept)]
     dropped = len(ordered) - MAX_ROWS_PER_MESSAGE
     anomalies = [rules.Anomaly("historyNotKept", f"{dropped} readings beyond {MAX_ROWS_PER_MESSAGE} in one message")]
     return ordered[:MAX_ROWS_PER_MESSAGE], anomalies if dropped > 0 else []
+
+
+def _row(session_id: str, timestamp: str, values: list[dict]) -> dict:
+    text = _text(values)
+    digest = hashlib.sha256(f"{timestamp}|{text}".encode()).hexdigest()[:12]
+    return {"sessionId": session_id, "sampleKey": f"{timestamp}#{digest}", "timestamp": timestamp, "values": text}
+
+
+def _text(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 def _compact(sampled: dict) -> dict:
@@ -77,3 +94,134 @@ def view(row: dict) -> dict:
             }
         )
     return {"timestamp": row["timestamp"], "sampledValue": values}
+
+
+# --- the buffer on the session item and its chunks -------------------------------------------------
+
+
+def buffered(history: list[dict]) -> dict[str, str]:
+    """A message's rows as session attributes: per reading (named by its time in milliseconds, base 36,
+    and 2 characters of its digest) its shape's id and its values; per shape (the values' measurands,
+    phases, units, contexts and locations) its code. A 3-value reading takes about 35 bytes."""
+    attributes = {}
+    for row in history:
+        values = json.loads(row["values"])
+        shape = _shape_code(values)
+        shape_id = hashlib.sha256(shape.encode()).hexdigest()[:6]
+        attributes[SHAPE + shape_id] = shape
+        name = f"{READING}{_base36(_millis(row['timestamp']))}{row['sampleKey'][-2:]}"
+        attributes[name] = f"{shape_id} {_packed([value['v'] for value in values])}"
+    return attributes
+
+
+def _millis(timestamp: str) -> int:
+    return (ocpp_frames.parse_timestamp(timestamp) - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _base36(number: int) -> str:
+    digits = ""
+    while True:
+        number, digit = divmod(number, 36)
+        digits = _DIGITS[digit] + digits
+        if not number:
+            return digits
+
+
+def _timestamp(name: str) -> str:
+    return ocpp_frames.format_timestamp(_EPOCH + timedelta(milliseconds=int(name[len(READING) : -2], 36)))
+
+
+def _packed(values: list[str]) -> str:
+    """Values joined by commas; as JSON when one of them could not be told apart that way."""
+    if any("," in value for value in values) or values[0].startswith("["):
+        return _text(values)
+    return ",".join(values)
+
+
+def _unpacked_values(text: str) -> list[str]:
+    return json.loads(text) if text.startswith("[") else text.split(",")
+
+
+@functools.cache
+def _enums() -> list[tuple[str, list[str]]]:
+    """The enumerations of a sampled value's fields in the official 1.6 schema (which every reading has
+    passed): a field is stored as its position there, so a 9-value shape takes 45 bytes, not 250."""
+    schema = ocpp_frames.request_schema("MeterValues")["properties"]["meterValue"]["items"]
+    fields = schema["properties"]["sampledValue"]["items"]["properties"]
+    return [(short, fields[name]["enum"]) for name, short in _SHORT.items() if name != "value"]
+
+
+def _shape_code(values: list[dict]) -> str:
+    """One character per field of each value: its position in the enumeration, "0" when left out."""
+    return "".join(
+        _DIGITS[enum.index(value[short]) + 1 if short in value else 0] for value in values for short, enum in _enums()
+    )
+
+
+def _shape_fields(code: str) -> list[dict]:
+    width = len(_enums())
+    return [
+        {
+            short: enum[_DIGITS.index(char) - 1]
+            for char, (short, enum) in zip(code[n : n + width], _enums(), strict=True)
+            if char != "0"
+        }
+        for n in range(0, len(code), width)
+    ]
+
+
+def flush_if_full(session: dict) -> None:
+    """Once another reading like the largest buffered would take the session item (or the chunk) past
+    ITEM_BUDGET, the buffer moves to a chunk item: 1 PutItem + 1 UpdateItem every few readings."""
+    readings = {name: value for name, value in session.items() if name.startswith(READING)}
+    if not readings:
+        return
+    shapes = {shape_id: session[SHAPE + shape_id] for shape_id in {_shape_id(value) for value in readings.values()}}
+    largest = max(len(name) + len(value) for name, value in readings.items())
+    chunk_bytes = storage.item_bytes(readings) + storage.item_bytes(shapes) + 100  # + keys and map overhead
+    if max(storage.item_bytes(session), chunk_bytes) + largest <= ITEM_BUDGET:
+        return
+    names = sorted(readings)
+    first = min(_timestamp(name) for name in names)
+    key = f"{first}#chunk-{hashlib.sha256(' '.join(names).encode()).hexdigest()[:8]}"
+    storage.flush_buffer(session["sessionId"], {"sampleKey": key, "readings": readings, "shapes": shapes}, names)
+
+
+def _shape_id(reading: str) -> str:
+    return reading.split(" ", 1)[0]
+
+
+def _unpacked(session_id: str, readings: dict[str, str], shapes: dict[str, str]) -> list[dict]:
+    rows = []
+    for name, reading in readings.items():
+        shape_id, values = reading.split(" ", 1)
+        fields = _shape_fields(shapes[shape_id])
+        compact = [{**f, "v": v} for f, v in zip(fields, _unpacked_values(values), strict=True)]
+        rows.append(_row(session_id, _timestamp(name), compact))
+    return rows
+
+
+def readings(session: dict, items: list[dict]) -> list[dict]:
+    """Every reading of a session once, in time order: its history items (rows and chunks) and the
+    buffer on its item."""
+    session_id = session["sessionId"]
+    found = {}
+    chunks = [item for item in items if "readings" in item]
+    for item in [row for row in items if "readings" not in row]:
+        found[item["sampleKey"]] = item
+    buffer = {name: value for name, value in session.items() if name.startswith(READING)}
+    shapes = {name.removeprefix(SHAPE): value for name, value in session.items() if name.startswith(SHAPE)}
+    for chunk in [*chunks, {"readings": buffer, "shapes": shapes}]:
+        for row in _unpacked(session_id, chunk["readings"], chunk["shapes"]):
+            found[row["sampleKey"]] = row
+    return [found[key] for key in sorted(found)]
+
+
+def page(session: dict, limit: int, start: dict | None) -> storage.Page:
+    """A page of a session's readings after `start` (a key {sessionId, sampleKey} as DynamoDB writes it):
+    the session's whole history is read (1 Query per 1 MB) and merged."""
+    after = ((start or {}).get("sampleKey") or {}).get("S", "")
+    rows = [row for row in readings(session, storage.history_items(session["sessionId"])) if row["sampleKey"] > after]
+    last = rows[limit - 1]["sampleKey"] if len(rows) > limit else None
+    key = {"sessionId": {"S": session["sessionId"]}, "sampleKey": {"S": last}} if last else None
+    return storage.Page(rows[:limit], key)

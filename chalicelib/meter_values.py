@@ -42,17 +42,20 @@ def meter_values(msg: Message) -> dict:
         session_id, p["meterValue"], msg.received_at, msg.settings.max_clock_drift_seconds
     )
     anomalies += not_kept
+    buffer = meter_history.buffered(history)
     for _ in range(MAX_ATTEMPTS):
         adds = {**rules.anomaly_counts(anomalies), **({"signedValues": len(signed)} if signed else {})}
-        result = storage.record_meter(
-            session_id, stamp, latest_time, {**reading, **rules.anomaly_sets(anomalies)}, register, adds, history
-        )
+        sets = {**reading, **rules.anomaly_sets(anomalies), **buffer}
+        result = storage.record_meter(session_id, stamp, latest_time, sets, register, adds)
         session = result.session
-        if result.outcome == storage.Outcome.APPLIED:
+        if result.outcome == storage.Outcome.APPLIED and session is not None:
+            meter_history.flush_if_full(session)
             keep_signed(msg, session_id, signed)
             site_loop.reading(msg.charge_point_id, connector, reading.get("powerW"))
             return answer
-        if result.outcome == storage.Outcome.MISSING:
+        if result.outcome == storage.Outcome.DUPLICATE:
+            return answer  # the reading last applied, delivered again: nothing new
+        if result.outcome == storage.Outcome.MISSING or session is None:
             # Not a transaction of ours (yet): the reading is still the connector's latest.
             log.warning(
                 json.dumps(
@@ -65,8 +68,6 @@ def meter_values(msg: Message) -> dict:
                 )
             )
             return _connector_reading(msg, stamp, connector, reading, latest_time, anomalies)
-        if result.outcome != storage.Outcome.CONFLICT or session is None:
-            return settle(result, answer, msg.charge_point_id)
         if session["status"] != "Active" or latest_time <= session.get("lastMeterTime", ""):
             _keep_unapplied(msg, session, samples, anomalies, signed, history)
             return answer

@@ -164,14 +164,15 @@ def get_session(session_id: str) -> dict:
 def session_meter_values(session_id: str, params: Mapping[str, str] | None) -> dict:
     """GET /sessions/{id}/meterValues: the session's readings, oldest first, a page at a time."""
     params = rest_params.check_params(params, ("limit", "nextToken"))
-    if len(session_id) > 64 or storage.get_session(session_id) is None:
+    session = storage.get_session(session_id) if len(session_id) <= 64 else None
+    if session is None:
         raise NotFoundError(f"no session {session_id!r}")
     return rest_params.listing(
         "meterValues",
         params,
         {"route": "meterValues", "sessionId": session_id},
         views.MAX_LIMIT,
-        lambda limit, start: storage.history_page(session_id, limit, start),
+        lambda limit, start: meter_history.page(session, limit, start),
         meter_history.view,
     )
 

@@ -5,7 +5,8 @@
 1. DynamoDB requests per message, by action and on average, over a simulated fleet's traffic (counted at
    the client), against the budget: Heartbeat and MeterValues 1, at most 2 on average; and the write units
    the backend reports for them (ReturnConsumedCapacity=TOTAL: DynamoDB Local bills as DynamoDB does).
-2. The central system's messages per second next to the raw single-PutItem rate on the same backend.
+2. The central system's messages per second next to the raw single-PutItem rate on the same backend,
+   interleaved tick by tick (a shared machine's load falls on both alike).
 3. GET /stats and GET /sessions?status=Active (first page) latency medians with 100 and with 100,000
    stored sessions (bulk-loaded in the central system's own item shape, counters to match).
 4. One simulator tick of a 1,000 charge point fleet: events, PutEvents calls, seconds, peak memory.
@@ -159,28 +160,35 @@ def answer_calls(bus: events.LocalBus, counted: Counter, consumed: Counter, foun
 
 
 def message_mix(fleet: int, minutes: int) -> dict:
-    """A fleet lives `minutes` (ending now, so that no timestamp is in the future) on 2-minute ticks."""
+    """A fleet lives `minutes` (ending now, so that no timestamp is in the future) on 2-minute ticks.
+    After each tick's answers as many raw PutItem requests are timed: the two rates are measured side
+    by side, under the same load of a shared machine."""
     fresh_tables()
     configure(FLEET_SIZE=fleet)
     bus = local_runtime.local_bus(app.app, deferred=True)
     events.use(bus)
     found = tallies()
     start = datetime.now(UTC) - timedelta(minutes=minutes)
-    spent = 0.0
+    spent = put_spent = 0.0
+    puts = 0
     with storage.counting_requests() as counted, storage.counting_capacity() as consumed:
         for tick in range(minutes // 2 + 1):
             simulator.run_tick(start + tick * TICK)
+            answered = sum(found["messages"].values())
             spent += answer_calls(bus, counted, consumed, found)
+            count = sum(found["messages"].values()) - answered
+            put_spent += raw_puts(puts, count)
+            puts += count
     events.use(None)
-    return {**found, "seconds": spent}
+    return {**found, "seconds": spent, "putRate": puts / put_spent}
 
 
-def raw_put_rate(count: int) -> float:
-    """Single PutItem requests per second, one after the other, on the same backend."""
+def raw_puts(first: int, count: int) -> float:
+    """`count` single PutItem requests, one after the other, on the same backend: their seconds."""
     started = time.perf_counter()
-    for n in range(count):
+    for n in range(first, first + count):
         storage.put_simulator_item({"pk": f"bench#{n}", "state": "x" * 200})
-    return count / (time.perf_counter() - started)
+    return time.perf_counter() - started
 
 
 # --- 3: API latency with 100 and with 100,000 stored sessions ------------------------------------
@@ -371,8 +379,6 @@ def measure(name: str, args: argparse.Namespace) -> dict:
     with backend(name):
         log(f"{name}: message mix, {args.mix_fleet} charge points for {args.mix_minutes} minutes")
         found["mix"] = message_mix(args.mix_fleet, args.mix_minutes)
-        log(f"{name}: raw PutItem rate")
-        found["put_rate"] = raw_put_rate(args.puts)
         log(f"{name}: simulator tick, {args.fleet} charge points")
         found["tick"] = fleet_tick(args.fleet)
         log(f"{name}: API latency, {args.small} and {args.sessions} sessions")
@@ -419,7 +425,7 @@ def table(results: dict[str, dict], args: argparse.Namespace, imports: dict, pac
         )
     row(
         "DynamoDB write units per message, whole mix",
-        "reported by DynamoDB Local",
+        "<= 1.5 (DynamoDB Local)",
         lambda r: (
             f"{sum(r['mix']['writeUnits'].values()) / sum(r['mix']['messages'].values()):.2f}"
             if sum(r["mix"]["writeUnits"].values())
@@ -427,11 +433,11 @@ def table(results: dict[str, dict], args: argparse.Namespace, imports: dict, pac
         ),
     )
     row("central system, messages/s", "", lambda r: f"{sum(r['mix']['messages'].values()) / r['mix']['seconds']:.0f}")
-    row("raw single PutItem, requests/s", "", lambda r: f"{r['put_rate']:.0f}")
+    row("raw single PutItem, requests/s", "", lambda r: f"{r['mix']['putRate']:.0f}")
     row(
-        "messages/s ÷ PutItem/s",
-        "≈ 1 ÷ requests per message",
-        lambda r: f"{sum(r['mix']['messages'].values()) / r['mix']['seconds'] / r['put_rate']:.2f}",
+        "messages/s ÷ PutItem/s (interleaved)",
+        ">= 0.5",
+        lambda r: f"{sum(r['mix']['messages'].values()) / r['mix']['seconds'] / r['mix']['putRate']:.2f}",
     )
     for path in ("/stats", "/sessions?status=Active"):
         for size in (args.small, args.sessions):
@@ -489,7 +495,6 @@ def main() -> int:
     parser.add_argument("--fleet", type=int, default=1000, help="charge points in the measured tick")
     parser.add_argument("--mix-fleet", type=int, default=30, help="charge points in the message mix")
     parser.add_argument("--mix-minutes", type=int, default=90, help="simulated minutes of the message mix")
-    parser.add_argument("--puts", type=int, default=1000, help="PutItem requests for the raw rate")
     parser.add_argument("--repeat", type=int, default=50, help="requests per latency median")
     parser.add_argument("--imports", type=int, default=7, help="fresh interpreters per import median")
     args = parser.parse_args()

@@ -665,19 +665,15 @@ def _exercise_the_api(app_module, client_class, clock, flush) -> None:
             "StartTransaction", {"connectorId": 1, "idTag": "TAG1", "meterStart": 100, "timestamp": at(clock[0])}
         )
         transaction = start[2]["transactionId"]
-        ocpp(
-            "MeterValues",
+        # Readings enough to fill the session's buffer in one message: its chunk is written (PutItem).
+        readings = [
             {
-                "connectorId": 1,
-                "transactionId": transaction,
-                "meterValue": [
-                    {
-                        "timestamp": at(clock[0] + timedelta(minutes=1)),
-                        "sampledValue": [{"value": "600", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}],
-                    }
-                ],
-            },
-        )
+                "timestamp": at(clock[0] + timedelta(seconds=2 * n + 2)),
+                "sampledValue": [{"value": str(600 + n), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}],
+            }
+            for n in range(30)
+        ]
+        ocpp("MeterValues", {"connectorId": 1, "transactionId": transaction, "meterValue": readings})
         reading = {
             "timestamp": at(clock[0] + timedelta(minutes=2)),
             "sampledValue": [{"value": "900", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}],

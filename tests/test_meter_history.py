@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from chalicelib import rest, storage
+from chalicelib import meter_history, rest, storage
 from tests.ocpp_builders import boot, full_reading, send, start, stop, ts
 from tests.support import T0
 
@@ -75,3 +75,19 @@ def test_an_unknown_session_another_sessions_token_and_a_bad_limit_are_refused(c
     assert client.http.get(f"/sessions/{session_id}/meterValues?limit=0").status_code == 400
     page = json.loads(client.http.get(f"/sessions/{session_id}/meterValues?nextToken={token}&limit=1").body)
     assert [reading["timestamp"] for reading in page["meterValues"]] == [ts(120)]
+
+
+def test_a_reading_stored_twice_by_an_interrupted_or_concurrent_flush_shows_once():
+    """A flush that stopped between its chunk and the buffer's removal, an overlapping chunk from a
+    concurrent flush, and a late row of an applied reading: each reading is shown once, as it was sent."""
+    readings = [full_reading(1000 + n, 60 * n) for n in range(1, 5)]
+    rows, _ = meter_history.rows("s-1", readings, T0 + timedelta(hours=1), 300)
+    buffer = meter_history.buffered(rows)
+    names = sorted(name for name in buffer if name.startswith(meter_history.READING))
+    shapes = {name.removeprefix(meter_history.SHAPE): code for name, code in buffer.items() if name not in names}
+    first = {"sampleKey": "a#chunk-1", "readings": {name: buffer[name] for name in names[:3]}, "shapes": shapes}
+    overlapping = {"sampleKey": "b#chunk-2", "readings": {name: buffer[name] for name in names[1:]}, "shapes": shapes}
+    session = {"sessionId": "s-1", **buffer}
+    merged = meter_history.readings(session, [first, overlapping, rows[0]])
+    assert merged == rows
+    assert [meter_history.view(row) for row in merged] == [meter_history.view(row) for row in rows]

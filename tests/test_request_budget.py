@@ -77,8 +77,8 @@ COMMON_PATH = [
                 {"timestamp": "{ts}", "sampledValue": [{"value": "2000", "measurand": "Energy.Active.Import.Register"}]}
             ],
         },
-        {"TransactWriteItems": 1},
-        {"TransactWriteItems": 1, "BatchGetItem": 1},
+        ONE_UPDATE,
+        UPDATE_THEN_READ,
     ),
     (
         "StopTransaction",
@@ -140,18 +140,20 @@ def test_a_rejected_message_costs_one_update_of_a_stats_shard(aws):
 
 
 def test_heartbeat_and_meter_values_cost_one_request_all_transaction_long(aws):
-    """The bulk of the traffic: a session's heartbeats and readings, one request each, whatever came before."""
+    """The bulk of the traffic: a session's heartbeats and readings, one request each, whatever came
+    before; every few readings the buffer on the session moves to a chunk item (+2 requests)."""
     boot()
     tx = start(at=10)
-    per_message = []
+    per_meter_values, per_heartbeat = [], []
     for n in range(1, 21):
         with storage.counting_requests() as counted:
             meter("CP-1", tx, 1000 + 100 * n, at=10 + 30 * n)
-        per_message.append(sum(counted.values()))
+        per_meter_values.append(sum(counted.values()))
         with storage.counting_requests() as counted:
             send("CP-1", "Heartbeat", {}, at(10 + 30 * n + 1))
-        per_message.append(sum(counted.values()))
-    assert per_message == [1] * 40
+        per_heartbeat.append(sum(counted.values()))
+    assert per_heartbeat == [1] * 20
+    assert per_meter_values == [1] * 14 + [3] + [1] * 5, "3-value readings: a chunk of 15"
     with storage.counting_requests() as counted:
         stop("CP-1", tx, 5000, at=700)
     assert sum(counted.values()) == 2
@@ -159,22 +161,29 @@ def test_heartbeat_and_meter_values_cost_one_request_all_transaction_long(aws):
 
 @pytest.mark.parametrize("backend", ["dynamodb-local"], indirect=True)
 def test_write_units_per_message_on_dynamodb_local(backend):
-    """Capacity units as DynamoDB Local reports them (ReturnConsumedCapacity). A Heartbeat is one write
-    unit; a MeterValues 6: its transaction's 3 items (session, guard, history row) at 2 units each, also
-    for a 9-value three-phase reading (the row stays under 1 KB). Before the meter history it was 4.
-    See docs/performance.md for why, and what issue 17 changes."""
+    """Capacity units as DynamoDB Local reports them (ReturnConsumedCapacity), for a session of 12
+    three-phase readings (9 values each) between heartbeats: a Heartbeat is 1 write unit, a MeterValues
+    1 (one UpdateItem of the session item, kept under 1 KB) and every 6th reading 2 more (the chunk item
+    and the buffer's removal). See docs/performance.md."""
     boot()
     tx = start(at=10)
-    for n in range(1, 4):
+    heartbeats, readings = Counter(), []
+    for n in range(1, 13):
         with storage.counting_capacity() as units:
             send("CP-1", "Heartbeat", {}, at(10 + 60 * n))
-        assert units == {"UpdateItem": 1.0}
+        heartbeats += units
         payload = {"connectorId": 1, "transactionId": tx, "meterValue": [full_reading(1000 + 100 * n, 10 + 60 * n + 1)]}
         with storage.counting_requests() as counted, storage.counting_capacity() as units:
             send("CP-1", "MeterValues", payload, at(10 + 60 * n + 1))
-        assert (counted, units) == ({"TransactWriteItems": 1}, {"TransactWriteItems": 6.0})
+        readings.append((dict(counted), dict(units)))
+    one, flush = (
+        ({"UpdateItem": 1}, {"UpdateItem": 1.0}),
+        ({"UpdateItem": 2, "PutItem": 1}, {"UpdateItem": 2.0, "PutItem": 1.0}),
+    )
+    assert readings == ([one] * 5 + [flush]) * 2, "9-value readings: a chunk of 6, 1.33 units a reading"
+    assert heartbeats == {"UpdateItem": 12.0}
     with storage.counting_requests() as counted:
-        stop("CP-1", tx, 2000, at=600, transactionData=[full_reading(1900, 590)])
+        stop("CP-1", tx, 2000, at=800, transactionData=[full_reading(1900, 790)])
     assert counted == {"GetItem": 1, "TransactWriteItems": 1, "BatchWriteItem": 1}, "transactionData: +1 request"
 
 

@@ -47,6 +47,7 @@ from chalicelib.storage.dynamo import (
     counting_capacity,
     counting_requests,
     from_item,
+    item_bytes,
     reset_client,
     tables,
     to_item,
@@ -64,7 +65,7 @@ from chalicelib.storage.id_tags import (
     put_id_tag,
     registry_version,
 )
-from chalicelib.storage.meter_history import history_page, keep_history
+from chalicelib.storage.meter_history import flush_buffer, history_items, keep_history
 from chalicelib.storage.operations import Page
 from chalicelib.storage.reservations import (
     OPEN_RESERVATION,
@@ -119,6 +120,7 @@ __all__ = [
     "ValueRefused",
     "client",
     "counting_capacity",
+    "item_bytes",
     "counting_requests",
     "from_item",
     "reset_client",
@@ -168,7 +170,8 @@ __all__ = [
     "get_early_stop",
     "keep_early_stop",
     # meter history
-    "history_page",
+    "history_items",
+    "flush_buffer",
     "keep_history",
     # stats, and the fleet energy snapshots beside them
     "add_to_stats",

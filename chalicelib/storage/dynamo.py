@@ -164,6 +164,26 @@ def from_item(item: dict) -> dict:
     return {k: deserializer.deserialize(v) for k, v in item.items()}
 
 
+def item_bytes(item: dict) -> int:
+    """An item's size as DynamoDB bills it (names and values; numbers rounded up), from its Python form:
+    writes are billed per started KB of the larger of the item before and after."""
+    return sum(len(name.encode()) + _value_bytes(value) for name, value in item.items())
+
+
+def _value_bytes(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value.encode())
+    if isinstance(value, bool) or value is None:
+        return 1
+    if isinstance(value, int | float | Decimal):
+        return len(str(value)) // 2 + 2
+    if isinstance(value, dict):
+        return 3 + sum(len(name.encode()) + _value_bytes(inner) + 1 for name, inner in value.items())
+    if isinstance(value, bytes | bytearray):
+        return len(value)
+    return 3 + sum(_value_bytes(inner) + 1 for inner in value)
+
+
 class Expression:
     """Builds expression attribute names and values, so callers never juggle placeholders."""
 

@@ -1,19 +1,16 @@
-"""Meter history: every meterValue a charger reported for a session, one item per (session, reading), in
-the history table (key sessionId + sampleKey = "<timestamp>#<digest>"). The key makes a redelivered
-reading overwrite itself and sorts a late one into its place in time; the item holds the sampled values
-as a compact JSON string (OCPP's defaults left out) so that it stays under 1 KB, one write unit."""
+"""Meter history storage. The readings a MeterValues applies ride on the session's own UpdateItem, as a
+small buffer of compact readings on the session item (storage.record_meter); once the buffer is full
+they move, as one chunk item, to the history table (key sessionId + sampleKey). Readings that are not
+applied (late ones, a stop's transactionData) are rows of their own there, keyed "<timestamp>#<digest>"
+so that a redelivered reading rewrites its own row. The read side (chalicelib.meter_history) merges the
+three."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from chalicelib.storage.dynamo import Expression, client, from_item, tables, to_item
-from chalicelib.storage.operations import Page, batch_write
-
-
-def history_put(row: dict) -> dict:
-    """A history row as a TransactWriteItems Put (written with the reading's own transaction)."""
-    return {"Put": {"TableName": tables().history, "Item": to_item(row)}}
+from chalicelib.storage.operations import batch_write, conditional_update, update_if
 
 
 def keep_history(rows: list[dict]) -> None:
@@ -23,16 +20,30 @@ def keep_history(rows: list[dict]) -> None:
         batch_write(tables().history, [{"PutRequest": {"Item": to_item(row)}} for row in rows])
 
 
-def history_page(session_id: str, limit: int, start: dict | None) -> Page:
-    """A session's readings in time order, `limit` at most: 1 Query."""
+def flush_buffer(session_id: str, chunk: dict, names: list[str]) -> None:
+    """A full buffer moved off its session: the chunk item (its key names its readings, so a repeated or
+    concurrent flush of the same readings rewrites the same item), then the buffered attributes removed
+    from the session (removing one already gone is a no-op): 1 PutItem + 1 UpdateItem."""
+    client().put_item(TableName=tables().history, Item=to_item({"sessionId": session_id, **chunk}))
+    expr = Expression()
+    update = "REMOVE " + ", ".join(expr.name(name) for name in names)
+    condition = f"attribute_exists({expr.name('sessionId')})"
+    update_if(conditional_update(tables().sessions, {"sessionId": session_id}, expr, update, condition))
+
+
+def history_items(session_id: str) -> list[dict]:
+    """Every history item of a session (rows and chunks), in key order: 1 Query per 1 MB (a day of
+    readings at one a minute is about 100 KB)."""
     expr = Expression()
     args: dict[str, Any] = {
         "TableName": tables().history,
         "KeyConditionExpression": f"{expr.name('sessionId')} = {expr.value(session_id)}",
-        "Limit": limit,
         **expr.args(),
     }
-    if start:
-        args["ExclusiveStartKey"] = start
-    response = client().query(**args)
-    return Page([from_item(item) for item in response.get("Items", [])], response.get("LastEvaluatedKey"))
+    found: list[dict] = []
+    while True:
+        response = client().query(**args)
+        found += [from_item(item) for item in response.get("Items", [])]
+        if "LastEvaluatedKey" not in response:
+            return found
+        args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
