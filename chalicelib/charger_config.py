@@ -2,7 +2,7 @@
 authorization list (SendLocalList, GetLocalListVersion), which it consults before asking the central system.
 
 Every key it reports is one it obeys or a fact about it; the read-only ones describe fixed behaviour (it
-samples meter values every 60 s, has no authorization cache, cannot reserve connector 0).
+has no authorization cache, cannot reserve connector 0).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ FIXED = {
     "GetConfigurationMaxKeys": "50",
     "LocalAuthListMaxLength": "100",
     "MaxChargingProfilesInstalled": "10",
-    "MeterValueSampleInterval": str(charger_model.SAMPLE_SECONDS),
     "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import,SoC",
     "ReserveConnectorZeroSupported": "false",
     "SendLocalListMaxLength": "50",
@@ -53,11 +52,17 @@ def value(state: dict, key: str) -> str:
     return state.get("configuration", {}).get(key, CHANGEABLE[key][0])
 
 
+def sample_seconds(state: dict) -> int:
+    """MeterValueSampleInterval: how often a charging connector sends MeterValues."""
+    return int(state.get("configuration", {}).get("MeterValueSampleInterval", charger_model.SAMPLE_SECONDS))
+
+
 def _all(state: dict) -> dict[str, tuple[str, bool]]:
     """Every key: (value, readonly)."""
     keys = {key: (text, True) for key, text in FIXED.items()}
     keys["NumberOfConnectors"] = (str(len(state["connectors"])), True)
     keys["HeartbeatInterval"] = (str(state["heartbeatInterval"]), False)
+    keys["MeterValueSampleInterval"] = (str(sample_seconds(state)), False)
     keys.update({key: (value(state, key), False) for key in CHANGEABLE})
     return keys
 
@@ -73,6 +78,11 @@ def change_configuration(charger: Charger, payload: dict) -> dict:
         if not _positive(text):
             return {"status": "Rejected"}
         state["heartbeatInterval"] = int(text)
+        return {"status": "Accepted"}
+    if key == "MeterValueSampleInterval":
+        if not _positive(text):
+            return {"status": "Rejected"}
+        state.setdefault("configuration", {})[key] = str(int(text))
         return {"status": "Accepted"}
     if text.lower() not in CHANGEABLE[key][1]:
         return {"status": "Rejected"}

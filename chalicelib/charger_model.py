@@ -41,7 +41,7 @@ CARS: tuple[dict[str, Any], ...] = (
     {"model": "Tourer 90", "capacityKwh": 90, "maxKw": 150, "curve": [[0, 1.0], [50, 0.85], [80, 0.45], [100, 0.1]]},
 )
 FAULT_CODES = ("GroundFailure", "HighTemperature", "PowerSwitchFailure", "OverCurrentFailure")
-SAMPLE_SECONDS = 60  # MeterValueSampleInterval: real chargers use 10-60 s
+SAMPLE_SECONDS = 60  # MeterValueSampleInterval's factory value (a configuration key): real chargers use 10-300 s
 MEAN_IDLE_SECONDS = 15 * 60
 MEAN_SECONDS_BETWEEN_FAULTS = 8 * 3600
 PAUSE_CHANCE_PER_HOUR = 0.3

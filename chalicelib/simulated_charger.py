@@ -191,7 +191,7 @@ class Charger:
         if self.state["boot"] == "new" or (self.state["boot"] == "refused" and moment >= at(self.state["bootRetry"])):
             self.boot(moment)
         while moment < target:
-            step = min(timedelta(seconds=charger_model.SAMPLE_SECONDS), target - moment)
+            step = min(timedelta(seconds=charger_config.sample_seconds(self.state)), target - moment)
             moment += step
             if self.state["boot"] == "accepted":
                 self._live(moment, step.total_seconds())
@@ -302,7 +302,7 @@ class Charger:
                 entry.update(status="SuspendedEV", until=iso(moment + timedelta(seconds=self.rng.uniform(60, 300))))
         elif entry["until"] and moment >= at(entry["until"]) and car["soc"] < car["targetSoc"]:
             entry.update(status="Charging", until=None)
-        if (moment - at(entry["lastSample"])).total_seconds() >= charger_model.SAMPLE_SECONDS:
+        if (moment - at(entry["lastSample"])).total_seconds() >= charger_config.sample_seconds(self.state):
             entry["lastSample"] = iso(moment)
             self._transaction_message(connector, "MeterValues", self.meter_values(connector, moment, power_kw * 1000))
         if moment >= at(car["departure"]):

@@ -1,12 +1,15 @@
 """N simulated chargers as real OCPP 1.6J clients over WebSocket, against any central system.
 
     python -m scripts.ws_chargers --url ws://127.0.0.1:9000/ocpp --count 10 [--speed 20] [--duration 60]
+        [--meter-interval 300]
 
 Each charger is chalicelib.simulated_charger's Charger (cars arriving, charging curves, faults), with the
 socket as its transport: it sends one CALL at a time and feeds each answer straight back to
 Charger.receive, and answers the central system's commands with chalicelib.charger_commands (RemoteStart
 -> Accepted, then Authorize and StartTransaction; RemoteStop -> Accepted, then StopTransaction; Reset ->
-Accepted, stop, reconnect and boot again). It never imports the central system.
+Accepted, stop, reconnect and boot again). It never imports the central system. The heartbeat interval is
+the central system's (its BootNotification answer); the meter interval is each charger's
+MeterValueSampleInterval (--meter-interval; a ChangeConfiguration may change it).
 Prints a JSON summary (calls, answers, messages per second) at the end.
 """
 
@@ -25,8 +28,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from chalicelib import charger_commands, ocpp_frames
-from chalicelib.charger_model import new_charger
+from chalicelib import charger_commands, charger_model, ocpp_frames
 from chalicelib.simulated_charger import Charger, Outgoing
 
 CALL_TIMEOUT_SECONDS = 30
@@ -44,11 +46,13 @@ class WsCharger:
         seed: int,
         counts: Counter,
         password: str | None = None,
+        meter_interval: int = charger_model.SAMPLE_SECONDS,
     ) -> None:
         self.id, self.url, self.speed, self.seed, self.counts = charge_point_id, url.rstrip("/"), speed, seed, counts
-        self.state = new_charger(
+        self.state = charger_model.new_charger(
             charge_point_id, number, ocpp_frames.now(), random.Random(f"{seed}:{charge_point_id}:new")
         )
+        self.state.setdefault("configuration", {})["MeterValueSampleInterval"] = str(meter_interval)
         self.outbox: list[Outgoing] = []
         self.waiting: tuple[str, asyncio.Future] | None = None
         self.ws: ClientConnection | None = None
@@ -139,10 +143,14 @@ async def run_fleet(
     tick_seconds: float = 1.0,
     seed: int = 1,
     password: str | None = None,
+    meter_interval: int = charger_model.SAMPLE_SECONDS,
 ) -> dict[str, Any]:
     """Run `count` chargers for `duration` seconds (then let each finish its conversation); returns the counts."""
     counts: Counter = Counter()
-    chargers = [WsCharger(f"{prefix}{n:04d}", n, url, speed, seed, counts, password) for n in range(1, count + 1)]
+    chargers = [
+        WsCharger(f"{prefix}{n:04d}", n, url, speed, seed, counts, password, meter_interval)
+        for n in range(1, count + 1)
+    ]
     started = time.monotonic()
     await asyncio.gather(*(c.run(started + duration, tick_seconds) for c in chargers))
     elapsed = time.monotonic() - started
@@ -172,11 +180,24 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--password", help="HTTP Basic password (security profile 1), the same for every charger")
+    parser.add_argument(
+        "--meter-interval",
+        type=int,
+        default=charger_model.SAMPLE_SECONDS,
+        help="each charger's MeterValueSampleInterval in seconds (the heartbeat interval is the central system's)",
+    )
     args = parser.parse_args(argv)
     try:
         summary = asyncio.run(
             run_fleet(
-                args.url, args.count, args.prefix, args.speed, args.duration, seed=args.seed, password=args.password
+                args.url,
+                args.count,
+                args.prefix,
+                args.speed,
+                args.duration,
+                seed=args.seed,
+                password=args.password,
+                meter_interval=args.meter_interval,
             )
         )
     except KeyboardInterrupt:

@@ -75,13 +75,18 @@ def test_each_of_the_19_commands_is_answered_by_the_charger_within_the_request(c
     expected = [
         ("ChangeAvailability", {"connectorId": 2, "type": "Inoperative"}, {"status": "Accepted"}),
         ("ChangeConfiguration", {"key": "HeartbeatInterval", "value": "120"}, {"status": "Accepted"}),
+        ("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "300"}, {"status": "Accepted"}),
+        ("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "0"}, {"status": "Rejected"}),
         ("ChangeConfiguration", {"key": "NumberOfConnectors", "value": "3"}, {"status": "Rejected"}),
         ("ChangeConfiguration", {"key": "Teleport", "value": "on"}, {"status": "NotSupported"}),
         (
             "GetConfiguration",
-            {"key": ["HeartbeatInterval", "Teleport"]},
+            {"key": ["HeartbeatInterval", "MeterValueSampleInterval", "Teleport"]},
             {
-                "configurationKey": [{"key": "HeartbeatInterval", "value": "120", "readonly": False}],
+                "configurationKey": [
+                    {"key": "HeartbeatInterval", "value": "120", "readonly": False},
+                    {"key": "MeterValueSampleInterval", "value": "300", "readonly": False},
+                ],
                 "unknownKey": ["Teleport"],
             },
         ),
