@@ -26,12 +26,33 @@ from collections import Counter
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from chalicelib import charger_commands, charger_model, ocpp_frames
 from chalicelib.simulated_charger import Charger, Outgoing
 
 CALL_TIMEOUT_SECONDS = 30
+# A charger that loses its socket tries again after this many seconds, doubling up to the last (unless the
+# central system's refusal says when: Retry-After).
+BACK_OFF_SECONDS = (1, 2, 4, 8, 16, 30)
+
+
+class Dropped(Exception):
+    """The reconnect storm has dropped this charger's socket."""
+
+
+class Fleet:
+    """What the chargers of one run share: the counts, every answer's latency, and the reconnect storm's
+    moment (monotonic; None: no storm) and spread."""
+
+    def __init__(self, storm_at: float | None = None, storm_spread: float = 60.0) -> None:
+        self.counts: Counter = Counter()
+        self.latencies: list[float] = []
+        self.booted_at: list[float] = []
+        self.started: set[int] = set()  # transactionIds given, and those whose StopTransaction was answered
+        self.stopped: set[int] = set()
+        self.storm_at, self.storm_spread = storm_at, storm_spread
+        self.storm_waits: list[float] = []
 
 
 class WsCharger:
@@ -44,11 +65,12 @@ class WsCharger:
         url: str,
         speed: float,
         seed: int,
-        counts: Counter,
+        fleet: Fleet,
         password: str | None = None,
         meter_interval: int = charger_model.SAMPLE_SECONDS,
     ) -> None:
-        self.id, self.url, self.speed, self.seed, self.counts = charge_point_id, url.rstrip("/"), speed, seed, counts
+        self.id, self.url, self.speed, self.seed = charge_point_id, url.rstrip("/"), speed, seed
+        self.fleet, self.counts = fleet, fleet.counts
         self.state = charger_model.new_charger(
             charge_point_id, number, ocpp_frames.now(), random.Random(f"{seed}:{charge_point_id}:new")
         )
@@ -61,6 +83,9 @@ class WsCharger:
             if password
             else {}
         )
+        self.storm_due: float | None = None  # when this charger's socket drops in the storm
+        if fleet.storm_at is not None:
+            self.storm_due = fleet.storm_at + random.Random(f"{seed}:{charge_point_id}:storm").uniform(0, 1)
 
     def charger(self) -> Charger:
         """A Charger over this charger's state, sending into the shared outbox."""
@@ -68,13 +93,18 @@ class WsCharger:
         return Charger(self.state, rng, self.speed, self.outbox)
 
     async def run(self, until: float, tick_seconds: float) -> None:
+        failures, reconnect_after = 0, None
         while time.monotonic() < until:
             try:
                 async with connect(
                     f"{self.url}/{self.id}", subprotocols=["ocpp1.6"], additional_headers=self.headers, open_timeout=30
                 ) as ws:
-                    self.ws = ws
+                    self.ws, failures = ws, 0
                     self.counts["connections"] += 1
+                    if reconnect_after is not None:
+                        self.fleet.storm_waits.append(time.monotonic() - reconnect_after)
+                        self.counts["stormReconnected"] += 1
+                        reconnect_after = None
                     reader = asyncio.create_task(self._read())
                     try:
                         await self._live(until, tick_seconds)
@@ -85,12 +115,35 @@ class WsCharger:
                         self.charger().reconnected()
                         continue
                 return
-            except (TimeoutError, OSError, ConnectionClosed):
+            except Dropped:
+                reconnect_after = await self._storm()
+            except InvalidStatus as refused:
+                self.counts["refusals"] += 1
+                retry_after = refused.response.headers.get("Retry-After", "")
+                await asyncio.sleep(int(retry_after) if retry_after.isdigit() else self._back_off(failures))
+                failures += 1
+            except (TimeoutError, OSError, ConnectionClosed, InvalidHandshake):
                 self.counts["reconnects"] += 1
-                await asyncio.sleep(1)
+                await asyncio.sleep(self._back_off(failures))
+                failures += 1
+
+    def _back_off(self, failures: int) -> float:
+        return BACK_OFF_SECONDS[min(failures, len(BACK_OFF_SECONDS) - 1)]
+
+    async def _storm(self) -> float:
+        """The socket has been dropped (as a network failure does: no closing handshake); the charger waits a
+        random moment within the storm's spread, then connects again. Returns when it starts trying: the
+        time from then to its socket is its wait (refusals, back-offs and handshake)."""
+        self.storm_due = None
+        self.counts["stormDropped"] += 1
+        await asyncio.sleep(random.Random(f"{self.seed}:{self.id}:back").uniform(0, self.fleet.storm_spread))
+        return time.monotonic()
 
     async def _live(self, until: float, tick_seconds: float) -> None:
         while time.monotonic() < until and not self.charger().rebooting:
+            if self.storm_due is not None and time.monotonic() >= self.storm_due and self.ws is not None:
+                self.ws.transport.abort()
+                raise Dropped
             self.charger().catch_up(ocpp_frames.now())
             await self._flush()
             await asyncio.sleep(tick_seconds)
@@ -99,14 +152,31 @@ class WsCharger:
         """Send what the charger has to say, one CALL at a time, each answer fed back to the charger
         (which may add more frames: the announcements after a boot, queued transaction messages)."""
         while self.outbox:
-            frame = self.outbox.pop(0).frame
+            frame = self.outbox[0].frame
             answer = await self._call(frame)
+            self.outbox.pop(0)
             if answer is not None:
                 self.charger().receive(frame[1], answer)
+                self._tally(frame, answer)
+
+    def _tally(self, frame: list, answer: list) -> None:
+        if answer[0] != ocpp_frames.CALLRESULT:
+            return
+        if frame[2] == "BootNotification" and self.state["boot"] == "accepted":
+            self.fleet.booted_at.append(time.monotonic())
+        elif frame[2] == "StartTransaction":
+            self.fleet.started.add(answer[2]["transactionId"])
+        elif frame[2] == "StopTransaction":
+            self.fleet.stopped.add(frame[3]["transactionId"])
 
     async def _call(self, frame: list) -> list | None:
+        """The answer, or None after CALL_TIMEOUT_SECONDS. A socket lost before the answer raises
+        ConnectionClosed with the frame still first in the outbox: it is sent again on the next socket."""
+        if self.ws is None:
+            raise RuntimeError("no socket")
         future = asyncio.get_running_loop().create_future()
         self.waiting = (frame[1], future)
+        sent = time.monotonic()
         await self.ws.send(json.dumps(frame, separators=(",", ":")))
         self.counts["calls"] += 1
         self.counts[f"call:{frame[2]}"] += 1
@@ -115,23 +185,40 @@ class WsCharger:
         except TimeoutError:
             self.counts["unanswered"] += 1
             return None
+        except ConnectionClosed:
+            self.counts["resent"] += 1
+            raise
+        self.fleet.latencies.append(time.monotonic() - sent)
         self.counts["answers" if answer[0] == ocpp_frames.CALLRESULT else "callErrors"] += 1
         return answer
 
     async def _read(self) -> None:
-        async for message in self.ws:
-            frame = json.loads(message)
-            if frame[0] in (ocpp_frames.CALLRESULT, ocpp_frames.CALLERROR):
-                if self.waiting and self.waiting[0] == frame[1] and not self.waiting[1].done():
-                    self.waiting[1].set_result(frame)
-                else:
-                    self.counts["unexpectedAnswers"] += 1
-            elif frame[0] == ocpp_frames.CALL:
-                await self.ws.send(json.dumps(self._answer_command(frame), separators=(",", ":")))
+        if self.ws is None:
+            return
+        try:
+            async for message in self.ws:
+                frame = json.loads(message)
+                if frame[0] in (ocpp_frames.CALLRESULT, ocpp_frames.CALLERROR):
+                    if self.waiting and self.waiting[0] == frame[1] and not self.waiting[1].done():
+                        self.waiting[1].set_result(frame)
+                    else:
+                        self.counts["unexpectedAnswers"] += 1
+                elif frame[0] == ocpp_frames.CALL:
+                    await self.ws.send(json.dumps(self._answer_command(frame), separators=(",", ":")))
+        finally:
+            if self.waiting and not self.waiting[1].done():
+                self.waiting[1].set_exception(ConnectionClosed(None, None))
 
     def _answer_command(self, frame: list) -> list:
         self.counts["commands"] += 1
         return charger_commands.answer_frame(self.charger(), frame)
+
+
+def _percentile_ms(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 1)
 
 
 async def run_fleet(
@@ -144,26 +231,55 @@ async def run_fleet(
     seed: int = 1,
     password: str | None = None,
     meter_interval: int = charger_model.SAMPLE_SECONDS,
+    reconnect_storm_at: float | None = None,
+    storm_spread: float = 60.0,
 ) -> dict[str, Any]:
-    """Run `count` chargers for `duration` seconds (then let each finish its conversation); returns the counts."""
-    counts: Counter = Counter()
-    chargers = [
-        WsCharger(f"{prefix}{n:04d}", n, url, speed, seed, counts, password, meter_interval)
-        for n in range(1, count + 1)
-    ]
+    """Run `count` chargers for `duration` seconds (then let each finish its conversation); returns the counts.
+    With reconnect_storm_at, every socket drops that many seconds after the start and its charger connects
+    again within storm_spread seconds."""
     started = time.monotonic()
+    fleet = Fleet(None if reconnect_storm_at is None else started + reconnect_storm_at, storm_spread)
+    chargers = [
+        WsCharger(f"{prefix}{n:04d}", n, url, speed, seed, fleet, password, meter_interval) for n in range(1, count + 1)
+    ]
     await asyncio.gather(*(c.run(started + duration, tick_seconds) for c in chargers))
     elapsed = time.monotonic() - started
     zeros = dict.fromkeys(
-        ("calls", "answers", "callErrors", "unanswered", "unexpectedAnswers", "commands", "connections", "reconnects"),
+        (
+            "calls",
+            "answers",
+            "callErrors",
+            "unanswered",
+            "unexpectedAnswers",
+            "commands",
+            "connections",
+            "reconnects",
+            "refusals",
+            "resent",
+        ),
         0,
     )
+    storm = {}
+    if reconnect_storm_at is not None:
+        storm = {
+            "stormDropped": fleet.counts["stormDropped"],
+            "stormReconnected": fleet.counts["stormReconnected"],
+            "stormWaitMsP50": _percentile_ms(fleet.storm_waits, 0.5),
+            "stormWaitMsMax": _percentile_ms(fleet.storm_waits, 1.0),
+        }
     return {
         "chargers": count,
         "seconds": round(elapsed, 1),
         **zeros,
-        **counts,
-        "callsPerSecond": round(counts["calls"] / elapsed, 1),
+        **{key: value for key, value in fleet.counts.items() if not key.startswith("storm")},
+        **storm,
+        "transactionsStarted": len(fleet.started),
+        "transactionsStopped": len(fleet.stopped),
+        "callsPerSecond": round(fleet.counts["calls"] / elapsed, 1),
+        "latencyMsP50": _percentile_ms(fleet.latencies, 0.5),
+        "latencyMsP99": _percentile_ms(fleet.latencies, 0.99),
+        "latencyMsMax": _percentile_ms(fleet.latencies, 1.0),
+        "lastBootSeconds": round(max(fleet.booted_at, default=started) - started, 1),
     }
 
 
@@ -186,6 +302,15 @@ def main(argv: list[str] | None = None) -> None:
         default=charger_model.SAMPLE_SECONDS,
         help="each charger's MeterValueSampleInterval in seconds (the heartbeat interval is the central system's)",
     )
+    parser.add_argument(
+        "--tick", type=float, default=1.0, help="seconds between two looks at each charger's life (its clock's step)"
+    )
+    parser.add_argument(
+        "--reconnect-storm-at",
+        type=float,
+        help="seconds after the start at which every charger's socket drops; each reconnects within --storm-spread",
+    )
+    parser.add_argument("--storm-spread", type=float, default=60.0, help="seconds over which the storm reconnects")
     args = parser.parse_args(argv)
     try:
         summary = asyncio.run(
@@ -198,6 +323,9 @@ def main(argv: list[str] | None = None) -> None:
                 seed=args.seed,
                 password=args.password,
                 meter_interval=args.meter_interval,
+                tick_seconds=args.tick,
+                reconnect_storm_at=args.reconnect_storm_at,
+                storm_spread=args.storm_spread,
             )
         )
     except KeyboardInterrupt:
