@@ -4,8 +4,8 @@ them costs.
 
     python -m scripts.capacity --count 10000 --interval 300 --hold 600 --reconnect-storm [--out DIR]
 
-The chargers boot at once (the boot storm), run until `--hold` seconds after the last one booted, then (with
---reconnect-storm) every socket drops and reconnects within 60 s, and the chargers run `--after` seconds more.
+The chargers all come at once (the boot storm), run until `--hold` seconds after the last one booted, then
+(with --reconnect-storm) every socket drops and reconnects within 60 s, and they run `--after` seconds more.
 Printed as one JSON line: the load generator's own closing line (calls, answers, latency), the gateway's
 memory (idle, with every charger connected: per connection), each process's CPU seconds (the gateway's event
 loop thread apart from its worker threads: transport apart from handler), the sessions recorded against the
@@ -118,14 +118,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         if gateway.stdout is None or "listening on" not in gateway.stdout.readline():
             raise RuntimeError("the gateway did not start")
+        threading.Thread(target=gateway.stdout.read, daemon=True).start()  # a full pipe would stop it
         time.sleep(2)
         idle_kb = _status_kb(gateway.pid, "VmRSS")
         cpu_before = {"gateway": gateway_cpu(gateway.pid), "dynamodb": _cpu_seconds(f"/proc/{database.pid}")}
         sampler = Sampler(gateway.pid, port, args.count, out / "samples.jsonl")
         sampler.start()
-        boot_allowance = args.boot_allowance
-        storm_at = boot_allowance + args.hold if args.reconnect_storm else None
-        duration = boot_allowance + args.hold + (args.storm_spread + args.after if args.reconnect_storm else 0)
+        duration = args.max_seconds
         command = [
             sys.executable,
             "-m",
@@ -142,7 +141,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             str(args.tick),
             "--prefix",
             "CP-CAP-",
-            *(["--reconnect-storm-at", str(storm_at), "--storm-spread", str(args.storm_spread)] if storm_at else []),
+            "--hold",
+            str(args.hold),
+            *(
+                ["--reconnect-storm", "--storm-spread", str(args.storm_spread), "--after", str(args.after)]
+                if args.reconnect_storm
+                else []
+            ),
         ]
         started = time.monotonic()
         generator = subprocess.run(
@@ -197,11 +202,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--interval", type=int, default=300, help="heartbeat and meter interval, seconds")
-    parser.add_argument("--boot-allowance", type=float, default=120, help="seconds given to the boot storm")
-    parser.add_argument("--hold", type=float, default=600, help="seconds to run after the boot allowance")
+    parser.add_argument("--hold", type=float, default=600, help="seconds to run after the last charger booted")
+    parser.add_argument("--max-seconds", type=float, default=3600, help="the run's cap, boot storm included")
     parser.add_argument("--reconnect-storm", action="store_true")
     parser.add_argument("--storm-spread", type=float, default=60)
-    parser.add_argument("--after", type=float, default=120, help="seconds to run after the storm's spread")
+    parser.add_argument("--after", type=float, default=60, help="seconds to run after the storm's spread")
     parser.add_argument("--tick", type=float, default=5, help="the load generator's tick (see ws_chargers)")
     parser.add_argument("--out", default="/tmp/capacity", help="logs and samples")
     print(json.dumps(run(parser.parse_args(argv))))  # noqa: T201 (the result line)

@@ -42,17 +42,45 @@ class Dropped(Exception):
 
 
 class Fleet:
-    """What the chargers of one run share: the counts, every answer's latency, and the reconnect storm's
-    moment (monotonic; None: no storm) and spread."""
+    """What the chargers of one run share: the counts, every answer's latency, when it ends (monotonic) and
+    when its reconnect storm starts (None: none).
 
-    def __init__(self, storm_at: float | None = None, storm_spread: float = 60.0) -> None:
+    With `hold`, the run ends `hold` seconds after the last charger's first boot was accepted; with `storm`
+    as well, every socket drops then, and the run goes on `storm_spread` + `after` seconds."""
+
+    def __init__(
+        self,
+        count: int,
+        until: float,
+        hold: float | None = None,
+        storm: bool = False,
+        storm_spread: float = 60.0,
+        after: float = 60.0,
+    ) -> None:
+        self.count, self.until, self.hold, self.storm, self.after = count, until, hold, storm, after
         self.counts: Counter = Counter()
         self.latencies: list[float] = []
-        self.booted_at: list[float] = []
+        self.booted: set[str] = set()
+        self.last_boot: float | None = None
         self.started: set[int] = set()  # transactionIds given, and those whose StopTransaction was answered
         self.stopped: set[int] = set()
-        self.storm_at, self.storm_spread = storm_at, storm_spread
+        self.storm_at: float | None = None
+        self.storm_spread = storm_spread
         self.storm_waits: list[float] = []
+
+    def booted_one(self, charge_point_id: str) -> None:
+        if charge_point_id in self.booted:
+            return
+        self.booted.add(charge_point_id)
+        if len(self.booted) < self.count:
+            return
+        self.last_boot = time.monotonic()
+        if self.hold is None:
+            return
+        if self.storm:
+            self.storm_at = self.last_boot + self.hold
+        after = self.storm_spread + self.after if self.storm else 0
+        self.until = min(self.until, self.last_boot + self.hold + after)
 
 
 class WsCharger:
@@ -83,23 +111,22 @@ class WsCharger:
             if password
             else {}
         )
-        self.storm_due: float | None = None  # when this charger's socket drops in the storm
-        if fleet.storm_at is not None:
-            self.storm_due = fleet.storm_at + random.Random(f"{seed}:{charge_point_id}:storm").uniform(0, 1)
+        self.storm_offset = random.Random(f"{seed}:{charge_point_id}:storm").uniform(0, 1)
+        self.stormed = False
 
     def charger(self) -> Charger:
         """A Charger over this charger's state, sending into the shared outbox."""
         rng = random.Random(f"{self.seed}:{self.id}:{self.state['clock']}#{self.state['seq']}")
         return Charger(self.state, rng, self.speed, self.outbox)
 
-    async def run(self, until: float, tick_seconds: float) -> None:
-        failures, reconnect_after = 0, None
-        while time.monotonic() < until:
+    async def run(self, tick_seconds: float) -> None:
+        failures, reconnect_after, told_when = 0, None, False
+        while time.monotonic() < self.fleet.until:
             try:
                 async with connect(
                     f"{self.url}/{self.id}", subprotocols=["ocpp1.6"], additional_headers=self.headers, open_timeout=30
                 ) as ws:
-                    self.ws, failures = ws, 0
+                    self.ws, failures, told_when = ws, 0, False
                     self.counts["connections"] += 1
                     if reconnect_after is not None:
                         self.fleet.storm_waits.append(time.monotonic() - reconnect_after)
@@ -107,7 +134,7 @@ class WsCharger:
                         reconnect_after = None
                     reader = asyncio.create_task(self._read())
                     try:
-                        await self._live(until, tick_seconds)
+                        await self._live(tick_seconds)
                         await self._flush()  # what the last tick (or a reset) still has to say
                     finally:
                         reader.cancel()
@@ -119,7 +146,10 @@ class WsCharger:
                 reconnect_after = await self._storm()
             except InvalidStatus as refused:
                 self.counts["refusals"] += 1
+                # Refused again after waiting the Retry-After it was told: longer than its back-off.
+                self.counts["refusedAfterBackOff"] += told_when
                 retry_after = refused.response.headers.get("Retry-After", "")
+                told_when = retry_after.isdigit()
                 await asyncio.sleep(int(retry_after) if retry_after.isdigit() else self._back_off(failures))
                 failures += 1
             except (TimeoutError, OSError, ConnectionClosed, InvalidHandshake):
@@ -134,14 +164,18 @@ class WsCharger:
         """The socket has been dropped (as a network failure does: no closing handshake); the charger waits a
         random moment within the storm's spread, then connects again. Returns when it starts trying: the
         time from then to its socket is its wait (refusals, back-offs and handshake)."""
-        self.storm_due = None
+        self.stormed = True
         self.counts["stormDropped"] += 1
         await asyncio.sleep(random.Random(f"{self.seed}:{self.id}:back").uniform(0, self.fleet.storm_spread))
         return time.monotonic()
 
-    async def _live(self, until: float, tick_seconds: float) -> None:
-        while time.monotonic() < until and not self.charger().rebooting:
-            if self.storm_due is not None and time.monotonic() >= self.storm_due and self.ws is not None:
+    def _storm_due(self) -> bool:
+        storm_at = self.fleet.storm_at
+        return storm_at is not None and not self.stormed and time.monotonic() >= storm_at + self.storm_offset
+
+    async def _live(self, tick_seconds: float) -> None:
+        while time.monotonic() < self.fleet.until and not self.charger().rebooting:
+            if self._storm_due() and self.ws is not None:
                 self.ws.transport.abort()
                 raise Dropped
             self.charger().catch_up(ocpp_frames.now())
@@ -163,7 +197,7 @@ class WsCharger:
         if answer[0] != ocpp_frames.CALLRESULT:
             return
         if frame[2] == "BootNotification" and self.state["boot"] == "accepted":
-            self.fleet.booted_at.append(time.monotonic())
+            self.fleet.booted_one(self.id)
         elif frame[2] == "StartTransaction":
             self.fleet.started.add(answer[2]["transactionId"])
         elif frame[2] == "StopTransaction":
@@ -231,18 +265,20 @@ async def run_fleet(
     seed: int = 1,
     password: str | None = None,
     meter_interval: int = charger_model.SAMPLE_SECONDS,
-    reconnect_storm_at: float | None = None,
+    hold: float | None = None,
+    reconnect_storm: bool = False,
     storm_spread: float = 60.0,
+    after: float = 60.0,
 ) -> dict[str, Any]:
     """Run `count` chargers for `duration` seconds (then let each finish its conversation); returns the counts.
-    With reconnect_storm_at, every socket drops that many seconds after the start and its charger connects
-    again within storm_spread seconds."""
+    With `hold`, it ends `hold` seconds after the last charger booted (see Fleet), after a reconnect storm if
+    asked for."""
     started = time.monotonic()
-    fleet = Fleet(None if reconnect_storm_at is None else started + reconnect_storm_at, storm_spread)
+    fleet = Fleet(count, started + duration, hold, reconnect_storm, storm_spread, after)
     chargers = [
         WsCharger(f"{prefix}{n:04d}", n, url, speed, seed, fleet, password, meter_interval) for n in range(1, count + 1)
     ]
-    await asyncio.gather(*(c.run(started + duration, tick_seconds) for c in chargers))
+    await asyncio.gather(*(c.run(tick_seconds) for c in chargers))
     elapsed = time.monotonic() - started
     zeros = dict.fromkeys(
         (
@@ -255,12 +291,13 @@ async def run_fleet(
             "connections",
             "reconnects",
             "refusals",
+            "refusedAfterBackOff",
             "resent",
         ),
         0,
     )
     storm = {}
-    if reconnect_storm_at is not None:
+    if reconnect_storm:
         storm = {
             "stormDropped": fleet.counts["stormDropped"],
             "stormReconnected": fleet.counts["stormReconnected"],
@@ -279,7 +316,8 @@ async def run_fleet(
         "latencyMsP50": _percentile_ms(fleet.latencies, 0.5),
         "latencyMsP99": _percentile_ms(fleet.latencies, 0.99),
         "latencyMsMax": _percentile_ms(fleet.latencies, 1.0),
-        "lastBootSeconds": round(max(fleet.booted_at, default=started) - started, 1),
+        "booted": len(fleet.booted),
+        "lastBootSeconds": None if fleet.last_boot is None else round(fleet.last_boot - started, 1),
     }
 
 
@@ -306,11 +344,15 @@ def main(argv: list[str] | None = None) -> None:
         "--tick", type=float, default=1.0, help="seconds between two looks at each charger's life (its clock's step)"
     )
     parser.add_argument(
-        "--reconnect-storm-at",
-        type=float,
-        help="seconds after the start at which every charger's socket drops; each reconnects within --storm-spread",
+        "--hold", type=float, help="end this many seconds after the last charger booted (--duration stays the cap)"
+    )
+    parser.add_argument(
+        "--reconnect-storm",
+        action="store_true",
+        help="with --hold: then every charger's socket drops, and each reconnects within --storm-spread",
     )
     parser.add_argument("--storm-spread", type=float, default=60.0, help="seconds over which the storm reconnects")
+    parser.add_argument("--after", type=float, default=60.0, help="seconds to run after the storm's spread")
     args = parser.parse_args(argv)
     try:
         summary = asyncio.run(
@@ -324,8 +366,10 @@ def main(argv: list[str] | None = None) -> None:
                 password=args.password,
                 meter_interval=args.meter_interval,
                 tick_seconds=args.tick,
-                reconnect_storm_at=args.reconnect_storm_at,
+                hold=args.hold,
+                reconnect_storm=args.reconnect_storm,
                 storm_spread=args.storm_spread,
+                after=args.after,
             )
         )
     except KeyboardInterrupt:
