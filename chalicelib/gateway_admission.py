@@ -4,9 +4,11 @@ charger comes at once) is taken at a steady rate instead of all at once.
 A new socket costs far more than a connected charger's frames: its presence write, then BootNotification,
 its statuses and, soon, a transaction, all within seconds. Taken all at once, ten thousand of them would
 queue every frame (the connected chargers' too) far beyond a charger's answer timeout. So new sockets are
-admitted at a rate (with a burst at first); a charger beyond it is refused before the upgrade with 503 and
-a Retry-After that is its own slot in the schedule, kept for it: when it comes back then, it is admitted.
-No charger is refused for longer than the back-off it was told. The rate follows the gateway's backlog
+admitted at a rate (with a small burst); a charger beyond it is refused before the upgrade with 503 and a
+Retry-After that is its own slot in the schedule, kept for it: when it comes back then, it is admitted.
+Slots are promised only HORIZON_SECONDS ahead, so that the rate of a storm's first seconds does not fix
+the schedule of the ten thousand behind: those are told to come back later (a random 1-4 horizons, no
+slot kept) and take a slot at the rate of then. The rate follows the gateway's backlog
 (frames and writes waiting for a worker), at most once a second: halved above BACKLOG_HIGH, raised by
 RATE_STEP below BACKLOG_LOW, so the storm goes as fast as the backend answers. Chargers whose socket was lost
 moments ago (gateway_presence) are let in at once: they are online already and cost no write.
@@ -15,16 +17,18 @@ moments ago (gateway_presence) are let in at once: they are online already and c
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable
 
 # Slots not taken this long after their time are forgotten (the charger went elsewhere).
 PROMISE_SECONDS = 60.0
 PRUNE_AT = 50_000
-# Half a second of work for the gateway on a 2-core machine (about 100 frames a second), and all 10 workers.
-BACKLOG_HIGH, BACKLOG_LOW = 50, 10
+HORIZON_SECONDS = 30.0
+# About half a second of work for the gateway on a 2-core machine (about 100 frames a second), and half that.
+BACKLOG_HIGH, BACKLOG_LOW = 50, 25
 # It starts slow, as the backend's speed is not known: rates promised cannot be taken back.
-START_RATE, MIN_RATE, RATE_STEP = 5.0, 1.0, 2.0
+START_RATE, MIN_RATE, RATE_STEP = 5.0, 2.0, 2.0
 
 
 class Admission:
@@ -36,6 +40,7 @@ class Admission:
         self._next = 0.0  # the next free slot (monotonic)
         self._adjusted = 0.0
         self._promised: dict[str, float] = {}
+        self._random = random.Random()
 
     def _adjust(self, now: float) -> None:
         if now - self._adjusted < 1:
@@ -58,6 +63,8 @@ class Admission:
             self._promised[charge_point_id] = promised  # early: its slot stays
             return math.ceil(promised - now)
         slot = max(now, self._next)
+        if slot - now > HORIZON_SECONDS:
+            return math.ceil(HORIZON_SECONDS * self._random.uniform(1, 4))
         self._next = slot + 1 / self.rate
         if slot - now <= self.burst / self.rate:
             return 0

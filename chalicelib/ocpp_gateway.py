@@ -50,7 +50,7 @@ WORKERS = 10
 # closes the socket (1009), as reading it would let one charger hold any amount of memory.
 READABLE_FRAME_FACTOR = 2
 # New sockets admitted per second at most, and at once (gateway_admission.py: the rate follows the backlog).
-ADMIT_PER_SECOND, ADMIT_BURST = 50.0, 50
+ADMIT_PER_SECOND, ADMIT_BURST = 50.0, 10
 log = logging.getLogger("ev.ocpp_gateway")
 
 
@@ -107,6 +107,9 @@ class Gateway:
             # No permessage-deflate: its zlib state is about 40 KB per socket for frames of a few hundred
             # bytes every few minutes, and OCPP 1.6J chargers do not need it (docs/capacity.md).
             compression=None,
+            # A boot storm's connections wait in the kernel's queue until accepted (and answered, perhaps
+            # with a Retry-After): asyncio's default of 100 would drop the rest and leave them to SYN retries.
+            backlog=4096,
             ping_interval=30,
             ping_timeout=30,
         )

@@ -81,6 +81,7 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.gateway_pid, self.port, self.count, self.log = gateway_pid, port, count, log
         self.full_rss_kb: list[int] = []
+        self.first_tenth: tuple[int, int] | None = None  # (connected, RSS KB) once a tenth is connected
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -91,6 +92,8 @@ class Sampler(threading.Thread):
                 rss = _status_kb(self.gateway_pid, "VmRSS")
                 if connected == self.count:
                     self.full_rss_kb.append(rss)
+                elif self.first_tenth is None and self.count // 10 <= connected < self.count:
+                    self.first_tenth = (connected, rss)
                 sample = {"t": round(time.monotonic() - started), "connected": connected, "rssKb": rss}
                 out.write(json.dumps({**sample, "load": os.getloadavg()[0], **gateway_cpu(self.gateway_pid)}) + "\n")
                 out.flush()
@@ -182,6 +185,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "gatewayIdleRssMb": round(idle_kb / 1024, 1),
         "gatewayConnectedRssMb": round(full_kb[-1] / 1024, 1) if full_kb else None,
         "kbPerConnection": round((full_kb[-1] - idle_kb) / args.count, 1) if full_kb else None,
+        # The same between a tenth and all of them connected: without the process's warm-up (boto3's
+        # models, the threads' arenas), which the figure above spreads over the connections.
+        "kbPerConnectionMarginal": (
+            round((full_kb[-1] - sampler.first_tenth[1]) / (args.count - sampler.first_tenth[0]), 1)
+            if full_kb and sampler.first_tenth
+            else None
+        ),
         "cpuSeconds": cpu,
         "sessionsRecorded": totals.get("activeSessions", 0) + totals.get("completedSessions", 0),
         "sessionsCompleted": totals.get("completedSessions", 0),

@@ -121,7 +121,8 @@ class WsCharger:
 
     async def run(self, tick_seconds: float) -> None:
         failures, reconnect_after, told_when = 0, None, False
-        while time.monotonic() < self.fleet.until:
+        # A charger the storm dropped connects again, whenever the run ends: it has something to finish.
+        while time.monotonic() < self.fleet.until or reconnect_after is not None:
             try:
                 async with connect(
                     f"{self.url}/{self.id}", subprotocols=["ocpp1.6"], additional_headers=self.headers, open_timeout=30

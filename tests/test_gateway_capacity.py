@@ -30,6 +30,17 @@ def test_a_storm_beyond_the_burst_is_told_when_to_come_back_and_is_admitted_then
     assert all(admission.wait(cp, now=100.0 + wait) == 0 for cp, wait in refused.items())
 
 
+def test_beyond_the_horizon_a_charger_is_told_to_come_back_later_and_no_slot_is_kept_for_it():
+    admission = Admission(lambda: 0, rate=2, burst=0)
+    waits = [admission.wait(f"CP-{n}", now=50.0) for n in range(200)]
+    horizon = gateway_admission.HORIZON_SECONDS
+    promised = int(horizon * 2) + 1  # slots 0, 0.5, ... 30 s
+    assert waits[:promised] == [math.ceil(n / 2) for n in range(promised)]
+    assert all(horizon <= wait <= 4 * horizon for wait in waits[promised:])
+    # Back after its wait, the schedule has moved on: it takes a slot of then.
+    assert admission.wait("CP-199", now=50.0 + waits[-1]) <= horizon
+
+
 def test_the_rate_halves_while_the_backlog_is_high_and_climbs_back_when_it_drains():
     backlog = [gateway_admission.BACKLOG_HIGH + 1]
     admission = Admission(lambda: backlog[0], rate=40, burst=0, start=40)
