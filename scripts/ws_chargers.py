@@ -147,6 +147,7 @@ class WsCharger:
                 reconnect_after = await self._storm()
             except InvalidStatus as refused:
                 self.counts["refusals"] += 1
+                self.counts["stormRefusals"] += reconnect_after is not None
                 # Refused again after waiting the Retry-After it was told: longer than its back-off.
                 self.counts["refusedAfterBackOff"] += told_when
                 retry_after = refused.response.headers.get("Retry-After", "")
@@ -302,6 +303,7 @@ async def run_fleet(
         storm = {
             "stormDropped": fleet.counts["stormDropped"],
             "stormReconnected": fleet.counts["stormReconnected"],
+            "stormRefusals": fleet.counts["stormRefusals"],
             "stormWaitMsP50": _percentile_ms(fleet.storm_waits, 0.5),
             "stormWaitMsMax": _percentile_ms(fleet.storm_waits, 1.0),
         }
