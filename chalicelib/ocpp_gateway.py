@@ -35,9 +35,11 @@ from websockets.typing import Subprotocol
 
 from chalicelib import central_system, login_throttle, ocpp_frames, storage
 from chalicelib import settings as settings_module
+from chalicelib.gateway_admission import Admission
 from chalicelib.gateway_commands import CommandOutbox, Link
 from chalicelib.gateway_health import Health
 from chalicelib.gateway_login import LoginGate
+from chalicelib.gateway_presence import DEFAULT_GRACE_SECONDS, Presence
 
 PATH_PREFIX = "/ocpp/"
 HEALTH_PATH = "/health"
@@ -47,6 +49,8 @@ WORKERS = 10
 # A frame up to this many times OCPP_MAX_FRAME_BYTES is read and refused with a CALLERROR; a larger one
 # closes the socket (1009), as reading it would let one charger hold any amount of memory.
 READABLE_FRAME_FACTOR = 2
+# New sockets admitted per second at most, and at once (gateway_admission.py: the rate follows the backlog).
+ADMIT_PER_SECOND, ADMIT_BURST = 50.0, 10
 log = logging.getLogger("ev.ocpp_gateway")
 
 
@@ -72,6 +76,8 @@ class Gateway:
         handle: Callable[..., list] = central_system.handle,
         gateway_id: str | None = None,
         throttle: login_throttle.LoginThrottle | None = None,
+        admit_per_second: float = ADMIT_PER_SECOND,
+        offline_grace: float = DEFAULT_GRACE_SECONDS,
     ) -> None:
         self.handle = handle
         self.gateway_id = gateway_id or f"gw-{uuid.uuid4().hex[:12]}"
@@ -81,6 +87,9 @@ class Gateway:
         self._login = LoginGate(self.counts, throttle)
         self._health = Health(self._blocking)
         self._outbox = CommandOutbox(self.gateway_id, self.links, self.counts, self._blocking)
+        self._working = 0  # tasks given to the thread pool and not finished
+        self._admission = Admission(lambda: self._working, admit_per_second, ADMIT_BURST)
+        self._presence = Presence(self._record_presence, self.counts, offline_grace)
         self._server: Server | None = None
         self._poller: asyncio.Task | None = None
 
@@ -95,6 +104,12 @@ class Gateway:
             select_subprotocol=_select_subprotocol,
             process_request=self._check_request,
             max_size=settings.ocpp_max_frame_bytes * READABLE_FRAME_FACTOR,
+            # No permessage-deflate: its zlib state is about 40 KB per socket for frames of a few hundred
+            # bytes every few minutes, and OCPP 1.6J chargers do not need it (docs/capacity.md).
+            compression=None,
+            # A boot storm's connections wait in the kernel's queue until accepted (and answered, perhaps
+            # with a Retry-After): asyncio's default of 100 would drop the rest and leave them to SYN retries.
+            backlog=4096,
             ping_interval=30,
             ping_timeout=30,
         )
@@ -109,6 +124,7 @@ class Gateway:
             return  # never started
         self._server.close()
         await self._server.wait_closed()
+        await self._presence.flush()
         self._poller.cancel()
 
     def url(self) -> str:
@@ -118,7 +134,11 @@ class Gateway:
         return f"ws://{host}:{port}{PATH_PREFIX}"
 
     async def _blocking(self, function: Callable, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        self._working += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        finally:
+            self._working -= 1
 
     # -- the upgrade request ----------------------------------------------------------------------
 
@@ -132,6 +152,11 @@ class Gateway:
             return connection.respond(404, f"Connect to {PATH_PREFIX}{{chargePointId}}\n")
         if not ocpp_frames.is_valid_charge_point_id(charge_point_id):
             return connection.respond(400, f"The charge point id must be {ocpp_frames.CHARGE_POINT_ID_RULE}\n")
+        if not self._presence.returning(charge_point_id) and (wait := self._admission.wait(charge_point_id)):
+            self.counts["admissionsDeferred"] += 1
+            response = connection.respond(503, f"too many chargers connecting: retry in {wait} s\n")
+            response.headers["Retry-After"] = str(wait)
+            return response
         if settings_module.get().ocpp_auth == "basic":
             headers = request.headers.get_all("Authorization")
             return await self._login.admit(connection, charge_point_id, headers[0] if len(headers) == 1 else None)
@@ -155,7 +180,7 @@ class Gateway:
             # A charger that reconnects has lost the old socket, whatever the server thinks of it.
             await previous.websocket.close(1000, "replaced by a newer connection")
         self.counts["connections"] += 1
-        link.online_recorded = await self._blocking(self._record_online, link, True)
+        await self._presence.opened(link)
         try:
             async for message in websocket:
                 await self._receive(link, message)
@@ -164,15 +189,16 @@ class Gateway:
         finally:
             if self.links.get(link.charge_point_id) is link:
                 del self.links[link.charge_point_id]
-            await self._blocking(self._closed, link)
+            if link.awaiting is not None:
+                await self._blocking(self._outbox.closed, link)
+            await self._presence.closed(link, lost=websocket.protocol.close_rcvd is None)
 
     def _record_online(self, link: Link, online: bool) -> bool:
         seen = ocpp_frames.format_timestamp(ocpp_frames.now())
         return storage.set_online(link.charge_point_id, online, seen, link.connection_id, self.gateway_id)
 
-    def _closed(self, link: Link) -> None:
-        self._record_online(link, False)
-        self._outbox.closed(link)
+    async def _record_presence(self, link: Link, online: bool) -> bool:
+        return await self._blocking(self._record_online, link, online)
 
     async def _receive(self, link: Link, message: str | bytes) -> None:
         received_at = ocpp_frames.now()
@@ -248,8 +274,8 @@ class GatewayThread:
         self.thread.join(15)
 
 
-async def _serve_forever(host: str, port: int) -> None:
-    gateway = Gateway()
+async def _serve_forever(host: str, port: int, admit_per_second: float, offline_grace: float) -> None:
+    gateway = Gateway(admit_per_second=admit_per_second, offline_grace=offline_grace)
     await gateway.start(host, port)
     print(f"OCPP 1.6J gateway {gateway.gateway_id} listening on {gateway.url()}{{chargePointId}}", flush=True)  # noqa: T201 (console banner)
     await asyncio.Future()
@@ -259,10 +285,26 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="The OCPP 1.6J WebSocket gateway on its own.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
     parser.add_argument("--port", type=int, default=None, help="port (default OCPP_PORT, 9000)")
+    parser.add_argument(
+        "--admit-per-second",
+        type=float,
+        default=ADMIT_PER_SECOND,
+        help="new chargers' sockets taken per second, at most",
+    )
+    parser.add_argument(
+        "--offline-grace",
+        type=float,
+        default=DEFAULT_GRACE_SECONDS,
+        help="seconds a lost socket's charger stays online, waiting for it to reconnect (0: none)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
-        asyncio.run(_serve_forever(args.host, args.port or settings_module.get().ocpp_port))
+        asyncio.run(
+            _serve_forever(
+                args.host, args.port or settings_module.get().ocpp_port, args.admit_per_second, args.offline_grace
+            )
+        )
     except KeyboardInterrupt:
         pass
 
