@@ -129,6 +129,10 @@ class WsCharger:
                 ) as ws:
                     self.ws, failures, told_when = ws, 0, False
                     self.counts["connections"] += 1
+                    if self.state["boot"] == "new":
+                        # Switched on now: the minutes it waited to be admitted are not lived (and its
+                        # BootNotification not resent for them) before it has said a word.
+                        self.state["clock"] = self.state["wall"] = ocpp_frames.format_timestamp(ocpp_frames.now())
                     if reconnect_after is not None:
                         self.fleet.storm_waits.append(time.monotonic() - reconnect_after)
                         self.counts["stormReconnected"] += 1
