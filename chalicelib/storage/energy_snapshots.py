@@ -7,8 +7,8 @@ carry `series`, so the sparse series-index lists them alone, in time order."""
 
 from __future__ import annotations
 
-from chalicelib.storage.dynamo import Expression, client, from_item, tables
-from chalicelib.storage.operations import batch_get, conditional_update, update_if
+from chalicelib.storage.dynamo import Expression, tables, to_item
+from chalicelib.storage.operations import batch_get, conditional_update, query_all, update_if
 
 SERIES = "fleet-energy"
 
@@ -35,13 +35,7 @@ def snapshots_between(first: str, last: str) -> list[dict]:
         f" AND {expr.name('intervalStart')} BETWEEN {expr.value(first)} AND {expr.value(last)}",
         **expr.args(),
     }
-    found: list[dict] = []
-    while True:
-        response = client().query(**args)
-        found += [from_item(item) for item in response.get("Items", [])]
-        if "LastEvaluatedKey" not in response:
-            return found
-        args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return query_all(args)
 
 
 def active_sessions() -> list[dict]:
@@ -55,11 +49,5 @@ def active_sessions() -> list[dict]:
         "KeyConditionExpression": f"{expr.name('status')} = {expr.value('Active')}",
         **expr.args(),
     }
-    keys: list[dict] = []
-    while True:
-        response = client().query(**args)
-        keys += [{"sessionId": item["sessionId"]} for item in response.get("Items", [])]
-        if "LastEvaluatedKey" not in response:
-            break
-        args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    keys = [to_item({"sessionId": item["sessionId"]}) for item in query_all(args)]
     return batch_get(tables().sessions, keys, consistent=True)

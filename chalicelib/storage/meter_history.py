@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.storage.dynamo import Expression, client, from_item, tables, to_item
-from chalicelib.storage.operations import batch_write, conditional_update, update_if
+from chalicelib.storage.dynamo import Expression, client, tables, to_item
+from chalicelib.storage.operations import batch_write, conditional_update, query_all, update_if
 
 
 def keep_history(rows: list[dict]) -> None:
@@ -40,10 +40,4 @@ def history_items(session_id: str) -> list[dict]:
         "KeyConditionExpression": f"{expr.name('sessionId')} = {expr.value(session_id)}",
         **expr.args(),
     }
-    found: list[dict] = []
-    while True:
-        response = client().query(**args)
-        found += [from_item(item) for item in response.get("Items", [])]
-        if "LastEvaluatedKey" not in response:
-            return found
-        args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return query_all(args)

@@ -76,6 +76,18 @@ def transact(items: list[dict]) -> bool:
     raise RuntimeError("transaction kept conflicting with concurrent writes")
 
 
+def query_all(args: dict) -> list[dict]:
+    """Every item a Query matches, page after page (1 Query per 1 MB), as plain dicts."""
+    args = dict(args)
+    found: list[dict] = []
+    while True:
+        response = client().query(**args)
+        found += [from_item(item) for item in response.get("Items", [])]
+        if "LastEvaluatedKey" not in response:
+            return found
+        args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
 def batch_get(table: str, keys: list[dict], consistent: bool = False) -> list[dict]:
     """Items by key (serialised keys; absent ones are left out), in BatchGetItem calls of 100 keys,
     asking again for what DynamoDB left unprocessed. In no particular order."""
