@@ -12,6 +12,8 @@ simulated charger the CALL goes on EventBridge at once --> simulator_commands, w
 --> handle_command_answer.
 The fleet energy chart: snapshot_fleet_energy (schedule, every 5 minutes) stores the fleet's delivered energy
 (Stats table), and GET /stats/energy answers from those snapshots.
+The billing export: GET /exports/sessions.csv answers the CSV when it is quick and small; otherwise it records
+a job and puts it on EventBridge --> export_worker writes the file, polled at GET /exports/jobs/{jobId}.
 """
 
 import os
@@ -25,6 +27,7 @@ from chalicelib import (
     dashboard,
     diagnostics,
     events,
+    export_jobs,
     id_tags,
     local_list,
     openapi,
@@ -99,6 +102,13 @@ def handle_command_answer(event):
 @app.schedule(Cron(f"0/{fleet_energy_module.INTERVAL_SECONDS // 60}", "*", "*", "*", "?", "*"))
 def snapshot_fleet_energy(event):
     fleet_energy_module.take_snapshot()
+
+
+# An export too big or too slow for the API's answer (GET /exports/sessions.csv answered 202): the file written
+# here, with up to 15 minutes (config.json), then polled at GET /exports/jobs/{jobId}.
+@app.on_cw_event(events.EXPORT_PATTERN)
+def export_worker(event):
+    export_jobs.work(event.detail, event.context)
 
 
 @app.route("/ocpp/{charge_point_id}", methods=["POST"], content_types=["application/json", "text/plain"], cors=CORS)
@@ -240,10 +250,15 @@ def delete_id_tag(id_tag):
 
 @app.route("/exports/sessions.csv", cors=CORS, **OPERATOR)
 def export_sessions():
-    return rest_exports.export_sessions(request().query_params, request().headers)
+    return rest_exports.export_sessions(request().query_params, request().headers, request().context)
 
 
-# Open: an export too big for one answer (local mode), with the signed token of the 303's Location.
+@app.route("/exports/jobs/{job_id}", cors=CORS, **OPERATOR)
+def export_job(job_id):
+    return rest_exports.export_job(job_id, request().headers)
+
+
+# Open: an export job's file (local mode), with the signed token of the done job's Location.
 @app.route("/exports/files/{export_id}/{file_name}", cors=CORS)
 def download_export(export_id, file_name):
     return rest_exports.download_export(export_id, file_name, request().query_params)

@@ -4,13 +4,15 @@ offline. The only module that talks to EventBridge.
 Chargers' CALLs travel as source `ev.simulator`, detail-type `OCPP Call`; the central system's answers
 travel back as source `ev.central-system`, detail-type `OCPP CallResult` / `OCPP CallError`. Commands to
 the simulated fleet go the other way: the central system's CALL as `ev.central-system` / `OCPP Command`, the
-charger's CALLRESULT or CALLERROR back as `ev.simulator` / `OCPP Command Answer`. Each
+charger's CALLRESULT or CALLERROR back as `ev.simulator` / `OCPP Command Answer`. An export too big or too
+slow for the API's answer goes to its worker as `ev.central-system` / `Export Requested`. Each
 event's detail carries its own stable messageId (the OCPP uniqueId) and the sender's timestamp, so a
 re-sent event (which gets a new envelope id) is still recognised as the same message.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -42,6 +44,9 @@ REPLY_PATTERN = {
 # The simulator's rule for the central system's commands, and the central system's for their answers.
 COMMAND_PATTERN = {"source": [CENTRAL_SYSTEM_SOURCE], "detail-type": [COMMAND_DETAIL_TYPE]}
 COMMAND_ANSWER_PATTERN = {"source": [CHARGER_SOURCE], "detail-type": [COMMAND_ANSWER_DETAIL_TYPE]}
+# The export worker's rule: the jobs the API hands off (exports.py's export, past the answer's time or size).
+EXPORT_DETAIL_TYPE = "Export Requested"
+EXPORT_PATTERN = {"source": [CENTRAL_SYSTEM_SOURCE], "detail-type": [EXPORT_DETAIL_TYPE]}
 log = logging.getLogger("ev.events")
 MAX_ENTRY_BYTES = 256 * 1024
 BATCH = 10
@@ -69,6 +74,11 @@ def command_entry(charge_point_id: str, frame: list, sent_at: datetime) -> dict:
 def command_answer_entry(charge_point_id: str, frame: list, action: str, sent_at: datetime) -> dict:
     """A simulated charger's CALLRESULT or CALLERROR to a command."""
     return _frame_entry(CHARGER_SOURCE, COMMAND_ANSWER_DETAIL_TYPE, charge_point_id, frame, action, sent_at)
+
+
+def export_entry(job_id: str) -> dict:
+    """An export job for the export worker: its id (the job's range is in its stored item)."""
+    return _entry(CENTRAL_SYSTEM_SOURCE, EXPORT_DETAIL_TYPE, {"jobId": job_id})
 
 
 def _frame_entry(
@@ -183,8 +193,13 @@ class LocalBus:
         self.calls = 0
         self._lock = threading.RLock()
 
-    def subscribe(self, pattern: dict, target: Callable[[dict], Any]) -> None:
-        self.subscribers.append((pattern, target))
+    def subscribe(self, pattern: dict, target: Callable[[dict], Any], background: bool = False) -> None:
+        """background: each event on a thread of its own, as a Lambda invoked asynchronously runs beside its
+        caller (the export worker: the API's 202 must not wait for it)."""
+        if background:
+            self.subscribers.append((pattern, functools.partial(_in_background, target)))
+        else:
+            self.subscribers.append((pattern, target))
 
     def publish(self, entries: list[dict]) -> None:
         self.calls += (len(entries) + BATCH - 1) // BATCH
@@ -209,6 +224,10 @@ class LocalBus:
                 for pattern, target in self.subscribers:
                     if matches(pattern, event):
                         target(event)
+
+
+def _in_background(target: Callable[[dict], Any], event: dict) -> None:
+    threading.Thread(target=target, args=(event,), daemon=True, name=event["detail-type"]).start()
 
 
 _publisher: EventBridgePublisher | LocalBus | None = None

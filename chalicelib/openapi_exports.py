@@ -1,5 +1,6 @@
 """The OpenAPI operations of the billing export (a part of openapi.py's document, kept apart so that each
-file describes one concern): the CSV inline, or a 303 to its file, and local mode's download route."""
+file describes one concern): the CSV inline or a job (202), the job polled until its file is written, and
+local mode's download route."""
 
 from __future__ import annotations
 
@@ -9,6 +10,24 @@ from chalicelib.api_schemas import OPERATOR, object_schema
 
 STRING = {"type": "string"}
 CSV = {"content": {"text/csv": {"schema": STRING}}}
+COUNT = {"type": "integer", "minimum": 0}
+JOB = object_schema(
+    {
+        "jobId": STRING,
+        "status": {"type": "string", "enum": ["running", "done", "failed"]},
+        "from": STRING,
+        "to": STRING,
+        "requestedAt": STRING,
+        "startedAt": STRING,
+        "finishedAt": STRING,
+        "rows": COUNT,
+        "bytes": COUNT,
+        "fileName": STRING,
+        "location": STRING,
+        "error": STRING,
+    },
+    required=("jobId", "status", "from", "to", "requestedAt"),
+)
 
 
 def operations(
@@ -20,17 +39,27 @@ def operations(
         "/exports/sessions.csv": {
             "get": {
                 "summary": "Completed sessions stopped in [from, to), as an RFC 4180 CSV file for billing",
-                "description": "Up to one part (EXPORT_PART_BYTES, 5 MiB) the CSV is the answer; past it, the"
-                " export is written to a file (S3 multipart upload, or a local file) and the answer is a 303 to"
-                " it: a pre-signed S3 GET URL valid 15 minutes, or this app's download route.",
+                "description": "An export that ends within EXPORT_INLINE_SECONDS (8 s), inside one part"
+                " (EXPORT_PART_BYTES, 5 MiB) and fits an answer is the answer (200). Any other is a job (202):"
+                " the export worker writes the file (S3 multipart upload, or a local file) with up to 15"
+                " minutes; poll Location (GET /exports/jobs/{job_id}) until it is done.",
                 "security": [OPERATOR],
                 "parameters": [{**query(name, date), "required": True} for name in ("from", "to")],
                 "responses": {
                     "200": {"description": "the CSV: a header row, then a session a row, oldest stop first", **CSV},
-                    "303": {
+                    "202": {
                         **json(
-                            object_schema({"location": STRING, "fileName": STRING}, required=("location", "fileName")),
-                            "the export is a file: Location (also in the body) is where to GET it",
+                            object_schema(
+                                {
+                                    "jobId": STRING,
+                                    "status": {"type": "string", "enum": ["running"]},
+                                    "from": STRING,
+                                    "to": STRING,
+                                    "location": STRING,
+                                },
+                                required=("jobId", "status", "from", "to", "location"),
+                            ),
+                            "the export is a job: Location (also in the body) is where to poll it",
                         ),
                         "headers": {"Location": {"required": True, "schema": STRING}},
                     },
@@ -38,9 +67,28 @@ def operations(
                 },
             }
         },
+        "/exports/jobs/{job_id}": {
+            "get": {
+                "summary": "An export job: running, failed, or done (a 303 to its file)",
+                "description": "Done: 303 with Location, the file's URL (a pre-signed S3 GET URL valid 15"
+                " minutes, or this app's download route), for curl -L; with `Accept: application/json`, 200 and"
+                " the same URL in `location`, for a page that opens it without sending its API key along. Jobs"
+                " are kept a day.",
+                "security": [OPERATOR],
+                "parameters": [path_param("job_id")],
+                "responses": {
+                    "200": json(JOB, "running (rows: written so far), failed (error), or done when JSON was asked for"),
+                    "303": {
+                        **json(JOB, "done: Location (also in the body) is the file's URL"),
+                        "headers": {"Location": {"required": True, "schema": STRING}},
+                    },
+                    "404": error("no such export job (or it was forgotten: jobs are kept a day)"),
+                },
+            }
+        },
         "/exports/files/{export_id}/{file_name}": {
             "get": {
-                "summary": "An export's file (local mode): the Location of the export's 303, with its token",
+                "summary": "An export's file (local mode): the Location of a done job, with its token",
                 "parameters": [
                     path_param("export_id"),
                     path_param("file_name"),

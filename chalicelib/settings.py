@@ -72,6 +72,7 @@ class Settings:
     diagnostics_dir: str
     diagnostics_max_bytes: int
     export_part_bytes: int  # an export past one part goes to a file (S3 multipart: 5 MiB at least)
+    export_inline_seconds: float  # an export not done within this is handed to the export worker (202)
 
     def __post_init__(self) -> None:
         # Production is never left open by a forgotten variable.
@@ -187,6 +188,8 @@ def load(env: Mapping[str, str]) -> Settings:
         diagnostics_max_bytes=_int(env, "DIAGNOSTICS_MAX_BYTES", 5 * 1024 * 1024, 1024, 5 * 1024 * 1024 * 1024),
         # S3's smallest part but the last; lower only offline or in tests (S3 refuses the upload then).
         export_part_bytes=_int(env, "EXPORT_PART_BYTES", 5 * 1024 * 1024, 1024, 5 * 1024 * 1024 * 1024),
+        # Well under the API function's 25 s: past it the API answers 202 and the worker writes the file.
+        export_inline_seconds=_number(env, "EXPORT_INLINE_SECONDS", 8.0, 0.0, 20.0),
     )
 
 

@@ -40,6 +40,7 @@ UNSET_IN_LAMBDA = {
     "DIAGNOSTICS_DIR": "the app's own upload route: a deployed stage's chargers upload into its bucket",
     "DIAGNOSTICS_MAX_BYTES": "the app's own upload route: a deployed stage's chargers upload into its bucket",
     "EXPORT_PART_BYTES": "its default, 5 MiB: S3's smallest part but the last (lower only offline and in tests)",
+    "EXPORT_INLINE_SECONDS": "its default, 8 s: well under the API function's 25 s (past it the export is a job)",
 }
 # Set by the merge template (not config.json), so `chalice deploy` keeps the stage's derived default.
 TEMPLATE_ONLY = {"PAGINATION_SECRET"}
@@ -111,15 +112,20 @@ def test_the_linter_would_catch_a_broken_template(packaged, tmp_path):
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_the_api_function_answers_within_api_gateways_limit(packaged, stage):
-    api = _functions(_sam(packaged, stage))["APIHandler"]
-    assert api["Properties"]["Timeout"] < API_GATEWAY_LIMIT_SECONDS
+    functions = _functions(_sam(packaged, stage))
+    assert functions["APIHandler"]["Properties"]["Timeout"] < API_GATEWAY_LIMIT_SECONDS
+    # The export worker writes what the API could not answer in time: Lambda's longest run.
+    worker = functions["ExportWorker"]["Properties"]
+    assert (worker["Timeout"], worker["MemorySize"]) == (900, 1024)
+    assert worker["Role"] == {"Fn::GetAtt": ["ExportWorkerRole", "Arn"]}
+    assert worker["Events"]["ExportWorkerEvent"]["Properties"]["Pattern"] == events.EXPORT_PATTERN
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_event_source_has_a_dead_letter_queue_and_every_async_function_a_failure_destination(packaged, stage):
     resources = json.loads((packaged[stage] / "cfn.json").read_text())["Resources"]
     rules = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
-    assert len(rules) == 6  # the two schedules and the four bus rules
+    assert len(rules) == 7  # the two schedules and the five bus rules
     for rule in rules:
         for target in rule["Properties"]["Targets"]:
             assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventsDLQ", "Arn"]}
@@ -135,6 +141,7 @@ def test_every_event_source_has_a_dead_letter_queue_and_every_async_function_a_f
         "SimulatorCommands",
         "HandleCommandAnswer",
         "SnapshotFleetEnergy",
+        "ExportWorker",
     }
     for config in configs.values():
         assert config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {
@@ -402,6 +409,7 @@ ASYNCHRONOUS = {
     "simulator_commands",
     "handle_command_answer",
     "snapshot_fleet_energy",
+    "export_worker",
 }
 
 # S3 call -> the IAM action it needs (the multipart upload's calls are all s3:PutObject's). PutObject and
@@ -580,7 +588,7 @@ def recorded(app_module) -> CallRecorder:
         bus.flush()
         _exercise_the_api(app_module, Client, clock, bus.flush)
         bus.flush()
-        _in_the_bucket(app_module, Client, monkeypatch, recorder)
+        _in_the_bucket(app_module, Client, monkeypatch, recorder, bus.flush)
         events.use(None)
     monkeypatch.undo()
     settings.get.cache_clear()
@@ -589,9 +597,9 @@ def recorded(app_module) -> CallRecorder:
     return recorder
 
 
-def _in_the_bucket(app_module, client_class, monkeypatch, recorder) -> None:
+def _in_the_bucket(app_module, client_class, monkeypatch, recorder, flush) -> None:
     """A deployed stage's files: the diagnostics location and listing in its bucket, an export past one part
-    written as a multipart upload, and one that fails half-way, aborted."""
+    handed to the export worker, which writes it as a multipart upload, and one that fails half-way, aborted."""
     from moto.s3 import models
 
     monkeypatch.setenv("DIAGNOSTICS_BUCKET", "ev-charging-test-diagnostics")
@@ -612,7 +620,10 @@ def _in_the_bucket(app_module, client_class, monkeypatch, recorder) -> None:
         for path in ("/chargepoints/CP-HTTP-1/diagnostics/location", "/chargepoints/CP-HTTP-1/diagnostics"):
             assert client.http.get(path).status_code == 200
         export = "/exports/sessions.csv?from=2026-03-01&to=2026-03-02"
-        assert client.http.get(export).status_code == 303
+        job = client.http.get(export)
+        assert job.status_code == 202
+        flush()  # the worker, invoked by the bus rule
+        assert client.http.get(job.headers["Location"].removeprefix("http://localhost")).status_code == 303
 
         def failing(*args, **kwargs):
             for n, item in enumerate(plain(*args, **kwargs)):
@@ -621,7 +632,11 @@ def _in_the_bucket(app_module, client_class, monkeypatch, recorder) -> None:
                 yield item
 
         monkeypatch.setattr(storage, "completed_sessions", failing)
-        assert client.http.get(export).status_code == 500
+        job = client.http.get(export)
+        assert job.status_code == 202
+        flush()
+        failed = client.http.get(job.headers["Location"].removeprefix("http://localhost"))
+        assert json.loads(failed.body)["status"] == "failed"
     assert "Uploads" not in s3.list_multipart_uploads(Bucket="ev-charging-test-diagnostics")
     files.reset_client()
 

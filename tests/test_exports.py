@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from chalicelib import exports, ocpp_frames, pricing, settings, storage, url_tokens
+from chalicelib import events, export_jobs, exports, ocpp_frames, pricing, settings, storage, url_tokens
 from chalicelib.storage import files, operations
 from tests.ocpp_builders import boot, start, stop, ts
 from tests.test_firmware_diagnostics import bucket  # noqa: F401  (moto's S3 with the stage's bucket)
@@ -133,6 +133,13 @@ def _load_completed(count: int) -> exports.TimeRange:
     return exports.time_range("2026-01-01", "2026-01-02")
 
 
+def _settings(monkeypatch, **values: str) -> None:
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    settings.get.cache_clear()
+    settings.get()  # read now: during a test-client request the environment is the config's stage's
+
+
 def test_many_pages_are_read_a_page_at_a_time_in_constant_memory(api, local_files, monkeypatch):  # noqa: F811
     alive = Counter()
 
@@ -158,49 +165,93 @@ def test_many_pages_are_read_a_page_at_a_time_in_constant_memory(api, local_file
     # 1 Query + 1 BatchGetItem a page; DynamoDB may name a next key after a full last page: 1 Query more.
     assert counted["BatchGetItem"] == 25 and 25 <= counted["Query"] <= 26 and set(counted) == {"Query", "BatchGetItem"}
 
-    # Written to a file: the same bound on items, and one part of CSV, given away when full.
+    # Written to a file by the worker: the same bound on items, and one part of CSV, given away when full.
+    _settings(monkeypatch, EXPORT_PART_BYTES="4096")
     alive["peak"], parts = 0, []
     plain_add = files._LocalExport.add
     monkeypatch.setattr(files._LocalExport, "add", lambda self, part: (parts.append(len(part)), plain_add(self, part)))
-    stored = exports.export(period, part_bytes=4096, page_size=10)
-    assert isinstance(stored, exports.Stored) and alive["peak"] == 11
+    written = exports.write_file(period, "0" * 32, lambda rows: None, page_size=10)
+    assert written.rows == 250 and written.bytes == sum(parts) and alive["peak"] == 11
     longest = max(len(line.encode()) for line in exports.lines(period))
     assert len(parts) > 5 and all(4096 <= size < 4096 + longest for size in parts[:-1]) and parts[-1] < 4096 + longest
 
 
-def _part_bytes(monkeypatch, size: int) -> None:
-    monkeypatch.setenv("EXPORT_PART_BYTES", str(size))
-    settings.get.cache_clear()
-    settings.get()  # read now: during a test-client request the environment is the config's stage's
+def _job(response) -> dict:
+    assert response.status_code == 202, response.body
+    job = json.loads(response.body)
+    assert response.headers["Location"] == job["location"] and response.headers["Cache-Control"] == "no-store"
+    assert job["location"] == f"http://localhost/exports/jobs/{job['jobId']}" and job["status"] == "running"
+    return job
 
 
-def test_an_export_past_one_part_is_a_file_equal_to_the_inline_answer_behind_a_signed_303(
+def _completed_sessions(client) -> list[dict]:
+    """Every completed session as GET /sessions lists it, page after page."""
+    found, token = [], ""
+    while True:
+        page = json.loads(client.http.get(f"/sessions?status=Completed&limit=100{token}").body)
+        found += page["sessions"]
+        if not page.get("nextToken"):
+            return found
+        token = f"&nextToken={page['nextToken']}"
+
+
+def test_an_export_past_one_part_is_a_job_whose_file_equals_the_inline_answer_behind_a_303(
     api,  # noqa: F811
+    app_module,
     local_files,
     monkeypatch,
 ):
     _load_completed(120)
     full = export(api, "2026-01-01", "2026-01-02")
     assert full.status_code == 200 and len(rows(full)) == 120
-    _part_bytes(monkeypatch, len(full.body) + 1)  # the whole export ends inside its first part: inline
+    listed = _completed_sessions(api)
+    _settings(monkeypatch, EXPORT_PART_BYTES=str(len(full.body) + 1))  # ends inside its first part: inline
     assert export(api, "2026-01-01", "2026-01-02").body == full.body
 
-    _part_bytes(monkeypatch, len(full.body) // 3)  # three parts and a short last one
+    _settings(monkeypatch, EXPORT_PART_BYTES=str(len(full.body) // 3))  # three parts and a short last one
     with storage.counting_requests() as counted:
-        moved = export(api, "2026-01-01", "2026-01-02")
-    assert moved.status_code == 303 and moved.headers["Cache-Control"] == "no-store"
-    location = urlsplit(moved.headers["Location"])
-    assert json.loads(moved.body)["location"] == moved.headers["Location"]
+        job = _job(export(api, "2026-01-01", "2026-01-02"))
+    assert (job["from"], job["to"]) == ("2026-01-01T00:00:00.000Z", "2026-01-02T00:00:00.000Z")
+    # The API read a part's worth (1 page), then the worker (at once here: the tests' bus) all 120 (2 pages).
+    assert counted["Query"] == 3 and counted["PutItem"] == 1
+
+    done = api.http.get(f"/exports/jobs/{job['jobId']}")
+    assert done.status_code == 303 and done.headers["Cache-Control"] == "no-store"
+    shown = json.loads(done.body)
+    assert shown["location"] == done.headers["Location"]
+    assert (shown["status"], shown["rows"], shown["bytes"]) == ("done", 120, len(full.body))
+    location = urlsplit(done.headers["Location"])
     assert (location.scheme, location.netloc) == ("http", "localhost")  # this app, as the caller reached it
-    assert counted["Query"] == 2  # the 120 sessions read once, in pages of 100, with no answer held back
     got = api.http.get(f"{location.path}?{location.query}")
     assert got.status_code == 200 and got.body == full.body  # the same bytes as the inline answer
+    exported = {r["sessionId"]: (r["stopTime"], float(r["energyKwh"]), float(r["cost"])) for r in rows(got)}
+    assert exported == {
+        s["sessionId"]: (s["stopTime"], s["currentEnergy"], s["cost"])
+        for s in listed
+        if "2026-01-01" <= s["stopTime"] < "2026-01-02"
+    }
     assert got.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert got.headers["Content-Disposition"] == full.headers["Content-Disposition"]
     assert [path.name for path in local_files.rglob("*") if path.is_file()] == [location.path.split("/")[-1]]
 
+    # The dashboard asks for JSON: the file's URL to open without its API key, not a redirect to follow.
+    as_json = api.http.get(f"/exports/jobs/{job['jobId']}", headers={"Accept": "application/json"})
+    assert as_json.status_code == 200 and json.loads(as_json.body)["fileName"] == shown["fileName"]
+    assert urlsplit(json.loads(as_json.body)["location"]).path == location.path
+
+    # A redelivered event finds the job claimed: no second file, the job unchanged.
+    with storage.counting_requests() as again:
+        app_module.export_worker(events.envelope(events.export_entry(job["jobId"])), None)
+    assert dict(again) == {"UpdateItem": 1}
+    assert len([path for path in local_files.rglob("*") if path.is_file()]) == 1
+    assert (
+        json.loads(api.http.get(f"/exports/jobs/{job['jobId']}", headers={"Accept": "application/json"}).body)["rows"]
+        == 120
+    )
+
     # The token opens this file only, and only until it expires.
     _, _, export_id, file_name = location.path.strip("/").split("/")
+    assert export_id == job["jobId"]
     token = parse_qs(location.query)["token"][0]
     other = "sessions_20260101T000000Z_20260102T000001Z.csv"
     expired = url_tokens.token("export-download", (export_id, file_name), int(time.time()) - 1)
@@ -216,17 +267,24 @@ def test_an_export_past_one_part_is_a_file_equal_to_the_inline_answer_behind_a_s
             + url_tokens.token("export-download", ("0" * 32, file_name), 2**40),
             404,
         ),
+        (f"/exports/jobs/{'0' * 32}", 404),
+        ("/exports/jobs/not-a-job", 404),
     ]:
         assert api.http.get(path).status_code == status, path
 
 
-def test_an_export_that_fits_a_part_but_not_an_answer_is_one_file(api, local_files, monkeypatch):  # noqa: F811
+def test_an_export_past_the_time_budget_or_an_answer_is_a_job_too(api, local_files, monkeypatch):  # noqa: F811
     _load_completed(30)
     full = export(api, "2026-01-01", "2026-01-02")
+    _settings(monkeypatch, EXPORT_INLINE_SECONDS="0")  # no time to answer inline: however small, a job
+    slow = _job(export(api, "2026-01-01", "2026-01-02"))
+    _settings(monkeypatch, EXPORT_INLINE_SECONDS="8")
     monkeypatch.setattr(exports, "MAX_BODY_CHARS", len(full.body) - 1)  # JSON escapes: "\r\n" is 4 characters
-    moved = export(api, "2026-01-01", "2026-01-02")
-    assert moved.status_code == 303
-    assert api.http.get(moved.headers["Location"].removeprefix("http://localhost")).body == full.body
+    big = _job(export(api, "2026-01-01", "2026-01-02"))
+    for job in (slow, big):
+        done = api.http.get(f"/exports/jobs/{job['jobId']}")
+        assert done.status_code == 303
+        assert api.http.get(done.headers["Location"].removeprefix("http://localhost")).body == full.body
 
 
 @pytest.fixture
@@ -242,28 +300,37 @@ def test_in_the_cloud_the_file_is_a_multipart_upload_and_a_presigned_get(api, bu
     _load_completed(60)
     full = export(api, "2026-01-01", "2026-01-02")
     assert full.status_code == 200
-    _part_bytes(monkeypatch, len(full.body) // 3)  # two full parts (a line past the size each) and a short third
-    moved = export(api, "2026-01-01", "2026-01-02")
-    assert moved.status_code == 303
-    location = urlsplit(moved.headers["Location"])
+    _settings(monkeypatch, EXPORT_PART_BYTES=str(len(full.body) // 3))  # two full parts (a line past) and a third
+    job = _job(export(api, "2026-01-01", "2026-01-02"))
+    done = api.http.get(f"/exports/jobs/{job['jobId']}")
+    assert done.status_code == 303
+    location = urlsplit(done.headers["Location"])
     query = parse_qs(location.query)
     assert location.scheme == "https" and "ev-test-diagnostics" in location.netloc + location.path
     assert query["X-Amz-Expires"] == [str(files.EXPORT_URL_SECONDS)] and "X-Amz-Signature" in query
     key = location.path.split("ev-test-diagnostics/")[-1].lstrip("/")
-    assert key.startswith("exports/") and key.endswith("/sessions_20260101T000000Z_20260102T000000Z.csv")
+    assert key == f"exports/{job['jobId']}/sessions_20260101T000000Z_20260102T000000Z.csv"
     stored = s3.get_object(Bucket="ev-test-diagnostics", Key=key)
     assert stored["Body"].read() == full.body
     assert stored["ETag"].endswith('-3"')  # S3's mark of a multipart object: 3 parts
     assert stored["ContentType"] == "text/csv; charset=utf-8"
     assert stored["ContentDisposition"] == full.headers["Content-Disposition"]
+    as_json = api.http.get(f"/exports/jobs/{job['jobId']}", headers={"Accept": "application/json"})
+    assert as_json.status_code == 200 and urlsplit(json.loads(as_json.body)["location"]).path == location.path
 
 
 @pytest.mark.parametrize("where", ["bucket", "local"])
-def test_a_failure_mid_export_aborts_it_and_leaves_nothing(api, where, request, s3_parts, monkeypatch):  # noqa: F811
+def test_a_failure_mid_export_fails_the_job_aborts_the_upload_and_leaves_nothing(
+    api,  # noqa: F811
+    where,
+    request,
+    s3_parts,
+    monkeypatch,
+):
     s3 = request.getfixturevalue("bucket") if where == "bucket" else None
     directory = request.getfixturevalue("local_files") if where == "local" else None
     _load_completed(50)
-    _part_bytes(monkeypatch, 2048)
+    _settings(monkeypatch, EXPORT_PART_BYTES="2048")
     plain = storage.completed_sessions
 
     def failing(*args, **kwargs):
@@ -273,13 +340,43 @@ def test_a_failure_mid_export_aborts_it_and_leaves_nothing(api, where, request, 
             yield item
 
     monkeypatch.setattr(storage, "completed_sessions", failing)
-    with pytest.raises(RuntimeError):
-        exports.export(exports.time_range("2026-01-01", "2026-01-02"))
+    job = _job(export(api, "2026-01-01", "2026-01-02"))
+    failed = api.http.get(f"/exports/jobs/{job['jobId']}")
+    assert failed.status_code == 200
+    shown = json.loads(failed.body)
+    assert (shown["status"], shown["error"]) == ("failed", "the export failed: RuntimeError")
+    assert "location" not in shown and "fileName" not in shown
     if s3 is not None:
         assert s3.list_multipart_uploads(Bucket="ev-test-diagnostics").get("Uploads", []) == []
         assert s3.list_objects_v2(Bucket="ev-test-diagnostics", Prefix="exports/").get("KeyCount") == 0
     else:
         assert [path for path in directory.rglob("*") if path.is_file()] == []
+
+
+def test_a_worker_out_of_time_or_gone_fails_its_job(api, app_module, local_files, monkeypatch):  # noqa: F811
+    _load_completed(5)
+    period = exports.time_range("2026-01-01", "2026-01-02")
+    monkeypatch.setattr(events, "publish", lambda entries: None)  # the worker is started by hand below
+    job = export_jobs.start(period)
+    running = json.loads(api.http.get(f"/exports/jobs/{job['jobId']}").body)
+    assert (running["status"], "rows" in running) == ("running", False)
+
+    class Lambda:  # 19 s left: less than the margin the worker keeps to abort and say why
+        def get_remaining_time_in_millis(self) -> int:
+            return 19_000
+
+    app_module.export_worker(events.envelope(events.export_entry(job["jobId"])), Lambda())
+    shown = json.loads(api.http.get(f"/exports/jobs/{job['jobId']}").body)
+    assert shown["status"] == "failed" and "export a shorter range" in shown["error"]
+    assert [path for path in local_files.rglob("*") if path.is_file()] == []
+
+    # A worker that started 16 minutes ago and never finished was stopped (its Lambda killed).
+    gone = export_jobs.start(period)
+    storage.claim_job(
+        gone["jobId"], {"startedAt": ocpp_frames.format_timestamp(ocpp_frames.now() - timedelta(minutes=16))}
+    )
+    shown = json.loads(api.http.get(f"/exports/jobs/{gone['jobId']}").body)
+    assert shown["status"] == "failed" and "stopped without finishing" in shown["error"]
 
 
 def test_the_range_ends_are_exact_to_the_millisecond(api):  # noqa: F811

@@ -4,7 +4,7 @@
 - operations: the requests (conditional updates, transactions, batches, pages), refusals made answers
 - guard: the guard on the charge point every write that applies an OCPP message carries, and its outcomes
 - charge_points, charger_config, charging_profiles, sessions, meter_history, early_stops, stats,
-  energy_snapshots, commands, reservations, id_tags, sites, simulator_state: the aggregates
+  energy_snapshots, export_jobs, commands, reservations, id_tags, sites, simulator_state: the aggregates
 - tables: table creation from .chalice/resources.json, and the health probe
 
 Callers use the package (`storage.touch_charge_point(...)`): everything public is re-exported here.
@@ -54,6 +54,7 @@ from chalicelib.storage.dynamo import (
 )
 from chalicelib.storage.early_stops import EARLY_STOP_PREFIX, forget_early_stop, get_early_stop, keep_early_stop
 from chalicelib.storage.energy_snapshots import active_sessions, put_snapshot, snapshots_between
+from chalicelib.storage.export_jobs import claim_job, create_job, get_job, update_job
 from chalicelib.storage.guard import Outcome, Result, Stamp, classify
 from chalicelib.storage.id_tags import (
     active_transaction_update,
@@ -157,6 +158,11 @@ __all__ = [
     "attach_late_samples",
     "complete_session",
     "completed_sessions",
+    # the export jobs
+    "create_job",
+    "get_job",
+    "claim_job",
+    "update_job",
     "get_session",
     "get_sessions",
     "keep_signed_values",

@@ -124,7 +124,8 @@ def list_files(charge_point_id: str, limit: int = 100) -> list[dict]:
 # --- exports: a CSV too big for one answer, written a part at a time ---------------------------------
 
 EXPORTS = "exports"
-# A pre-signed export URL is followed at once (the dashboard's fetch follows the 303 itself).
+# A pre-signed export URL is made when the job's status is asked for, and followed at once (curl -L, the
+# dashboard's download link).
 EXPORT_URL_SECONDS = 15 * 60
 # Local mode keeps an export as long as the bucket's lifecycle rule `exports-expire` does.
 EXPORT_KEEP = timedelta(days=1)
@@ -132,12 +133,11 @@ EXPORT_KEEP = timedelta(days=1)
 
 class ExportFile(Protocol):
     """An export being written: its parts in order, then complete() makes the whole file visible at once,
-    or abort() leaves nothing. complete() answers the pre-signed GET URL in the bucket, None in local mode
-    (this app's download route serves the file there)."""
+    or abort() leaves nothing."""
 
     def add(self, part: bytes | bytearray) -> None: ...
 
-    def complete(self) -> str | None: ...
+    def complete(self) -> None: ...
 
     def abort(self) -> None: ...
 
@@ -164,14 +164,9 @@ class _BucketExport:
         )
         self.parts.append({"PartNumber": number, "ETag": answer["ETag"]})
 
-    def complete(self) -> str:
+    def complete(self) -> None:
         _s3().complete_multipart_upload(
             Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
-        )
-        return str(
-            _s3().generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": self.key}, ExpiresIn=EXPORT_URL_SECONDS
-            )
         )
 
     def abort(self) -> None:
@@ -204,11 +199,25 @@ def _exports_directory() -> Path:
     return ROOT / settings.get().diagnostics_dir / EXPORTS
 
 
+def _export_key(export_id: str, file_name: str) -> str:
+    return f"{EXPORTS}/{export_id}/{file_name}"
+
+
+def export_url(export_id: str, file_name: str) -> str | None:
+    """A pre-signed GET URL of a complete export in the bucket, valid EXPORT_URL_SECONDS; None in local mode
+    (this app's download route serves the file there)."""
+    bucket = settings.get().diagnostics_bucket
+    if not bucket:
+        return None
+    params = {"Bucket": bucket, "Key": _export_key(export_id, file_name)}
+    return str(_s3().generate_presigned_url("get_object", Params=params, ExpiresIn=EXPORT_URL_SECONDS))
+
+
 def start_export(export_id: str, file_name: str) -> ExportFile:
     """A new export file, kept as exports/{exportId}/{fileName} (the id is random: one export, one place)."""
     bucket = settings.get().diagnostics_bucket
     if bucket:
-        return _BucketExport(bucket, f"{EXPORTS}/{export_id}/{file_name}", file_name)
+        return _BucketExport(bucket, _export_key(export_id, file_name), file_name)
     directory = _exports_directory()
     if directory.is_dir():  # what the bucket's lifecycle rule does, done when the next export starts
         old = datetime.now(UTC).timestamp() - EXPORT_KEEP.total_seconds()
