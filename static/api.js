@@ -28,6 +28,18 @@ function parsed(text) {
   try { return text ? JSON.parse(text) : null; } catch { return null; }
 }
 
+/** Poll a job (GET path, JSON) every intervalMs until it is no longer running: its last state. onProgress
+ * sees each running state (rows written so far). */
+export async function waitForJob(request, path, onProgress, intervalMs = 1500,
+  sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))) {
+  for (;;) {
+    const job = await request(path);
+    if (job.status !== "running") return job;
+    onProgress(job);
+    await sleep(intervalMs);
+  }
+}
+
 /** base: the API's path ("/api/"); key(): the API key or ""; onDenied(key): a 401/403 with that key. */
 export function createApi({ base, key, onDenied, fetch = (...args) => globalThis.fetch(...args) }) {
   /** The answer when it is a success; an ApiError otherwise. */
@@ -63,11 +75,12 @@ export function createApi({ base, key, onDenied, fetch = (...args) => globalThis
     return data;
   }
 
-  /** A file the API answers (the CSV export), with the operator's key: its bytes and the name it gives. */
+  /** A file the API answers (the CSV export), with the operator's key: its status, bytes and the name it
+   * gives (a 202's bytes are the JSON of the job that will write it). */
   async function download(path, accept) {
     const res = await send(path, "GET", undefined, accept);
     const named = /filename="([^"]+)"/.exec(res.headers.get("Content-Disposition") || "");
-    return { blob: await res.blob(), filename: named ? named[1] : "" };
+    return { status: res.status, blob: await res.blob(), filename: named ? named[1] : "" };
   }
 
   /** Every item of a list paged by nextToken, up to maxPages pages. */

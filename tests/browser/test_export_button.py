@@ -1,5 +1,6 @@
 """The dashboard's Export button (issue 15): the last 7 days by default, downloaded as the API's CSV file,
-whether the API answers the CSV itself or a 303 to the file it wrote (past one part)."""
+whether the API answers the CSV itself or a job (202, past one part) that the page polls and whose file it
+then opens as a plain download, without the API key."""
 
 import csv
 import io
@@ -70,7 +71,7 @@ def test_the_export_button_downloads_the_last_7_days_as_csv(page, live_server):
 
 @pytest.fixture
 def small_parts_server(browser_requirements, tmp_path):
-    """A server of its own whose exports past 1 KiB are files: the 303 the dashboard follows."""
+    """A server of its own whose exports past 1 KiB are jobs: the 202 the dashboard polls."""
     port = free_port()
     env = {**app_env(), "EXPORT_PART_BYTES": "1024", "DIAGNOSTICS_DIR": str(tmp_path)}
     server = ServerProcess(chalice_command(port), port, env=env).start()
@@ -80,7 +81,9 @@ def small_parts_server(browser_requirements, tmp_path):
         server.stop()
 
 
-def test_an_export_past_one_part_is_downloaded_through_its_303(page, small_parts_server, tmp_path):
+def test_an_export_past_one_part_is_a_job_polled_and_its_file_opened_without_the_key(
+    page, small_parts_server, tmp_path
+):
     now = datetime.now(UTC)
     ocpp(small_parts_server, "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
     stops = []
@@ -93,13 +96,20 @@ def test_an_export_past_one_part_is_downloaded_through_its_303(page, small_parts
         ocpp(small_parts_server, "StopTransaction", end)
 
     open_dashboard(page, small_parts_server)
+    # The operator's key as a deployed stage's page keeps it (local mode ignores it): it goes to the API only.
+    page.evaluate("() => sessionStorage.setItem('evdash.apiKey:' + new URL('.', document.baseURI).pathname, 'k')")
     with (
         page.expect_response("**/exports/sessions.csv?*") as answered,
-        page.expect_response("**/exports/files/**") as fetched,
+        page.expect_response("**/exports/jobs/**") as polled,
+        page.expect_request("**/exports/files/**") as opened,
         page.expect_download() as downloaded,
     ):
         page.click("[data-testid=export-button]")
-    assert answered.value.status == 303 and fetched.value.status == 200  # followed, same origin
+    assert answered.value.status == 202
+    job = answered.value.json()
+    assert job["status"] == "running" and answered.value.headers["location"].endswith(f"/exports/jobs/{job['jobId']}")
+    assert polled.value.status == 200 and polled.value.request.headers["accept"] == "application/json"
+    assert "x-api-key" not in opened.value.headers  # the file's URL is its own credential
     download = downloaded.value
     assert download.suggested_filename.startswith("sessions_") and download.suggested_filename.endswith(".csv")
     data = Path(download.path()).read_bytes()

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { ApiError, createApi, errorFrom, withQuery } from "../../static/api.js";
+import { ApiError, createApi, errorFrom, waitForJob, withQuery } from "../../static/api.js";
 import { pageConfig } from "../../static/config.js";
 
 /** A fetch that answers from a list and records what it was asked. */
@@ -123,6 +123,7 @@ test("download sends the key and gives the file's bytes and the name its Content
     fetch: async (url, init) => { calls.push({ url, ...init }); return answers.shift(); } });
   const file = await api.download("exports/sessions.csv?from=a&to=b", "text/csv");
   assert.equal(file.filename, "s.csv");
+  assert.equal(file.status, 200);
   assert.equal(await file.blob.text(), "a,b\r\n");
   assert.deepEqual(calls[0].headers, { Accept: "text/csv", "x-api-key": "k" });
   await assert.rejects(api.download("exports/sessions.csv", "text/csv"),
@@ -134,4 +135,19 @@ test("a 204 No Content (a DELETE's answer) is an empty object, not a bad answer"
   const api = createApi({ base: "/", key: () => "", onDenied: () => {}, fetch });
   assert.deepEqual(await api.request("idtags/TAG1", "DELETE"), {});
   assert.equal(calls[0].method, "DELETE");
+});
+
+test("waitForJob polls a running job, reports its progress, and gives its last state", async () => {
+  const states = [{ status: "running" }, { status: "running", rows: 40 }, { status: "done", rows: 90, location: "u" }];
+  const asked = [];
+  const seen = [];
+  const slept = [];
+  const done = await waitForJob(async (path) => { asked.push(path); return states.shift(); }, "exports/jobs/j",
+    (job) => seen.push(job.rows ?? 0), 1500, async (ms) => { slept.push(ms); });
+  assert.deepEqual(done, { status: "done", rows: 90, location: "u" });
+  assert.deepEqual(asked, ["exports/jobs/j", "exports/jobs/j", "exports/jobs/j"]);
+  assert.deepEqual(seen, [0, 40]);
+  assert.deepEqual(slept, [1500, 1500]);
+  const failed = await waitForJob(async () => ({ status: "failed", error: "why" }), "p", () => {}, 1, async () => {});
+  assert.equal(failed.error, "why");
 });
