@@ -53,9 +53,12 @@ FUNCTIONS = (
     "simulator_commands",
     "handle_command_answer",
     "snapshot_fleet_energy",
+    "export_worker",
 )
 SCHEDULED = ("simulate_tick", "snapshot_fleet_energy")
-BUS_HANDLERS = ("simulator_inbox", "handle_ocpp_event", "simulator_commands", "handle_command_answer")
+BUS_HANDLERS = ("simulator_inbox", "handle_ocpp_event", "simulator_commands", "handle_command_answer", "export_worker")
+# The export worker writes what the API could not answer in time: Lambda's longest run (config.json).
+EXPORT_WORKER = {"Timeout": 900, "MemorySize": 1024}
 SAM = "AWS::Serverless-2016-10-31"
 
 
@@ -300,7 +303,10 @@ def test_path_1_stack_deploys_redeploys_and_tears_down(checkout, aws_env, stage)
         ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
     )
     assert "ApiEndpoint" in first and f"ev-{stage}-charge-points" in first  # the outputs table
-    assert set(_functions(aws_env, stage)) == {f"ev-charging-{stage}-{name}" for name in FUNCTIONS}
+    deployed = _functions(aws_env, stage)
+    assert set(deployed) == {f"ev-charging-{stage}-{name}" for name in FUNCTIONS}
+    worker = deployed[f"ev-charging-{stage}-export_worker"]
+    assert {key: worker[key] for key in EXPORT_WORKER} == EXPORT_WORKER
     apigateway = _client("apigateway", aws_env)
     [api] = apigateway.get_rest_apis()["items"]
     # moto makes no AWS::ApiGateway::Stage (the intended `api`), but does make the stages deployments name,
@@ -347,7 +353,10 @@ def test_path_2_chalice_deploy_deploys_redeploys_and_tears_down(checkout, aws_en
         function_name = arn.rsplit(":", 1)[-1]
         assert function_name == templates.deployed_function_name(stage, name)
         assert f"/aws/lambda/{function_name}" in groups
-        role = lambda_.get_function(FunctionName=arn)["Configuration"]["Role"].rsplit("/", 1)[-1]
+        configuration = lambda_.get_function(FunctionName=arn)["Configuration"]
+        if name == "export_worker":
+            assert {key: configuration[key] for key in EXPORT_WORKER} == EXPORT_WORKER
+        role = configuration["Role"].rsplit("/", 1)[-1]
         [policy] = iam.list_role_policies(RoleName=role)["PolicyNames"]
         document = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
         expected = json.loads(templates.policy_file(stage, name).read_text())
