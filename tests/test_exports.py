@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from chalicelib import events, export_jobs, exports, ocpp_frames, pricing, settings, storage, url_tokens
+from chalicelib import events, export_jobs, exports, ocpp_frames, pricing, rest_exports, settings, storage, url_tokens
 from chalicelib.storage import files, operations
 from tests.ocpp_builders import boot, start, stop, ts
 from tests.test_firmware_diagnostics import bucket  # noqa: F401  (moto's S3 with the stage's bucket)
@@ -351,6 +351,13 @@ def test_a_failure_mid_export_fails_the_job_aborts_the_upload_and_leaves_nothing
         assert s3.list_objects_v2(Bucket="ev-test-diagnostics", Prefix="exports/").get("KeyCount") == 0
     else:
         assert [path for path in directory.rglob("*") if path.is_file()] == []
+
+
+def test_behind_api_gateway_the_jobs_location_keeps_the_stages_path():
+    """API Gateway's request path starts with the stage (/api), which the route's own path lacks."""
+    headers = {"host": "abc.execute-api.eu-west-1.amazonaws.com", "x-forwarded-proto": "https"}
+    context = {"path": "/api/exports/sessions.csv", "resourcePath": "/exports/sessions.csv"}
+    assert rest_exports._api_url(headers, context) == "https://abc.execute-api.eu-west-1.amazonaws.com/api"
 
 
 def test_a_worker_out_of_time_or_gone_fails_its_job(api, app_module, local_files, monkeypatch):  # noqa: F811
