@@ -287,6 +287,7 @@ def test_no_api_route_scans(api, app_module):
         "id_tag": "TAG",
         "action": "Reset",
         "export_id": "0" * 32,
+        "job_id": "0" * 32,
         "file_name": "sessions_20260101T000000Z_20260102T000000Z.csv",
     }
     seen: Counter = Counter()
