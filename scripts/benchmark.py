@@ -132,22 +132,24 @@ READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
 
 
 def tallies() -> dict[str, Counter]:
-    """Per action: DynamoDB requests, write units and messages."""
-    return {"requests": Counter(), "writeUnits": Counter(), "messages": Counter()}
+    """Per action: DynamoDB requests, write units, messages and the seconds spent inside DynamoDB calls."""
+    return {"requests": Counter(), "writeUnits": Counter(), "messages": Counter(), "requestSeconds": Counter()}
 
 
 def write_units(units: Counter) -> float:
     return sum(value for operation, value in units.items() if operation not in READS)
 
 
-def answer_calls(bus: events.LocalBus, counted: Counter, consumed: Counter, found: dict[str, Counter]) -> float:
+def answer_calls(
+    bus: events.LocalBus, counted: Counter, consumed: Counter, found: dict[str, Counter], inside: list[float]
+) -> float:
     """Answer the CALLs the last tick published, one by one as the bus would; the answers wait in the
     bus for the simulator's inbox. Returns the seconds spent answering; `found` gets each action's
-    requests, write units and messages."""
+    requests, write units, messages and seconds inside DynamoDB calls (`inside`: storage.timing_requests)."""
     calls, bus.queue = [e for e in bus.queue if e["source"] == events.CHARGER_SOURCE], []
     spent = 0.0
     for event in calls:
-        before, units_before = sum(counted.values()), write_units(consumed)
+        before, units_before, inside_before = sum(counted.values()), write_units(consumed), inside[0]
         started = time.perf_counter()
         events.answer_call_event(event, central_system.handle)
         spent += time.perf_counter() - started
@@ -155,6 +157,7 @@ def answer_calls(bus: events.LocalBus, counted: Counter, consumed: Counter, foun
         found["requests"][action] += sum(counted.values()) - before
         found["writeUnits"][action] += write_units(consumed) - units_before
         found["messages"][action] += 1
+        found["requestSeconds"][action] += inside[0] - inside_before
     bus.flush()
     return spent
 
@@ -171,11 +174,15 @@ def message_mix(fleet: int, minutes: int) -> dict:
     start = datetime.now(UTC) - timedelta(minutes=minutes)
     spent = put_spent = 0.0
     puts = 0
-    with storage.counting_requests() as counted, storage.counting_capacity() as consumed:
+    with (
+        storage.counting_requests() as counted,
+        storage.counting_capacity() as consumed,
+        storage.timing_requests() as inside,
+    ):
         for tick in range(minutes // 2 + 1):
             simulator.run_tick(start + tick * TICK)
             answered = sum(found["messages"].values())
-            spent += answer_calls(bus, counted, consumed, found)
+            spent += answer_calls(bus, counted, consumed, found, inside)
             count = sum(found["messages"].values()) - answered
             put_spent += raw_puts(puts, count)
             puts += count
@@ -316,7 +323,7 @@ def fleet_tick(fleet: int) -> dict:
     events.use(bus)
     start = datetime.now(UTC) - 3 * TICK
     simulator.run_tick(start)
-    answer_calls(bus, Counter(), Counter(), tallies())
+    answer_calls(bus, Counter(), Counter(), tallies(), [0.0])
     counting_bus = events.LocalBus()  # no subscribers: counts PutEvents calls as EventBridgePublisher makes them
     events.use(counting_bus)
     with storage.counting_requests() as counted:
@@ -432,12 +439,34 @@ def table(results: dict[str, dict], args: argparse.Namespace, imports: dict, pac
             else "-"
         ),
     )
+    for action in actions:
+        row(
+            f"time inside DynamoDB calls per {action} ÷ one PutItem",
+            "",
+            lambda r, a=action: (
+                f"{r['mix']['requestSeconds'][a] / r['mix']['messages'][a] * r['mix']['putRate']:.2f}"
+                if r["mix"]["messages"][a]
+                else "-"
+            ),
+        )
+    row(
+        "handler's own Python per message (outside DynamoDB calls)",
+        "",
+        lambda r: f"{own_python(r['mix']) * 1000:.2f} ms",
+    )
     row("central system, messages/s", "", lambda r: f"{sum(r['mix']['messages'].values()) / r['mix']['seconds']:.0f}")
     row("raw single PutItem, requests/s", "", lambda r: f"{r['mix']['putRate']:.0f}")
     row(
         "messages/s ÷ PutItem/s (interleaved)",
         ">= 0.5",
         lambda r: f"{sum(r['mix']['messages'].values()) / r['mix']['seconds'] / r['mix']['putRate']:.2f}",
+    )
+    row(
+        "  the same if the handler's own Python cost nothing",
+        "",
+        lambda r: (
+            f"{sum(r['mix']['messages'].values()) / sum(r['mix']['requestSeconds'].values()) / r['mix']['putRate']:.2f}"
+        ),
     )
     for path in ("/stats", "/sessions?status=Active"):
         for size in (args.small, args.sessions):
@@ -464,6 +493,11 @@ def table(results: dict[str, dict], args: argparse.Namespace, imports: dict, pac
     )
     lines.append(f"| deployment package ({package[1]}) | small | {package[0] / 2**20:.2f} MB" + " |" * len(names))
     return "\n".join(lines)
+
+
+def own_python(mix: dict) -> float:
+    """Seconds per message the handler spends outside DynamoDB calls."""
+    return (mix["seconds"] - sum(mix["requestSeconds"].values())) / sum(mix["messages"].values())
 
 
 NAMES = {"moto": "moto", "dynamodb-local": "DynamoDB Local"}

@@ -2,7 +2,8 @@
 
 A message type that starts costing more requests, an API route whose cost grows with the data or that
 scans, a simulator tick that stops batching, or an `import app` that creates a client or pulls in a
-heavy library fails here. Nothing is timed: speed is measured by scripts/benchmark.py.
+heavy library fails here. Nothing is timed (one test checks the benchmark's clock): speed is measured by
+scripts/benchmark.py.
 """
 
 from __future__ import annotations
@@ -157,6 +158,29 @@ def test_heartbeat_and_meter_values_cost_one_request_all_transaction_long(aws):
     with storage.counting_requests() as counted:
         stop("CP-1", tx, 5000, at=700)
     assert sum(counted.values()) == 2
+
+
+def test_the_benchmarks_request_clock_spans_each_call_and_stops_with_its_block(aws):
+    """scripts/benchmark.py tells the handler's own Python from its DynamoDB calls with
+    storage.timing_requests: a call slowed by 20 ms on its way out is counted whole, and a call after
+    the block (slowed by 300 ms) is not."""
+    import time
+
+    delay = [0.02]
+
+    def slow(**_: object) -> None:
+        time.sleep(delay[0])
+
+    hooks = storage.client().meta.events
+    hooks.register("before-send.dynamodb", slow)
+    try:
+        with storage.timing_requests() as inside:
+            storage.get_charge_point("CP-1")
+        delay[0] = 0.3
+        storage.get_charge_point("CP-1")
+    finally:
+        hooks.unregister("before-send.dynamodb", slow)
+    assert 0.02 <= inside[0] < 0.3
 
 
 @pytest.mark.parametrize("backend", ["dynamodb-local"], indirect=True)

@@ -50,6 +50,7 @@ from chalicelib.storage.dynamo import (
     item_bytes,
     reset_client,
     tables,
+    timing_requests,
     to_item,
 )
 from chalicelib.storage.early_stops import EARLY_STOP_PREFIX, forget_early_stop, get_early_stop, keep_early_stop
@@ -126,6 +127,7 @@ __all__ = [
     "from_item",
     "reset_client",
     "tables",
+    "timing_requests",
     "to_item",
     # the guard
     "Outcome",

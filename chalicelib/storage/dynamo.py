@@ -4,6 +4,7 @@ The requests themselves are in operations.py."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,6 +87,31 @@ def counting_capacity() -> Iterator[Counter]:
     finally:
         hooks.unregister("before-parameter-build.dynamodb", ask)
         hooks.unregister("after-call.dynamodb", add)
+
+
+@contextmanager
+def timing_requests() -> Iterator[list[float]]:
+    """Seconds spent inside DynamoDB client calls while inside (parameters checked and serialised, signed,
+    sent, answered, parsed; retries included), as a one-element list: what scripts/benchmark.py tells
+    apart from the handler's own Python."""
+    spent = [0.0]
+    started: list[float] = []
+
+    def start(**_: Any) -> None:
+        started.append(time.perf_counter())
+
+    def stop(**_: Any) -> None:
+        if started:
+            spent[0] += time.perf_counter() - started.pop()
+
+    hooks = client().meta.events
+    hooks.register_first("provide-client-params.dynamodb", start)
+    hooks.register_last("after-call.dynamodb", stop)
+    try:
+        yield spent
+    finally:
+        hooks.unregister("provide-client-params.dynamodb", start)
+        hooks.unregister("after-call.dynamodb", stop)
 
 
 # --- table names ---------------------------------------------------------------------------------
