@@ -49,7 +49,8 @@ WORKERS = 10
 # A frame up to this many times OCPP_MAX_FRAME_BYTES is read and refused with a CALLERROR; a larger one
 # closes the socket (1009), as reading it would let one charger hold any amount of memory.
 READABLE_FRAME_FACTOR = 2
-# New sockets admitted per second at most, and at once (gateway_admission.py: the rate follows the backlog).
+# New sockets admitted per second at most, and at once (gateway_admission.py: the rate follows the measured
+# capacity and what the chargers let in still cost).
 ADMIT_PER_SECOND, ADMIT_BURST = 50.0, 10
 log = logging.getLogger("ev.ocpp_gateway")
 
@@ -87,8 +88,7 @@ class Gateway:
         self._login = LoginGate(self.counts, throttle)
         self._health = Health(self._blocking)
         self._outbox = CommandOutbox(self.gateway_id, self.links, self.counts, self._blocking)
-        self._working = 0  # tasks given to the thread pool and not finished
-        self._admission = Admission(lambda: self._working, admit_per_second, ADMIT_BURST)
+        self._admission = Admission(admit_per_second, ADMIT_BURST, WORKERS)
         self._presence = Presence(self._record_presence, self.counts, offline_grace)
         self._server: Server | None = None
         self._poller: asyncio.Task | None = None
@@ -133,12 +133,14 @@ class Gateway:
         host, port = next(iter(self._server.sockets)).getsockname()[:2]
         return f"ws://{host}:{port}{PATH_PREFIX}"
 
-    async def _blocking(self, function: Callable, *args: Any) -> Any:
-        self._working += 1
+    async def _blocking(self, function: Callable, *args: Any, charger: str | None = None) -> Any:
+        """Run `function` on a worker; `charger` is the charge point whose work it is (the admission counts
+        what a new charger costs)."""
+        self._admission.started(charger)
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
         finally:
-            self._working -= 1
+            self._admission.finished()
 
     # -- the upgrade request ----------------------------------------------------------------------
 
@@ -198,7 +200,7 @@ class Gateway:
         return storage.set_online(link.charge_point_id, online, seen, link.connection_id, self.gateway_id)
 
     async def _record_presence(self, link: Link, online: bool) -> bool:
-        return await self._blocking(self._record_online, link, online)
+        return await self._blocking(self._record_online, link, online, charger=link.charge_point_id)
 
     async def _receive(self, link: Link, message: str | bytes) -> None:
         received_at = ocpp_frames.now()
@@ -208,7 +210,9 @@ class Gateway:
             await self._outbox.record_answer(link, head.unique_id, message)
             return
         try:
-            answer = await self._blocking(self.handle, link.charge_point_id, message, received_at)
+            answer = await self._blocking(
+                self.handle, link.charge_point_id, message, received_at, charger=link.charge_point_id
+            )
         except Exception:  # a bug must not cost the charger its connection: it gets a CALLERROR
             self.counts["internalErrors"] += 1
             log.exception(json.dumps({"event": "handler-failed", "chargePointId": link.charge_point_id}))
@@ -233,7 +237,7 @@ class Gateway:
             # Its first accepted (or pending: OCPP 1.6 4.2 lets the central system configure it) boot created
             # the charge point: the connection can now be recorded, before the answer, so that the charger is
             # online (and takes commands) once it knows its registration.
-            link.online_recorded = await self._blocking(self._record_online, link, True)
+            link.online_recorded = await self._blocking(self._record_online, link, True, charger=link.charge_point_id)
         await link.websocket.send(json.dumps(answer, separators=(",", ":")))
         self.counts["answered" if answer[0] == ocpp_frames.CALLRESULT else "callErrors"] += 1
 
