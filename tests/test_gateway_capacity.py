@@ -39,22 +39,35 @@ def send(admitting: Admission, charge_point_id: str | None, frames: int) -> None
 
 def test_what_admitted_chargers_will_still_send_holds_back_the_next_until_they_send_it():
     clock = Clock()
-    admitting = admission(clock, capacity=10, cost=10)  # room for 15 s of spare work: 150 tasks, 15 chargers
+    # Spare 10 tasks/s, 10 a charger: one slot a second, and room for 25 s of it in debt (25 chargers).
+    admitting = admission(clock, capacity=10, cost=10)
     waits = [admitting.wait(f"CP-{n}") for n in range(30)]
-    # One slot a second (spare 10 tasks/s, 10 a charger) within the 10 s horizon; the rest told to come
-    # back much later, with no slot kept.
+    # Slots within the 10 s horizon; the rest told to come back much later, with no slot kept.
     assert waits[:11] == list(range(11))
     assert all(wait >= gateway_admission.BACK_OFF_SECONDS[0] for wait in waits[11:])
     assert admitting.debt == 11 * 10
     clock.now += 10
     assert [admitting.wait(f"CP-{n}") for n in range(1, 11)] == [0] * 10
-    # Slots are free again, but the debt is not: four more chargers, then none.
-    assert [admitting.wait(f"NEW-{n}") for n in range(4)] == [1, 2, 3, 4]
-    assert admitting.wait("NEW-4") >= gateway_admission.BACK_OFF_SECONDS[0]
+    assert [admitting.wait(f"NEW-{n}") for n in range(10)] == list(range(1, 11))
+    clock.now += 10
+    assert [admitting.wait(f"NEW-{n}") for n in range(10)] == [0] * 10
+    # Slots are free, but the debt is not: four more chargers, then none.
+    assert [admitting.wait(f"NEW-{n}") for n in range(10, 15)][:4] == [1, 2, 3, 4]
+    assert admitting.wait("NEW-15") >= gateway_admission.BACK_OFF_SECONDS[0]
     send(admitting, "CP-0", 3)
     send(admitting, "CP-1", 12)  # it has sent what it owed, and 2 more (settled load)
-    assert admitting.debt == 150 - 13
-    assert admitting.wait("NEW-5") == 5
+    assert admitting.debt == 250 - 13
+    assert admitting.wait("NEW-16") == 5
+
+
+def test_no_new_charger_while_the_backlog_is_over_a_few_seconds_of_work():
+    clock = Clock()
+    admitting = admission(clock, capacity=10, cost=1)
+    for _ in range(int(10 * gateway_admission.BACKLOG_SECONDS) + 1):
+        admitting.started()
+    assert admitting.wait("CP-1") >= gateway_admission.BACK_OFF_SECONDS[0]
+    admitting.finished()
+    assert admitting.wait("CP-1") == 0
 
 
 def test_a_young_charger_is_written_off_after_its_first_minute_and_its_frames_teach_the_cost():
