@@ -8,8 +8,8 @@ a controller that watches it has let in far more chargers than the workers can a
 30 s timeout. So the admission counts what it has already let in:
 
 - capacity: the tasks the worker pool completes per second while every worker is busy (an EWMA). Never
-  saturated yet (a fast backend, a small fleet), it is raised to PROBE times what was served, so the
-  admission can find out; it starts at START_CAPACITY, slow, as the backend's speed is not known.
+  saturated yet, it grows while the pool serves most of it, so the admission can find out how fast the
+  pool is; it starts at START_CAPACITY, slow, as the backend's speed is not known.
 - cost: the tasks a new charger brings in its first YOUNG_SECONDS (an EWMA over the chargers let in),
   seeded above the measured dozen so that the first minute, before any charger is old enough to measure,
   errs on the slow side.
@@ -43,9 +43,10 @@ COST_WEIGHT = 0.02  # an EWMA over about 50 chargers
 # A 2-core machine's gateway completes 150-200 tasks a second; unknown at first, so a third of that.
 START_CAPACITY = 60.0
 CAPACITY_WEIGHT = 0.3  # per second of saturated measurement
-# Never saturated, the pool may be faster than it was asked to be: the estimate is raised to this much more
-# than it served (the admission, spacing chargers by the cost's high seed, would otherwise keep it there).
-PROBE = 1.5
+# Never full but serving most of the estimate, the pool may be faster than it was asked to be: the estimate
+# grows this much a second (from 60 tasks/s, 200 in 25 s). Serving under USED of it, the estimate is not
+# being tested and stays: the estimate never runs past 1/USED of what the pool was seen to serve.
+GROWTH, USED = 1.05, 0.6
 # Seconds of saturated work after which the probe stops: the measurement is recent enough.
 MEASURED_RECENTLY = 30.0
 # How long a charger's debt lasts, on average: half its tasks come in its first seconds (boot, statuses,
@@ -128,8 +129,8 @@ class Admission:
             weight = min(1.0, CAPACITY_WEIGHT * self._saturated_time)
             self.capacity += weight * (sample - self.capacity)
             self._saturated_at = now
-        elif now - self._saturated_at > MEASURED_RECENTLY:
-            self.capacity = max(self.capacity, PROBE * self._done / elapsed)
+        elif now - self._saturated_at > MEASURED_RECENTLY and self._done / elapsed >= USED * self.capacity:
+            self.capacity *= GROWTH ** min(elapsed, 5.0)
         self._done = self._done_saturated = self._settled = 0
         self._saturated_time = 0.0
         self._write_off(now)

@@ -102,15 +102,21 @@ def test_capacity_is_what_the_pool_completes_while_every_worker_is_busy():
     assert admitting.capacity == pytest.approx(200, rel=0.05)
 
 
-def test_never_saturated_the_capacity_is_raised_above_what_was_served_so_the_storm_can_speed_up():
+def test_never_full_the_capacity_grows_while_the_pool_serves_most_of_it_so_the_storm_can_speed_up():
     clock = Clock()
     admitting = admission(clock, capacity=60)
-    for _ in range(100):  # 100 tasks in a second, one at a time
-        clock.now += 0.01
-        send(admitting, None, 1)
-    clock.now += 0.01
-    send(admitting, None, 1)
-    assert admitting.capacity == pytest.approx(gateway_admission.PROBE * 100, rel=0.05)
+    for _ in range(3):  # 50 tasks a second, one at a time
+        for _ in range(50):
+            clock.now += 0.02
+            send(admitting, None, 1)
+    assert admitting.capacity > 60 * gateway_admission.GROWTH
+    capacities = []
+    for _ in range(3):  # 10 tasks a second: too few to tell
+        for _ in range(10):
+            clock.now += 0.1
+            send(admitting, None, 1)
+        capacities.append(admitting.capacity)
+    assert capacities[1] == capacities[2] > 60
     # The settled load (chargers not let in by this admission) is what the spare capacity leaves out.
     assert admitting.spare < admitting.capacity
 
