@@ -13,15 +13,17 @@ a controller that watches it has let in far more chargers than the workers can a
 - cost: the tasks a new charger brings in its first YOUNG_SECONDS (an EWMA over the chargers let in),
   seeded above the measured dozen so that the first minute, before any charger is old enough to measure,
   errs on the slow side.
-- debt: what the chargers let in less than YOUNG_SECONDS ago (and those promised a slot) will still send.
+- debt: what the chargers let in less than YOUNG_SECONDS ago (and those promised a slot) will still send,
+  and debt_seconds: how long a task of it stays owed (an EWMA).
 - the settled load: tasks per second brought by every other charger.
 
-A new charger is let in (or promised a slot) only while the debt stays below DEBT_SECONDS of spare
-capacity (capacity - settled load), and never while the backlog is over BACKLOG_SECONDS of work. Slots
-are spaced at the sustainable rate, spare capacity / cost, and promised only HORIZON_SECONDS ahead, so
-that a promise never outlives the measurement it came from. A charger refused is told its slot (503 and a
-Retry-After) and is let in when it comes back then, whatever came meanwhile; one beyond the horizon, or
-while the debt is full, is told to come back in BACK_OFF_SECONDS, with no slot kept: refusals stay cheap.
+A new charger is let in (or promised a slot) only while the debt stays below debt_seconds of spare
+capacity (capacity - settled load: what chargers let in at the sustainable rate leave owed), and never
+while the backlog is over BACKLOG_SECONDS of work. Slots are spaced at that rate, spare capacity / cost,
+and promised only HORIZON_SECONDS ahead, so that a promise never outlives the measurement it came from.
+A charger refused is told its slot (503 and a Retry-After) and is let in when it comes back then,
+whatever came meanwhile; one beyond the horizon, or while the debt is full, is told to come back in
+BACK_OFF_SECONDS, with no slot kept: refusals stay cheap.
 Chargers whose socket was lost moments ago (gateway_presence) are let in at once by the gateway, without
 asking here: they are online already and cost no write; their tasks count as settled load.
 """
@@ -49,10 +51,11 @@ CAPACITY_WEIGHT = 0.3  # per second of saturated measurement
 GROWTH, USED = 1.05, 0.6
 # Seconds of saturated work after which the probe stops: the measurement is recent enough.
 MEASURED_RECENTLY = 30.0
-# How long a charger's debt lasts, on average: half its tasks come in its first seconds (boot, statuses,
-# DataTransfer), most of the rest about 40 s later (Authorize, StartTransaction). Debt up to this many
-# seconds of spare capacity is what chargers let in at spare / cost a second leave behind them.
-DEBT_SECONDS = 25.0
+# How long a task of a new charger's debt stays owed, on average (an EWMA over the chargers let in, like the
+# cost): chargers let in at spare / cost a second leave this many seconds of spare capacity in debt behind
+# them, so the debt is held to that. Seeded as measured: half its tasks in its first seconds (boot,
+# statuses, DataTransfer), most of the rest some 40 s later (Authorize, StartTransaction).
+START_DEBT_SECONDS = 30.0
 # The brake: with this many seconds of work waiting for the pool, no new charger, whatever the estimates say.
 BACKLOG_SECONDS = 5.0
 HORIZON_SECONDS = 10.0
@@ -68,6 +71,7 @@ class _Young:
     admitted_at: float
     expected: float  # the cost when it was let in
     sent: int = 0
+    owed_seconds: float = 0.0  # over the tasks it has sent: how long after its admission each came
 
 
 class Admission:
@@ -77,7 +81,7 @@ class Admission:
 
     def __init__(self, rate: float, burst: int, workers: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_rate, self.burst, self.workers, self._clock = rate, burst, workers, clock
-        self.capacity, self.cost = START_CAPACITY, START_COST
+        self.capacity, self.cost, self.debt_seconds = START_CAPACITY, START_COST, START_DEBT_SECONDS
         self.settled_load = 0.0
         self.working = 0
         self.debt = 0.0
@@ -95,13 +99,14 @@ class Admission:
     # -- measuring --------------------------------------------------------------------------------
 
     def started(self, charge_point_id: str | None = None) -> None:
-        self._advance()
+        now = self._advance()
         self.working += 1
         young = self._young.get(charge_point_id) if charge_point_id is not None else None
         if young is not None:
             young.sent += 1
         if young is not None and young.sent <= young.expected:
             self.debt -= 1
+            young.owed_seconds += now - young.admitted_at
         else:  # an older charger's, or more than a young one was expected to send
             self._settled += 1
 
@@ -141,8 +146,11 @@ class Admission:
             if now - young.admitted_at < YOUNG_SECONDS:
                 break
             del self._young[charge_point_id]
-            self.debt -= max(0.0, young.expected - young.sent)
+            unpaid = max(0.0, young.expected - young.sent)
+            self.debt -= unpaid
             self.cost += COST_WEIGHT * (young.sent - self.cost)
+            owed = (young.owed_seconds + unpaid * YOUNG_SECONDS) / young.expected
+            self.debt_seconds += COST_WEIGHT * (owed - self.debt_seconds)
         while self._promised:
             charge_point_id, (slot, expected) = next(iter(self._promised.items()))
             if slot > now - PROMISE_SECONDS:
@@ -161,7 +169,9 @@ class Admission:
         return min(self.max_rate, max(MIN_RATE, self.spare / self.cost))
 
     def _room(self) -> bool:
-        return self.working <= self.capacity * BACKLOG_SECONDS and self.debt + self.cost <= self.spare * DEBT_SECONDS
+        return (
+            self.working <= self.capacity * BACKLOG_SECONDS and self.debt + self.cost <= self.spare * self.debt_seconds
+        )
 
     def _admit(self, charge_point_id: str, now: float, expected: float) -> None:
         again = self._young.pop(charge_point_id, None)

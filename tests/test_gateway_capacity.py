@@ -27,7 +27,7 @@ class Clock:
 
 def admission(clock: Clock, capacity: float, cost: float = 10, burst: int = 0) -> Admission:
     admitting = Admission(rate=50, burst=burst, workers=10, clock=clock)
-    admitting.capacity, admitting.cost = capacity, cost
+    admitting.capacity, admitting.cost, admitting.debt_seconds = capacity, cost, 25
     return admitting
 
 
@@ -75,10 +75,16 @@ def test_a_young_charger_is_written_off_after_its_first_minute_and_its_frames_te
     admitting = admission(clock, capacity=1000, cost=10)
     assert admitting.wait("CP-1") == 0
     send(admitting, "CP-1", 4)
-    clock.now += gateway_admission.YOUNG_SECONDS + 1
+    clock.now += 10
+    send(admitting, "CP-1", 4)
+    clock.now += gateway_admission.YOUNG_SECONDS
     send(admitting, None, 1)  # any task moves the clock on
     assert admitting.debt == 0
-    assert admitting.cost == 10 + gateway_admission.COST_WEIGHT * (4 - 10)
+    weight = gateway_admission.COST_WEIGHT
+    assert admitting.cost == 10 + weight * (8 - 10)
+    # 4 tasks owed 0 s, 4 owed 10 s, 2 never sent (owed the whole minute): 16 s a task.
+    owed = (4 * 10 + 2 * gateway_admission.YOUNG_SECONDS) / 10
+    assert admitting.debt_seconds == pytest.approx(25 + weight * (owed - 25))
 
 
 def test_capacity_is_what_the_pool_completes_while_every_worker_is_busy():
