@@ -30,12 +30,16 @@ asking here: they are online already and cost no write; their tasks count as set
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+
+log = logging.getLogger("ev.gateway_admission")
 
 YOUNG_SECONDS = 60.0
 # Measured: about 11 CALLs and a presence write in a charger's first minute (docs/capacity.md); seeded
@@ -44,13 +48,15 @@ START_COST = 14.0
 COST_WEIGHT = 0.02  # an EWMA over about 50 chargers
 # A 2-core machine's gateway completes 150-200 tasks a second; unknown at first, so a third of that.
 START_CAPACITY = 60.0
-CAPACITY_WEIGHT = 0.3  # per second of saturated measurement
+# Per second of saturated measurement, up and down: a full pool also stalls (DynamoDB Local's pauses, a
+# machine shared with other work), and those seconds would hold the estimate, and the storm, far below what
+# the pool serves when it runs; measured low, the brake and the debt still bound the queue.
+CAPACITY_UP, CAPACITY_DOWN = 0.3, 0.05
+REPORT_SECONDS = 10.0
 # Never full but serving most of the estimate, the pool may be faster than it was asked to be: the estimate
 # grows this much a second (from 60 tasks/s, 200 in 25 s). Serving under USED of it, the estimate is not
 # being tested and stays: the estimate never runs past 1/USED of what the pool was seen to serve.
 GROWTH, USED = 1.05, 0.6
-# Seconds of saturated work after which the probe stops: the measurement is recent enough.
-MEASURED_RECENTLY = 30.0
 # How long a task of a new charger's debt stays owed, on average (an EWMA over the chargers let in, like the
 # cost): chargers let in at spare / cost a second leave this many seconds of spare capacity in debt behind
 # them, so the debt is held to that. Seeded as measured: half its tasks in its first seconds (boot,
@@ -90,7 +96,7 @@ class Admission:
         self._next = 0.0  # the next free slot
         now = clock()
         self._changed = self._window = now
-        self._saturated_at = -math.inf
+        self._reported = now
         # The current window: completions (those while saturated apart), its saturated time, settled arrivals.
         self._done = self._done_saturated = self._settled = 0
         self._saturated_time = 0.0
@@ -131,11 +137,13 @@ class Admission:
         self.settled_load += LOAD_WEIGHT * (self._settled / elapsed - self.settled_load)
         if self._saturated_time >= 0.5:
             sample = self._done_saturated / self._saturated_time
-            weight = min(1.0, CAPACITY_WEIGHT * self._saturated_time)
-            self.capacity += weight * (sample - self.capacity)
-            self._saturated_at = now
-        elif now - self._saturated_at > MEASURED_RECENTLY and self._done / elapsed >= USED * self.capacity:
+            weight = CAPACITY_UP if sample > self.capacity else CAPACITY_DOWN
+            self.capacity += min(1.0, weight * self._saturated_time) * (sample - self.capacity)
+        elif self._done / elapsed >= USED * self.capacity:
             self.capacity *= GROWTH ** min(elapsed, 5.0)
+        if (self._young or self._promised) and now - self._reported >= REPORT_SECONDS:
+            self._reported = now
+            log.info(json.dumps({"event": "admission", **self.figures()}))
         self._done = self._done_saturated = self._settled = 0
         self._saturated_time = 0.0
         self._write_off(now)
@@ -159,6 +167,19 @@ class Admission:
             self.debt -= expected
 
     # -- deciding ---------------------------------------------------------------------------------
+
+    def figures(self) -> dict[str, float]:
+        return {
+            "capacity": round(self.capacity, 1),
+            "settledLoad": round(self.settled_load, 1),
+            "cost": round(self.cost, 2),
+            "debt": round(self.debt),
+            "debtSeconds": round(self.debt_seconds, 1),
+            "working": self.working,
+            "young": len(self._young),
+            "promised": len(self._promised),
+            "rate": round(self.rate, 2),
+        }
 
     @property
     def spare(self) -> float:

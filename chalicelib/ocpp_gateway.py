@@ -303,6 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("ev.gateway_admission").setLevel(logging.INFO)  # a storm's figures, every 10 s
     try:
         asyncio.run(
             _serve_forever(
