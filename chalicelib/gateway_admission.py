@@ -22,8 +22,10 @@ capacity (capacity - settled load: what chargers let in at the sustainable rate 
 while the backlog is over BACKLOG_SECONDS of work. Slots are spaced at that rate, spare capacity / cost,
 and promised only HORIZON_SECONDS ahead, so that a promise never outlives the measurement it came from.
 A charger refused is told its slot (503 and a Retry-After) and is let in when it comes back then,
-whatever came meanwhile; one beyond the horizon, or while the debt is full, is told to come back in
-BACK_OFF_SECONDS, with no slot kept: refusals stay cheap.
+whatever came meanwhile; one beyond the horizon, or while the debt is full, is told to come back later,
+with no slot kept: about when the chargers told so before it will have been let in at the current rate (at
+least a horizon, at most BACK_OFF_SECONDS, spread over twice that), so that a small storm is taken in
+seconds and a big one's chargers do not knock every few seconds: refusals stay cheap.
 Chargers whose socket was lost moments ago (gateway_presence) are let in at once by the gateway, without
 asking here: they are online already and cost no write; their tasks count as settled load.
 """
@@ -66,7 +68,8 @@ START_DEBT_SECONDS = 30.0
 # The brake: with this many seconds of work waiting for the pool, no new charger, whatever the estimates say.
 BACKLOG_SECONDS = 5.0
 HORIZON_SECONDS = 10.0
-BACK_OFF_SECONDS = (30.0, 120.0)
+# The back-off of a charger told to come back later, before its spread (up to twice this).
+BACK_OFF_SECONDS = 60.0
 # A slot not taken this long after its time is forgotten (the charger went elsewhere).
 PROMISE_SECONDS = 60.0
 MIN_RATE = 1.0
@@ -86,14 +89,22 @@ class Admission:
     finished (`finished`); `wait` answers a new charger. `rate` is the most chargers let in per second,
     `burst` the slots taken at once, `workers` the pool's threads (all of them busy: its full speed)."""
 
-    def __init__(self, rate: float, burst: int, workers: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        workers: int,
+        clock: Callable[[], float] = time.monotonic,
+        capacity: float = START_CAPACITY,
+    ) -> None:
         self.max_rate, self.burst, self.workers, self._clock = rate, burst, workers, clock
-        self.capacity, self.cost, self.debt_seconds = START_CAPACITY, START_COST, START_DEBT_SECONDS
+        self.capacity, self.cost, self.debt_seconds = capacity, START_COST, START_DEBT_SECONDS
         self.settled_load = 0.0
         self.working = 0
         self.debt = 0.0
         self._young: OrderedDict[str, _Young] = OrderedDict()
         self._promised: OrderedDict[str, tuple[float, float]] = OrderedDict()  # slot, cost; in slot order
+        self._waiting: OrderedDict[str, float] = OrderedDict()  # told to come back later: when, oldest first
         self._next = 0.0  # the next free slot
         now = clock()
         self._changed = self._window = now
@@ -166,6 +177,8 @@ class Admission:
                 break
             del self._promised[charge_point_id]
             self.debt -= expected
+        while self._waiting and next(iter(self._waiting.values())) < now - 2 * BACK_OFF_SECONDS:
+            self._waiting.popitem(last=False)  # told long ago: gone elsewhere, or back and told again
 
     # -- deciding ---------------------------------------------------------------------------------
 
@@ -179,6 +192,7 @@ class Admission:
             "working": self.working,
             "young": len(self._young),
             "promised": len(self._promised),
+            "waiting": len(self._waiting),
             "rate": round(self.rate, 2),
         }
 
@@ -194,6 +208,17 @@ class Admission:
         return (
             self.working <= self.capacity * BACKLOG_SECONDS and self.debt + self.cost <= self.spare * self.debt_seconds
         )
+
+    def holds_slot(self, charge_point_id: str) -> bool:
+        """Whether this charger, just told to wait, was promised a slot (kept for it) rather than told to
+        come back later."""
+        return charge_point_id in self._promised
+
+    def _back_off(self, charge_point_id: str, now: float) -> int:
+        self._waiting.pop(charge_point_id, None)
+        ahead = min(BACK_OFF_SECONDS, max(HORIZON_SECONDS, len(self._waiting) / self.rate))
+        self._waiting[charge_point_id] = now
+        return math.ceil(self._random.uniform(ahead, 2 * ahead))
 
     def _admit(self, charge_point_id: str, now: float, expected: float) -> None:
         again = self._young.pop(charge_point_id, None)
@@ -214,7 +239,8 @@ class Admission:
             return 0
         slot = max(now, self._next)
         if slot - now > HORIZON_SECONDS or not self._room():
-            return math.ceil(self._random.uniform(*BACK_OFF_SECONDS))
+            return self._back_off(charge_point_id, now)
+        self._waiting.pop(charge_point_id, None)
         rate, expected = self.rate, self.cost
         self._next = slot + 1 / rate
         self.debt += expected

@@ -33,7 +33,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from chalicelib import central_system, login_throttle, ocpp_frames, storage
+from chalicelib import central_system, gateway_admission, login_throttle, ocpp_frames, storage
 from chalicelib import settings as settings_module
 from chalicelib.gateway_admission import Admission
 from chalicelib.gateway_commands import CommandOutbox, Link
@@ -79,6 +79,7 @@ class Gateway:
         throttle: login_throttle.LoginThrottle | None = None,
         admit_per_second: float = ADMIT_PER_SECOND,
         offline_grace: float = DEFAULT_GRACE_SECONDS,
+        capacity: float = gateway_admission.START_CAPACITY,
     ) -> None:
         self.handle = handle
         self.gateway_id = gateway_id or f"gw-{uuid.uuid4().hex[:12]}"
@@ -88,7 +89,7 @@ class Gateway:
         self._login = LoginGate(self.counts, throttle)
         self._health = Health(self._blocking)
         self._outbox = CommandOutbox(self.gateway_id, self.links, self.counts, self._blocking)
-        self._admission = Admission(admit_per_second, ADMIT_BURST, WORKERS)
+        self._admission = Admission(admit_per_second, ADMIT_BURST, WORKERS, capacity=capacity)
         self._presence = Presence(self._record_presence, self.counts, offline_grace)
         self._server: Server | None = None
         self._poller: asyncio.Task | None = None
@@ -156,7 +157,9 @@ class Gateway:
             return connection.respond(400, f"The charge point id must be {ocpp_frames.CHARGE_POINT_ID_RULE}\n")
         if not self._presence.returning(charge_point_id) and (wait := self._admission.wait(charge_point_id)):
             self.counts["admissionsDeferred"] += 1
-            response = connection.respond(503, f"too many chargers connecting: retry in {wait} s\n")
+            # Said in words for people and for the load generator, which counts a kept slot refused again.
+            kept = "your slot is kept" if self._admission.holds_slot(charge_point_id) else "no slot is kept"
+            response = connection.respond(503, f"too many chargers connecting: retry in {wait} s ({kept})\n")
             response.headers["Retry-After"] = str(wait)
             return response
         if settings_module.get().ocpp_auth == "basic":
@@ -278,8 +281,8 @@ class GatewayThread:
         self.thread.join(15)
 
 
-async def _serve_forever(host: str, port: int, admit_per_second: float, offline_grace: float) -> None:
-    gateway = Gateway(admit_per_second=admit_per_second, offline_grace=offline_grace)
+async def _serve_forever(host: str, port: int, admit_per_second: float, offline_grace: float, capacity: float) -> None:
+    gateway = Gateway(admit_per_second=admit_per_second, offline_grace=offline_grace, capacity=capacity)
     await gateway.start(host, port)
     print(f"OCPP 1.6J gateway {gateway.gateway_id} listening on {gateway.url()}{{chargePointId}}", flush=True)  # noqa: T201 (console banner)
     await asyncio.Future()
@@ -301,13 +304,24 @@ def main(argv: list[str] | None = None) -> None:
         default=DEFAULT_GRACE_SECONDS,
         help="seconds a lost socket's charger stays online, waiting for it to reconnect (0: none)",
     )
+    parser.add_argument(
+        "--capacity",
+        type=float,
+        default=gateway_admission.START_CAPACITY,
+        help="the tasks a second this gateway answers, when known (the `capacity` of its admission log lines): "
+        "a boot storm then starts at that pace instead of measuring it from a slow start",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("ev.gateway_admission").setLevel(logging.INFO)  # a storm's figures, every 10 s
     try:
         asyncio.run(
             _serve_forever(
-                args.host, args.port or settings_module.get().ocpp_port, args.admit_per_second, args.offline_grace
+                args.host,
+                args.port or settings_module.get().ocpp_port,
+                args.admit_per_second,
+                args.offline_grace,
+                args.capacity,
             )
         )
     except KeyboardInterrupt:

@@ -44,7 +44,7 @@ def test_what_admitted_chargers_will_still_send_holds_back_the_next_until_they_s
     waits = [admitting.wait(f"CP-{n}") for n in range(30)]
     # Slots within the 10 s horizon; the rest told to come back much later, with no slot kept.
     assert waits[:11] == list(range(11))
-    assert all(wait >= gateway_admission.BACK_OFF_SECONDS[0] for wait in waits[11:])
+    assert all(wait >= gateway_admission.HORIZON_SECONDS for wait in waits[11:])
     assert admitting.debt == 11 * 10
     clock.now += 10
     assert [admitting.wait(f"CP-{n}") for n in range(1, 11)] == [0] * 10
@@ -53,7 +53,7 @@ def test_what_admitted_chargers_will_still_send_holds_back_the_next_until_they_s
     assert [admitting.wait(f"NEW-{n}") for n in range(10)] == [0] * 10
     # Slots are free, but the debt is not: four more chargers, then none.
     assert [admitting.wait(f"NEW-{n}") for n in range(10, 15)][:4] == [1, 2, 3, 4]
-    assert admitting.wait("NEW-15") >= gateway_admission.BACK_OFF_SECONDS[0]
+    assert admitting.wait("NEW-15") >= gateway_admission.HORIZON_SECONDS
     send(admitting, "CP-0", 3)
     send(admitting, "CP-1", 12)  # it has sent what it owed, and 2 more (settled load)
     assert admitting.debt == 250 - 13
@@ -65,7 +65,7 @@ def test_no_new_charger_while_the_backlog_is_over_a_few_seconds_of_work():
     admitting = admission(clock, capacity=10, cost=1)
     for _ in range(int(10 * gateway_admission.BACKLOG_SECONDS) + 1):
         admitting.started()
-    assert admitting.wait("CP-1") >= gateway_admission.BACK_OFF_SECONDS[0]
+    assert admitting.wait("CP-1") >= gateway_admission.HORIZON_SECONDS
     admitting.finished()
     assert admitting.wait("CP-1") == 0
 
@@ -138,7 +138,7 @@ def test_a_promised_slot_is_honoured_whatever_came_meanwhile_and_an_early_charge
     clock.now += 1
     assert admitting.wait(last) == refused[last] - 1  # early: told again, the slot stays
     admitting.capacity = 1  # the backend slows down: no new charger, but the promises stand
-    assert admitting.wait("LATE") >= gateway_admission.BACK_OFF_SECONDS[0]
+    assert admitting.wait("LATE") >= gateway_admission.HORIZON_SECONDS
     clock.now = 100.0 + max(refused.values())
     assert all(admitting.wait(cp) == 0 for cp in refused)
 
@@ -149,8 +149,20 @@ def test_slots_are_promised_only_a_short_horizon_ahead():
     waits = [admitting.wait(f"CP-{n}") for n in range(200)]
     promised = int(gateway_admission.HORIZON_SECONDS * 10) + 1
     assert waits[:promised] == [math.ceil(n / 10) for n in range(promised)]
-    low, high = gateway_admission.BACK_OFF_SECONDS
-    assert all(low <= wait <= high for wait in waits[promised:])
+    # The others come back about when those told before them will have been let in, at 10 a second.
+    later = waits[promised:]
+    assert all(gateway_admission.HORIZON_SECONDS <= wait <= 2 * gateway_admission.HORIZON_SECONDS for wait in later)
+
+
+def test_a_charger_told_to_come_back_later_waits_for_those_told_before_it_and_no_longer_than_the_back_off():
+    clock = Clock()
+    admitting = admission(clock, capacity=100, cost=10)  # 10 chargers a second
+    waits = [admitting.wait(f"CP-{n}") for n in range(2000)]
+    later = [wait for wait in waits if wait > gateway_admission.HORIZON_SECONDS]
+    # The 500th told to come back has 500 before it: 50 s at 10 a second, spread over twice that.
+    assert 50 <= waits[600] <= 100
+    assert max(later) <= 2 * gateway_admission.BACK_OFF_SECONDS
+    assert admitting.wait("CP-1999") >= gateway_admission.BACK_OFF_SECONDS  # told again: still at the back
 
 
 class FakeSocket:
