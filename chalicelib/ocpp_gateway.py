@@ -33,7 +33,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from chalicelib import central_system, login_throttle, ocpp_frames, storage
+from chalicelib import central_system, gateway_admission, login_throttle, ocpp_frames, storage
 from chalicelib import settings as settings_module
 from chalicelib.gateway_admission import Admission
 from chalicelib.gateway_commands import CommandOutbox, Link
@@ -49,7 +49,8 @@ WORKERS = 10
 # A frame up to this many times OCPP_MAX_FRAME_BYTES is read and refused with a CALLERROR; a larger one
 # closes the socket (1009), as reading it would let one charger hold any amount of memory.
 READABLE_FRAME_FACTOR = 2
-# New sockets admitted per second at most, and at once (gateway_admission.py: the rate follows the backlog).
+# New sockets admitted per second at most, and at once (gateway_admission.py: the rate follows the measured
+# capacity and what the chargers let in still cost).
 ADMIT_PER_SECOND, ADMIT_BURST = 50.0, 10
 log = logging.getLogger("ev.ocpp_gateway")
 
@@ -78,6 +79,7 @@ class Gateway:
         throttle: login_throttle.LoginThrottle | None = None,
         admit_per_second: float = ADMIT_PER_SECOND,
         offline_grace: float = DEFAULT_GRACE_SECONDS,
+        capacity: float = gateway_admission.START_CAPACITY,
     ) -> None:
         self.handle = handle
         self.gateway_id = gateway_id or f"gw-{uuid.uuid4().hex[:12]}"
@@ -87,8 +89,7 @@ class Gateway:
         self._login = LoginGate(self.counts, throttle)
         self._health = Health(self._blocking)
         self._outbox = CommandOutbox(self.gateway_id, self.links, self.counts, self._blocking)
-        self._working = 0  # tasks given to the thread pool and not finished
-        self._admission = Admission(lambda: self._working, admit_per_second, ADMIT_BURST)
+        self._admission = Admission(admit_per_second, ADMIT_BURST, WORKERS, capacity=capacity)
         self._presence = Presence(self._record_presence, self.counts, offline_grace)
         self._server: Server | None = None
         self._poller: asyncio.Task | None = None
@@ -133,12 +134,14 @@ class Gateway:
         host, port = next(iter(self._server.sockets)).getsockname()[:2]
         return f"ws://{host}:{port}{PATH_PREFIX}"
 
-    async def _blocking(self, function: Callable, *args: Any) -> Any:
-        self._working += 1
+    async def _blocking(self, function: Callable, *args: Any, charger: str | None = None) -> Any:
+        """Run `function` on a worker; `charger` is the charge point whose work it is (the admission counts
+        what a new charger costs)."""
+        self._admission.started(charger)
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
         finally:
-            self._working -= 1
+            self._admission.finished()
 
     # -- the upgrade request ----------------------------------------------------------------------
 
@@ -154,7 +157,9 @@ class Gateway:
             return connection.respond(400, f"The charge point id must be {ocpp_frames.CHARGE_POINT_ID_RULE}\n")
         if not self._presence.returning(charge_point_id) and (wait := self._admission.wait(charge_point_id)):
             self.counts["admissionsDeferred"] += 1
-            response = connection.respond(503, f"too many chargers connecting: retry in {wait} s\n")
+            # Said in words for people and for the load generator, which counts a kept slot refused again.
+            kept = "your slot is kept" if self._admission.holds_slot(charge_point_id) else "no slot is kept"
+            response = connection.respond(503, f"too many chargers connecting: retry in {wait} s ({kept})\n")
             response.headers["Retry-After"] = str(wait)
             return response
         if settings_module.get().ocpp_auth == "basic":
@@ -198,7 +203,7 @@ class Gateway:
         return storage.set_online(link.charge_point_id, online, seen, link.connection_id, self.gateway_id)
 
     async def _record_presence(self, link: Link, online: bool) -> bool:
-        return await self._blocking(self._record_online, link, online)
+        return await self._blocking(self._record_online, link, online, charger=link.charge_point_id)
 
     async def _receive(self, link: Link, message: str | bytes) -> None:
         received_at = ocpp_frames.now()
@@ -208,7 +213,9 @@ class Gateway:
             await self._outbox.record_answer(link, head.unique_id, message)
             return
         try:
-            answer = await self._blocking(self.handle, link.charge_point_id, message, received_at)
+            answer = await self._blocking(
+                self.handle, link.charge_point_id, message, received_at, charger=link.charge_point_id
+            )
         except Exception:  # a bug must not cost the charger its connection: it gets a CALLERROR
             self.counts["internalErrors"] += 1
             log.exception(json.dumps({"event": "handler-failed", "chargePointId": link.charge_point_id}))
@@ -233,7 +240,7 @@ class Gateway:
             # Its first accepted (or pending: OCPP 1.6 4.2 lets the central system configure it) boot created
             # the charge point: the connection can now be recorded, before the answer, so that the charger is
             # online (and takes commands) once it knows its registration.
-            link.online_recorded = await self._blocking(self._record_online, link, True)
+            link.online_recorded = await self._blocking(self._record_online, link, True, charger=link.charge_point_id)
         await link.websocket.send(json.dumps(answer, separators=(",", ":")))
         self.counts["answered" if answer[0] == ocpp_frames.CALLRESULT else "callErrors"] += 1
 
@@ -274,8 +281,8 @@ class GatewayThread:
         self.thread.join(15)
 
 
-async def _serve_forever(host: str, port: int, admit_per_second: float, offline_grace: float) -> None:
-    gateway = Gateway(admit_per_second=admit_per_second, offline_grace=offline_grace)
+async def _serve_forever(host: str, port: int, admit_per_second: float, offline_grace: float, capacity: float) -> None:
+    gateway = Gateway(admit_per_second=admit_per_second, offline_grace=offline_grace, capacity=capacity)
     await gateway.start(host, port)
     print(f"OCPP 1.6J gateway {gateway.gateway_id} listening on {gateway.url()}{{chargePointId}}", flush=True)  # noqa: T201 (console banner)
     await asyncio.Future()
@@ -297,12 +304,24 @@ def main(argv: list[str] | None = None) -> None:
         default=DEFAULT_GRACE_SECONDS,
         help="seconds a lost socket's charger stays online, waiting for it to reconnect (0: none)",
     )
+    parser.add_argument(
+        "--capacity",
+        type=float,
+        default=gateway_admission.START_CAPACITY,
+        help="the tasks a second this gateway answers, when known (the `capacity` of its admission log lines): "
+        "a boot storm then starts at that pace instead of measuring it from a slow start",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("ev.gateway_admission").setLevel(logging.INFO)  # a storm's figures, every 10 s
     try:
         asyncio.run(
             _serve_forever(
-                args.host, args.port or settings_module.get().ocpp_port, args.admit_per_second, args.offline_grace
+                args.host,
+                args.port or settings_module.get().ocpp_port,
+                args.admit_per_second,
+                args.offline_grace,
+                args.capacity,
             )
         )
     except KeyboardInterrupt:

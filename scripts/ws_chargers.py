@@ -120,7 +120,7 @@ class WsCharger:
         return Charger(self.state, rng, self.speed, self.outbox)
 
     async def run(self, tick_seconds: float) -> None:
-        failures, reconnect_after, told_when = 0, None, False
+        failures, reconnect_after, told_when, slot_kept = 0, None, False, False
         # A charger the storm dropped connects again, whenever the run ends: it has something to finish.
         while time.monotonic() < self.fleet.until or reconnect_after is not None:
             try:
@@ -152,10 +152,13 @@ class WsCharger:
             except InvalidStatus as refused:
                 self.counts["refusals"] += 1
                 self.counts["stormRefusals"] += reconnect_after is not None
-                # Refused again after waiting the Retry-After it was told: longer than its back-off.
+                # Refused again after waiting the Retry-After it was told: longer than its back-off; and
+                # of those, the ones whose slot the gateway had said it kept (a broken promise).
                 self.counts["refusedAfterBackOff"] += told_when
+                self.counts["refusedAfterKeptSlot"] += told_when and slot_kept
                 retry_after = refused.response.headers.get("Retry-After", "")
                 told_when = retry_after.isdigit()
+                slot_kept = b"your slot is kept" in (refused.response.body or b"")
                 await asyncio.sleep(int(retry_after) if retry_after.isdigit() else self._back_off(failures))
                 failures += 1
             except (TimeoutError, OSError, ConnectionClosed, InvalidHandshake):
@@ -298,6 +301,7 @@ async def run_fleet(
             "reconnects",
             "refusals",
             "refusedAfterBackOff",
+            "refusedAfterKeptSlot",
             "resent",
         ),
         0,

@@ -1,5 +1,6 @@
-"""The gateway under a storm: new sockets admitted at a rate that follows its backlog, each refused charger
-told a Retry-After after which it is admitted (gateway_admission.py); a lost socket's charger kept online
+"""The gateway under a storm: new sockets admitted as far as the measured capacity leaves room for what the
+chargers already let in will still send, each refused charger told a Retry-After after which it is admitted
+(gateway_admission.py); a lost socket's charger kept online
 for a grace, so that its reconnect costs no presence write (gateway_presence.py)."""
 
 from __future__ import annotations
@@ -16,41 +17,152 @@ from chalicelib.gateway_commands import Link
 from chalicelib.gateway_presence import Presence
 
 
-def test_a_storm_beyond_the_burst_is_told_when_to_come_back_and_is_admitted_then():
-    backlog = [0]
-    admission = Admission(lambda: backlog[0], rate=4, burst=5)
-    waits = {f"CP-{n}": admission.wait(f"CP-{n}", now=100.0) for n in range(30)}
-    # The n-th has the slot n/4 s from now; the burst (5 slots beyond the present) is taken at once.
-    assert list(waits.values()) == [0 if n <= 5 else math.ceil(n / 4) for n in range(30)]
-    refused = {cp: wait for cp, wait in waits.items() if wait}
-    # Early: refused again, its slot kept. Back after its Retry-After: admitted, whatever came meanwhile.
-    assert admission.wait("CP-29", now=101.0) == 7
-    for n in range(100):
-        admission.wait(f"LATE-{n}", now=102.0)
-    assert all(admission.wait(cp, now=100.0 + wait) == 0 for cp, wait in refused.items())
+class Clock:
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
-def test_beyond_the_horizon_a_charger_is_told_to_come_back_later_and_no_slot_is_kept_for_it():
-    admission = Admission(lambda: 0, rate=2, burst=0)
-    waits = [admission.wait(f"CP-{n}", now=50.0) for n in range(200)]
-    horizon = gateway_admission.HORIZON_SECONDS
-    promised = int(horizon * 2) + 1  # slots 0, 0.5, ... 30 s
-    assert waits[:promised] == [math.ceil(n / 2) for n in range(promised)]
-    assert all(horizon <= wait <= 4 * horizon for wait in waits[promised:])
-    # Back after its wait, the schedule has moved on: it takes a slot of then.
-    assert admission.wait("CP-199", now=50.0 + waits[-1]) <= horizon
+def admission(clock: Clock, capacity: float, cost: float = 10, burst: int = 0) -> Admission:
+    admitting = Admission(rate=50, burst=burst, workers=10, clock=clock)
+    admitting.capacity, admitting.cost, admitting.debt_seconds = capacity, cost, 25
+    return admitting
 
 
-def test_the_rate_halves_while_the_backlog_is_high_and_climbs_back_when_it_drains():
-    backlog = [gateway_admission.BACKLOG_HIGH + 1]
-    admission = Admission(lambda: backlog[0], rate=40, burst=0, start=40)
-    for second in range(3):
-        admission.wait(f"CP-{second}", now=10.0 + second)
-    assert admission.rate == 5
-    backlog[0] = 0
-    for second in range(3, 8):
-        admission.wait(f"CP-{second}", now=10.0 + second)
-    assert admission.rate == 5 + 5 * gateway_admission.RATE_STEP
+def send(admitting: Admission, charge_point_id: str | None, frames: int) -> None:
+    for _ in range(frames):
+        admitting.started(charge_point_id)
+        admitting.finished()
+
+
+def test_what_admitted_chargers_will_still_send_holds_back_the_next_until_they_send_it():
+    clock = Clock()
+    # Spare 10 tasks/s, 10 a charger: one slot a second, and room for 25 s of it in debt (25 chargers).
+    admitting = admission(clock, capacity=10, cost=10)
+    waits = [admitting.wait(f"CP-{n}") for n in range(30)]
+    # Slots within the 10 s horizon; the rest told to come back much later, with no slot kept.
+    assert waits[:11] == list(range(11))
+    assert all(wait >= gateway_admission.HORIZON_SECONDS for wait in waits[11:])
+    assert admitting.debt == 11 * 10
+    clock.now += 10
+    assert [admitting.wait(f"CP-{n}") for n in range(1, 11)] == [0] * 10
+    assert [admitting.wait(f"NEW-{n}") for n in range(10)] == list(range(1, 11))
+    clock.now += 10
+    assert [admitting.wait(f"NEW-{n}") for n in range(10)] == [0] * 10
+    # Slots are free, but the debt is not: four more chargers, then none.
+    assert [admitting.wait(f"NEW-{n}") for n in range(10, 15)][:4] == [1, 2, 3, 4]
+    assert admitting.wait("NEW-15") >= gateway_admission.HORIZON_SECONDS
+    send(admitting, "CP-0", 3)
+    send(admitting, "CP-1", 12)  # it has sent what it owed, and 2 more (settled load)
+    assert admitting.debt == 250 - 13
+    assert admitting.wait("NEW-16") == 5
+
+
+def test_no_new_charger_while_the_backlog_is_over_a_few_seconds_of_work():
+    clock = Clock()
+    admitting = admission(clock, capacity=10, cost=1)
+    for _ in range(int(10 * gateway_admission.BACKLOG_SECONDS) + 1):
+        admitting.started()
+    assert admitting.wait("CP-1") >= gateway_admission.HORIZON_SECONDS
+    admitting.finished()
+    assert admitting.wait("CP-1") == 0
+
+
+def test_a_young_charger_is_written_off_after_its_first_minute_and_its_frames_teach_the_cost():
+    clock = Clock()
+    admitting = admission(clock, capacity=1000, cost=10)
+    assert admitting.wait("CP-1") == 0
+    send(admitting, "CP-1", 4)
+    clock.now += 10
+    send(admitting, "CP-1", 4)
+    clock.now += gateway_admission.YOUNG_SECONDS
+    send(admitting, None, 1)  # any task moves the clock on
+    assert admitting.debt == 0
+    weight = gateway_admission.COST_WEIGHT
+    assert admitting.cost == 10 + weight * (8 - 10)
+    # 4 tasks owed 0 s, 4 owed 10 s, 2 never sent (owed the whole minute): 16 s a task.
+    owed = (4 * 10 + 2 * gateway_admission.YOUNG_SECONDS) / 10
+    assert admitting.debt_seconds == pytest.approx(25 + weight * (owed - 25))
+
+
+def test_capacity_is_what_the_pool_completes_while_every_worker_is_busy():
+    clock = Clock()
+    admitting = admission(clock, capacity=60)
+    for _ in range(10):
+        admitting.started()
+    for second in range(10):
+        for _ in range(200):  # 200 tasks a second with the pool full
+            clock.now += 0.005
+            admitting.finished()
+            admitting.started()
+        if second == 1:  # an EWMA: a second's measurement moves it part of the way
+            assert 60 < admitting.capacity < 200
+    assert admitting.capacity == pytest.approx(200, rel=0.05)
+    # Less than a full pool says nothing of its speed: the estimate stays.
+    for _ in range(9):
+        admitting.finished()
+    clock.now += 2
+    send(admitting, None, 1)
+    assert admitting.capacity == pytest.approx(200, rel=0.05)
+
+
+def test_never_full_the_capacity_grows_while_the_pool_serves_most_of_it_so_the_storm_can_speed_up():
+    clock = Clock()
+    admitting = admission(clock, capacity=60)
+    for _ in range(3):  # 50 tasks a second, one at a time
+        for _ in range(50):
+            clock.now += 0.02
+            send(admitting, None, 1)
+    assert admitting.capacity > 60 * gateway_admission.GROWTH
+    capacities = []
+    for _ in range(3):  # 10 tasks a second: too few to tell
+        for _ in range(10):
+            clock.now += 0.1
+            send(admitting, None, 1)
+        capacities.append(admitting.capacity)
+    assert capacities[1] == capacities[2] > 60
+    # The settled load (chargers not let in by this admission) is what the spare capacity leaves out.
+    assert admitting.spare < admitting.capacity
+
+
+def test_a_promised_slot_is_honoured_whatever_came_meanwhile_and_an_early_charger_keeps_it():
+    clock = Clock()
+    admitting = admission(clock, capacity=40, cost=10, burst=2)  # 4 a second
+    waits = {f"CP-{n}": admitting.wait(f"CP-{n}") for n in range(20)}
+    assert list(waits.values())[:3] == [0, 0, 0]
+    refused = {cp: wait for cp, wait in waits.items() if 0 < wait <= gateway_admission.HORIZON_SECONDS}
+    assert refused and all(wait > 0 for wait in list(waits.values())[3:])
+    last = max(refused, key=refused.__getitem__)
+    clock.now += 1
+    assert admitting.wait(last) == refused[last] - 1  # early: told again, the slot stays
+    admitting.capacity = 1  # the backend slows down: no new charger, but the promises stand
+    assert admitting.wait("LATE") >= gateway_admission.HORIZON_SECONDS
+    clock.now = 100.0 + max(refused.values())
+    assert all(admitting.wait(cp) == 0 for cp in refused)
+
+
+def test_slots_are_promised_only_a_short_horizon_ahead():
+    clock = Clock()
+    admitting = admission(clock, capacity=1000, cost=100)  # 10 a second, room for 150 chargers
+    waits = [admitting.wait(f"CP-{n}") for n in range(200)]
+    promised = int(gateway_admission.HORIZON_SECONDS * 10) + 1
+    assert waits[:promised] == [math.ceil(n / 10) for n in range(promised)]
+    # The others come back about when those told before them will have been let in, at 10 a second.
+    later = waits[promised:]
+    assert all(gateway_admission.HORIZON_SECONDS <= wait <= 2 * gateway_admission.HORIZON_SECONDS for wait in later)
+
+
+def test_a_charger_told_to_come_back_later_waits_for_those_told_before_it_and_no_longer_than_the_back_off():
+    clock = Clock()
+    admitting = admission(clock, capacity=100, cost=10)  # 10 chargers a second
+    waits = [admitting.wait(f"CP-{n}") for n in range(2000)]
+    later = [wait for wait in waits if wait > gateway_admission.HORIZON_SECONDS]
+    # The 500th told to come back has 500 before it: 50 s at 10 a second, spread over twice that.
+    assert 50 <= waits[600] <= 100
+    assert max(later) <= 2 * gateway_admission.BACK_OFF_SECONDS
+    assert admitting.wait("CP-1999") >= gateway_admission.BACK_OFF_SECONDS  # told again: still at the back
 
 
 class FakeSocket:
