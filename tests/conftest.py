@@ -30,8 +30,10 @@ for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
     os.environ.pop(name, None)
 
 from chalicelib import events, local_runtime, ocpp_frames, ocpp_gateway, settings, simulator, storage  # noqa: E402
-from tests.backends import fresh_tables  # noqa: E402
+from tests.backends import fast_attribute_values, fresh_tables  # noqa: E402
 from tests.ocpp_builders import Clock, Wire  # noqa: E402
+
+fast_attribute_values()
 
 TESTS = ROOT / "tests"
 # The tier marks (pytest.ini says what each means) of whole directories and files under tests/ ...
