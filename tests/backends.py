@@ -3,6 +3,7 @@ environment points at (moto inside `mock_aws`, or DynamoDB Local via AWS_ENDPOIN
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 import pytest
@@ -13,6 +14,19 @@ from chalicelib import settings, storage
 def table_variables() -> list[str]:
     """The environment variable naming each table storage creates (the Settings attribute, upper-cased)."""
     return [attribute.upper() for attribute in storage.TABLES.values()]
+
+
+@functools.cache
+def botocore_session():
+    """One botocore session for every moto test. moto resets boto3's default session, so each test (or
+    each state machine) would otherwise load the service models again (two thirds of a test's setup)."""
+    import botocore.session
+    import moto  # noqa: F401  (first: moto adds its stub to the handlers every new session starts with)
+
+    from chalicelib import local_runtime
+
+    local_runtime.atomic_moto()
+    return botocore.session.get_session()
 
 
 def fresh_tables(monkeypatch: pytest.MonkeyPatch) -> None:
