@@ -57,7 +57,7 @@ def fast_attribute_values() -> None:
     """moto 5.2 writes every DynamoDB answer by walking botocore's shapes member by member, trying each
     member's aliases on each of an AttributeValue's ten members: half the time of a moto test that reads
     items. moto already holds an item as its JSON wire form, so an AttributeValue without binary (base64'd
-    by that walk) is written as it is: the same bytes, without the walk (tests/test_storage.py checks it)."""
+    by that walk) is written as it is: the same bytes, without the walk (tests/test_backends.py checks it)."""
     from moto.core.serialize import BaseJSONSerializer
 
     walk = BaseJSONSerializer._serialize_type_structure
