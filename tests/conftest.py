@@ -30,8 +30,11 @@ for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
     os.environ.pop(name, None)
 
 from chalicelib import events, local_runtime, ocpp_frames, ocpp_gateway, settings, simulator, storage  # noqa: E402
-from tests.backends import fresh_tables  # noqa: E402
+from tests import backends  # noqa: E402
+from tests.backends import fast_attribute_values, fresh_tables  # noqa: E402
 from tests.ocpp_builders import Clock, Wire  # noqa: E402
+
+fast_attribute_values()
 
 TESTS = ROOT / "tests"
 # The tier marks (pytest.ini says what each means) of whole directories and files under tests/ ...
@@ -78,13 +81,7 @@ def app_module():
 
 @pytest.fixture(scope="session")
 def botocore_session():
-    """One botocore session for every moto test. moto resets boto3's default session, so each test would
-    otherwise load the service models again (two thirds of a test's setup)."""
-    import botocore.session
-    import moto  # noqa: F401  (first: moto adds its stub to the handlers every new session starts with)
-
-    local_runtime.atomic_moto()
-    return botocore.session.get_session()
+    return backends.botocore_session()
 
 
 @pytest.fixture

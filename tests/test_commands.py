@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from websockets.asyncio.client import connect
 
-from chalicelib import commands, settings
-from tests.ocpp_builders import BOOT, get_command, post_command, registered
+from chalicelib import commands, ocpp_frames, settings
+from tests.ocpp_builders import BOOT, Clock, get_command, post_command, registered
 from tests.support import exchange
 
 
@@ -94,10 +94,13 @@ def test_an_unanswered_command_times_out_and_frees_the_slot(client, monkeypatch)
     monkeypatch.setenv("COMMAND_TIMEOUT_SECONDS", "1")
     settings.get.cache_clear()
     settings.get()  # read now: during a test-client request the environment is the config's stage's
+    clock = Clock()
+    clock.now = datetime.now(UTC)
+    monkeypatch.setattr(ocpp_frames, "now", clock)
     registered(client, "CP-C5")
     _, queued = post_command(client, "CP-C5", {"action": "Reset", "payload": {"type": "Soft"}})
     assert get_command(client, "CP-C5", queued["commandId"])[1]["status"] == "pending"
-    time.sleep(1.1)
+    clock.now += timedelta(seconds=1.1)
     # Its gateway is gone and never said so: the view knows the deadline passed, and the slot is free.
     assert get_command(client, "CP-C5", queued["commandId"])[1]["status"] == "timedOut"
     assert post_command(client, "CP-C5", {"action": "Reset", "payload": {"type": "Soft"}})[0] == 200

@@ -36,11 +36,11 @@ def eventually(check, seconds: float = 60):
 
 @pytest.fixture(scope="module")
 def server():
-    """Ticks every second at ten times real time (FLEET_SIZE and SIMULATOR_SPEED are left to the
+    """Ticks every second at thirty times real time (FLEET_SIZE and SIMULATOR_SPEED are left to the
     environment in the local stage), so a session shows rising energy within seconds."""
     port = free_port()
     process = ServerProcess(
-        chalice_command(port), port, env=live_env(SIMULATOR_INTERVAL_SECONDS="1", SIMULATOR_SPEED="10")
+        chalice_command(port), port, env=live_env(SIMULATOR_INTERVAL_SECONDS="1", SIMULATOR_SPEED="30")
     ).start()
     yield process.url
     process.stop()

@@ -23,6 +23,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+import boto3
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -31,7 +32,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from chalicelib import central_system, charging_rules, ocpp_frames, rest, storage
 from chalicelib import settings as settings_module
-from tests import figures
+from tests import backends, figures
 from tests.ocpp_builders import boot, meter, start, stop
 from tests.support import T0
 
@@ -143,6 +144,7 @@ class ChargingMachine(RuleBasedStateMachine):
 
         self.mock = mock_aws()
         self.mock.start()
+        boto3.setup_default_session(botocore_session=backends.botocore_session())
         self.saved_env = {name: os.environ.get(name) for name in TABLE_VARIABLES}
         suffix = uuid.uuid4().hex[:8]
         for variable, stem in TABLE_VARIABLES.items():
