@@ -214,3 +214,13 @@ def test_a_stopping_gateway_records_every_lost_socket_offline_at_once():
         assert writes == [True, False]
 
     asyncio.run(scenario())
+
+
+def test_the_debt_goes_back_to_nothing_when_every_charger_let_in_has_sent_more_than_its_fractional_cost():
+    clock = Clock()
+    admitting = admission(clock, capacity=1000, cost=12.4, burst=50)
+    assert [admitting.wait(f"CP-{n}") for n in range(50)] == [0] * 50
+    assert admitting.debt == pytest.approx(50 * 12.4)
+    for n in range(50):
+        send(admitting, f"CP-{n}", 13)  # one task more than the cost's whole part: paid in full
+    assert admitting.debt == pytest.approx(0)
