@@ -3,8 +3,9 @@
 Rows are produced one at a time from a paged Query (storage.completed_sessions holds one page), with
 the figures of views.session_view, so the export says exactly what GET /sessions says. An export that
 ends quickly and fits one answer is answered inline; any other is a job (export_jobs.py) whose worker writes
-it a part at a time to a file (storage.files: S3 multipart, or a local file). No HTTP here: rest_exports.py
-does the statuses."""
+it a part at a time to a file (storage.files: S3 multipart, or a local file), in as many steps (workers) as
+it takes, each resuming after the last part the one before wrote. No HTTP here: rest_exports.py does the
+statuses."""
 
 from __future__ import annotations
 
