@@ -27,7 +27,7 @@ MAX_RANGE = timedelta(days=366)
 # there): 5 MB of encoded body leaves room for the envelope. About 30,000 sessions at ~160 bytes a row.
 MAX_BODY_CHARS = 5_000_000
 PAGE_SIZE = 100  # the most keys one BatchGetItem takes
-PROGRESS_SECONDS = 2.0  # how often the worker records the rows written so far (1 UpdateItem)
+PROGRESS_SECONDS = 2.0  # how often the worker records the rows read and bytes written so far (1 UpdateItem)
 # Stored times are UTC at millisecond precision (ocpp_frames.format_timestamp): a range ends 1 ms before `to`.
 _MILLISECOND = timedelta(milliseconds=1)
 clock = time.monotonic  # the export's own clock: the tests move it by hand
