@@ -533,3 +533,7 @@ def test_the_range_and_the_pages_are_exact_on_dynamodb_local_too(backend):
     period = exports.TimeRange(first_stop + timedelta(seconds=37), first_stop + timedelta(seconds=37 * 29))
     exported = list(csv.DictReader(exports.lines(period, page_size=7)))
     assert [r["stopTime"] for r in exported] == stop_times[1:29]
+    # An export's next step reads on after a session's index key (exclusive), from a key it built itself.
+    tenth = (exported[9]["stopTime"], exported[9]["sessionId"])
+    resumed = [key for key, _ in exports._keyed_lines(period, 7, header=False, after=tenth)]
+    assert [stop for stop, _ in resumed] == stop_times[11:29]
