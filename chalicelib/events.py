@@ -76,9 +76,10 @@ def command_answer_entry(charge_point_id: str, frame: list, action: str, sent_at
     return _frame_entry(CHARGER_SOURCE, COMMAND_ANSWER_DETAIL_TYPE, charge_point_id, frame, action, sent_at)
 
 
-def export_entry(job_id: str) -> dict:
-    """An export job for the export worker: its id (the job's range is in its stored item)."""
-    return _entry(CENTRAL_SYSTEM_SOURCE, EXPORT_DETAIL_TYPE, {"jobId": job_id})
+def export_entry(job_id: str, step: int = 1) -> dict:
+    """A step of an export job for the export worker: the job's id and the step's number (the job's range
+    and where the last step stopped are in its stored item)."""
+    return _entry(CENTRAL_SYSTEM_SOURCE, EXPORT_DETAIL_TYPE, {"jobId": job_id, "step": step})
 
 
 def _frame_entry(

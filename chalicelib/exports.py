@@ -3,8 +3,9 @@
 Rows are produced one at a time from a paged Query (storage.completed_sessions holds one page), with
 the figures of views.session_view, so the export says exactly what GET /sessions says. An export that
 ends quickly and fits one answer is answered inline; any other is a job (export_jobs.py) whose worker writes
-it a part at a time to a file (storage.files: S3 multipart, or a local file). No HTTP here: rest_exports.py
-does the statuses."""
+it a part at a time to a file (storage.files: S3 multipart, or a local file), in as many steps (workers) as
+it takes, each resuming after the last part the one before wrote. No HTTP here: rest_exports.py does the
+statuses."""
 
 from __future__ import annotations
 
@@ -26,9 +27,10 @@ MAX_RANGE = timedelta(days=366)
 # there): 5 MB of encoded body leaves room for the envelope. About 30,000 sessions at ~160 bytes a row.
 MAX_BODY_CHARS = 5_000_000
 PAGE_SIZE = 100  # the most keys one BatchGetItem takes
-PROGRESS_SECONDS = 2.0  # how often the worker records the rows written so far (1 UpdateItem)
+PROGRESS_SECONDS = 2.0  # how often the worker records the rows read and bytes written so far (1 UpdateItem)
 # Stored times are UTC at millisecond precision (ocpp_frames.format_timestamp): a range ends 1 ms before `to`.
 _MILLISECOND = timedelta(milliseconds=1)
+clock = time.monotonic  # the export's own clock: the tests move it by hand
 
 COLUMNS = (
     "sessionId",
@@ -120,15 +122,26 @@ def _line(cells: list[str] | tuple[str, ...]) -> str:
     return buffer.getvalue()
 
 
-def lines(period: TimeRange, page_size: int = PAGE_SIZE) -> Generator[str, None, None]:
-    """The header, then one CSV line per completed session stopped in the range, oldest stop first."""
-    yield _line(COLUMNS)
+def _keyed_lines(
+    period: TimeRange, page_size: int, header: bool = True, after: tuple[str, str] | None = None
+) -> Generator[tuple[tuple[str, str] | None, str], None, None]:
+    """The CSV lines, each with the (stopTime, sessionId) of its session (None for the header); the
+    sessions after `after` only (an export's next step, whose file has the header already)."""
+    if header:
+        yield None, _line(COLUMNS)
     if period.end == period.start:
         return
     first = ocpp_frames.format_timestamp(period.start)
     last = ocpp_frames.format_timestamp(period.end - _MILLISECOND)
-    for item in storage.completed_sessions(first, last, page_size):
-        yield _line(row(views.session_view(item)))
+    for item in storage.completed_sessions(first, last, page_size, after):
+        yield (item["stopTime"], item["sessionId"]), _line(row(views.session_view(item)))
+
+
+def lines(period: TimeRange, page_size: int = PAGE_SIZE) -> Generator[str, None, None]:
+    """The header, then one CSV line per completed session stopped in the range, oldest stop first."""
+    with contextlib.closing(_keyed_lines(period, page_size)) as keyed:
+        for _, line in keyed:
+            yield line
 
 
 def inline(period: TimeRange, page_size: int = PAGE_SIZE) -> str | None:
@@ -136,7 +149,7 @@ def inline(period: TimeRange, page_size: int = PAGE_SIZE) -> str | None:
     fits an answer; None as soon as it cannot (what was read is dropped: the worker writes the file from
     the start). At most one part of CSV and one page of sessions are held."""
     current = settings.get()
-    deadline = time.monotonic() + current.export_inline_seconds
+    deadline = clock() + current.export_inline_seconds
     part: list[str] = []
     part_bytes = answer_chars = 0  # answer_chars: the CSV as Lambda's JSON answer carries it
     with contextlib.closing(lines(period, page_size)) as rows:
@@ -145,13 +158,13 @@ def inline(period: TimeRange, page_size: int = PAGE_SIZE) -> str | None:
             part_bytes += len(line.encode())
             answer_chars += len(json.dumps(line)) - 2
             too_big = part_bytes >= current.export_part_bytes or answer_chars > MAX_BODY_CHARS
-            if too_big or time.monotonic() > deadline:
+            if too_big or clock() > deadline:
                 return None
     return "".join(part)
 
 
 class TooLong(Exception):
-    """The worker's time ran out before the export was written."""
+    """A step of the worker ran out of time before it wrote a single part."""
 
 
 @dataclass(frozen=True)
@@ -163,47 +176,79 @@ class Written:
     bytes: int
 
 
+@dataclass(frozen=True)
+class Cursor:
+    """Where an unfinished export file stands after its last written part: the upload (None: a local file)
+    and the next part's number, the rows and bytes in its parts, and the (stopTime, sessionId) of the last
+    session in them (None: only the header), after which the next step reads on."""
+
+    upload_id: str | None
+    next_part: int
+    rows: int
+    bytes: int
+    after: tuple[str, str] | None
+
+
 def write_file(
     period: TimeRange,
     export_id: str,
-    progress: Callable[[int], object],
-    deadline: float | None = None,
+    progress: Callable[[int, int], object],
     page_size: int = PAGE_SIZE,
-) -> Written:
+    resume: Cursor | None = None,
+    stop_after: tuple[float, Callable[[Cursor], object]] | None = None,
+) -> Written | None:
     """The export written to a file (storage.files: S3 multipart, or a local file), holding at most one
     part of CSV (EXPORT_PART_BYTES) and one page of sessions at a time: each full part is uploaded as it
-    fills, and the file completed at the end. progress(rows) is called every PROGRESS_SECONDS. Past the
-    deadline (time.monotonic()) it raises TooLong. Any failure (the table, S3, the deadline) aborts the
-    upload: an export file is whole or not there."""
+    fills, and the file completed at the end. progress(rows read, bytes written) is called every
+    PROGRESS_SECONDS.
+
+    stop_after=(seconds, hand_over): once the seconds have passed it stops at its last written part, leaves
+    the file unfinished, calls hand_over with the Cursor a next step resumes from (resume=) and returns
+    None: the rows read past that part are read again there, at most a part's worth. TooLong when the time
+    passed before a part was written. Any failure (the table, S3, hand_over) aborts the upload: an export
+    file is whole or not there."""
     limit = settings.get().export_part_bytes
-    stored = files.start_export(export_id, period.filename)
+    if resume is None:
+        stored = files.start_export(export_id, period.filename)
+        written = Cursor(stored.upload_id, stored.next_part, 0, 0, None)
+    else:
+        stored = files.resume_export(export_id, period.filename, resume.upload_id, resume.next_part, resume.bytes)
+        written = resume
+    first_part = written.next_part
+    begun = reported = clock()
     part = bytearray()
-    rows = size = 0
-    reported = time.monotonic()
+    part_rows = 0
     try:
-        with contextlib.closing(lines(period, page_size)) as csv_lines:
-            for rows, line in enumerate(csv_lines):  # the header is line 0
+        with contextlib.closing(_keyed_lines(period, page_size, resume is None, written.after)) as csv_lines:
+            for key, line in csv_lines:
                 part += line.encode()
+                if key is not None:
+                    part_rows += 1
                 if len(part) >= limit:
                     stored.add(part)
-                    size += len(part)
-                    part = bytearray()  # the part given away: one buffer alive at a time
-                now = time.monotonic()
-                if deadline is not None and now > deadline:
-                    raise TooLong(f"not written within the worker's time ({rows} rows read): export a shorter range")
+                    written = Cursor(
+                        stored.upload_id, stored.next_part, written.rows + part_rows, written.bytes + len(part), key
+                    )
+                    part, part_rows = bytearray(), 0  # the part given away: one buffer alive at a time
+                now = clock()
+                if stop_after is not None and now - begun > stop_after[0]:
+                    if written.next_part == first_part:
+                        raise TooLong(f"not a part written within the worker's time ({part_rows} rows read)")
+                    stored.suspend()  # before the next step may open it
+                    stop_after[1](written)
+                    return None
                 if now - reported >= PROGRESS_SECONDS:
-                    progress(rows)
+                    progress(written.rows + part_rows, written.bytes)
                     reported = now
         if part:
             stored.add(part)  # the last part may be smaller
-            size += len(part)
         stored.complete()
     except BaseException:
         # An abort that fails too leaves parts the bucket's abort-incomplete-uploads rule removes.
         with contextlib.suppress(Exception):
             stored.abort()
         raise
-    return Written(period.filename, rows, size)
+    return Written(period.filename, written.rows + part_rows, written.bytes + len(part))
 
 
 _DOWNLOAD = "export-download"

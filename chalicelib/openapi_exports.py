@@ -22,6 +22,8 @@ JOB = object_schema(
         "finishedAt": STRING,
         "rows": COUNT,
         "bytes": COUNT,
+        # An export longer than one worker's 15 minutes goes on in a fresh worker: step 2, 3, ...
+        "step": {"type": "integer", "minimum": 1},
         "fileName": STRING,
         "location": STRING,
         "error": STRING,
@@ -77,7 +79,11 @@ def operations(
                 "security": [OPERATOR],
                 "parameters": [path_param("job_id")],
                 "responses": {
-                    "200": json(JOB, "running (rows: written so far), failed (error), or done when JSON was asked for"),
+                    "200": json(
+                        JOB,
+                        "running (rows: read so far, bytes: written, step: the worker's), failed (error), or done"
+                        " when JSON was asked for",
+                    ),
                     "303": {
                         **json(JOB, "done: Location (also in the body) is the file's URL"),
                         "headers": {"Location": {"required": True, "schema": STRING}},

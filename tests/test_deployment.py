@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import commands, events, local_runtime, ocpp_frames, settings, simulator, storage
+from chalicelib import commands, events, export_jobs, exports, local_runtime, ocpp_frames, settings, simulator, storage
 from chalicelib.storage import files
 from deploy import templates
 from tests.backends import fresh_tables
@@ -422,6 +422,7 @@ S3_ACTIONS = {
     "UploadPart": "s3:PutObject",
     "CompleteMultipartUpload": "s3:PutObject",
     "AbortMultipartUpload": "s3:AbortMultipartUpload",
+    "ListParts": "s3:ListMultipartUploadParts",
     "ListObjectsV2": "s3:ListBucket",
 }
 # API call -> the IAM actions it needs (TransactWriteItems needs each contained item's own action).
@@ -599,7 +600,8 @@ def recorded(app_module) -> CallRecorder:
 
 def _in_the_bucket(app_module, client_class, monkeypatch, recorder, flush) -> None:
     """A deployed stage's files: the diagnostics location and listing in its bucket, an export past one part
-    handed to the export worker, which writes it as a multipart upload, and one that fails half-way, aborted."""
+    handed to the export worker, which writes it as a multipart upload in steps (each hands the rest to the
+    next with an event), and one that fails half-way, aborted."""
     from moto.s3 import models
 
     monkeypatch.setenv("DIAGNOSTICS_BUCKET", "ev-charging-test-diagnostics")
@@ -616,14 +618,25 @@ def _in_the_bucket(app_module, client_class, monkeypatch, recorder, flush) -> No
         [{**template, "sessionId": f"export-{n}", "stopTime": ocpp_frames.format_timestamp(stopped)} for n in range(20)]
     )
     plain = storage.completed_sessions
+    now = [0.0]
+
+    def ticking(*args):  # the export's clock: 10 s a session read, a worker's time for 12
+        for item in plain(*args):
+            now[0] += 10
+            yield item
+
+    monkeypatch.setattr(storage, "completed_sessions", ticking)
+    monkeypatch.setattr(exports, "clock", lambda: now[0])
+    monkeypatch.setattr(export_jobs, "FUNCTION_SECONDS", export_jobs.MARGIN_SECONDS + 125)
     with client_class(app_module.app) as client:
         for path in ("/chargepoints/CP-HTTP-1/diagnostics/location", "/chargepoints/CP-HTTP-1/diagnostics"):
             assert client.http.get(path).status_code == 200
         export = "/exports/sessions.csv?from=2026-03-01&to=2026-03-02"
         job = client.http.get(export)
         assert job.status_code == 202
-        flush()  # the worker, invoked by the bus rule
-        assert client.http.get(job.headers["Location"].removeprefix("http://localhost")).status_code == 303
+        flush()  # the worker's steps, each invoked by the bus rule
+        done = client.http.get(job.headers["Location"].removeprefix("http://localhost"))
+        assert done.status_code == 303 and json.loads(done.body)["step"] > 1
 
         def failing(*args, **kwargs):
             for n, item in enumerate(plain(*args, **kwargs)):

@@ -178,7 +178,7 @@ def test_many_pages_are_read_a_page_at_a_time_in_constant_memory(api, local_file
     alive["peak"], parts = 0, []
     plain_add = files._LocalExport.add
     monkeypatch.setattr(files._LocalExport, "add", lambda self, part: (parts.append(len(part)), plain_add(self, part)))
-    written = exports.write_file(period, "0" * 32, lambda rows: None, page_size=10)
+    written = exports.write_file(period, "0" * 32, lambda rows, size: None, page_size=10)
     assert written.rows == 250 and written.bytes == sum(parts) and alive["peak"] == 11
     longest = max(len(line.encode()) for line in exports.lines(period))
     assert len(parts) > 5 and all(4096 <= size < 4096 + longest for size in parts[:-1]) and parts[-1] < 4096 + longest
@@ -361,6 +361,113 @@ def test_a_failure_mid_export_fails_the_job_aborts_the_upload_and_leaves_nothing
         assert [path for path in directory.rglob("*") if path.is_file()] == []
 
 
+class _Lambda:
+    """A worker's context: 125 s past the margin it keeps, 12 sessions read at the clock of `steps`."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((export_jobs.MARGIN_SECONDS + 125) * 1000)
+
+
+@pytest.fixture
+def steps(request, monkeypatch):
+    """A job written in steps, its events delivered by hand: the export's clock moves 10 s a session read
+    (no sleeping), so a step stops inside its second part with one part written (parts of 1024 bytes, ~8
+    rows), and the events the API and the workers publish are kept in order. In the bucket (moto's S3,
+    parts as small as 256 bytes) or in local files, as the test's `where` says."""
+    from moto.s3 import models
+
+    monkeypatch.setattr(models, "S3_UPLOAD_PART_MIN_SIZE", 256)
+    request.getfixturevalue("bucket" if request.node.callspec.params["where"] == "bucket" else "local_files")
+    now = [0.0]
+    plain = storage.completed_sessions
+
+    def ticking(*args):
+        for item in plain(*args):
+            now[0] += 10
+            yield item
+
+    monkeypatch.setattr(storage, "completed_sessions", ticking)
+    monkeypatch.setattr(exports, "clock", lambda: now[0])
+    sent: list[dict] = []
+    monkeypatch.setattr(events, "publish", sent.extend)
+    return sent
+
+
+def _export_file(api, job_id: str) -> bytes:  # noqa: F811
+    shown = json.loads(api.http.get(f"/exports/jobs/{job_id}", headers={"Accept": "application/json"}).body)
+    location = shown["location"]
+    if location.startswith("https://"):  # the bucket's pre-signed URL: read the object it names
+        key = urlsplit(location).path.split("ev-test-diagnostics/")[-1].lstrip("/")
+        return files._s3().get_object(Bucket="ev-test-diagnostics", Key=key)["Body"].read()
+    return api.http.get(location.removeprefix("http://localhost")).body
+
+
+def _left_behind() -> list:
+    """Unfinished uploads, objects and local files of exports."""
+    if settings.get().diagnostics_bucket:
+        s3 = files._s3()
+        uploads = s3.list_multipart_uploads(Bucket="ev-test-diagnostics").get("Uploads", [])
+        return uploads + s3.list_objects_v2(Bucket="ev-test-diagnostics", Prefix="exports/").get("Contents", [])
+    return [path for path in (files.ROOT / settings.get().diagnostics_dir).rglob("*") if path.is_file()]
+
+
+@pytest.mark.parametrize("where", ["bucket", "local"])
+def test_an_export_longer_than_a_worker_goes_on_in_steps_to_the_same_file(api, app_module, where, steps, monkeypatch):  # noqa: F811
+    full = "".join(exports.lines(_load_completed(30))).encode()  # the file as one step writes it
+    listed = _completed_sessions(api)
+    _settings(monkeypatch, EXPORT_PART_BYTES="1024")
+    job_id = _job(export(api, "2026-01-01", "2026-01-02"))["jobId"]
+    delivered, rows_shown = [], []
+    while steps:
+        event = events.envelope(steps.pop(0))
+        app_module.export_worker(event, _Lambda())
+        delivered.append(event["detail"]["step"])
+        if not steps:
+            break
+        shown = json.loads(api.http.get(f"/exports/jobs/{job_id}").body)
+        assert (shown["status"], shown["step"]) == ("running", len(delivered) + 1)
+        rows_shown.append(shown["rows"])
+        # EventBridge delivers the step again: it is claimed, nothing changes and nothing more is sent.
+        before = storage.get_job(job_id)
+        with storage.counting_requests() as again:
+            app_module.export_worker(event, _Lambda())
+        assert dict(again) == {"UpdateItem": 1} and storage.get_job(job_id) == before and len(steps) == 1
+
+    assert delivered == [1, 2, 3, 4]
+    shown = json.loads(api.http.get(f"/exports/jobs/{job_id}", headers={"Accept": "application/json"}).body)
+    assert (shown["status"], shown["rows"], shown["bytes"], shown["step"]) == ("done", 30, len(full), 4)
+    assert 0 < rows_shown[0] < rows_shown[1] < rows_shown[2] < 30  # the rows count on across steps
+    assert _export_file(api, job_id) == full  # no row lost or repeated where a step took over
+    exported = csv.DictReader(io.StringIO(full.decode(), newline=""))
+    assert len(listed) == 31 and {r["sessionId"] for r in exported} == {
+        s["sessionId"] for s in listed if s["stopTime"].startswith("2026-01-01")
+    }
+    assert len(_left_behind()) == 1  # the file alone: no upload left open
+
+
+@pytest.mark.parametrize("where", ["bucket"])
+def test_a_failure_in_a_later_step_aborts_the_upload_of_every_step(api, app_module, where, steps, monkeypatch):  # noqa: F811
+    _load_completed(30)
+    _settings(monkeypatch, EXPORT_PART_BYTES="1024")
+    plain = storage.completed_sessions
+
+    def failing(first, last, page_size, after=None):
+        for n, item in enumerate(plain(first, last, page_size, after)):
+            if after is not None and n == 10:  # the second step, after one part of its own
+                raise RuntimeError("the table went away")
+            yield item
+
+    monkeypatch.setattr(storage, "completed_sessions", failing)
+    job_id = _job(export(api, "2026-01-01", "2026-01-02"))["jobId"]
+    app_module.export_worker(events.envelope(steps.pop()), _Lambda())
+    assert _left_behind() != []  # step 1 left its two parts for step 2
+    app_module.export_worker(events.envelope(steps.pop()), _Lambda())
+
+    shown = json.loads(api.http.get(f"/exports/jobs/{job_id}").body)
+    assert (shown["status"], shown["error"], shown["step"]) == ("failed", "the export failed: RuntimeError", 2)
+    assert steps == [] and _left_behind() == []
+
+
 def test_behind_api_gateway_the_jobs_location_keeps_the_stages_path():
     """API Gateway's request path starts with the stage (/api), which the route's own path lacks."""
     headers = {"host": "abc.execute-api.eu-west-1.amazonaws.com", "x-forwarded-proto": "https"}
@@ -382,14 +489,13 @@ def test_a_worker_out_of_time_or_gone_fails_its_job(api, app_module, local_files
 
     app_module.export_worker(events.envelope(events.export_entry(job["jobId"])), Lambda())
     shown = json.loads(api.http.get(f"/exports/jobs/{job['jobId']}").body)
-    assert shown["status"] == "failed" and "export a shorter range" in shown["error"]
+    assert shown["status"] == "failed" and "not a part written within the worker's time" in shown["error"]
     assert [path for path in local_files.rglob("*") if path.is_file()] == []
 
-    # A worker that started 16 minutes ago and never finished was stopped (its Lambda killed).
+    # A step that started 16 minutes ago and never finished was stopped (its Lambda killed).
     gone = export_jobs.start(period)
-    storage.claim_job(
-        gone["jobId"], {"startedAt": ocpp_frames.format_timestamp(ocpp_frames.now() - timedelta(minutes=16))}
-    )
+    long_ago = ocpp_frames.format_timestamp(ocpp_frames.now() - timedelta(minutes=16))
+    storage.claim_job(gone["jobId"], 1, {"startedAt": long_ago, "stepStartedAt": long_ago})
     shown = json.loads(api.http.get(f"/exports/jobs/{gone['jobId']}").body)
     assert shown["status"] == "failed" and "stopped without finishing" in shown["error"]
 
@@ -427,3 +533,7 @@ def test_the_range_and_the_pages_are_exact_on_dynamodb_local_too(backend):
     period = exports.TimeRange(first_stop + timedelta(seconds=37), first_stop + timedelta(seconds=37 * 29))
     exported = list(csv.DictReader(exports.lines(period, page_size=7)))
     assert [r["stopTime"] for r in exported] == stop_times[1:29]
+    # An export's next step reads on after a session's index key (exclusive), from a key it built itself.
+    tenth = (exported[9]["stopTime"], exported[9]["sessionId"])
+    resumed = [key for key, _ in exports._keyed_lines(period, 7, header=False, after=tenth)]
+    assert [stop for stop, _ in resumed] == stop_times[11:29]

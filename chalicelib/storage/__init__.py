@@ -55,7 +55,7 @@ from chalicelib.storage.dynamo import (
 )
 from chalicelib.storage.early_stops import EARLY_STOP_PREFIX, forget_early_stop, get_early_stop, keep_early_stop
 from chalicelib.storage.energy_snapshots import active_sessions, put_snapshot, snapshots_between
-from chalicelib.storage.export_jobs import claim_job, create_job, get_job, update_job
+from chalicelib.storage.export_jobs import claim_job, create_job, get_job, hand_over_job, update_job
 from chalicelib.storage.guard import Outcome, Result, Stamp, classify
 from chalicelib.storage.id_tags import (
     active_transaction_update,
@@ -164,6 +164,7 @@ __all__ = [
     "create_job",
     "get_job",
     "claim_job",
+    "hand_over_job",
     "update_job",
     "get_session",
     "get_sessions",

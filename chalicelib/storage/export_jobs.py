@@ -36,16 +36,29 @@ def get_job(job_id: str) -> dict | None:
     return item
 
 
-def claim_job(job_id: str, sets: dict) -> dict | None:
-    """The worker's claim: `sets` (its start) written only on a running job no worker has claimed yet,
-    1 conditional UpdateItem; the job as claimed, or None (no such job, or a redelivered event: claimed)."""
+def claim_job(job_id: str, step: int, sets: dict) -> dict | None:
+    """A worker's claim of a step of a running job: `sets` (its start) written only if no worker has claimed
+    that step, 1 conditional UpdateItem; the job as claimed, or None (no such job, or a redelivered event).
+    Step 1 is the job's first (no `startedAt` yet); step n follows the hand-over of step n - 1."""
     expr = Expression()
-    condition = f"{expr.name('status')} = {expr.value('running')} AND attribute_not_exists({expr.name('startedAt')})"
-    args = conditional_update(
-        tables().commands, _key(job_id), expr, expr.update(sets), condition, ReturnValues="ALL_NEW"
-    )
+    condition = f"{expr.name('status')} = {expr.value('running')} AND "
+    if step == 1:
+        condition += f"attribute_not_exists({expr.name('startedAt')})"
+    else:
+        condition += f"{expr.name('step')} = {expr.value(step)} AND {expr.name('claimedStep')} = {expr.value(step - 1)}"
+    update = expr.update({**sets, "claimedStep": step})
+    args = conditional_update(tables().commands, _key(job_id), expr, update, condition, ReturnValues="ALL_NEW")
     claimed = updated_if(args)
     return None if claimed is None else from_item(claimed)
+
+
+def hand_over_job(job_id: str, step: int, sets: dict) -> bool:
+    """The end of a step that leaves the rest to step + 1: `sets` (the cursor) written while the job runs
+    that step, 1 conditional UpdateItem; False when it does not."""
+    expr = Expression()
+    condition = f"{expr.name('status')} = {expr.value('running')} AND {expr.name('claimedStep')} = {expr.value(step)}"
+    update = expr.update({**sets, "step": step + 1})
+    return update_if(conditional_update(tables().commands, _key(job_id), expr, update, condition))
 
 
 def update_job(job_id: str, sets: dict) -> bool:

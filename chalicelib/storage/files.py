@@ -15,7 +15,7 @@ import shutil
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from chalicelib import settings
 
@@ -131,63 +131,101 @@ EXPORT_URL_SECONDS = 15 * 60
 EXPORT_KEEP = timedelta(days=1)
 
 
+# S3 numbers a multipart upload's parts 1 to 10,000.
+MAX_PARTS = 10_000
+
+
+class TooManyParts(Exception):
+    """The export would take more parts than a multipart upload holds."""
+
+
 class ExportFile(Protocol):
     """An export being written: its parts in order, then complete() makes the whole file visible at once,
-    or abort() leaves nothing."""
+    or abort() leaves nothing. suspend() leaves it unfinished for resume_export (the worker's next step):
+    `upload_id` and `next_part` say where it stands."""
+
+    @property
+    def upload_id(self) -> str | None: ...
+
+    @property
+    def next_part(self) -> int: ...
 
     def add(self, part: bytes | bytearray) -> None: ...
 
     def complete(self) -> None: ...
+
+    def suspend(self) -> None: ...
 
     def abort(self) -> None: ...
 
 
 class _BucketExport:
     """An S3 multipart upload: nothing is an object until CompleteMultipartUpload; a Lambda stopped
-    mid-way (timeout) leaves parts the bucket's abort-incomplete-uploads rule removes after a day."""
+    mid-way (timeout) leaves parts the bucket's abort-incomplete-uploads rule removes after a day. The
+    parts' ETags are not kept (10,000 of them would not fit a job's item): complete() lists them (ListParts,
+    1,000 a request)."""
 
-    def __init__(self, bucket: str, key: str, file_name: str) -> None:
-        self.bucket, self.key = bucket, key
-        self.parts: list[dict] = []
-        self.upload_id = _s3().create_multipart_upload(
-            Bucket=bucket,
-            Key=key,
-            ContentType="text/csv; charset=utf-8",
-            ContentDisposition=f'attachment; filename="{file_name}"',
-            CacheControl="no-store",
-        )["UploadId"]
+    def __init__(self, bucket: str, key: str, upload_id: str, next_part: int) -> None:
+        self.bucket, self.key, self.upload_id, self.next_part = bucket, key, upload_id, next_part
 
     def add(self, part: bytes | bytearray) -> None:
-        number = len(self.parts) + 1
-        answer = _s3().upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=part
+        if self.next_part > MAX_PARTS:
+            raise TooManyParts(f"more than {MAX_PARTS} parts of EXPORT_PART_BYTES: export a shorter range")
+        _s3().upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=self.next_part, Body=part
         )
-        self.parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        self.next_part += 1
 
     def complete(self) -> None:
+        pages = _s3().get_paginator("list_parts").paginate(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
+        # Only the parts up to the last one written: a part number past it would be a stopped step's leftover.
+        parts = [
+            {"PartNumber": part["PartNumber"], "ETag": part["ETag"]}
+            for page in pages
+            for part in page.get("Parts", [])
+            if part["PartNumber"] < self.next_part
+        ]
         _s3().complete_multipart_upload(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": parts}
         )
+
+    def suspend(self) -> None:
+        """Nothing to do: the upload stays open under its id."""
 
     def abort(self) -> None:
         _s3().abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
 
 
 class _LocalExport:
-    """A file under DIAGNOSTICS_DIR/exports/, written under a hidden name and renamed when complete."""
+    """A file under DIAGNOSTICS_DIR/exports/, written under a hidden name and renamed when complete.
+    Resumed, it is cut back to the bytes the last step's parts hold and appended to."""
 
-    def __init__(self, path: Path) -> None:
+    upload_id: str | None = None
+
+    def __init__(self, path: Path, resume_at: tuple[int, int] | None = None) -> None:
         self.path = path
         self.partial = path.with_name(f".{path.name}.partial")
-        path.parent.mkdir(parents=True)
-        self.file = self.partial.open("wb")
+        self.file: BinaryIO
+        if resume_at is None:
+            path.parent.mkdir(parents=True)
+            self.file = self.partial.open("wb")
+            self.next_part = 1
+        else:
+            self.next_part, size = resume_at
+            self.file = self.partial.open("r+b")
+            self.file.truncate(size)
+            self.file.seek(size)
 
     def add(self, part: bytes | bytearray) -> None:
         self.file.write(part)
+        self.next_part += 1
 
     def complete(self) -> None:
         self.file.close()
         os.replace(self.partial, self.path)
+
+    def suspend(self) -> None:
+        self.file.close()
 
     def abort(self) -> None:
         self.file.close()
@@ -217,7 +255,15 @@ def start_export(export_id: str, file_name: str) -> ExportFile:
     """A new export file, kept as exports/{exportId}/{fileName} (the id is random: one export, one place)."""
     bucket = settings.get().diagnostics_bucket
     if bucket:
-        return _BucketExport(bucket, _export_key(export_id, file_name), file_name)
+        key = _export_key(export_id, file_name)
+        upload_id = _s3().create_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            ContentType="text/csv; charset=utf-8",
+            ContentDisposition=f'attachment; filename="{file_name}"',
+            CacheControl="no-store",
+        )["UploadId"]
+        return _BucketExport(bucket, key, upload_id, 1)
     directory = _exports_directory()
     if directory.is_dir():  # what the bucket's lifecycle rule does, done when the next export starts
         old = datetime.now(UTC).timestamp() - EXPORT_KEEP.total_seconds()
@@ -225,6 +271,16 @@ def start_export(export_id: str, file_name: str) -> ExportFile:
             if folder.stat().st_mtime < old:
                 shutil.rmtree(folder, ignore_errors=True)
     return _LocalExport(directory / export_id / file_name)
+
+
+def resume_export(export_id: str, file_name: str, upload_id: str | None, next_part: int, size: int) -> ExportFile:
+    """An export file a previous step suspended, to go on with part next_part (size: the bytes before it)."""
+    bucket = settings.get().diagnostics_bucket
+    if bucket:
+        if upload_id is None:
+            raise ValueError("an export in the bucket resumed without its upload id")
+        return _BucketExport(bucket, _export_key(export_id, file_name), upload_id, next_part)
+    return _LocalExport(_exports_directory() / export_id / file_name, (next_part, size))
 
 
 def export_path(export_id: str, file_name: str) -> Path | None:

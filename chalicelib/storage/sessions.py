@@ -208,16 +208,19 @@ def list_sessions(
     return query_page(tables().sessions, index, partition, "sessionId", limit, start, newest_first=True)
 
 
-def completed_sessions(first_stop: str, last_stop: str, page_size: int) -> Iterator[dict]:
+def completed_sessions(
+    first_stop: str, last_stop: str, page_size: int, after: tuple[str, str] | None = None
+) -> Iterator[dict]:
     """Every Completed session whose stopTime is in [first_stop, last_stop] (both included), oldest stop
     first: 1 Query + 1 BatchGetItem per page of page_size (at most 100); never a Scan. One page is held at
-    a time: the previous page is let go before the next is read, whatever the range holds.
+    a time: the previous page is let go before the next is read, whatever the range holds. after: the
+    (stopTime, sessionId) of a session to resume after (excluded), as an export's next step does.
 
     The index is sparse (only a completed session has a stopTime) and has one partition, "Completed", as
     status-index has: a completion writes one ~100-byte index entry, so the partition's ceiling (1,000
     writes/s) is ~86 million completions a day. Day buckets would not spread that (today's bucket takes every
     write) and would cost a Query per day of the range even where it is empty."""
-    start = None
+    start = None if after is None else to_item({"status": "Completed", "stopTime": after[0], "sessionId": after[1]})
     while True:
         page = query_page(
             tables().sessions,
