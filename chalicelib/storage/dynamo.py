@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -47,6 +47,20 @@ def reset_client() -> None:
 
 
 @contextmanager
+def _hooked(*registrations: tuple[str, str, Callable[..., None]]) -> Iterator[None]:
+    """The client's event hooks, each (how: register, register_first or register_last; event; handler),
+    registered while inside."""
+    hooks = client().meta.events
+    for how, event, handler in registrations:
+        getattr(hooks, how)(event, handler)
+    try:
+        yield
+    finally:
+        for _, event, handler in registrations:
+            hooks.unregister(event, handler)
+
+
+@contextmanager
 def counting_requests() -> Iterator[Counter]:
     """Count the DynamoDB requests made while inside, by operation name, at the client (before each
     call is sent): how tests/test_request_budget.py and scripts/benchmark.py hold the counts above."""
@@ -55,12 +69,8 @@ def counting_requests() -> Iterator[Counter]:
     def count(model: Any, **_: Any) -> None:
         counts[model.name] += 1
 
-    hooks = client().meta.events
-    hooks.register("before-call.dynamodb", count)
-    try:
+    with _hooked(("register", "before-call.dynamodb", count)):
         yield counts
-    finally:
-        hooks.unregister("before-call.dynamodb", count)
 
 
 @contextmanager
@@ -79,14 +89,8 @@ def counting_capacity() -> Iterator[Counter]:
         for entry in consumed if isinstance(consumed, list) else [consumed]:
             units[model.name] += entry.get("CapacityUnits", 0.0)
 
-    hooks = client().meta.events
-    hooks.register("before-parameter-build.dynamodb", ask)
-    hooks.register("after-call.dynamodb", add)
-    try:
+    with _hooked(("register", "before-parameter-build.dynamodb", ask), ("register", "after-call.dynamodb", add)):
         yield units
-    finally:
-        hooks.unregister("before-parameter-build.dynamodb", ask)
-        hooks.unregister("after-call.dynamodb", add)
 
 
 @contextmanager
@@ -104,14 +108,10 @@ def timing_requests() -> Iterator[list[float]]:
         if started:
             spent[0] += time.perf_counter() - started.pop()
 
-    hooks = client().meta.events
-    hooks.register_first("provide-client-params.dynamodb", start)
-    hooks.register_last("after-call.dynamodb", stop)
-    try:
+    with _hooked(
+        ("register_first", "provide-client-params.dynamodb", start), ("register_last", "after-call.dynamodb", stop)
+    ):
         yield spent
-    finally:
-        hooks.unregister("provide-client-params.dynamodb", start)
-        hooks.unregister("after-call.dynamodb", stop)
 
 
 # --- table names ---------------------------------------------------------------------------------
