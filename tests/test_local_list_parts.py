@@ -83,6 +83,13 @@ def configured(cp: str, capacity: str, per_message: str) -> None:
     storage.put_configuration(cp, snapshot, [], ocpp_frames.format_timestamp(ocpp_frames.now()), not_kept=0)
 
 
+def parts_of(client, cp: str, sent: dict) -> list[dict]:
+    """Every command a POST .../localList queued, as GET shows it, each payload valid by the official schema."""
+    views = [get_command(client, cp, command["commandId"])[1] for command in sent["commands"]]
+    valid([view["payload"] for view in views])
+    return views
+
+
 def in_sync(client, cp: str) -> dict:
     return get_json(client, f"/chargepoints/{cp}/localList")[1]
 
@@ -103,9 +110,7 @@ def test_each_part_goes_once_the_one_before_is_accepted_and_a_refused_part_stops
     ]
     first, second, third = (c["commandId"] for c in sent["commands"])
     assert sent["commandId"] == first and sent["status"] == "pending", "the single-command shape still holds"
-    views = [get_command(client, "CP-PARTS", command_id)[1] for command_id in (first, second, third)]
-    valid([view["payload"] for view in views])
-    assert [(v["part"], v["parts"], v["status"]) for v in views] == [
+    assert [(v["part"], v["parts"], v["status"]) for v in parts_of(client, "CP-PARTS", sent)] == [
         (1, 3, "pending"),
         (2, 3, "waiting"),
         (3, 3, "waiting"),
@@ -130,6 +135,10 @@ def test_each_part_goes_once_the_one_before_is_accepted_and_a_refused_part_stops
     # The charger holds version 2: a Differential carries the rest, and its last part brings it in sync.
     status, sent = send_list(client, "CP-PARTS", "Differential")
     assert [(c["updateType"], c["listVersion"]) for c in sent["commands"]] == [("Differential", 4), ("Differential", 5)]
+    assert [v["payload"]["localAuthorizationList"][0]["idTag"] for v in parts_of(client, "CP-PARTS", sent)] == [
+        "T3",
+        "T5",
+    ]
     for command in sent["commands"]:
         answered("CP-PARTS", command["commandId"], {"status": "Accepted"})
     assert in_sync(client, "CP-PARTS")["inSync"] is True
@@ -140,7 +149,8 @@ def test_a_part_that_gets_a_callerror_leaves_the_later_ones_unsent_and_shown_tim
     configured("CP-PARTS-ERR", "10", "1")
     put_tag(client, "A", {"status": "Accepted"})
     put_tag(client, "B", {"status": "Accepted"})
-    first, second = (c["commandId"] for c in send_list(client, "CP-PARTS-ERR", "Full")[1]["commands"])
+    sent = send_list(client, "CP-PARTS-ERR", "Full")[1]
+    first, second = (view["commandId"] for view in parts_of(client, "CP-PARTS-ERR", sent))
     error = [4, first, "FormationViolation", "too long", {}]
     assert commands.record_answer("CP-PARTS-ERR", first, error) == "failed"
     assert get_command(client, "CP-PARTS-ERR", second)[1]["status"] == "waiting"
@@ -229,8 +239,9 @@ def test_a_demo_charger_gets_its_list_in_parts_once_its_configuration_is_known(c
     assert status == 200, sent
     assert sent["chargerLimits"] == {"LocalAuthListMaxLength": 5, "SendLocalListMaxLength": 2}
     assert [c["entries"] for c in sent["commands"]] == [2, 2]
-    views = [get_command(client, CP, c["commandId"])[1] for c in sent["commands"]]
-    assert [(v["status"], v["result"]) for v in views] == [("answered", {"status": "Accepted"})] * 2
+    assert [(v["status"], v["result"]) for v in parts_of(client, CP, sent)] == [
+        ("answered", {"status": "Accepted"})
+    ] * 2
     state = in_sync(client, CP)
     assert (state["chargerVersion"], state["status"], state["inSync"]) == (4, "Accepted", True)
     version = post_command(client, CP, {"action": "GetLocalListVersion", "payload": {}})[1]
