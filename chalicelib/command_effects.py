@@ -7,7 +7,8 @@ Each feature registers its own entries here (one import and its dict lines), so 
   stored as answered: whoever sees it answered sees its effect. `command` is the stored item with the answer:
   chargePointId, commandId, action, payload, createdAt, answeredAt, result. The answer stands whatever an
   effect does: one that raises is logged and the command is still answered. The charger's slot for an
-  outstanding command is still taken, so an effect cannot queue another command to that charger. Effects
+  outstanding command is still taken, so an effect cannot queue another command to that charger; it can
+  hand the slot to the next part of a command sent in parts (command_sequence.follow). Effects
   run in whichever process receives answers (the API, a gateway container, `chalice local`): they write
   through chalicelib/storage only, are idempotent (a charger may answer twice), and bound whatever the
   charger's answer can make the system store.

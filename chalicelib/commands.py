@@ -10,8 +10,9 @@ and commandId, which is also the CALL's uniqueId:
    charger's single slot for an outstanding command: at most one CALL per direction.
 2. That gateway finds it in its outbox (`queued_for`), marks it sent (`mark_sent`) and sends the CALL.
 3. The charger's CALLRESULT or CALLERROR, matched by charge point id + uniqueId, is recorded
-   (`record_answer`), a CALLRESULT's meaning applied (command_effects.EFFECTS), and the slot freed.
-   Unanswered after COMMAND_TIMEOUT_SECONDS, it is timed out.
+   (`record_answer`), a CALLRESULT's meaning applied (command_effects.EFFECTS), and the slot freed (or
+   handed to the next part of a command sent in parts, command_sequence.py). Unanswered after
+   COMMAND_TIMEOUT_SECONDS, it is timed out.
 
 Refusals are this module's own exceptions (CommandError), which the REST layer turns into HTTP statuses:
 the gateway uses this module too and must not need Chalice.
@@ -57,6 +58,7 @@ COMMAND_ACTIONS = (
     "TriggerMessage",
 )
 PENDING, ANSWERED, FAILED, TIMED_OUT = "pending", "answered", "failed", "timedOut"
+WAITING = "waiting"  # a later part of a command sent in parts (command_sequence.py): in no outbox yet
 KEEP_SECONDS = 7 * 86400
 # What a command keeps of a charger's answer, and the largest payload it sends: a DynamoDB item holds at
 # most 400 KB.
@@ -94,7 +96,8 @@ def _parse(raw: str | bytes | None) -> tuple[object, object]:
     return body["action"], body.get("payload", {})
 
 
-def _check(action: object, payload: object) -> tuple[str, dict]:
+def check(action: object, payload: object) -> tuple[str, dict]:
+    """A command's action and payload as the schema and the size bound allow them: InvalidCommand otherwise."""
     if not isinstance(action, str) or action not in COMMAND_ACTIONS:
         raise InvalidCommand(f"action must be one of {', '.join(COMMAND_ACTIONS)}, got {action!r}")
     if not isinstance(payload, dict):
@@ -129,14 +132,15 @@ def submit(charge_point_id: str, raw: str | bytes | None) -> dict:
     return queue(charge_point_id, *_parse(raw))
 
 
-def queue(charge_point_id: str, action: object, payload: object) -> dict:
+def queue(charge_point_id: str, action: object, payload: object, extra: dict | None = None) -> dict:
     """Queue a command for a charger: 400 (InvalidCommand) bad action or payload, 404 unknown charger,
     409 offline or a command already outstanding; a feature's BEFORE_SUBMIT hook may refuse it too.
-    The entry point for features that send a command themselves."""
+    The entry point for features that send a command themselves; `extra`: their own attributes kept on
+    the command (command_sequence.py: the parts that follow it)."""
     # Imported here: the features it registers import this module for its exceptions.
     from chalicelib.command_effects import BEFORE_SUBMIT
 
-    action, payload = _check(action, payload)
+    action, payload = check(action, payload)
     charge_point = registered(charge_point_id)
     if not charge_point.get("online"):
         raise _offline(charge_point_id)
@@ -147,7 +151,7 @@ def queue(charge_point_id: str, action: object, payload: object) -> dict:
             "it cannot start a transaction until it is Accepted"
         )
     if action in BEFORE_SUBMIT:
-        action, payload = _check(action, BEFORE_SUBMIT[action](charge_point_id, payload))
+        action, payload = check(action, BEFORE_SUBMIT[action](charge_point_id, payload))
     now = ocpp_frames.now()
     command = {
         "chargePointId": charge_point_id,
@@ -157,6 +161,7 @@ def queue(charge_point_id: str, action: object, payload: object) -> dict:
         "status": PENDING,
         "createdAt": ocpp_frames.format_timestamp(now),
         "expiresAt": int(time.time()) + KEEP_SECONDS,
+        **(extra or {}),
     }
     _deliver(charge_point, command, now)
     log.info(
@@ -169,9 +174,14 @@ def queue(charge_point_id: str, action: object, payload: object) -> dict:
             }
         )
     )
-    if bus_commands.on_bus(charge_point) and mark_sent(command):
-        bus_commands.send(charge_point_id, call_frame(command))
+    publish_on_bus(charge_point, command)
     return {"commandId": command["commandId"], "status": PENDING}
+
+
+def publish_on_bus(charge_point: dict, command: dict) -> None:
+    """A charger on the bus has no gateway polling an outbox for it: its command goes out at once."""
+    if bus_commands.on_bus(charge_point) and mark_sent(command):
+        bus_commands.send(charge_point["chargePointId"], call_frame(command))
 
 
 def _deliver(charge_point: dict, command: dict, now: datetime) -> None:
@@ -211,11 +221,13 @@ def as_view(item: dict, listed: bool = False) -> dict:
     status = item["status"]
     if status == PENDING and _expired(item):
         status = TIMED_OUT  # its gateway is gone and cannot say so itself
+    elif status == WAITING and _expired(item, turns=int(item["part"])):
+        status = TIMED_OUT  # a part before it ended without handing it the slot (a CALLERROR, a timeout)
     return views.command_view(item, status, listed)
 
 
-def _expired(item: dict) -> bool:
-    deadline = ocpp_frames.parse_timestamp(item["createdAt"]) + timedelta(
+def _expired(item: dict, turns: int = 1) -> bool:
+    deadline = ocpp_frames.parse_timestamp(item["createdAt"]) + turns * timedelta(
         seconds=settings_module.get().command_timeout_seconds
     )
     return ocpp_frames.now() >= deadline

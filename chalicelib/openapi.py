@@ -316,6 +316,7 @@ def document(settings: settings_module.Settings | None = None) -> dict:
                 **charging_profile_schemas(),
                 **openapi_reservations.SCHEMAS,
                 **openapi_sites.SCHEMAS,
+                **openapi_id_tags.SCHEMAS,
             },
             **({"securitySchemes": schemes} if schemes else {}),
         },

@@ -5,10 +5,42 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chalicelib import id_tags
-from chalicelib.api_schemas import CHARGE_POINT_ID, ID_TAG, LIMIT, OPERATOR, PAGE_TOKEN, ref
+from chalicelib import id_tags, local_list
+from chalicelib.api_schemas import CHARGE_POINT_ID, ID_TAG, INTEGER, LIMIT, OPERATOR, PAGE_TOKEN, object_schema, ref
 
 Helper = Callable[..., dict]
+NULLABLE_COUNT = {"type": ["integer", "null"], "minimum": 1}
+SCHEMAS: dict[str, dict] = {
+    "LocalListSent": object_schema(
+        {
+            "commandId": {"type": "string", "description": "the first part's, as POST .../commands answers"},
+            "status": {"type": "string"},
+            "commands": {
+                "type": "array",
+                "description": "every SendLocalList queued, in the order they go: each once the one before is Accepted",
+                "items": object_schema(
+                    {
+                        "commandId": {"type": "string"},
+                        "status": {"type": "string", "enum": ["pending", "waiting"]},
+                        "updateType": {"type": "string", "enum": list(local_list.UPDATE_TYPES)},
+                        "listVersion": INTEGER,
+                        "entries": INTEGER,
+                    },
+                    ("commandId", "status", "updateType", "listVersion", "entries"),
+                ),
+            },
+            "chargerLimits": object_schema(
+                {
+                    local_list.CAPACITY_KEY: NULLABLE_COUNT,
+                    local_list.PER_MESSAGE_KEY: NULLABLE_COUNT,
+                    "note": {"type": "string", "description": "when either is not known: how to learn them"},
+                },
+                (local_list.CAPACITY_KEY, local_list.PER_MESSAGE_KEY),
+            ),
+        },
+        ("commandId", "status", "commands", "chargerLimits"),
+    )
+}
 
 
 def operations(_json: Helper, _error: Helper, _path_param: Helper, _query: Helper) -> dict[str, dict[str, dict]]:
@@ -26,15 +58,21 @@ def operations(_json: Helper, _error: Helper, _path_param: Helper, _query: Helpe
             },
             "post": {
                 "summary": "Queue a SendLocalList from the idTag registry: Full, or Differential since the charger's",
+                "description": (
+                    "Sized to the charger's LocalAuthListMaxLength and SendLocalListMaxLength once a GetConfiguration "
+                    "answer told them: a list it cannot hold is refused, a longer one goes in parts (a Full or "
+                    "Differential first, then Differentials; only the last part's version is the whole list's)."
+                ),
                 "security": [OPERATOR],
                 "parameters": [cp],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": ref("LocalListRequest")}}},
                 "responses": {
-                    "200": _json(ref("CommandAccepted"), "the SendLocalList command is queued"),
+                    "200": _json(ref("LocalListSent"), "the SendLocalList commands are queued"),
                     "400": _error("a bad body"),
                     "404": _error("no such charge point"),
                     "409": _error(
-                        "offline, a command outstanding, too many entries, or no known charger version to differ from"
+                        "offline, a command outstanding, more entries than the charger holds or than the bounds, "
+                        "or no known charger version to differ from"
                     ),
                 },
             },

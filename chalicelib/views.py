@@ -151,7 +151,9 @@ def command_view(item: dict, status: str, listed: bool = False) -> dict:
         "payload": plain(item["payload"]),
         "status": status,
         "createdAt": item["createdAt"],
-        **{key: plain(item[key]) for key in ("sentAt", "answeredAt", "result", "error") if key in item},
+        **{
+            key: plain(item[key]) for key in ("part", "parts", "sentAt", "answeredAt", "result", "error") if key in item
+        },
     }
     if listed:
         omitted = [key for key in ("payload", "result") if len(json.dumps(view.get(key))) > LISTED_COMMAND_PART_BYTES]

@@ -27,6 +27,7 @@ from chalicelib.storage.charge_points import (
 )
 from chalicelib.storage.charger_config import (
     get_charge_point_and_configuration,
+    get_configuration,
     put_configuration,
     set_availability,
     set_configuration_key,
@@ -34,9 +35,12 @@ from chalicelib.storage.charger_config import (
 from chalicelib.storage.charging_profiles import change_charging_profiles, get_charge_point_and_profiles
 from chalicelib.storage.commands import (
     create_command,
+    delete_waiting,
     get_command,
+    hand_over_command,
     list_commands,
     outbox,
+    put_waiting,
     release_command_slot,
     update_command,
 )
@@ -60,6 +64,7 @@ from chalicelib.storage.guard import Outcome, Result, Stamp, classify
 from chalicelib.storage.id_tags import (
     active_transaction_update,
     changed_since,
+    count_live,
     delete_id_tag,
     get_id_tag,
     list_id_tags,
@@ -149,6 +154,7 @@ __all__ = [
     "touch_charge_point",
     # what chargers answered about their settings
     "get_charge_point_and_configuration",
+    "get_configuration",
     "put_configuration",
     "set_availability",
     "set_configuration_key",
@@ -190,6 +196,9 @@ __all__ = [
     "snapshots_between",
     # remote commands
     "create_command",
+    "delete_waiting",
+    "hand_over_command",
+    "put_waiting",
     "get_command",
     "list_commands",
     "outbox",
@@ -209,6 +218,7 @@ __all__ = [
     "changed_since",
     "delete_id_tag",
     "get_id_tag",
+    "count_live",
     "list_id_tags",
     "note_local_list",
     "put_id_tag",

@@ -9,7 +9,7 @@ much more; the charge point item keeps only what is small and bounded (availabil
 from __future__ import annotations
 
 from chalicelib.storage.dynamo import Expression, client, tables, to_item
-from chalicelib.storage.operations import batch_get, conditional_update, update_if
+from chalicelib.storage.operations import batch_get, conditional_update, get_item, update_if
 
 
 def _configuration_key(charge_point_id: str) -> dict:
@@ -73,6 +73,11 @@ def set_availability(charge_point_id: str, connector_id: int, entry: dict) -> bo
         if replace(only_first=True):
             return True
     return False
+
+
+def get_configuration(charge_point_id: str) -> dict | None:
+    """The configuration snapshot alone: 1 GetItem (strongly consistent: a command is about to be sized to it)."""
+    return get_item(tables().charge_points, _configuration_key(charge_point_id), consistent=True)
 
 
 def get_charge_point_and_configuration(charge_point_id: str) -> tuple[dict | None, dict | None]:
