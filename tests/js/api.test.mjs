@@ -44,6 +44,18 @@ test("?refresh= sets the interval within 1 s .. 1 h, and the session poll follow
   assert.equal(pageConfig("http://h/", "?refresh=abc").refreshS, 30);
 });
 
+test("?pageSize= sets every paged table's rows within the API's 1 .. 100; the idTags' pages are the longest", () => {
+  const sizes = (search) => {
+    const { pageSize, idTagPageSize } = pageConfig("http://h/", search);
+    return [pageSize, idTagPageSize];
+  };
+  assert.deepEqual(sizes(""), [20, 100]);
+  assert.deepEqual(sizes("?pageSize=7"), [7, 7]);
+  assert.deepEqual(sizes("?pageSize=500"), [100, 100]);
+  assert.deepEqual(sizes("?pageSize=-3"), [1, 1]);
+  assert.deepEqual(sizes("?pageSize=abc"), [20, 100]);
+});
+
 test("errorFrom reads the app's {Code, Message} and API Gateway's {message}", () => {
   const app = errorFrom(404, { Code: "NotFoundError", Message: "no such session" }, "Not Found");
   assert.deepEqual([app.status, app.code, app.message], [404, "NotFoundError", "no such session"]);
