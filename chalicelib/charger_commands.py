@@ -16,6 +16,7 @@ from chalicelib import (
     charger_maintenance,
     charger_messages,
     charger_smart,
+    charger_transactions,
     charger_trigger,
     ocpp_frames,
 )
@@ -83,21 +84,21 @@ def _remote_start(charger: Charger, payload: dict) -> dict:
         return {"status": "Rejected"}
     if profile:
         connectors[wanted]["remoteProfile"] = profile  # the transaction's own, once it has an id
-    charger.plug_in(wanted, id_tag)
+    charger_transactions.plug_in(charger, wanted, id_tag)
     return {"status": "Accepted"}
 
 
 def _remote_stop(charger: Charger, payload: dict) -> dict:
     for connector, entry in _connectors_with_tx(charger).items():
         if entry["tx"]["txId"] == payload["transactionId"]:
-            charger.stop(connector, "Remote")
+            charger_transactions.stop(charger, connector, "Remote")
             return {"status": "Accepted"}
     return {"status": "Rejected"}
 
 
 def _reset(charger: Charger, payload: dict) -> dict:
     for connector in _connectors_with_tx(charger):
-        charger.stop(connector, "HardReset" if payload["type"] == "Hard" else "SoftReset")
+        charger_transactions.stop(charger, connector, "HardReset" if payload["type"] == "Hard" else "SoftReset")
     charger.reboot()
     return {"status": "Accepted"}
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from chalicelib import charger_transactions
 from chalicelib.ocpp_frames import parse_timestamp as at
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def unlock_connector(charger: Charger, payload: dict) -> dict:
     if not chosen or payload["connectorId"] == 0:
         return {"status": "NotSupported"}
     if charger.state["connectors"][chosen[0]]["tx"]:
-        charger.stop(chosen[0], "UnlockCommand")
+        charger_transactions.stop(charger, chosen[0], "UnlockCommand")
     return {"status": "Unlocked"}
 
 

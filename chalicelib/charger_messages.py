@@ -62,5 +62,5 @@ def start_transaction(connector: str, entry: dict, wall: datetime, reservation_i
 
 
 def stop_transaction(entry: dict, wall: datetime, reason: str) -> dict:
-    """Without its transactionId: that is added when it is known (see simulated_charger.py)."""
+    """Without its transactionId: that is added when it is known (see charger_transactions.py)."""
     return {"idTag": entry["idTag"], "meterStop": entry["meterWh"], "timestamp": iso(wall), "reason": reason}

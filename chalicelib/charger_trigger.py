@@ -3,7 +3,7 @@ system's TriggerMessage (which names a connector, or none for all of them)."""
 
 from __future__ import annotations
 
-from chalicelib import charger_maintenance, charger_messages
+from chalicelib import charger_maintenance, charger_messages, charger_transactions
 from chalicelib.simulated_charger import Charger, NotPossible
 
 FORCEABLE = (
@@ -46,8 +46,8 @@ def force(charger: Charger, action: str, connector_id: int | None = None) -> Non
         free = [c for c in chosen if connectors[c]["status"] == "Available"]
         if not free:
             raise NotPossible(f"{charger.state['id']} has no Available connector to start a transaction on")
-        charger.plug_in_car(free[0], moment)
-        charger.start_transaction(free[0], moment)
+        charger_transactions.plug_in_car(charger, free[0], moment)
+        charger_transactions.start_transaction(charger, free[0], moment)
     elif action == "MeterValues":
         if known:
             tx_id = connectors[known[0]]["tx"]["txId"]
@@ -57,4 +57,4 @@ def force(charger: Charger, action: str, connector_id: int | None = None) -> Non
     elif action == "StopTransaction":
         if not known:
             raise NotPossible(f"{charger.state['id']} has no transaction with a known transactionId to stop")
-        charger.stop(known[0], "Local")
+        charger_transactions.stop(charger, known[0], "Local")

@@ -1,13 +1,17 @@
 // The idTag registry view (loaded when it first opens): the tags Authorize and StartTransaction answer from,
-// listed, added or edited (PUT replaces an entry) and deleted.
-import { api } from "./context.js";
+// a page at a time (as the sessions table), added or edited (PUT replaces an entry) and deleted.
+import { withQuery } from "./api.js";
+import { api, config } from "./context.js";
 import { $, h } from "./dom.js";
 import { shortDate } from "./format.js";
 import { collect, renderFields, showErrors } from "./form-view.js";
 import { ID_TAG_FIELDS, idTagClass } from "./records.js";
 import { readForm, valuesFrom } from "./schema-form.js";
+import { firstPage, nextPage, pageLoaded, pageRefused } from "./state.js";
 
 const tagPath = (idTag) => `idtags/${encodeURIComponent(idTag)}`;
+let page = firstPage();
+let loads = 0;
 
 function build() {
   const form = h("form", { class: "fields", "data-testid": "idtag-form", novalidate: true, onsubmit: save,
@@ -18,8 +22,19 @@ function build() {
     h("div", { class: "table-wrap" }, h("table", { class: "sessions", "data-testid": "idtags-table" },
       h("thead", {}, h("tr", {}, ...["idTag", "Status", "Expiry", "Parent", "Max active", "Active", "Updated", ""]
         .map((t) => h("th", { scope: "col", text: t })))),
-      h("tbody", { id: "idtags-rows" }))));
+      h("tbody", { id: "idtags-rows" }))),
+    h("div", { class: "pager" },
+      h("button", { type: "button", id: "idtags-first", class: "btn btn-small", "data-testid": "idtags-first",
+        disabled: true, onclick: () => goto(firstPage()) }, "First page"),
+      h("span", { id: "idtags-info", class: "muted", "data-testid": "idtags-info" }),
+      h("button", { type: "button", id: "idtags-next", class: "btn btn-small", "data-testid": "idtags-next",
+        disabled: true, onclick: () => goto(nextPage(page)) }, "Next page")));
   fillForm({ status: "Accepted" });
+}
+
+function goto(next) {
+  page = next;
+  load();
 }
 
 function fillForm(item) {
@@ -79,16 +94,27 @@ function row(t) {
         "data-testid": "idtag-delete", onclick: (ev) => remove(ev.currentTarget, t.idTag) }, "Delete"))));
 }
 
-/** Shows the registry (up to 500 tags), building the view on first use. */
+const placeholder = (text) => h("tr", { class: "placeholder" }, h("td", { colspan: 8, text }));
+
+/** Shows the page of the registry that refreshes, saves and deletes stay on, building the view on first use. */
 export async function load() {
   if (!$("idtags-rows")) build();
   const rows = $("idtags-rows");
+  const asked = ++loads;
   try {
-    const tags = await api.all("idtags", "idTags", { limit: 100 }, 5);
+    const data = await api.request(withQuery("idtags", { limit: config.idTagPageSize, nextToken: page.token }));
+    if (asked !== loads) return; // a later load (a page turned meanwhile) shows its own answer
+    const tags = data.idTags || [];
+    page = pageLoaded(page, data.nextToken);
     rows.replaceChildren(...(tags.length ? tags.map(row)
-      : [h("tr", { class: "placeholder" }, h("td", { colspan: 8, text: "No idTags registered yet." }))]));
+      : [placeholder(page.token ? "No more idTags." : "No idTags registered yet.")]));
+    $("idtags-info").textContent = `Page ${page.no}: ${tags.length} idTag${tags.length === 1 ? "" : "s"}${
+      page.next ? ", more on the next" : ""}`;
+    $("idtags-next").disabled = !page.next;
+    $("idtags-first").disabled = !page.token;
   } catch (e) {
-    rows.replaceChildren(h("tr", { class: "placeholder" },
-      h("td", { colspan: 8, text: `The idTags could not be loaded: ${e.message}` })));
+    if (asked !== loads) return;
+    page = pageRefused(page, e.status);
+    rows.replaceChildren(placeholder(`The idTags could not be loaded: ${e.message}`));
   }
 }

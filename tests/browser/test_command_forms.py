@@ -163,3 +163,53 @@ def test_idtags_view_adds_edits_and_deletes_a_tag(page, live_server):
     row.wait_for(state="detached")
     assert page.locator("[data-testid=idtags-msg]").inner_text() == "Deleted BROWSER-TAG."
     assert page.errors == []
+
+
+def test_idtags_view_pages_through_the_whole_registry_and_edits_on_a_later_page(page, live_server):
+    """More tags than a page: every one is reached by Next page (?pageSize=5, 12 tags: 3 pages at least, the
+    registry may hold other tests' tags too), an edit on page 3 stays on page 3, First page goes back. Few tags:
+    each PUT and DELETE is a request to the server, and the paging is the same for 5,000."""
+    tags = [f"PAGED-{n:02d}" for n in range(1, 13)]
+    for tag in tags:
+        assert page.request.put(f"{live_server}idtags/{tag}", data={"status": "Accepted"}).ok
+    try:
+        open_dashboard(page, live_server, "?pageSize=5")
+        page.click("[data-testid=idtags-view] summary")
+        info = page.locator("[data-testid=idtags-info]")
+        seen: list[str] = []
+        for number in range(1, 100):
+            page.wait_for_function(
+                "no => /^Page (\\d+):/.exec(document.querySelector('[data-testid=idtags-info]')?.textContent)?.[1]"
+                " === String(no)",
+                arg=number,
+            )
+            on_page = page.eval_on_selector_all("[data-testid=idtag-row]", "els => els.map(e => e.dataset.idTag)")
+            more = page.locator("[data-testid=idtags-next]").is_enabled()
+            # A full last page still has a nextToken (DynamoDB cannot tell): the page after it is empty.
+            assert len(on_page) <= 5 and (on_page or not more)
+            plural = "" if len(on_page) == 1 else "s"
+            assert info.inner_text() == f"Page {number}: {len(on_page)} idTag{plural}" + (", more on the next" * more)
+            seen += on_page
+            if "PAGED-12" in on_page:
+                assert number >= 3
+                row = page.locator("[data-testid=idtag-row][data-id-tag=PAGED-12]")
+                row.locator("[data-testid=idtag-edit]").click()
+                page.locator("[data-testid=idtag-form] [data-field=status]").select_option("Blocked")
+                page.click("[data-testid=idtag-save]")
+                page.locator("[data-testid=idtag-row][data-id-tag=PAGED-12][data-status=Blocked]").wait_for()
+                assert info.inner_text().startswith(f"Page {number}:")
+            if not more:
+                break
+            page.click("[data-testid=idtags-next]")
+        else:
+            raise AssertionError("Next page never ran out")
+        assert sorted(set(tags) & set(seen)) == tags and len(seen) == len(set(seen))
+        page.click("[data-testid=idtags-first]")
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=idtags-info]').textContent.startsWith('Page 1:')"
+        )
+        assert page.locator("[data-testid=idtags-first]").is_disabled()
+        assert page.errors == []
+    finally:
+        for tag in tags:
+            page.request.delete(f"{live_server}idtags/{tag}")

@@ -31,17 +31,29 @@ test("the API's base is the page's directory, under a stage too", () => {
   assert.equal(pageConfig("https://h/api/", "").apiKeyKey, "evdash.apiKey:/api/");
 });
 
+/** The named settings the page's address gives. */
+const settings = (search, ...names) => {
+  const config = pageConfig("http://h/", search);
+  return names.map((name) => config[name]);
+};
+
 test("?refresh= sets the interval within 1 s .. 1 h, and the session poll follows it down to 3 s", () => {
-  const intervals = (search) => {
-    const { refreshS, pollS } = pageConfig("http://h/", search);
-    return [refreshS, pollS];
-  };
+  const intervals = (search) => settings(search, "refreshS", "pollS");
   assert.deepEqual(intervals(""), [30, 3]);
   assert.deepEqual(intervals("?refresh=2"), [2, 2]);
   assert.equal(pageConfig("http://h/", "?refresh=0").refreshS, 30);
   assert.equal(pageConfig("http://h/", "?refresh=-5").refreshS, 1);
   assert.equal(pageConfig("http://h/", "?refresh=99999").refreshS, 3600);
   assert.equal(pageConfig("http://h/", "?refresh=abc").refreshS, 30);
+});
+
+test("?pageSize= sets every paged table's rows within the API's 1 .. 100; the idTags' pages are the longest", () => {
+  const sizes = (search) => settings(search, "pageSize", "idTagPageSize");
+  assert.deepEqual(sizes(""), [20, 100]);
+  assert.deepEqual(sizes("?pageSize=7"), [7, 7]);
+  assert.deepEqual(sizes("?pageSize=500"), [100, 100]);
+  assert.deepEqual(sizes("?pageSize=-3"), [1, 1]);
+  assert.deepEqual(sizes("?pageSize=abc"), [20, 100]);
 });
 
 test("errorFrom reads the app's {Code, Message} and API Gateway's {message}", () => {
