@@ -1,6 +1,6 @@
 """The fleet's energy over time, in 5-minute intervals, from stored snapshots. A scheduled function takes
-one snapshot per interval: the fleet's cumulative delivered energy (completed sessions, from the /stats
-counters, plus each active session's energy so far) and when it was taken. An interval's energy is the
+one snapshot per interval: the fleet's cumulative delivered energy (fleet_total: completed sessions plus
+each active session's energy so far, each counted once) and when it was taken. An interval's energy is the
 difference between the snapshot at its start and the one at its end; the interval under way ends now,
 computed live. What a figure means at its edges, and what it costs: docs/api.md, docs/performance.md."""
 
@@ -9,27 +9,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from chalicelib import ocpp_frames, settings, storage, telemetry, views
+from chalicelib import ocpp_frames, storage, telemetry
+from chalicelib.fleet_total import fleet_total
 
 INTERVAL_SECONDS = 300
 MAX_WINDOW = timedelta(hours=24)
 log = logging.getLogger("ev.fleet_energy")
-
-
-def fleet_total(now: datetime) -> dict:
-    """The fleet's delivered energy so far: the active sessions first, then the counters, so that a session
-    completed before its item is read is skipped there and found in the counters (docs/api.md says what a
-    completion between the two reads does). 1 Query + 1 BatchGetItem per 100 active sessions + 1 BatchGetItem."""
-    active = [session for session in storage.active_sessions() if session["status"] == "Active"]
-    active_wh = sum(views.session_energy_wh(session) for session in active)
-    completed_wh = storage.read_stats(settings.get().stats_shards, consistent=True).get("energyWh", 0)
-    return {
-        "takenAt": ocpp_frames.format_timestamp(now),
-        "energyWh": completed_wh + active_wh,
-        "completedWh": completed_wh,
-        "activeWh": active_wh,
-        "activeSessions": len(active),
-    }
 
 
 def take_snapshot() -> bool:

@@ -1,11 +1,14 @@
 """The fleet energy snapshots: one item per 5-minute interval in the stats table, the fleet's cumulative
-delivered energy when it was taken; and the sessions a snapshot reads.
+delivered energy when it was taken; and what a total reads (the counters shard by shard, the active
+sessions).
 
 A snapshot's key `shard` is minus its interval's start in epoch seconds: the counters' shards are 0 and up,
 so the two kinds never meet and read_stats (which reads shards by key) never sees a snapshot. Only snapshots
 carry `series`, so the sparse series-index lists them alone, in time order."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from chalicelib.storage.dynamo import Expression, tables, to_item
 from chalicelib.storage.operations import batch_get, conditional_update, query_all, update_if
@@ -38,10 +41,19 @@ def snapshots_between(first: str, last: str) -> list[dict]:
     return query_all(args)
 
 
-def active_sessions() -> list[dict]:
-    """Every session the status index lists as Active, read strongly consistent (one the index still lists
-    after its completion reads Completed): 1 Query per 1 MB of keys (about 8,000 sessions) + 1 BatchGetItem
-    per 100 sessions."""
+def shard_counters(shards: Iterable[int]) -> dict[int, dict]:
+    """The counter items of the given shards by shard number ({} for one never written), strongly
+    consistent: 1 BatchGetItem (up to 100 shards, 1 read unit each)."""
+    wanted = list(shards)
+    found = {
+        int(item["shard"]): item for item in batch_get(tables().stats, [to_item({"shard": n}) for n in wanted], True)
+    }
+    return {n: found.get(n, {}) for n in wanted}
+
+
+def active_session_ids() -> list[str]:
+    """The sessions the status index lists as Active (eventually consistent: one completed a moment ago
+    may still be listed, one started a moment ago not yet): 1 Query per 1 MB of keys (about 8,000)."""
     expr = Expression()
     args: dict = {
         "TableName": tables().sessions,
@@ -49,5 +61,4 @@ def active_sessions() -> list[dict]:
         "KeyConditionExpression": f"{expr.name('status')} = {expr.value('Active')}",
         **expr.args(),
     }
-    keys = [to_item({"sessionId": item["sessionId"]}) for item in query_all(args)]
-    return batch_get(tables().sessions, keys, consistent=True)
+    return [item["sessionId"] for item in query_all(args)]
