@@ -142,14 +142,69 @@ def test_a_session_completed_while_a_snapshot_reads_counts_once(aws, clock):
         assert item["energyWh"] in either
 
 
+def energy(clock: list[float], at: float, since: float = 300) -> dict:
+    clock[0] = at
+    return rest.fleet_energy({"from": ts(since)})
+
+
+def test_the_live_figure_is_computed_once_a_minute_for_every_request_and_says_its_age(aws, clock):
+    boot("CP-1")
+    snapshot_at(clock, 301)
+    tx = start("CP-1", meter=1000, at=310)
+    meter("CP-1", tx, 1600, at=320)
+    with storage.counting_requests() as requests:
+        body = energy(clock, 330)
+    # the snapshots, the live figure, its claim, a total's reads (1 session) and the figure stored
+    assert dict(requests) == {"Query": 2, "BatchGetItem": 4, "UpdateItem": 2}
+    assert body["live"] == {"takenAt": ts(330), "ageSeconds": 0}
+    assert body["points"][-1] == {"start": ts(300), "energyKwh": 0.6, "powerKw": 74.48, "partial": True}
+
+    meter("CP-1", tx, 2500, at=340)
+    with storage.counting_requests() as requests:
+        body = energy(clock, 389)
+    assert dict(requests) == {"Query": 1, "BatchGetItem": 1}, "a figure under a minute old is shared"
+    assert body["live"] == {"takenAt": ts(330), "ageSeconds": 59} and body["points"][-1]["energyKwh"] == 0.6
+
+    # Stale, and a second request arrives while the first computes: it keeps the stored figure.
+    names = storage.dynamo.tables()
+    during: list[tuple[dict, dict]] = []
+
+    def second_request() -> None:
+        with storage.counting_requests() as inner:
+            during.append((rest.fleet_energy({"from": ts(300)}), dict(inner)))
+
+    with after_reading(names.sessions, second_request):
+        body = energy(clock, 391)
+    assert body["live"]["takenAt"] == ts(391) and body["points"][-1]["energyKwh"] == 1.5
+    [(other, inner)] = during
+    assert inner == {"Query": 1, "BatchGetItem": 1, "UpdateItem": 1}, "its claim refused: no total read"
+    assert other["live"] == {"takenAt": ts(330), "ageSeconds": 61} and other["points"][-1]["energyKwh"] == 0.6
+
+    # A request that claimed the figure and died holds it for CLAIM_SECONDS, then another computes.
+    assert storage.claim_live(ts(460), ts(460), ts(430))
+    assert energy(clock, 489)["live"]["takenAt"] == ts(391)
+    assert energy(clock, 491)["live"]["takenAt"] == ts(491)
+
+    # A new snapshot makes an older live figure stale at once: the interval under way starts after it.
+    snapshot_at(clock, 601)
+    body = energy(clock, 610)
+    assert body["live"] == {"takenAt": ts(610), "ageSeconds": 0}
+    assert [p["energyKwh"] for p in body["points"]] == [1.5, 0.0]
+    assert energy(clock, 620, since=0)["live"] is not None and energy(clock, 620, since=-900)["live"] is not None
+    assert rest.fleet_energy({"from": ts(0), "to": ts(299)})["live"] is None, "a window that ends before now"
+
+
 def test_a_total_that_cannot_settle_is_not_stored(aws, clock):
     """Stops landing on a shard at every read of its counters: after MAX_ROUNDS the total gives up rather
-    than store a figure it cannot vouch for."""
+    than store a figure it cannot vouch for; the chart's interval under way waits for a later request."""
     boot("CP-1")
     snapshot_at(clock, 301)
     stops = after_reading(
         storage.dynamo.tables().stats, lambda: storage.add_to_stats(0, {"completedSessions": 1}), None
     )
-    with stops, pytest.raises(TotalUnsettled):
-        snapshot_at(clock, 601)
+    with stops:
+        with pytest.raises(TotalUnsettled):
+            snapshot_at(clock, 601)
+        body = energy(clock, 610, since=0)
     assert storage.snapshots_between(ts(600), ts(600)) == []
+    assert body["live"] is None and body["points"][-1]["energyKwh"] is None

@@ -1,9 +1,10 @@
 """The fleet energy snapshots: one item per 5-minute interval in the stats table, the fleet's cumulative
-delivered energy when it was taken; and what a total reads (the counters shard by shard, the active
-sessions).
+delivered energy when it was taken; the live figure shared by every request; and what a total reads (the
+counters shard by shard, the active sessions).
 
 A snapshot's key `shard` is minus its interval's start in epoch seconds: the counters' shards are 0 and up,
-so the two kinds never meet and read_stats (which reads shards by key) never sees a snapshot. Only snapshots
+so the two kinds never meet and read_stats (which reads shards by key) never sees a snapshot. The live
+figure's key is -1: intervals start on multiples of 300 seconds, so no snapshot has it. Only snapshots
 carry `series`, so the sparse series-index lists them alone, in time order."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from chalicelib.storage.dynamo import Expression, tables, to_item
 from chalicelib.storage.operations import batch_get, conditional_update, query_all, update_if
 
 SERIES = "fleet-energy"
+LIVE_KEY = -1
 
 
 def put_snapshot(interval_epoch: int, values: dict) -> bool:
@@ -39,6 +41,35 @@ def snapshots_between(first: str, last: str) -> list[dict]:
         **expr.args(),
     }
     return query_all(args)
+
+
+def live_figure() -> dict | None:
+    """The shared live total, None before the first: 1 BatchGetItem, strongly consistent (1 read unit)."""
+    found = batch_get(tables().stats, [to_item({"shard": LIVE_KEY})], consistent=True)
+    return found[0] if found else None
+
+
+def claim_live(claimed_at: str, stale_before: str, claim_expired_before: str) -> bool:
+    """The right to compute the live total, for one request at a time: granted when the stored figure was
+    taken before stale_before (or there is none) and no claim newer than claim_expired_before holds it.
+    1 conditional UpdateItem (ISO 8601 UTC strings of one width compare in time order); False when refused."""
+    expr = Expression()
+    taken, claimed = expr.name("takenAt"), expr.name("claimedAt")
+    condition = (
+        f"(attribute_not_exists({taken}) OR {taken} < {expr.value(stale_before)})"
+        f" AND (attribute_not_exists({claimed}) OR {claimed} < {expr.value(claim_expired_before)})"
+    )
+    update = expr.update({"claimedAt": claimed_at})
+    return update_if(conditional_update(tables().stats, {"shard": LIVE_KEY}, expr, update, condition))
+
+
+def store_live(values: dict, claimed_at: str) -> bool:
+    """The live total computed under the claim made at claimed_at, which it releases: 1 conditional
+    UpdateItem. False when that claim expired and another request holds the figure's key now."""
+    expr = Expression()
+    update = f"{expr.update(values)} REMOVE {expr.name('claimedAt')}"
+    condition = f"{expr.name('claimedAt')} = {expr.value(claimed_at)}"
+    return update_if(conditional_update(tables().stats, {"shard": LIVE_KEY}, expr, update, condition))
 
 
 def shard_counters(shards: Iterable[int]) -> dict[int, dict]:
