@@ -5,6 +5,7 @@ its intervals add up to what the lists say was delivered."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -152,12 +153,23 @@ def test_the_live_figure_is_computed_once_a_minute_for_every_request_and_says_it
     snapshot_at(clock, 301)
     tx = start("CP-1", meter=1000, at=310)
     meter("CP-1", tx, 1600, at=320)
-    with storage.counting_requests() as requests:
+    names = storage.dynamo.tables()
+    during: list[tuple[dict, dict]] = []
+
+    def second_request() -> None:  # arrives while the first computes the figure
+        with storage.counting_requests() as inner:
+            during.append((rest.fleet_energy({"from": ts(300)}), dict(inner)))
+
+    with storage.counting_requests() as requests, after_reading(names.sessions, second_request):
         body = energy(clock, 330)
-    # the snapshots, the live figure, its claim, a total's reads (1 session) and the figure stored
-    assert dict(requests) == {"Query": 2, "BatchGetItem": 4, "UpdateItem": 2}
+    # its own: the snapshots, the live figure, its claim, a total's reads (1 session) and the figure stored
+    own = requests - Counter(during[0][1])
+    assert own == Counter({"Query": 2, "BatchGetItem": 4, "UpdateItem": 2})
     assert body["live"] == {"takenAt": ts(330), "ageSeconds": 0}
     assert body["points"][-1] == {"start": ts(300), "energyKwh": 0.6, "powerKw": 74.48, "partial": True}
+    [(other, inner)] = during
+    assert inner == {"Query": 1, "BatchGetItem": 1, "UpdateItem": 1}, "its claim refused: no total read"
+    assert other["live"] is None and other["points"][-1]["energyKwh"] is None, "no figure stored yet"
 
     meter("CP-1", tx, 2500, at=340)
     with storage.counting_requests() as requests:
@@ -166,13 +178,7 @@ def test_the_live_figure_is_computed_once_a_minute_for_every_request_and_says_it
     assert body["live"] == {"takenAt": ts(330), "ageSeconds": 59} and body["points"][-1]["energyKwh"] == 0.6
 
     # Stale, and a second request arrives while the first computes: it keeps the stored figure.
-    names = storage.dynamo.tables()
-    during: list[tuple[dict, dict]] = []
-
-    def second_request() -> None:
-        with storage.counting_requests() as inner:
-            during.append((rest.fleet_energy({"from": ts(300)}), dict(inner)))
-
+    during.clear()
     with after_reading(names.sessions, second_request):
         body = energy(clock, 391)
     assert body["live"]["takenAt"] == ts(391) and body["points"][-1]["energyKwh"] == 1.5

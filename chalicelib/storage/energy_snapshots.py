@@ -44,9 +44,10 @@ def snapshots_between(first: str, last: str) -> list[dict]:
 
 
 def live_figure() -> dict | None:
-    """The shared live total, None before the first: 1 BatchGetItem, strongly consistent (1 read unit)."""
+    """The shared live total, None until the first is stored (while it is computed the item holds only the
+    claim): 1 BatchGetItem, strongly consistent (1 read unit)."""
     found = batch_get(tables().stats, [to_item({"shard": LIVE_KEY})], consistent=True)
-    return found[0] if found else None
+    return found[0] if found and "takenAt" in found[0] else None
 
 
 def claim_live(claimed_at: str, stale_before: str, claim_expired_before: str) -> bool:
