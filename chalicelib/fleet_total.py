@@ -9,18 +9,25 @@ as completed after the counters were read without it (never). So each shard is r
 
 1. the status index's Active sessions (keys), then every shard's counters (c1), every listed session
    (strongly consistent), and every shard's counters again (c2), one request after the other;
-2. a shard whose completedSessions is the same in c1 and c2 saw no stop between the two reads. DynamoDB
-   applies a transaction to all its items at one instant, and a strongly consistent read of an item sees
-   every write to it that completed before the read began, so each of that shard's stops came before c1
-   (the session reads Completed and is in c1's energy) or after c2 (it reads Active and is not): c1 plus
-   its Active sessions counts each session once;
+2. a shard whose completedSessions is the same in c1 and c2 saw no stop land between the two reads. A stop
+   is all or nothing, and a strongly consistent read reflects every write acknowledged before it began, so
+   each of that shard's stops landed before c1 (its session reads Completed and is in c1's energy) or
+   after c2 (it reads Active and is not): c1 plus its Active sessions counts each session once;
 3. a shard whose count moved is read again the same way, c1, its sessions that read Active, c2 (one that
    read Completed stays so, and its stop came before the new c1): a few requests, a fraction of a second,
    until a pair agrees or MAX_ROUNDS.
 
 A session the index does not list yet (started while the total is read, or its index entry not written
 yet, normally within a second) is counted from the next total on, and a completed one in the counters:
-never twice, and nothing is lost from one total to the next."""
+never twice, and nothing is lost from one total to the next.
+
+What this covers: every stop acknowledged before a read or sent after it (what DynamoDB promises a strongly
+consistent read). A stop still being committed while the total reads its session and its shard (a few
+milliseconds: DynamoDB's transactions are serializable, not strictly so) may show on one item and not yet
+on the other: caught exactly then, it can still count twice or not at all in that one total; the next total
+is right again (the error moves energy between two neighbouring intervals, it does not add up).
+TransactGetItems of the sessions would close that too (it is refused while a transaction writes one of its
+items) at twice their read units; one TransactGetItems cannot hold the fleet (100 items)."""
 
 from __future__ import annotations
 
