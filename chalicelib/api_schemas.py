@@ -206,8 +206,13 @@ SCHEMAS: dict[str, dict] = {
                     ("start", "energyKwh", "powerKw", "partial"),
                 ),
             },
+            "live": {
+                "type": ["object", "null"],
+                "properties": {"takenAt": {"type": "string"}, "ageSeconds": NUMBER},
+                "required": ["takenAt", "ageSeconds"],
+            },
         },
-        ("intervalSeconds", "points"),
+        ("intervalSeconds", "points", "live"),
     ),
     "SimulateRequest": object_schema(
         {"chargePointId": CHARGE_POINT_ID, "messageType": {"type": "string"}}, closed=True

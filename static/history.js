@@ -38,8 +38,9 @@ export function mergeSamples(history, live) {
 
 /** /stats/energy's points as chart series: energy since the window's start (kWh, at each interval's end)
  *  and the mean power of each interval (kW, at its start). An interval no stored snapshot bounds (energyKwh
- *  null: before the first one) is not drawn; the interval under way (partial) ends now, not at its end. */
-export function fleetSeries(data, now = Date.now()) {
+ *  null: before the first one) is not drawn; the interval under way (partial) ends when its live figure was
+ *  taken (`live.takenAt`, normally under a minute ago), not at its end. */
+export function fleetSeries(data) {
   const step = (Number(data.intervalSeconds) || 300) * 1000;
   const energy = [];
   const power = [];
@@ -49,7 +50,8 @@ export function fleetSeries(data, now = Date.now()) {
     if (Number.isNaN(t) || p.energyKwh === null || p.energyKwh === undefined) continue;
     if (!energy.length) energy.push([t, 0]);
     total += Number(p.energyKwh) || 0;
-    energy.push([p.partial ? Math.min(t + step, Math.max(now, t)) : t + step, Math.round(total * 1000) / 1000]);
+    const end = p.partial && data.live ? Math.min(t + step, Math.max(Date.parse(data.live.takenAt), t)) : t + step;
+    energy.push([end, Math.round(total * 1000) / 1000]);
     power.push([t, Number(p.powerKw) || 0]);
   }
   return { energy, power, totalKwh: Math.round(total * 1000) / 1000 };

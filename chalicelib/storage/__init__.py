@@ -58,7 +58,15 @@ from chalicelib.storage.dynamo import (
     to_item,
 )
 from chalicelib.storage.early_stops import EARLY_STOP_PREFIX, forget_early_stop, get_early_stop, keep_early_stop
-from chalicelib.storage.energy_snapshots import active_sessions, put_snapshot, snapshots_between
+from chalicelib.storage.energy_snapshots import (
+    active_session_ids,
+    claim_live,
+    live_figure,
+    put_snapshot,
+    shard_counters,
+    snapshots_between,
+    store_live,
+)
 from chalicelib.storage.export_jobs import claim_job, create_job, get_job, hand_over_job, update_job
 from chalicelib.storage.guard import Outcome, Result, Stamp, classify
 from chalicelib.storage.id_tags import (
@@ -191,9 +199,13 @@ __all__ = [
     # stats, and the fleet energy snapshots beside them
     "add_to_stats",
     "read_stats",
-    "active_sessions",
+    "active_session_ids",
+    "claim_live",
+    "live_figure",
     "put_snapshot",
+    "shard_counters",
     "snapshots_between",
+    "store_live",
     # remote commands
     "create_command",
     "delete_waiting",

@@ -48,13 +48,13 @@ test("the fleet's points become energy since the window's start and each interva
   assert.deepEqual(fleetSeries({}), { energy: [], power: [], totalKwh: 0 });
 });
 
-test("intervals before the first snapshot are not drawn; the one under way ends now", () => {
+test("intervals before the first snapshot are not drawn; the one under way ends at its live figure", () => {
   const data = { intervalSeconds: 300, points: [
     { start: "2026-01-02T10:00:00Z", energyKwh: null, powerKw: null, partial: false },
     { start: "2026-01-02T10:05:00Z", energyKwh: 1.25, powerKw: 15, partial: false },
     { start: "2026-01-02T10:10:00Z", energyKwh: 0.5, powerKw: 30, partial: true },
-  ] };
-  const { energy, power, totalKwh } = fleetSeries(data, at("2026-01-02T10:11:00Z"));
+  ], live: { takenAt: "2026-01-02T10:11:00Z", ageSeconds: 40 } };
+  const { energy, power, totalKwh } = fleetSeries(data);
   assert.equal(totalKwh, 1.75);
   assert.deepEqual(energy, [[at("2026-01-02T10:05:00Z"), 0], [at("2026-01-02T10:10:00Z"), 1.25],
     [at("2026-01-02T10:11:00Z"), 1.75]]);
