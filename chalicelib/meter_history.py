@@ -68,14 +68,23 @@ def rows(
 
 
 def expiry(newest: datetime) -> dict[str, int]:
-    """The TTL attribute of a history item whose newest reading is at `newest`; none when kept forever."""
+    """The TTL attribute of a history item whose newest reading is at `newest`; none when kept forever.
+    One already past its retention when written (a charger's clock years behind) expires now: DynamoDB's
+    TTL passes over times more than five years past."""
     days = settings.get().meter_history_retention_days
-    return {storage.HISTORY_EXPIRES_AT: int((newest + timedelta(days=days)).timestamp())} if days else {}
+    if not days:
+        return {}
+    return {storage.HISTORY_EXPIRES_AT: int(max(newest + timedelta(days=days), ocpp_frames.now()).timestamp())}
 
 
 def _expired(item: dict, now: datetime) -> bool:
     expires = item.get(storage.HISTORY_EXPIRES_AT)
     return expires is not None and expires <= now.timestamp()
+
+
+def _past_retention(newest: datetime, now: datetime) -> bool:
+    days = settings.get().meter_history_retention_days
+    return bool(days) and newest + timedelta(days=days) <= now
 
 
 def _row(session_id: str, timestamp: str, values: list[dict]) -> dict:
@@ -235,7 +244,7 @@ def readings(session: dict, items: list[dict], now: datetime) -> list[dict]:
     for item in [row for row in live if "readings" not in row]:
         found[item["sampleKey"]] = item
     buffer = {name: value for name, value in session.items() if name.startswith(READING)}
-    if buffer and not _expired(expiry(_newest(list(buffer))), now):
+    if buffer and not _past_retention(_newest(list(buffer)), now):
         shapes = {name.removeprefix(SHAPE): value for name, value in session.items() if name.startswith(SHAPE)}
         chunks.append({"readings": buffer, "shapes": shapes})
     for chunk in chunks:

@@ -14,6 +14,13 @@ from tests.ocpp_builders import boot, full_reading, send, start, stop, ts
 from tests.support import T0
 
 
+@pytest.fixture(autouse=True)
+def clock(monkeypatch):
+    """The central system's clock at the readings' time (T0), not the machine's: readings are kept for the
+    retention after their own time, which the machine's clock passes a year or so after T0."""
+    monkeypatch.setattr(ocpp_frames, "now", lambda: T0 + timedelta(hours=1))
+
+
 def send_reading(tx: int, wh: int, seconds: float, uid: str | None = None) -> list:
     payload = {"connectorId": 1, "transactionId": tx, "meterValue": [full_reading(wh, seconds)]}
     return send("CP-1", "MeterValues", payload, T0 + timedelta(seconds=seconds), uid)
@@ -109,22 +116,25 @@ def newest_reading(item: dict) -> datetime:
 
 def test_every_history_item_written_expires_after_its_newest_readings_time(aws, monkeypatch):
     """Chunks (a full buffer flushed), a late row uploaded two days on, and the stop's transactionData:
-    each carries expiresAt = its newest reading + the retention, not its write time."""
+    each carries expiresAt = its newest reading + the retention, not its write time; a reading already
+    past it (a clock years behind) expires when written."""
     retention(monkeypatch, 30)
+    written = T0 + timedelta(days=2)
+    monkeypatch.setattr(ocpp_frames, "now", lambda: written)
     boot()
     tx = start(at=10)
     for n in range(1, 8):  # 9-value readings: the 6th flushes a chunk of 6
         send_reading(tx, 1000 + 100 * n, 60 * n)
-    late = full_reading(1050, 90)  # older than the latest applied, sent two days later
-    send("CP-1", "MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [late]}, T0 + timedelta(days=2))
+    late = [full_reading(1050, 90), full_reading(1010, -5 * 365 * 86400)]  # older than the latest applied
+    send("CP-1", "MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": late}, written)
     stop("CP-1", tx, 1900, at=600, transactionData=[full_reading(1850, 590)])
 
     session_id = storage.list_sessions(1, None).items[0]["sessionId"]
     items = storage.history_items(session_id)
     kinds = sorted("chunk" if "readings" in item else item["timestamp"] for item in items)
-    assert kinds == [ts(90), ts(590), "chunk"], "one chunk, the late row, the stop's row"
+    assert kinds == [ts(-5 * 365 * 86400), ts(90), ts(590), "chunk"], "a chunk, 2 late rows, the stop's row"
     for item in items:
-        expected = newest_reading(item) + timedelta(days=30)
+        expected = max(newest_reading(item) + timedelta(days=30), written)
         assert item[storage.HISTORY_EXPIRES_AT] == int(expected.timestamp()), item["sampleKey"]
     [chunk] = [item for item in items if "readings" in item]
     assert newest_reading(chunk) == T0 + timedelta(seconds=360)
@@ -132,6 +142,7 @@ def test_every_history_item_written_expires_after_its_newest_readings_time(aws, 
 
 def test_readings_past_their_retention_are_not_shown_before_dynamodb_deletes_them(aws, monkeypatch):
     retention(monkeypatch, 1)
+    monkeypatch.setattr(ocpp_frames, "now", lambda: T0 + timedelta(seconds=480))  # written as read
     boot()
     tx = start(at=10)
     for n in range(1, 9):  # a chunk of readings 1-6, readings 7 and 8 still buffered on the session
