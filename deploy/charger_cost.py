@@ -154,8 +154,8 @@ def history_growth(counts: dict, retention_days: int = 0) -> dict[str, float]:
     what each month of it kept adds to every later month's bill (storage, plus backups in prod).
     meterMonthsKept: how many months of meter history a charger holds once it stops growing."""
     gb = counts["historyBytesPerChargerDay"] * DAYS_PER_MONTH / GB
-    tables = counts["tableBytes"]
-    meter_gb = gb * tables["history_table"] / (tables["history_table"] + tables["sessions_table"])
+    meter_bytes, session_bytes = counts["tableBytes"]["history_table"], counts["tableBytes"]["sessions_table"]
+    meter_gb = gb * meter_bytes / (meter_bytes + session_bytes) if meter_bytes else 0.0  # a run with no session
     return {
         "gbPerChargerMonth": gb,
         "dollarsPerMonthKept": gb * KEPT_GB_MONTH,
