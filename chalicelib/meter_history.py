@@ -5,7 +5,12 @@ compactly on its session item, in the MeterValues' own UpdateItem (its values on
 the values, their shape, once per session), and moved to a chunk item of several readings when that
 buffer is full; a reading not applied (late, after the stop, a stop's transactionData) is a row of its
 own. The read side merges the three by key, so a reading stored twice shows once. Signed values are
-kept apart (transactions.keep_signed) and are not repeated here."""
+kept apart (transactions.keep_signed) and are not repeated here.
+
+Retention (METER_HISTORY_RETENTION_DAYS, 0: forever): a row or a chunk expires that many days after its
+newest reading's time, not after it was written, so a late upload of old readings goes with its peers.
+DynamoDB's TTL deletes it (within days); the read side shows none past its time, nor a buffer still on
+its session whose newest reading is."""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from chalicelib import charging_rules as rules
-from chalicelib import ocpp_frames, storage
+from chalicelib import ocpp_frames, settings, storage
 
 # OCPP 1.6's defaults for an omitted field: left out of the stored row, filled in for the API.
 DEFAULTS = {
@@ -35,6 +40,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 READING, SHAPE = "r~", "s~"
 # The session item stays under 1 KB (1 write unit per MeterValues) and a chunk item too.
 ITEM_BUDGET = 1000
+# What the TTL attribute adds to a chunk item (a 10-digit epoch second), within ITEM_BUDGET.
+_EXPIRY_BYTES = storage.item_bytes({storage.HISTORY_EXPIRES_AT: 9_999_999_999})
 # Readings kept from one message (a frame of several MiB could carry thousands; the rest are counted):
 # written in the reading's own transaction, which holds at most 100 items.
 MAX_ROWS_PER_MESSAGE = 50
@@ -52,12 +59,32 @@ def rows(
         values = [_compact(sampled) for sampled in entry["sampledValue"] if sampled.get("format") != "SignedData"]
         if not values:
             continue
-        row = _row(session_id, ocpp_frames.format_timestamp(moment), values)
+        row = {**_row(session_id, ocpp_frames.format_timestamp(moment), values), **expiry(moment)}
         kept[row["sampleKey"]] = row
     ordered = [kept[key] for key in sorted(kept)]
     dropped = len(ordered) - MAX_ROWS_PER_MESSAGE
     anomalies = [rules.Anomaly("historyNotKept", f"{dropped} readings beyond {MAX_ROWS_PER_MESSAGE} in one message")]
     return ordered[:MAX_ROWS_PER_MESSAGE], anomalies if dropped > 0 else []
+
+
+def expiry(newest: datetime) -> dict[str, int]:
+    """The TTL attribute of a history item whose newest reading is at `newest`; none when kept forever.
+    One already past its retention when written (a charger's clock years behind) expires now: DynamoDB's
+    TTL passes over times more than five years past."""
+    days = settings.get().meter_history_retention_days
+    if not days:
+        return {}
+    return {storage.HISTORY_EXPIRES_AT: int(max(newest + timedelta(days=days), ocpp_frames.now()).timestamp())}
+
+
+def _expired(item: dict, now: datetime) -> bool:
+    expires = item.get(storage.HISTORY_EXPIRES_AT)
+    return expires is not None and expires <= now.timestamp()
+
+
+def _past_retention(newest: datetime, now: datetime) -> bool:
+    days = settings.get().meter_history_retention_days
+    return bool(days) and newest + timedelta(days=days) <= now
 
 
 def _row(session_id: str, timestamp: str, values: list[dict]) -> dict:
@@ -178,13 +205,19 @@ def flush_if_full(session: dict) -> None:
         return
     shapes = {shape_id: session[SHAPE + shape_id] for shape_id in {_shape_id(value) for value in readings.values()}}
     largest = max(len(name) + len(value) for name, value in readings.items())
-    chunk_bytes = storage.item_bytes(readings) + storage.item_bytes(shapes) + 100  # + keys and map overhead
+    # + keys, map overhead and the TTL attribute
+    chunk_bytes = storage.item_bytes(readings) + storage.item_bytes(shapes) + 100 + _EXPIRY_BYTES
     if max(storage.item_bytes(session), chunk_bytes) + largest <= ITEM_BUDGET:
         return
     names = sorted(readings)
     first = min(_timestamp(name) for name in names)
     key = f"{first}#chunk-{hashlib.sha256(' '.join(names).encode()).hexdigest()[:8]}"
-    storage.flush_buffer(session["sessionId"], {"sampleKey": key, "readings": readings, "shapes": shapes}, names)
+    chunk = {"sampleKey": key, "readings": readings, "shapes": shapes, **expiry(_newest(names))}
+    storage.flush_buffer(session["sessionId"], chunk, names)
+
+
+def _newest(names: list[str]) -> datetime:
+    return ocpp_frames.parse_timestamp(max(_timestamp(name) for name in names))
 
 
 def _shape_id(reading: str) -> str:
@@ -201,17 +234,20 @@ def _unpacked(session_id: str, readings: dict[str, str], shapes: dict[str, str])
     return rows
 
 
-def readings(session: dict, items: list[dict]) -> list[dict]:
+def readings(session: dict, items: list[dict], now: datetime) -> list[dict]:
     """Every reading of a session once, in time order: its history items (rows and chunks) and the
-    buffer on its item."""
+    buffer on its item, those expired at `now` left out (the buffer as the chunk it would become)."""
     session_id = session["sessionId"]
     found = {}
-    chunks = [item for item in items if "readings" in item]
-    for item in [row for row in items if "readings" not in row]:
+    live = [item for item in items if not _expired(item, now)]
+    chunks = [item for item in live if "readings" in item]
+    for item in [row for row in live if "readings" not in row]:
         found[item["sampleKey"]] = item
     buffer = {name: value for name, value in session.items() if name.startswith(READING)}
-    shapes = {name.removeprefix(SHAPE): value for name, value in session.items() if name.startswith(SHAPE)}
-    for chunk in [*chunks, {"readings": buffer, "shapes": shapes}]:
+    if buffer and not _past_retention(_newest(list(buffer)), now):
+        shapes = {name.removeprefix(SHAPE): value for name, value in session.items() if name.startswith(SHAPE)}
+        chunks.append({"readings": buffer, "shapes": shapes})
+    for chunk in chunks:
         for row in _unpacked(session_id, chunk["readings"], chunk["shapes"]):
             found[row["sampleKey"]] = row
     return [found[key] for key in sorted(found)]
@@ -221,7 +257,8 @@ def page(session: dict, limit: int, start: dict | None) -> storage.Page:
     """A page of a session's readings after `start` (a key {sessionId, sampleKey} as DynamoDB writes it):
     the session's whole history is read (1 Query per 1 MB) and merged."""
     after = ((start or {}).get("sampleKey") or {}).get("S", "")
-    rows = [row for row in readings(session, storage.history_items(session["sessionId"])) if row["sampleKey"] > after]
+    items = storage.history_items(session["sessionId"])
+    rows = [row for row in readings(session, items, ocpp_frames.now()) if row["sampleKey"] > after]
     last = rows[limit - 1]["sampleKey"] if len(rows) > limit else None
     key = {"sessionId": {"S": session["sessionId"]}, "sampleKey": {"S": last}} if last else None
     return storage.Page(rows[:limit], key)

@@ -73,6 +73,7 @@ class Settings:
     diagnostics_max_bytes: int
     export_part_bytes: int  # an export past one part goes to a file (S3 multipart: 5 MiB at least)
     export_inline_seconds: float  # an export not done within this is handed to the export worker (202)
+    meter_history_retention_days: int  # 0: meter history is kept forever
 
     def __post_init__(self) -> None:
         # Production is never left open by a forgotten variable.
@@ -190,6 +191,9 @@ def load(env: Mapping[str, str]) -> Settings:
         export_part_bytes=_int(env, "EXPORT_PART_BYTES", 5 * 1024 * 1024, 1024, 5 * 1024 * 1024 * 1024),
         # Well under the API function's 25 s: past it the API answers 202 and the worker writes the file.
         export_inline_seconds=_number(env, "EXPORT_INLINE_SECONDS", 8.0, 0.0, 20.0),
+        # About 13 months: a year of monthly invoices, the last one disputable for a month more. The
+        # sessions (the billing records, their signed values among them) are kept whatever this says.
+        meter_history_retention_days=_int(env, "METER_HISTORY_RETENTION_DAYS", 400, 0, 3650),
     )
 
 

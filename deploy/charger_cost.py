@@ -35,6 +35,9 @@ PRICES = {
     "data_out_gb": 0.09,  # to the internet, first 10 TB a month
 }
 
+# What a GB of history kept costs a month: its storage and its point-in-time backups (prod).
+KEPT_GB_MONTH = PRICES["dynamodb_storage_gb_month"] + PRICES["dynamodb_pitr_gb_month"]
+
 # What one NLCU of a TLS listener carries an hour, whichever dimension is highest.
 NLCU_TLS = {"active_connections": 3000, "new_connections_per_second": 50, "gb_per_hour": 1.0}
 
@@ -139,14 +142,44 @@ def per_charger_month(counts: dict, chargers: int) -> float:
     return sum(monthly_bill(counts, chargers).values()) / chargers
 
 
-def history_growth(counts: dict) -> dict[str, float]:
-    """What grows every month per charger: its history (sessions, meter values) in GB, and what each month of
-    it kept adds to every later month's bill (storage, plus backups in prod)."""
+# DynamoDB "typically deletes expired items within two days of expiration" (UpdateTimeToLive, API reference);
+# until then they are stored and billed.
+TTL_LAG_DAYS = 2
+
+
+def history_growth(counts: dict, retention_days: int = 0) -> dict[str, float]:
+    """What grows every month per charger: its history in GB, as its sessions (kept forever: the billing
+    records) and its meter history (the history table: kept `retention_days` after each reading and up to
+    TTL_LAG_DAYS more until DynamoDB deletes it; 0 keeps it forever), each in GB per charger-month and in
+    what each month of it kept adds to every later month's bill (storage, plus backups in prod).
+    meterMonthsKept: how many months of meter history a charger holds once it stops growing."""
     gb = counts["historyBytesPerChargerDay"] * DAYS_PER_MONTH / GB
+    meter_bytes, session_bytes = counts["tableBytes"]["history_table"], counts["tableBytes"]["sessions_table"]
+    meter_gb = gb * meter_bytes / (meter_bytes + session_bytes) if meter_bytes else 0.0  # a run with no session
     return {
         "gbPerChargerMonth": gb,
-        "dollarsPerMonthKept": gb * (PRICES["dynamodb_storage_gb_month"] + PRICES["dynamodb_pitr_gb_month"]),
+        "dollarsPerMonthKept": gb * KEPT_GB_MONTH,
+        "sessionsGbPerChargerMonth": gb - meter_gb,
+        "sessionsDollarsPerMonthKept": (gb - meter_gb) * KEPT_GB_MONTH,
+        "meterGbPerChargerMonth": meter_gb,
+        "meterMonthsKept": (retention_days + TTL_LAG_DAYS) / DAYS_PER_MONTH if retention_days else math.inf,
     }
+
+
+def stored_history_gb(counts: dict, months: float, retention_days: int = 0) -> float:
+    """The history one charger has stored after `months` months in service: every session, and the meter
+    history of the last meterMonthsKept months."""
+    growth = history_growth(counts, retention_days)
+    return growth["sessionsGbPerChargerMonth"] * months + growth["meterGbPerChargerMonth"] * min(
+        months, growth["meterMonthsKept"]
+    )
+
+
+def per_charger_month_after(counts: dict, chargers: int, months: float, retention_days: int = 0) -> float:
+    """The bill per charger in the fleet's `months`-th month: monthly_bill's (which stores one month of
+    history) plus the storage and backups of the history kept from the months before."""
+    kept_gb = stored_history_gb(counts, months, retention_days) - stored_history_gb(counts, 1, retention_days)
+    return per_charger_month(counts, chargers) + kept_gb * KEPT_GB_MONTH
 
 
 # The messages a charging session brings (its status changes included); the rest (heartbeats, boots,

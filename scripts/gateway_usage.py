@@ -356,6 +356,24 @@ def checks(counts: dict) -> str:
     )
 
 
+def retention_line(counts: dict) -> str:
+    """Where the history's growth stops with the default METER_HISTORY_RETENTION_DAYS: the meter history
+    once the oldest readings expire, the sessions never."""
+    days = settings.load({}).meter_history_retention_days
+    growth = charger_cost.history_growth(counts, days)
+    months = growth["meterMonthsKept"]
+    bills = ", ".join(
+        f"month {m} ${charger_cost.per_charger_month_after(counts, 10000, m, days):.4f}" for m in (12, 24, 36)
+    )
+    return (
+        f"Retention {days} days: meter history ({growth['meterGbPerChargerMonth'] * 1e6:,.0f} KB per charger-month) "
+        f"stops growing after {months:.1f} months at {growth['meterGbPerChargerMonth'] * months * 1e6:,.0f} KB per "
+        f"charger; sessions ({growth['sessionsGbPerChargerMonth'] * 1e6:,.0f} KB per charger-month) are kept "
+        f"forever, ${growth['sessionsDollarsPerMonthKept']:.5f} per charger more every month. At 10,000 chargers "
+        f"per charger-month: {bills}."
+    )
+
+
 def report(counts: dict) -> str:
     day, growth = counts["perChargerDay"], charger_cost.history_growth(counts)
     summary = ", ".join(f"{k} {v:,.1f}" for k, v in day.items())
@@ -368,6 +386,7 @@ def report(counts: dict) -> str:
         f"History: {growth['gbPerChargerMonth'] * 1e6:,.0f} KB per charger-month "
         f"({growth['gbPerChargerMonth']:.6f} GB), each month kept adds ${growth['dollarsPerMonthKept']:.5f} "
         "per charger to every later month (storage and backups).",
+        retention_line(counts),
         charger_cost.per_charger_table(counts),
     ]
     if counts["run"]["sessions"]:

@@ -27,6 +27,7 @@ COUNTS = {
     "dashboard": {"rruFixed": 20, "rruPerChargePoint": 0.5, "activeShare": 0.1},
     "storedBytesPerCharger": 1000,
     "historyBytesPerChargerDay": 100_000,
+    "tableBytes": {"sessions_table": 250_000, "history_table": 750_000, "charge_points_table": 10_000},
     # 10 charger-days: 300 heartbeats (1 unit each), 20 sessions of 1 Start (7 units) and 3 MeterValues (1 each)
     "run": {"chargerDays": 10, "sessions": 20},
     "perAction": {
@@ -68,6 +69,22 @@ def test_a_month_of_history_is_priced_every_month_it_is_kept():
     growth = charger_cost.history_growth(COUNTS)
     assert growth["gbPerChargerMonth"] == pytest.approx(100_000 * 730 / 24 / 1e9)
     assert growth["dollarsPerMonthKept"] == pytest.approx(growth["gbPerChargerMonth"] * (0.25 + 0.20))
+
+
+def test_meter_history_stops_growing_after_its_retention_and_sessions_grow_forever():
+    month = 100_000 * 730 / 24 / 1e9  # GB of history per charger-month, a quarter of it sessions
+    forever = charger_cost.history_growth(COUNTS)
+    assert forever["meterGbPerChargerMonth"] == pytest.approx(0.75 * month)
+    assert charger_cost.stored_history_gb(COUNTS, 36) == pytest.approx(36 * month)
+    kept = charger_cost.history_growth(COUNTS, retention_days=400)
+    assert kept["meterMonthsKept"] == pytest.approx((400 + 2) / (730 / 24))  # + TTL's deletion lag
+    assert charger_cost.stored_history_gb(COUNTS, 12, 400) == pytest.approx(12 * month)
+    steady = 0.25 * month * 36 + 0.75 * month * kept["meterMonthsKept"]
+    assert charger_cost.stored_history_gb(COUNTS, 36, 400) == pytest.approx(steady)
+    first = charger_cost.per_charger_month(COUNTS, 10_000)
+    assert charger_cost.per_charger_month_after(COUNTS, 10_000, 1, 400) == pytest.approx(first)
+    later = [charger_cost.per_charger_month_after(COUNTS, 10_000, m, 400) for m in (36, 37)]
+    assert later[1] - later[0] == pytest.approx(0.25 * month * 0.45) == kept["sessionsDollarsPerMonthKept"]
 
 
 def test_fewer_sessions_scale_what_sessions_bring_and_keep_the_rest():

@@ -176,6 +176,25 @@ def test_prod_keeps_its_data_safe(packaged):
 
 
 @pytest.mark.parametrize("stage", STAGES)
+def test_the_tables_that_expire_items_have_ttl_on_the_attribute_the_code_writes(packaged, stage):
+    """Commands (export jobs) and the simulator's memory expire by `expiresAt`; meter history by the TTL
+    attribute chalicelib/meter_history.py writes (METER_HISTORY_RETENTION_DAYS): the same on both paths,
+    the packaged stack (path 1) and the data stack of `chalice deploy` (path 2). No other table expires."""
+    expiring = {"CommandsTable": "expiresAt", "SimulatorTable": "expiresAt", "HistoryTable": storage.HISTORY_EXPIRES_AT}
+    for template in (_sam(packaged, stage), templates.data_template()):
+        ttl = {
+            logical_id: resource["Properties"].get("TimeToLiveSpecification")
+            for logical_id, resource in template["Resources"].items()
+            if resource["Type"] == "AWS::DynamoDB::Table"
+        }
+        assert set(ttl) == set(storage.TABLES)
+        assert ttl == {
+            logical_id: {"AttributeName": expiring[logical_id], "Enabled": True} if logical_id in expiring else None
+            for logical_id in storage.TABLES
+        }
+
+
+@pytest.mark.parametrize("stage", STAGES)
 def test_the_api_has_only_its_intended_stage(packaged, stage):
     """SAM adds a public stage `Stage` (no throttling, no access logs, no usage plan) unless OpenApiVersion
     is set: after the transform, the one stage is `api` and no deployment names another."""

@@ -80,7 +80,7 @@ from chalicelib.storage.id_tags import (
     put_id_tag,
     registry_version,
 )
-from chalicelib.storage.meter_history import flush_buffer, history_items, keep_history
+from chalicelib.storage.meter_history import HISTORY_EXPIRES_AT, flush_buffer, history_items, keep_history
 from chalicelib.storage.operations import Page
 from chalicelib.storage.reservations import (
     OPEN_RESERVATION,
@@ -193,6 +193,7 @@ __all__ = [
     "get_early_stop",
     "keep_early_stop",
     # meter history
+    "HISTORY_EXPIRES_AT",
     "history_items",
     "flush_buffer",
     "keep_history",

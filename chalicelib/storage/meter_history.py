@@ -3,7 +3,8 @@ small buffer of compact readings on the session item (storage.record_meter); onc
 they move, as one chunk item, to the history table (key sessionId + sampleKey). Readings that are not
 applied (late ones, a stop's transactionData) are rows of their own there, keyed "<timestamp>#<digest>"
 so that a redelivered reading rewrites its own row. The read side (chalicelib.meter_history) merges the
-three."""
+three. An item may carry a TTL (HISTORY_EXPIRES_AT, epoch seconds, set from its newest reading's time):
+DynamoDB deletes it some time after (within days); until then the read side leaves it out."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from typing import Any
 
 from chalicelib.storage.dynamo import Expression, client, tables, to_item
 from chalicelib.storage.operations import batch_write, conditional_update, query_all, update_if
+
+# The history table's TTL attribute (its TimeToLiveSpecification in .chalice/resources.json).
+HISTORY_EXPIRES_AT = "expiresAt"
 
 
 def keep_history(rows: list[dict]) -> None:
@@ -33,7 +37,8 @@ def flush_buffer(session_id: str, chunk: dict, names: list[str]) -> None:
 
 def history_items(session_id: str) -> list[dict]:
     """Every history item of a session (rows and chunks), in key order: 1 Query per 1 MB (a day of
-    readings at one a minute is about 100 KB)."""
+    readings at one a minute is about 100 KB). Expired items DynamoDB has not deleted yet are among them
+    (chalicelib.meter_history leaves them out)."""
     expr = Expression()
     args: dict[str, Any] = {
         "TableName": tables().history,
