@@ -33,7 +33,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from chalicelib import central_system, charging_rules, ocpp_frames, rest, storage
 from chalicelib import settings as settings_module
 from tests import backends, figures
-from tests.ocpp_builders import boot, meter, start, stop
+from tests.ocpp_builders import boot, meter, send, start, stop
 from tests.support import T0
 
 CHARGE_POINTS = ("CP-A", "CP-B", "CP-C")
@@ -449,3 +449,21 @@ def test_a_reading_applied_before_the_stop_and_redelivered_after_it_changes_noth
     assert meter("CP-1", tx, 2000, at=40)[2] == first[2] and meter("CP-1", tx, 2500, at=45)[2] == late[2]
     assert storage.get_session(snapshot["sessionId"]) == snapshot
     assert snapshot["lateSampleTimes"] == {ts(T0 + timedelta(seconds=45))}
+
+
+def test_a_status_redelivered_after_a_newer_one_stamped_alike_changes_nothing(aws):
+    """Found while proving the machine's duplicate invariant (deliver_an_event_again): a charger stamps
+    Preparing and Charging alike (a clock of one-second resolution does); Preparing, redelivered after
+    Charging was applied, came back."""
+    boot()
+    at = T0 + timedelta(seconds=5)
+
+    def status(name: str) -> dict:
+        return {"connectorId": 1, "status": name, "errorCode": "NoError", "timestamp": ts(at)}
+
+    first = send("CP-1", "StatusNotification", status("Preparing"), at, uid="s1")
+    send("CP-1", "StatusNotification", status("Charging"), at + timedelta(milliseconds=1), uid="s2")
+    applied, stats = storage.get_charge_point("CP-1", consistent=True), rest.stats()
+    assert applied["connectorStatus"]["1"]["status"] == "Charging"  # a tie heard later is applied
+    assert send("CP-1", "StatusNotification", status("Preparing"), at, uid="s1") == first
+    assert storage.get_charge_point("CP-1", consistent=True) == applied and rest.stats() == stats
