@@ -467,3 +467,19 @@ def test_a_status_redelivered_after_a_newer_one_stamped_alike_changes_nothing(aw
     assert applied["connectorStatus"]["1"]["status"] == "Charging"  # a tie heard later is applied
     assert send("CP-1", "StatusNotification", status("Preparing"), at, uid="s1") == first
     assert storage.get_charge_point("CP-1", consistent=True) == applied and rest.stats() == stats
+
+
+def test_a_stop_redelivered_after_a_later_stop_of_its_closed_session_changes_nothing(aws):
+    """Found while proving the machine's duplicate invariant (deliver_an_event_again): stops at 50, 60
+    and 70 s for one transaction (the first closes it, the others are kept beside it); the one at 60 s,
+    delivered again, was counted again and displaced the one at 70 s."""
+    boot()
+    tx = start(meter=1000)
+    stop("CP-1", tx, 3000, at=50)
+    second = stop("CP-1", tx, 3100, at=60)
+    stop("CP-1", tx, 3200, at=70)
+    session_id = rest.list_sessions({})["sessions"][0]["sessionId"]
+    session = storage.get_session(session_id)
+    assert stop("CP-1", tx, 3100, at=60)[2] == second[2]
+    assert storage.get_session(session_id) == session
+    assert session["anomaly_stopAfterClose"] == 2 and session["reportedStop"]["meterStop"] == "3200"
