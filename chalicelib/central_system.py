@@ -203,15 +203,19 @@ def authorize(msg: Message) -> dict:
     return settle(storage.touch_charge_point(msg.stamp(answer)), answer, msg.charge_point_id)
 
 
-def _newer_status(known: dict | None, entry: dict) -> bool:
+def _newer_status(known: dict | None, entry: dict, stale: bool) -> bool:
     """Whether a notification replaces the connector's applied one: by the charger's own timestamps
-    when both have one; otherwise, and on ties, by arrival (this one arrived later). The very entry
-    that is applied (a redelivery of the same notification) changes nothing."""
+    when both have one; otherwise by arrival (this one arrived later). On a tie only a notification
+    heard no earlier than anything else from the charger (not stale) surely arrived after the applied
+    one: a stale one may be the older of the two, redelivered, and must not bring it back. The very
+    entry that is applied (a redelivery of the same notification) changes nothing."""
     if known == entry:
         return False
     if not known or known.get("serverStamped") or entry.get("serverStamped"):
         return True
-    return entry["timestamp"] >= known["timestamp"]
+    if entry["timestamp"] == known["timestamp"]:
+        return not stale
+    return entry["timestamp"] > known["timestamp"]
 
 
 def status_notification(msg: Message) -> dict:
@@ -237,8 +241,9 @@ def status_notification(msg: Message) -> dict:
         announced = int(charge_point.get("announcedConnectors", 0))
         if announced and connector > announced:
             return _beyond_announced(msg, stamp, connector, announced)
-        if not _newer_status(charge_point["connectorStatus"].get(str(connector)), entry):
-            # Older than what is applied: it must not overwrite newer state.
+        stale = outcome is storage.Outcome.STALE
+        if not _newer_status(charge_point["connectorStatus"].get(str(connector)), entry, stale):
+            # Not newer than what is applied: it must not overwrite newer state.
             return settle(storage.touch_charge_point(stamp), answer, msg.charge_point_id)
         connectors = {**charge_point["connectorStatus"], str(connector): entry}
         sets = {"connectors": connector} if connector > int(charge_point.get("connectors", 0)) else {}

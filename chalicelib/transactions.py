@@ -27,6 +27,8 @@ MAX_EARLY_STOPS = 100
 MAX_TRANSACTION_ID = 2**31 - 1
 # Anomalies written out one by one in a kept stop's record (its item must stay far below 400 KB).
 MAX_RECORDED_ANOMALIES = 20
+# Different stops a closed session keeps (a charger cannot grow a closed session).
+MAX_REPORTED_STOPS = 20
 
 
 def _pointer(connector: int) -> str:
@@ -313,7 +315,8 @@ def _complete(
 
 def _stop_after_close(session: dict, p: dict, timestamp: str, reason: str) -> None:
     """A stop for a session already closed (a redelivery, or after a newer start closed it): a different
-    one is kept beside the session (its totals stay: they were counted when it closed)."""
+    one is kept beside the session (its totals stay: they were counted when it closed), the latest as
+    reportedStop, each counted once however often it comes (a redelivered older one is no new fact)."""
     reported = {"meterStop": str(p["meterStop"])[:40], "timestamp": timestamp, "reason": reason}
     if session.get("reportedStop") == reported or (
         session.get("stopTime") == timestamp and session.get("meterStop") == p["meterStop"]
@@ -323,8 +326,11 @@ def _stop_after_close(session: dict, p: dict, timestamp: str, reason: str) -> No
         "stopAfterClose",
         f"a stop at {timestamp} with meterStop {reported['meterStop']} Wh arrived after the session was closed",
     )
-    storage.note_session(
+    storage.note_session_once(
         session["sessionId"],
+        "reportedStops",
+        f"{timestamp} {reported['meterStop']} {reason}",
+        MAX_REPORTED_STOPS,
         {"reportedStop": reported, **rules.anomaly_sets([anomaly])},
         rules.anomaly_counts([anomaly]),
     )

@@ -30,10 +30,10 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from chalicelib import central_system, charging_rules, ocpp_frames, rest, storage
+from chalicelib import central_system, charging_rules, meter_history, ocpp_frames, rest, storage
 from chalicelib import settings as settings_module
 from tests import backends, figures
-from tests.ocpp_builders import boot, meter, start, stop
+from tests.ocpp_builders import boot, meter, send, start, stop
 from tests.support import T0
 
 CHARGE_POINTS = ("CP-A", "CP-B", "CP-C")
@@ -175,16 +175,35 @@ class ChargingMachine(RuleBasedStateMachine):
 
     # --- helpers ---------------------------------------------------------------------------------
 
+    def scan(self, table: str) -> list[dict]:
+        """Every item of a table (a Scan: fine in a test, never in the app)."""
+        return [
+            item for page in self.dynamodb.get_paginator("scan").paginate(TableName=table) for item in page["Items"]
+        ]
+
     def snapshot(self) -> dict[str, list]:
-        """Every item of every table (a Scan: fine in a test, never in the app)."""
-        return {
-            table: sorted(
-                json.dumps(item, sort_keys=True)
-                for page in self.dynamodb.get_paginator("scan").paginate(TableName=table)
-                for item in page["Items"]
-            )
+        """Every item of every table, but the meter history as each session's readings: a reading applied
+        (kept on its session or in a chunk) and delivered again after a newer one is written as a row of
+        its own too, which the read side merges by key (chalicelib/meter_history.py), so it shows once."""
+        items = {table: self.scan(table) for table in self.tables}
+        history, sessions = os.environ["HISTORY_TABLE"], os.environ["SESSIONS_TABLE"]
+        snapshot = {
+            table: sorted(json.dumps(item, sort_keys=True) for item in items[table])
             for table in self.tables
+            if table != history
         }
+        rows: dict[str, list[dict]] = {}
+        for row in map(storage.from_item, items[history]):
+            rows.setdefault(row["sessionId"], []).append(row)
+        stored = {item["sessionId"]: item for item in map(storage.from_item, items[sessions]) if "fleet" in item}
+        snapshot[history] = [
+            json.dumps(
+                meter_history.readings(stored.get(session_id, {"sessionId": session_id}), rows.get(session_id, [])),
+                sort_keys=True,
+            )
+            for session_id in sorted(set(rows) | set(stored))
+        ]
+        return snapshot
 
     def rejected(self) -> int:
         return rest.stats()["rejectedMessages"]
@@ -449,3 +468,52 @@ def test_a_reading_applied_before_the_stop_and_redelivered_after_it_changes_noth
     assert meter("CP-1", tx, 2000, at=40)[2] == first[2] and meter("CP-1", tx, 2500, at=45)[2] == late[2]
     assert storage.get_session(snapshot["sessionId"]) == snapshot
     assert snapshot["lateSampleTimes"] == {ts(T0 + timedelta(seconds=45))}
+
+
+def test_a_status_redelivered_after_a_newer_one_stamped_alike_changes_nothing(aws):
+    """Found while proving the machine's duplicate invariant (deliver_an_event_again): a charger stamps
+    Preparing and Charging alike (a clock of one-second resolution does); Preparing, redelivered after
+    Charging was applied, came back."""
+    boot()
+    at = T0 + timedelta(seconds=5)
+
+    def status(name: str) -> dict:
+        return {"connectorId": 1, "status": name, "errorCode": "NoError", "timestamp": ts(at)}
+
+    first = send("CP-1", "StatusNotification", status("Preparing"), at, uid="s1")
+    send("CP-1", "StatusNotification", status("Charging"), at + timedelta(milliseconds=1), uid="s2")
+    applied, stats = storage.get_charge_point("CP-1", consistent=True), rest.stats()
+    assert applied["connectorStatus"]["1"]["status"] == "Charging"  # a tie heard later is applied
+    assert send("CP-1", "StatusNotification", status("Preparing"), at, uid="s1") == first
+    assert storage.get_charge_point("CP-1", consistent=True) == applied and rest.stats() == stats
+
+
+def test_a_reading_redelivered_after_a_newer_one_shows_once(aws):
+    """Found while proving the machine's duplicate invariant (deliver_an_event_again): a reading older
+    than the one last applied, delivered again, is kept as a row of its own beside its copy on the
+    session (the storage's design: chalicelib/meter_history.py); the session and its readings stay."""
+    boot()
+    tx = start(meter=1000)
+    first = meter("CP-1", tx, 2000, at=20)
+    meter("CP-1", tx, 3000, at=30)
+    session_id = rest.list_sessions({})["sessions"][0]["sessionId"]
+    session, readings = storage.get_session(session_id), rest.session_meter_values(session_id, {})
+    assert meter("CP-1", tx, 2000, at=20)[2] == first[2]
+    assert storage.get_session(session_id) == session
+    assert rest.session_meter_values(session_id, {}) == readings and len(readings["meterValues"]) == 2
+
+
+def test_a_stop_redelivered_after_a_later_stop_of_its_closed_session_changes_nothing(aws):
+    """Found while proving the machine's duplicate invariant (deliver_an_event_again): stops at 50, 60
+    and 70 s for one transaction (the first closes it, the others are kept beside it); the one at 60 s,
+    delivered again, was counted again and displaced the one at 70 s."""
+    boot()
+    tx = start(meter=1000)
+    stop("CP-1", tx, 3000, at=50)
+    second = stop("CP-1", tx, 3100, at=60)
+    stop("CP-1", tx, 3200, at=70)
+    session_id = rest.list_sessions({})["sessions"][0]["sessionId"]
+    session = storage.get_session(session_id)
+    assert stop("CP-1", tx, 3100, at=60)[2] == second[2]
+    assert storage.get_session(session_id) == session
+    assert session["anomaly_stopAfterClose"] == 2 and session["reportedStop"]["meterStop"] == "3200"

@@ -103,6 +103,7 @@ from chalicelib.storage.sessions import (
     list_sessions,
     load_sessions,
     note_session,
+    note_session_once,
     record_meter,
     start_session,
 )
@@ -186,6 +187,7 @@ __all__ = [
     "list_sessions",
     "load_sessions",
     "note_session",
+    "note_session_once",
     "record_meter",
     "start_session",
     "EARLY_STOP_PREFIX",

@@ -148,6 +148,20 @@ def note_session(session_id: str, sets: dict | None = None, adds: dict | None = 
     )
 
 
+def note_session_once(session_id: str, kept: str, key: str, max_kept: int, sets: dict, adds: dict) -> bool:
+    """Facts about an existing session from a message that may come again, noted once: `key` joins the
+    string set `kept` with them, unless the set holds it already or holds max_kept keys: 1 UpdateItem.
+    False when nothing was written."""
+    expr = Expression()
+    held = expr.name(kept)
+    condition = (
+        f"attribute_exists({expr.name('sessionId')}) AND NOT contains({held}, {expr.value(key)})"
+        f" AND (attribute_not_exists({held}) OR size({held}) < {expr.value(max_kept)})"
+    )
+    update = expr.update(sets, {**adds, kept: {key}})
+    return update_if(conditional_update(tables().sessions, {"sessionId": session_id}, expr, update, condition))
+
+
 def complete_session(
     session_id: str,
     stamp: Stamp,
