@@ -198,7 +198,9 @@ class ChargingMachine(RuleBasedStateMachine):
         stored = {item["sessionId"]: item for item in map(storage.from_item, items[sessions]) if "fleet" in item}
         snapshot[history] = [
             json.dumps(
-                meter_history.readings(stored.get(session_id, {"sessionId": session_id}), rows.get(session_id, [])),
+                meter_history.readings(
+                    stored.get(session_id, {"sessionId": session_id}), rows.get(session_id, []), ocpp_frames.now()
+                ),
                 sort_keys=True,
             )
             for session_id in sorted(set(rows) | set(stored))
