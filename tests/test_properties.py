@@ -202,6 +202,7 @@ class ChargingMachine(RuleBasedStateMachine):
                     stored.get(session_id, {"sessionId": session_id}), rows.get(session_id, []), ocpp_frames.now()
                 ),
                 sort_keys=True,
+                default=str,  # a row's expiresAt (meter history retention) is a Decimal as DynamoDB answers it
             )
             for session_id in sorted(set(rows) | set(stored))
         ]
