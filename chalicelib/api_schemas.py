@@ -283,18 +283,6 @@ SCHEMAS: dict[str, dict] = {
         },
         ("idTag", "status", "activeTransactions", "updatedAt", "version"),
     ),
-    "LocalListRequest": object_schema(
-        {"updateType": {"type": "string", "enum": ["Full", "Differential"]}}, ("updateType",), closed=True
-    ),
-    "LocalList": object_schema(
-        {
-            "chargePointId": {"type": "string"},
-            "registryVersion": INTEGER,
-            **LOCAL_LIST_SUMMARY,
-            "inSync": {"type": "boolean"},
-        },
-        ("chargePointId", "registryVersion", "chargerVersion", "sentVersion", "inSync"),
-    ),
     "IdTagPage": object_schema(
         {"idTags": {"type": "array", "items": ref("IdTag")}, "nextToken": NULLABLE_STRING}, ("idTags", "nextToken")
     ),

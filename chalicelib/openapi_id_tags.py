@@ -6,11 +6,33 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chalicelib import id_tags, local_list
-from chalicelib.api_schemas import CHARGE_POINT_ID, ID_TAG, INTEGER, LIMIT, OPERATOR, PAGE_TOKEN, object_schema, ref
+from chalicelib.api_schemas import (
+    CHARGE_POINT_ID,
+    ID_TAG,
+    INTEGER,
+    LIMIT,
+    LOCAL_LIST_SUMMARY,
+    OPERATOR,
+    PAGE_TOKEN,
+    object_schema,
+    ref,
+)
 
 Helper = Callable[..., dict]
 NULLABLE_COUNT = {"type": ["integer", "null"], "minimum": 1}
 SCHEMAS: dict[str, dict] = {
+    "LocalListRequest": object_schema(
+        {"updateType": {"type": "string", "enum": list(local_list.UPDATE_TYPES)}}, ("updateType",), closed=True
+    ),
+    "LocalList": object_schema(
+        {
+            "chargePointId": {"type": "string"},
+            "registryVersion": INTEGER,
+            **LOCAL_LIST_SUMMARY,
+            "inSync": {"type": "boolean"},
+        },
+        ("chargePointId", "registryVersion", "chargerVersion", "sentVersion", "inSync"),
+    ),
     "LocalListSent": object_schema(
         {
             "commandId": {"type": "string", "description": "the first part's, as POST .../commands answers"},
@@ -39,7 +61,7 @@ SCHEMAS: dict[str, dict] = {
             ),
         },
         ("commandId", "status", "commands", "chargerLimits"),
-    )
+    ),
 }
 
 
