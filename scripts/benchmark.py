@@ -128,17 +128,13 @@ def log(text: str) -> None:
 # --- 1 and 2: the central system on a simulated fleet's traffic ----------------------------------
 
 
-# The operations that read: their capacity units are read units, every other operation's are write units.
-READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
-
-
 def tallies() -> dict[str, Counter]:
     """Per action: DynamoDB requests, write units, messages and the seconds spent inside DynamoDB calls."""
     return {"requests": Counter(), "writeUnits": Counter(), "messages": Counter(), "requestSeconds": Counter()}
 
 
 def write_units(units: Counter) -> float:
-    return sum(value for operation, value in units.items() if operation not in READS)
+    return sum(value for operation, value in units.items() if operation not in storage.READ_OPERATIONS)
 
 
 def answer_calls(

@@ -56,7 +56,6 @@ from chalicelib import central_system, events, local_runtime, ocpp_frames, rest,
 from chalicelib.ocpp_gateway import Gateway, GatewayThread  # noqa: E402
 from deploy import charger_cost  # noqa: E402
 
-READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
 BACKGROUND = "(outbox polls, health)"
 HARNESS = "(this script's own reads)"
 CONNECTION = "(socket opened or closed)"
@@ -106,7 +105,7 @@ class Tally:
             "ConditionalCheckFailedException",
             "TransactionCanceledException",
         )
-        kind = "readUnits" if model.name in READS else "writeUnits"
+        kind = "readUnits" if model.name in storage.READ_OPERATIONS else "writeUnits"
         # DynamoDB Local reports 0 for a read that finds nothing and nothing for a refused conditional write;
         # DynamoDB bills both at least the smallest unit: 0.5 read unit (1 when strongly consistent), 1 write unit.
         if kind == "readUnits":

@@ -45,6 +45,7 @@ from chalicelib.storage.commands import (
     update_command,
 )
 from chalicelib.storage.dynamo import (
+    READ_OPERATIONS,
     Tables,
     ValueRefused,
     client,
@@ -135,6 +136,7 @@ __all__ = [
     "Tables",
     "ValueRefused",
     "client",
+    "READ_OPERATIONS",
     "counting_capacity",
     "item_bytes",
     "counting_requests",

@@ -73,6 +73,10 @@ def counting_requests() -> Iterator[Counter]:
         yield counts
 
 
+# The operations whose consumed capacity is read units; every other operation's are write units.
+READ_OPERATIONS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
+
+
 @contextmanager
 def counting_capacity() -> Iterator[Counter]:
     """The capacity units DynamoDB reports for the requests made while inside, by operation name (each
