@@ -19,7 +19,6 @@ from DynamoDB Local only: moto's Query walks the whole table, real DynamoDB does
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import platform
@@ -28,13 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
-import uuid
-import zlib
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,290 +49,14 @@ for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
 sys.path.insert(0, str(ROOT))
 
 # The stage's environment above must be set before the app and its modules are imported.
-import app  # noqa: E402
-from chalicelib import (  # noqa: E402
-    central_system,
-    charging_rules,
-    events,
-    local_runtime,
-    ocpp_frames,
-    pricing,  # noqa: E402
-    settings,
-    simulator,
-    storage,
-)
+from scripts.bench_api import api_latency  # noqa: E402
+from scripts.bench_fleet import fleet_tick, message_mix, mix_ratio, own_python  # noqa: E402
+from scripts.bench_setup import backend, log  # noqa: E402
 
-TICK = timedelta(minutes=2)  # the schedule's rate in .chalice/config.json
-PAGE = 20  # /sessions' default page size
 BUDGET_AVERAGE = 2.0
 ONE_REQUEST = ("Heartbeat", "MeterValues")
 RATIO_LIMIT = 1.3
 WARM_UP_MINUTES = 30
-
-
-def configure(**values: object) -> None:
-    """Change settings. They are read at once: chalice's test client lays its stage's variables over
-    the environment during each request."""
-    for name, value in values.items():
-        os.environ[name] = str(value)
-    settings.get.cache_clear()
-    settings.get()
-
-
-def fresh_tables() -> dict[str, str]:
-    """New, empty tables for the next measurement (names from the environment, as in every stage)."""
-    suffix = uuid.uuid4().hex[:8]
-    names = {
-        "CHARGE_POINTS_TABLE": f"bench-cp-{suffix}",
-        "SESSIONS_TABLE": f"bench-sessions-{suffix}",
-        "SIMULATOR_TABLE": f"bench-sim-{suffix}",
-        "STATS_TABLE": f"bench-stats-{suffix}",
-    }
-    configure(**names)
-    storage.ensure_tables()
-    return names
-
-
-@contextmanager
-def backend(name: str) -> Iterator[None]:
-    if name == "moto":
-        from moto import mock_aws
-
-        with mock_aws():
-            storage.reset_client()
-            yield
-    else:
-        process, endpoint = local_runtime.start_dynamodb_local(None)
-        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
-        storage.reset_client()
-        try:
-            yield
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-            del os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
-    storage.reset_client()
-
-
-def log(text: str) -> None:
-    print(f"  [{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
-
-
-# --- 1 and 2: the central system on a simulated fleet's traffic ----------------------------------
-
-
-def tallies() -> dict[str, Counter]:
-    """Per action: DynamoDB requests, write units, messages and the seconds spent inside DynamoDB calls."""
-    return {"requests": Counter(), "writeUnits": Counter(), "messages": Counter(), "requestSeconds": Counter()}
-
-
-def write_units(units: Counter) -> float:
-    return sum(value for operation, value in units.items() if operation not in storage.READ_OPERATIONS)
-
-
-def answer_calls(
-    bus: events.LocalBus, counted: Counter, consumed: Counter, found: dict[str, Counter], inside: list[float]
-) -> float:
-    """Answer the CALLs the last tick published, one by one as the bus would; the answers wait in the
-    bus for the simulator's inbox. Returns the seconds spent answering; `found` gets each action's
-    requests, write units, messages and seconds inside DynamoDB calls (`inside`: storage.timing_requests)."""
-    calls, bus.queue = [e for e in bus.queue if e["source"] == events.CHARGER_SOURCE], []
-    spent = 0.0
-    for event in calls:
-        before, units_before, inside_before = sum(counted.values()), write_units(consumed), inside[0]
-        started = time.perf_counter()
-        events.answer_call_event(event, central_system.handle)
-        spent += time.perf_counter() - started
-        action = event["detail"]["action"]
-        found["requests"][action] += sum(counted.values()) - before
-        found["writeUnits"][action] += write_units(consumed) - units_before
-        found["messages"][action] += 1
-        found["requestSeconds"][action] += inside[0] - inside_before
-    bus.flush()
-    return spent
-
-
-def message_mix(fleet: int, minutes: int) -> dict:
-    """A fleet lives `minutes` (ending now, so that no timestamp is in the future) on 2-minute ticks.
-    After each tick's answers as many raw PutItem requests are timed: the two rates are measured side
-    by side, under the same load of a shared machine."""
-    fresh_tables()
-    configure(FLEET_SIZE=fleet)
-    bus = local_runtime.local_bus(app.app, deferred=True)
-    events.use(bus)
-    found = tallies()
-    start = datetime.now(UTC) - timedelta(minutes=minutes)
-    spent = put_spent = 0.0
-    puts = 0
-    with (
-        storage.counting_requests() as counted,
-        storage.counting_capacity() as consumed,
-        storage.timing_requests() as inside,
-    ):
-        for tick in range(minutes // 2 + 1):
-            simulator.run_tick(start + tick * TICK)
-            answered = sum(found["messages"].values())
-            spent += answer_calls(bus, counted, consumed, found, inside)
-            count = sum(found["messages"].values()) - answered
-            put_spent += raw_puts(puts, count)
-            puts += count
-    events.use(None)
-    return {**found, "seconds": spent, "putRate": puts / put_spent}
-
-
-def raw_puts(first: int, count: int) -> float:
-    """`count` single PutItem requests, one after the other, on the same backend: their seconds."""
-    started = time.perf_counter()
-    for n in range(first, first + count):
-        storage.put_simulator_item({"pk": f"bench#{n}", "state": "x" * 200})
-    return time.perf_counter() - started
-
-
-# --- 3: API latency with 100 and with 100,000 stored sessions ------------------------------------
-
-
-def session_items(first: int, count: int, active: int, tariff: dict, fleet: int) -> Iterator[dict]:
-    """Sessions in the central system's item shape (see central_system.start_transaction and
-    stop_transaction); the first `active` are still charging."""
-    day = datetime(2026, 1, 1, tzinfo=UTC)
-    for n in range(first, first + count):
-        cp = f"CP-BENCH-{n % fleet:05d}"
-        started = day + timedelta(seconds=37 * n)
-        start_time = ocpp_frames.format_timestamp(started)
-        tx = charging_rules.transaction_id(cp, 1, "TAG-1", 1000 * n, start_time, 0)
-        session_id = charging_rules.session_id(cp, tx)
-        item = {
-            "sessionId": session_id,
-            "transactionId": tx,
-            "chargePointId": cp,
-            "connectorId": 1,
-            "idTag": "TAG-1",
-            "idTagStatus": "Accepted",
-            "meterStart": 1000 * n,
-            "startTime": start_time,
-            "tariff": tariff,
-            "fleet": storage.SESSION_FLEET,
-            "startKey": f"{start_time}#{session_id}",
-        }
-        if n - first < active:
-            item.update(
-                status="Active",
-                lastRegisterWh=1000 * n + 5000,
-                powerW=11000,
-                soc=55,
-                lastMeterTime=ocpp_frames.format_timestamp(started + timedelta(minutes=30)),
-            )
-        else:
-            energy = 5000 + n % 40_000
-            item.update(
-                status="Completed",
-                stopTime=ocpp_frames.format_timestamp(started + timedelta(hours=1)),
-                meterStop=1000 * n + energy,
-                energyWh=energy,
-                lastRegisterWh=1000 * n + energy,
-                powerW=0,
-                cost=str(pricing.session_cost(energy, pricing.tariff_from_record(tariff))),
-                stopReason="EVDisconnected",
-            )
-        item["chargePointStatus"] = f"{cp}#{item['status']}"
-        yield item
-
-
-def load_sessions(first: int, count: int, active: int, fleet: int = 1000) -> None:
-    """Bulk-load sessions and move the sharded counters by exactly what they add."""
-    settings_now = settings.get()
-    tariff = pricing.tariff_record(settings_now.tariff)
-    shards: dict[int, Counter] = {}
-    chunk: list[dict] = []
-    for item in session_items(first, count, active, tariff, fleet):
-        totals = shards.setdefault(zlib.crc32(item["chargePointId"].encode()) % settings_now.stats_shards, Counter())
-        if item["status"] == "Active":
-            totals["activeSessions"] += 1
-        else:
-            totals.update(
-                completedSessions=1,
-                energyWh=item["energyWh"],
-                revenueMinor=pricing.to_minor_units(
-                    pricing.session_cost(item["energyWh"], pricing.tariff_from_record(tariff))
-                ),
-            )
-        chunk.append(item)
-        if len(chunk) == 1000:
-            storage.load_sessions(chunk)
-            chunk = []
-    storage.load_sessions(chunk)
-    for shard, totals in shards.items():
-        storage.add_to_stats(shard, dict(totals))
-
-
-def api_latency(small: int, large: int, repeat: int) -> dict:
-    """Both data sets loaded side by side in tables of their own, then requests alternate between them,
-    so that a busy moment of the machine weighs on both medians alike."""
-    from chalice.test import Client
-
-    paths = ("/stats", "/sessions?status=Active")
-    sets = {}
-    for size, active in ((small, 30), (large, 1000)):
-        sets[size] = fresh_tables()
-        started = time.perf_counter()
-        load_sessions(0, size, active)
-        log(f"loaded {size} sessions in {time.perf_counter() - started:.0f} s")
-    samples: dict = {size: {path: [] for path in paths} for size in sets}
-    with Client(app.app) as client:
-        for round_ in range(repeat + 3):  # the first 3 rounds warm up
-            for size, names in sets.items():
-                configure(**names)
-                for path in paths:
-                    started = time.perf_counter()
-                    response = client.http.get(path)
-                    elapsed = time.perf_counter() - started
-                    assert response.status_code == 200, response.body
-                    if round_ >= 3:
-                        samples[size][path].append(elapsed)
-        for size, names in sets.items():
-            configure(**names)
-            stats = json.loads(client.http.get("/stats").body)
-            assert stats["activeSessions"] + stats["completedSessions"] == size, stats
-            page = json.loads(client.http.get("/sessions?status=Active").body)["sessions"]
-            assert len(page) == PAGE and all(s["status"] == "Active" for s in page)
-    return {
-        size: {path: statistics.median(times) * 1000 for path, times in by_path.items()}
-        for size, by_path in samples.items()
-    }
-
-
-# --- 4: a simulator tick of a large fleet --------------------------------------------------------
-
-
-def fleet_tick(fleet: int) -> dict:
-    """Tick 1 boots the fleet and the central system answers; tick 2, two minutes later, is the one
-    measured: the answers read, every charger announcing itself and living two minutes."""
-    fresh_tables()
-    configure(FLEET_SIZE=fleet)
-    bus = local_runtime.local_bus(app.app, deferred=True)
-    events.use(bus)
-    start = datetime.now(UTC) - 3 * TICK
-    simulator.run_tick(start)
-    answer_calls(bus, Counter(), Counter(), tallies(), [0.0])
-    counting_bus = events.LocalBus()  # no subscribers: counts PutEvents calls as EventBridgePublisher makes them
-    events.use(counting_bus)
-    with storage.counting_requests() as counted:
-        started = time.perf_counter()
-        sent = simulator.run_tick(start + TICK)
-        seconds = time.perf_counter() - started
-    put_events = counting_bus.calls
-    tracemalloc.start()
-    simulator.run_tick(start + 2 * TICK)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    events.use(None)
-    return {
-        "events": len(sent),
-        "putEvents": put_events,
-        "seconds": seconds,
-        "requests": counted,
-        "peakMb": peak / 2**20,
-    }
 
 
 # --- 5: cold start and package --------------------------------------------------------------------
@@ -490,16 +207,6 @@ def table(results: dict[str, dict], args: argparse.Namespace, imports: dict, pac
     )
     lines.append(f"| deployment package ({package[1]}) | small | {package[0] / 2**20:.2f} MB" + " |" * len(names))
     return "\n".join(lines)
-
-
-def mix_ratio(mix: dict) -> float:
-    """The central system's messages per second ÷ the raw PutItems per second of the same mix."""
-    return sum(mix["messages"].values()) / mix["seconds"] / mix["putRate"]
-
-
-def own_python(mix: dict) -> float:
-    """Seconds per message the handler spends outside DynamoDB calls."""
-    return (mix["seconds"] - sum(mix["requestSeconds"].values())) / sum(mix["messages"].values())
 
 
 NAMES = {"moto": "moto", "dynamodb-local": "DynamoDB Local"}
