@@ -169,6 +169,10 @@ class FakeSocket:
     pass
 
 
+async def nothing_recorded(charge_point_ids: list[str]) -> dict[str, str | None]:
+    return {}
+
+
 @pytest.mark.parametrize("lost", [True, False])
 def test_a_lost_socket_is_kept_online_for_its_grace_and_a_closed_one_is_recorded_offline_at_once(lost):
     async def scenario():
@@ -179,7 +183,7 @@ def test_a_lost_socket_is_kept_online_for_its_grace_and_a_closed_one_is_recorded
             return True
 
         counts: Counter[str] = Counter()
-        presence = Presence(record, counts, grace=0.2)
+        presence = Presence(record, nothing_recorded, counts, grace=0.2)
         first = Link("CP-1", "conn-1", FakeSocket())  # type: ignore[arg-type]
         await presence.opened(first)
         await presence.closed(first, lost=lost)
@@ -206,7 +210,7 @@ def test_a_stopping_gateway_records_every_lost_socket_offline_at_once():
             writes.append(online)
             return True
 
-        presence = Presence(record, Counter(), grace=3600)
+        presence = Presence(record, nothing_recorded, Counter(), grace=3600)
         link = Link("CP-1", "conn-1", FakeSocket())  # type: ignore[arg-type]
         await presence.opened(link)
         await presence.closed(link, lost=True)
