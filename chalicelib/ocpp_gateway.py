@@ -90,7 +90,7 @@ class Gateway:
         self._health = Health(self._blocking)
         self._outbox = CommandOutbox(self.gateway_id, self.links, self.counts, self._blocking)
         self._admission = Admission(admit_per_second, ADMIT_BURST, WORKERS, capacity=capacity)
-        self._presence = Presence(self._record_presence, self.counts, offline_grace)
+        self._presence = Presence(self._record_presence, self._recorded_connections, self.counts, offline_grace)
         self._server: Server | None = None
         self._poller: asyncio.Task | None = None
 
@@ -204,6 +204,9 @@ class Gateway:
 
     async def _record_presence(self, link: Link, online: bool) -> bool:
         return await self._blocking(self._record_online, link, online, charger=link.charge_point_id)
+
+    async def _recorded_connections(self, charge_point_ids: list[str]) -> dict[str, str | None]:
+        return await self._blocking(storage.online_connections, charge_point_ids)
 
     async def _receive(self, link: Link, message: str | bytes) -> None:
         received_at = ocpp_frames.now()

@@ -4,10 +4,13 @@ Basic with their own password (OCPP security profile 1, stored hashed), CORS not
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import subprocess
 import sys
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -72,6 +75,47 @@ def test_a_password_item_is_not_a_charge_point(client):
 )
 def test_a_broken_stored_hash_never_verifies(stored):
     assert not auth.verify_password(PASSWORD, stored)
+
+
+def test_the_verified_passwords_forget_the_least_recently_verified_when_full(monkeypatch):
+    """Above the bound a charger that reconnects is still verified without the slow hash, unless it is the
+    one verified longest ago (clearing the cache when full made every charger pay it again)."""
+    monkeypatch.setattr(auth, "_verified", OrderedDict())
+    monkeypatch.setattr(auth, "_MAX_VERIFIED", 3)
+    passwords = {name: f"{name}-password-of-16+" for name in "ABCDE"}
+    stored = {name: auth.hash_password(password, iterations=1000) for name, password in passwords.items()}
+    real_pbkdf2, hashed = hashlib.pbkdf2_hmac, []
+
+    def pbkdf2(name, password, salt, rounds, *args):
+        hashed.append(password.decode()[0])
+        return real_pbkdf2(name, password, salt, rounds, *args)
+
+    monkeypatch.setattr(auth.hashlib, "pbkdf2_hmac", pbkdf2)
+
+    def verify(*names: str) -> str:
+        """The chargers among `names` whose password was hashed again."""
+        hashed.clear()
+        for name in names:
+            assert auth.verify_password(passwords[name], stored[name])
+        return "".join(hashed)
+
+    assert verify("A", "B", "C") == "ABC"
+    assert verify("A") == ""  # B is now the least recently verified ...
+    assert verify("D") == "D"  # ... and makes room for D
+    assert verify("A", "C", "D") == "" and verify("B") == "B"  # A made room for B
+    assert list(auth._verified) == [stored[name] for name in "CDB"]
+    # A wrong password is hashed and refused, and leaves the cache as it was.
+    assert not auth.verify_password("C-wrong-password-16", stored["C"]) and verify("C") == ""
+    # A new password is a new stored hash: the old password no longer verifies, the new one is hashed once.
+    old, passwords["C"] = passwords["C"], "C-new-password-of-16"
+    stored["C"] = auth.hash_password(passwords["C"], iterations=1000)
+    assert not auth.verify_password(old, stored["C"])
+    assert verify("C") == "C" and verify("C") == ""
+    # Threads verifying at once keep the bound and are all answered right.
+    with ThreadPoolExecutor(4) as pool:
+        names = "ABDE" * 50
+        assert all(pool.map(lambda name: auth.verify_password(passwords[name], stored[name]), names))
+    assert len(auth._verified) == 3
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from chalicelib import gateway_admission
+from chalicelib import gateway_admission, gateway_presence
 from chalicelib.gateway_admission import Admission
 from chalicelib.gateway_commands import Link
 from chalicelib.gateway_presence import Presence
@@ -169,6 +169,10 @@ class FakeSocket:
     pass
 
 
+async def nothing_recorded(charge_point_ids: list[str]) -> dict[str, str | None]:
+    return {}
+
+
 @pytest.mark.parametrize("lost", [True, False])
 def test_a_lost_socket_is_kept_online_for_its_grace_and_a_closed_one_is_recorded_offline_at_once(lost):
     async def scenario():
@@ -179,7 +183,7 @@ def test_a_lost_socket_is_kept_online_for_its_grace_and_a_closed_one_is_recorded
             return True
 
         counts: Counter[str] = Counter()
-        presence = Presence(record, counts, grace=0.2)
+        presence = Presence(record, nothing_recorded, counts, grace=0.2)
         first = Link("CP-1", "conn-1", FakeSocket())  # type: ignore[arg-type]
         await presence.opened(first)
         await presence.closed(first, lost=lost)
@@ -198,6 +202,39 @@ def test_a_lost_socket_is_kept_online_for_its_grace_and_a_closed_one_is_recorded
     asyncio.run(scenario())
 
 
+def test_a_charger_that_moved_is_written_back_before_its_socket_closing_is_written(monkeypatch):
+    """Another gateway recorded the charger while it was away: the write taking it back is in flight when
+    its socket closes, and the offline write (conditional on this connection) must not land first."""
+    monkeypatch.setattr(gateway_presence, "CHECK_DELAY_SECONDS", 0.01)
+
+    async def scenario():
+        writes: list[tuple[str, bool]] = []
+
+        async def record(link: Link, online: bool) -> bool:
+            writes.append(("start", online))
+            await asyncio.sleep(0.05)
+            writes.append(("end", online))
+            return True
+
+        async def elsewhere(charge_point_ids: list[str]) -> dict[str, str | None]:
+            return dict.fromkeys(charge_point_ids, "conn-on-another-gateway")
+
+        counts: Counter[str] = Counter()
+        presence = Presence(record, elsewhere, counts, grace=60)
+        first = Link("CP-1", "conn-1", FakeSocket())  # type: ignore[arg-type]
+        await presence.opened(first)
+        await presence.closed(first, lost=True)
+        again = Link("CP-1", "conn-2", FakeSocket())  # type: ignore[arg-type]
+        await presence.opened(again)
+        while len(writes) < 3:  # the read-back found it moved: the write taking it back has started
+            await asyncio.sleep(0.005)
+        await presence.closed(again, lost=False)
+        assert writes == [("start", True), ("end", True)] * 2 + [("start", False), ("end", False)]
+        assert (counts["presenceChecked"], counts["reclaimed"], again.connection_id) == (1, 1, "conn-1")
+
+    asyncio.run(scenario())
+
+
 def test_a_stopping_gateway_records_every_lost_socket_offline_at_once():
     async def scenario():
         writes: list[bool] = []
@@ -206,7 +243,7 @@ def test_a_stopping_gateway_records_every_lost_socket_offline_at_once():
             writes.append(online)
             return True
 
-        presence = Presence(record, Counter(), grace=3600)
+        presence = Presence(record, nothing_recorded, Counter(), grace=3600)
         link = Link("CP-1", "conn-1", FakeSocket())  # type: ignore[arg-type]
         await presence.opened(link)
         await presence.closed(link, lost=True)

@@ -7,7 +7,15 @@ from typing import Any
 
 from chalicelib.storage.dynamo import Expression, client, tables, to_item
 from chalicelib.storage.guard import Outcome, Result, Stamp, classify, guarded_update, refusal, write_guarded
-from chalicelib.storage.operations import Page, conditional_update, get_item, query_page, transact, update_if
+from chalicelib.storage.operations import (
+    Page,
+    batch_get,
+    conditional_update,
+    get_item,
+    query_page,
+    transact,
+    update_if,
+)
 from chalicelib.storage.stats import stats_update
 
 CHARGE_POINT_FLEET = "chargepoint"
@@ -141,6 +149,19 @@ def set_online(charge_point_id: str, online: bool, seen: str, connection_id: str
         return conditional_update(tables().charge_points, key, expr, expr.update(sets), condition)
 
     return update_if(update(with_seen=True)) or update_if(update(with_seen=False))
+
+
+def online_connections(charge_point_ids: list[str]) -> dict[str, str | None]:
+    """The connection each registered one of these charge points is recorded online on (None: recorded
+    offline), strongly consistent, these attributes only: 1 BatchGetItem per 100 (a read unit per 4 KB of
+    each item all the same)."""
+    expr = Expression()
+    projection = ", ".join(expr.name(name) for name in ("chargePointId", "online", "connectionId"))
+    keys = [to_item({"chargePointId": charge_point_id}) for charge_point_id in charge_point_ids]
+    found = batch_get(
+        tables().charge_points, keys, True, ProjectionExpression=projection, ExpressionAttributeNames=expr.names
+    )
+    return {item["chargePointId"]: item.get("connectionId") if item.get("online") else None for item in found}
 
 
 def note_charge_point(charge_point_id: str, sets: dict) -> bool:

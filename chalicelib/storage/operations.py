@@ -88,15 +88,18 @@ def query_all(args: dict) -> list[dict]:
         args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
-def batch_get(table: str, keys: list[dict], consistent: bool = False) -> list[dict]:
+def batch_get(table: str, keys: list[dict], consistent: bool = False, **extra: Any) -> list[dict]:
     """Items by key (serialised keys; absent ones are left out), in BatchGetItem calls of 100 keys,
-    asking again for what DynamoDB left unprocessed. In no particular order."""
+    asking again for what DynamoDB left unprocessed. In no particular order. `extra`: a
+    ProjectionExpression and its ExpressionAttributeNames."""
     found = []
     pending = keys
     while pending:
         chunk, pending = pending[:100], pending[100:]
         while chunk:
-            response = client().batch_get_item(RequestItems={table: {"Keys": chunk, "ConsistentRead": consistent}})
+            response = client().batch_get_item(
+                RequestItems={table: {"Keys": chunk, "ConsistentRead": consistent, **extra}}
+            )
             found += [from_item(item) for item in response.get("Responses", {}).get(table, [])]
             chunk = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
     return found
