@@ -82,9 +82,16 @@ def _expired(item: dict, now: datetime) -> bool:
     return expires is not None and expires <= now.timestamp()
 
 
-def _past_retention(newest: datetime, now: datetime) -> bool:
+def past_retention(newest: datetime, now: datetime) -> bool:
+    """Whether readings up to `newest` are past the retention at `now` (never when kept forever)."""
     days = settings.get().meter_history_retention_days
     return bool(days) and newest + timedelta(days=days) <= now
+
+
+def newest_reading(item: dict) -> datetime:
+    """The time of a stored history item's newest reading, which its expiry counts from: a row's own, a
+    chunk's latest (the time its writer gave `expiry`)."""
+    return _newest(list(item["readings"])) if "readings" in item else ocpp_frames.parse_timestamp(item["timestamp"])
 
 
 def _row(session_id: str, timestamp: str, values: list[dict]) -> dict:
@@ -244,7 +251,7 @@ def readings(session: dict, items: list[dict], now: datetime) -> list[dict]:
     for item in [row for row in live if "readings" not in row]:
         found[item["sampleKey"]] = item
     buffer = {name: value for name, value in session.items() if name.startswith(READING)}
-    if buffer and not _past_retention(_newest(list(buffer)), now):
+    if buffer and not past_retention(_newest(list(buffer)), now):
         shapes = {name.removeprefix(SHAPE): value for name, value in session.items() if name.startswith(SHAPE)}
         chunks.append({"readings": buffer, "shapes": shapes})
     for chunk in chunks:

@@ -82,7 +82,15 @@ from chalicelib.storage.id_tags import (
     put_id_tag,
     registry_version,
 )
-from chalicelib.storage.meter_history import HISTORY_EXPIRES_AT, flush_buffer, history_items, keep_history
+from chalicelib.storage.meter_history import (
+    HISTORY_EXPIRES_AT,
+    ExpiryScan,
+    flush_buffer,
+    history_items,
+    keep_history,
+    scan_without_expiry,
+    set_expiry_if_missing,
+)
 from chalicelib.storage.operations import Page
 from chalicelib.storage.reservations import (
     OPEN_RESERVATION,
@@ -203,6 +211,9 @@ __all__ = [
     "history_items",
     "flush_buffer",
     "keep_history",
+    "ExpiryScan",
+    "scan_without_expiry",
+    "set_expiry_if_missing",
     # stats, and the fleet energy snapshots beside them
     "add_to_stats",
     "read_stats",
