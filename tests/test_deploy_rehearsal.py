@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.storage.tables import TABLES
+from chalicelib.storage.schema import TABLES
 from deploy import templates
 from tests.support import ROOT
 

@@ -265,3 +265,15 @@ def test_values_dynamodb_refuses_raise_value_refused_at_once():
         storage.touch_charge_point(stamp("CP-1", "num", 2), {"meterStop": 10**40})
     with pytest.raises(storage.ValueRefused):  # a transaction's item size: not 8 retries as a "conflict"
         storage.start_session({**session("CP-1", 1), "blob": "x" * 410_000}, stamp("CP-1", "tx", 3), 0)
+
+
+def test_every_name_the_storage_package_exports_is_what_its_module_defines():
+    """A submodule imported into the package must not shadow an exported function of the same name
+    (storage.tables was the table declarations' module, not tables())."""
+    import importlib
+    import types
+
+    for name in storage.__all__:
+        value = getattr(storage, name)
+        assert not isinstance(value, types.ModuleType), name
+    assert storage.tables() is importlib.import_module("chalicelib.storage.dynamo").tables()

@@ -102,6 +102,7 @@ from chalicelib.storage.reservations import (
     move_reservation,
     reservation_pointer,
 )
+from chalicelib.storage.schema import TABLES, TableSpec, ensure_tables, ping, table_specs
 from chalicelib.storage.sessions import (
     SESSION_FLEET,
     attach_late_samples,
@@ -137,7 +138,6 @@ from chalicelib.storage.sites import (
     site_of,
 )
 from chalicelib.storage.stats import add_to_stats, read_stats
-from chalicelib.storage.tables import TABLES, TableSpec, ensure_tables, ping, table_specs
 
 __all__ = [
     # the shared machinery
