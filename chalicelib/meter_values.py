@@ -1,7 +1,8 @@
 """MeterValues: a session's latest register, power and SoC, or a connector's latest reading outside any
 known transaction. A bad sample is left out and counted as an anomaly; a register that goes down is not
 applied; readings older than the latest applied, or heard after the stop, stay with their session without
-moving it (it never reopens)."""
+moving it (it never reopens). A charger a later boot left Pending or Rejected meters none of its sessions
+(SecurityError, as for its other messages) until it is Accepted again."""
 
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ def meter_values(msg: Message) -> dict:
             keep_signed(msg, session_id, signed)
             site_loop.reading(msg.charge_point_id, connector, reading.get("powerW"))
             return answer
+        if result.outcome == storage.Outcome.NOT_ACCEPTED:
+            return settle(result, answer, msg.charge_point_id)  # SecurityError: nothing is kept
         if result.outcome == storage.Outcome.DUPLICATE:
             return answer  # the reading last applied, delivered again: nothing new
         if result.outcome == storage.Outcome.MISSING or session is None:
@@ -71,6 +74,10 @@ def meter_values(msg: Message) -> dict:
         if session["status"] != "Active" or latest_time <= session.get("lastMeterTime", ""):
             _keep_unapplied(msg, session, samples, anomalies, signed, history)
             return answer
+        if storage.NOT_ACCEPTED_MARK in session:
+            # Marked by a boot that left the charger unaccepted; it is Accepted again (NOT_ACCEPTED otherwise).
+            storage.clear_not_accepted(session_id, session[storage.NOT_ACCEPTED_MARK])
+            continue
         if register is not None and register < max(int(session["lastRegisterWh"]), int(session["meterStart"])):
             anomalies.append(
                 rules.Anomaly(
@@ -81,6 +88,20 @@ def meter_values(msg: Message) -> dict:
             reading.pop("lastRegisterWh", None)
             register = None
     raise RuntimeError(f"{msg.charge_point_id}: meter values kept conflicting with concurrent updates")
+
+
+def refuse_while_not_accepted(charge_point_id: str, charge_point: dict | None = None) -> None:
+    """After a boot that left the charger Pending or Rejected: its Active sessions (one per connector, the
+    newest its item points to) are marked, so that their readings are refused by the session's own
+    condition, as the guard refuses its other messages. 1 GetItem (unless the charge point is given, as
+    read after the boot) + 1 UpdateItem per connector with a session. The first reading after it is
+    Accepted again removes the mark."""
+    charge_point = charge_point or storage.get_charge_point(charge_point_id, consistent=True)
+    if charge_point is None or charge_point.get("registration") == "Accepted":
+        return
+    mark = f"{charge_point['registration']} {charge_point['bootedAt']}"
+    for session_id in storage.newest_sessions(charge_point).values():
+        storage.mark_not_accepted(session_id, mark)
 
 
 def _connector_reading(
