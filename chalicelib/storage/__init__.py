@@ -108,6 +108,7 @@ from chalicelib.storage.sessions import (
     note_session,
     note_session_once,
     record_meter,
+    signed_values_kept,
     start_session,
 )
 from chalicelib.storage.simulator_state import (
@@ -195,6 +196,7 @@ __all__ = [
     "note_session",
     "note_session_once",
     "record_meter",
+    "signed_values_kept",
     "start_session",
     "EARLY_STOP_PREFIX",
     "forget_early_stop",

@@ -117,6 +117,10 @@ def record_meter(
         )
     # Half the message's digest tells a repeat of the last message applied: the item stays small.
     call_digest = stamp.digest[:16]
+    if call_digest:
+        # A repeat whose time is its receive time (the charger's clock unusable) would be newer every time.
+        last_call = expr.name("lastMeterCall")
+        condition += f" AND (attribute_not_exists({last_call}) OR {last_call} <> {expr.value(call_digest)})"
     update = expr.update({**sets, "lastMeterTime": sample_time, "lastMeterCall": call_digest}, adds)
     args = conditional_update(
         tables().sessions, {"sessionId": session_id}, expr, update, condition, ReturnValues="ALL_NEW"
@@ -234,6 +238,13 @@ def keep_signed_values(session_id: str, values: list[dict]) -> None:
     1 TransactWriteItems (up to 100 values)."""
     items = [{**value, "sessionId": f"signed#{session_id}#{value['digest']}"} for value in values]
     transact([{"Put": {"TableName": tables().sessions, "Item": to_item(item)}} for item in items])
+
+
+def signed_values_kept(session_id: str, digests: list[str]) -> bool:
+    """Whether every one of these signed values is kept beside the session: 1 BatchGetItem (strongly
+    consistent, up to 100)."""
+    keys = [to_item({"sessionId": f"signed#{session_id}#{digest}"}) for digest in set(digests)]
+    return len(batch_get(tables().sessions, keys, consistent=True)) == len(keys)
 
 
 def list_sessions(
