@@ -190,7 +190,14 @@ def boot_notification(msg: Message) -> dict:
     result = storage.touch_charge_point(stamp, fields, since=("bootedAt", msg.seen), booting=True)
     if result.outcome == storage.Outcome.NOT_ACCEPTED:  # a charger never registered, refused: nothing to keep
         return answer
-    return settle(result, answer, msg.charge_point_id)
+    answered = settle(result, answer, msg.charge_point_id)
+    if (
+        result.outcome == storage.Outcome.APPLIED and status != "Accepted"
+    ) or result.outcome == storage.Outcome.DUPLICATE:
+        # Left unaccepted, its sessions stop metering too; a redelivery (the charge point as read with it)
+        # marks them again, in case the first delivery failed before it did.
+        meter_values.refuse_while_not_accepted(msg.charge_point_id, result.charge_point)
+    return answered
 
 
 def heartbeat(msg: Message) -> dict:

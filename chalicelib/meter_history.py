@@ -241,6 +241,23 @@ def _unpacked(session_id: str, readings: dict[str, str], shapes: dict[str, str])
     return rows
 
 
+def applied(session: dict, rows: list[dict]) -> bool:
+    """Whether every one of a message's rows is a reading applied already: in the buffer on the session
+    (as read) or in one of its chunks (1 strongly consistent Query per MB, only when the buffer does not
+    hold them all; a chunk is written before its readings leave the session, so none slips between the
+    two reads). Rows of their own (late readings) do not count: they were never applied."""
+    wanted = {row["sampleKey"] for row in rows}
+    session_id = session["sessionId"]
+    shapes = {name.removeprefix(SHAPE): value for name, value in session.items() if name.startswith(SHAPE)}
+    buffer = {name: value for name, value in session.items() if name.startswith(READING)}
+    held = {row["sampleKey"] for row in _unpacked(session_id, buffer, shapes)}
+    if wanted <= held:
+        return True
+    for chunk in [item for item in storage.history_items(session_id, consistent=True) if "readings" in item]:
+        held |= {row["sampleKey"] for row in _unpacked(session_id, chunk["readings"], chunk["shapes"])}
+    return wanted <= held
+
+
 def readings(session: dict, items: list[dict], now: datetime) -> list[dict]:
     """Every reading of a session once, in time order: its history items (rows and chunks) and the
     buffer on its item, those expired at `now` left out (the buffer as the chunk it would become)."""

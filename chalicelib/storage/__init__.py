@@ -104,8 +104,10 @@ from chalicelib.storage.reservations import (
 )
 from chalicelib.storage.schema import TABLES, TableSpec, ensure_tables, ping, table_specs
 from chalicelib.storage.sessions import (
+    NOT_ACCEPTED_MARK,
     SESSION_FLEET,
     attach_late_samples,
+    clear_not_accepted,
     complete_session,
     completed_sessions,
     get_session,
@@ -113,9 +115,11 @@ from chalicelib.storage.sessions import (
     keep_signed_values,
     list_sessions,
     load_sessions,
+    mark_not_accepted,
     note_session,
     note_session_once,
     record_meter,
+    signed_values_kept,
     start_session,
 )
 from chalicelib.storage.simulator_state import (
@@ -195,12 +199,16 @@ __all__ = [
     "update_job",
     "get_session",
     "get_sessions",
+    "NOT_ACCEPTED_MARK",
+    "clear_not_accepted",
     "keep_signed_values",
     "list_sessions",
     "load_sessions",
+    "mark_not_accepted",
     "note_session",
     "note_session_once",
     "record_meter",
+    "signed_values_kept",
     "start_session",
     "EARLY_STOP_PREFIX",
     "forget_early_stop",

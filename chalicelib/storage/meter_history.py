@@ -37,14 +37,15 @@ def flush_buffer(session_id: str, chunk: dict, names: list[str]) -> None:
     update_if(conditional_update(tables().sessions, {"sessionId": session_id}, expr, update, condition))
 
 
-def history_items(session_id: str) -> list[dict]:
+def history_items(session_id: str, consistent: bool = False) -> list[dict]:
     """Every history item of a session (rows and chunks), in key order: 1 Query per 1 MB (a day of
-    readings at one a minute is about 100 KB). Expired items DynamoDB has not deleted yet are among them
-    (chalicelib.meter_history leaves them out)."""
+    readings at one a minute is about 100 KB), strongly consistent when asked. Expired items DynamoDB has
+    not deleted yet are among them (chalicelib.meter_history leaves them out)."""
     expr = Expression()
     args: dict[str, Any] = {
         "TableName": tables().history,
         "KeyConditionExpression": f"{expr.name('sessionId')} = {expr.value(session_id)}",
+        "ConsistentRead": consistent,
         **expr.args(),
     }
     return query_all(args)

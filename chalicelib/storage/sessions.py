@@ -22,6 +22,9 @@ from chalicelib.storage.operations import (
 from chalicelib.storage.stats import stats_update
 
 SESSION_FLEET = "session"
+# A session whose charger a later boot left Pending or Rejected carries this mark ("<registration>
+# <bootedAt>"): its readings are refused until the charger is Accepted again (meter_values).
+NOT_ACCEPTED_MARK = "chargerNotAccepted"
 
 
 def get_session(session_id: str, consistent: bool = False) -> dict | None:
@@ -95,14 +98,17 @@ def record_meter(
 ) -> Result:
     """Latest meter reading of an Active session, the message's readings buffered on it (in `sets`):
     1 UpdateItem, no guard on the charge point (a session exists only for a charger Accepted when it
-    started). The conditions keep readings in time order and the register rising, so a repeat is refused
-    too; the refusal is explained with 1 GetItem (DUPLICATE: the message last applied, by its digest).
+    started, and one a later boot left unaccepted is marked: NOT_ACCEPTED_MARK). The conditions keep
+    readings in time order and the register rising, so a repeat is refused too; the refusal is explained
+    with 1 BatchGetItem of the session and its charge point (NOT_ACCEPTED: the charger is not Accepted;
+    DUPLICATE: the message last applied, by its digest; CONFLICT, with both items: anything else).
     Applied, the session comes back as written: the writer sees its buffer."""
     expr = Expression()
     last_time = expr.name("lastMeterTime")
     condition = (
         f"{expr.name('status')} = {expr.value('Active')}"
         f" AND (attribute_not_exists({last_time}) OR {last_time} < {expr.value(sample_time)})"
+        f" AND attribute_not_exists({expr.name(NOT_ACCEPTED_MARK)})"
     )
     if register_wh is not None:
         condition += (
@@ -111,6 +117,10 @@ def record_meter(
         )
     # Half the message's digest tells a repeat of the last message applied: the item stays small.
     call_digest = stamp.digest[:16]
+    if call_digest:
+        # A repeat whose time is its receive time (the charger's clock unusable) would be newer every time.
+        last_call = expr.name("lastMeterCall")
+        condition += f" AND (attribute_not_exists({last_call}) OR {last_call} <> {expr.value(call_digest)})"
     update = expr.update({**sets, "lastMeterTime": sample_time, "lastMeterCall": call_digest}, adds)
     args = conditional_update(
         tables().sessions, {"sessionId": session_id}, expr, update, condition, ReturnValues="ALL_NEW"
@@ -118,11 +128,35 @@ def record_meter(
     written = updated_if(args)
     if written is not None:
         return Result(Outcome.APPLIED, session=from_item(written))
-    session = get_session(session_id, consistent=True)
+    session, charge_point, _ = session_and_charge_point(session_id, stamp.charge_point_id)
     if session is None:
-        return Result(Outcome.MISSING)
+        return Result(Outcome.MISSING, charge_point)
+    if charge_point is None or charge_point.get("registration") != "Accepted":
+        return Result(Outcome.NOT_ACCEPTED, charge_point, session)
     repeat = call_digest and session.get("lastMeterCall") == call_digest
-    return Result(Outcome.DUPLICATE if repeat else Outcome.CONFLICT, session=session)
+    return Result(Outcome.DUPLICATE if repeat else Outcome.CONFLICT, charge_point, session)
+
+
+def mark_not_accepted(session_id: str, mark: str) -> bool:
+    """An Active session's charger is no longer Accepted: its readings are refused while the mark is on
+    it. 1 UpdateItem; False when the session is not Active (nothing to refuse)."""
+    expr = Expression()
+    condition = f"{expr.name('status')} = {expr.value('Active')}"
+    return update_if(
+        conditional_update(
+            tables().sessions, {"sessionId": session_id}, expr, expr.update({NOT_ACCEPTED_MARK: mark}), condition
+        )
+    )
+
+
+def clear_not_accepted(session_id: str, mark: str) -> bool:
+    """The mark removed, if it is still this one (a newer unaccepted boot's mark stays): 1 UpdateItem."""
+    expr = Expression()
+    name = expr.name(NOT_ACCEPTED_MARK)
+    condition = f"{name} = {expr.value(mark)}"
+    return update_if(
+        conditional_update(tables().sessions, {"sessionId": session_id}, expr, f"REMOVE {name}", condition)
+    )
 
 
 def attach_late_samples(session_id: str, sample_times: list[str], max_kept: int) -> bool:
@@ -204,6 +238,13 @@ def keep_signed_values(session_id: str, values: list[dict]) -> None:
     1 TransactWriteItems (up to 100 values)."""
     items = [{**value, "sessionId": f"signed#{session_id}#{value['digest']}"} for value in values]
     transact([{"Put": {"TableName": tables().sessions, "Item": to_item(item)}} for item in items])
+
+
+def signed_values_kept(session_id: str, digests: list[str]) -> bool:
+    """Whether every one of these signed values is kept beside the session: 1 BatchGetItem (strongly
+    consistent, up to 100)."""
+    keys = [to_item({"sessionId": f"signed#{session_id}#{digest}"}) for digest in set(digests)]
+    return len(batch_get(tables().sessions, keys, consistent=True)) == len(keys)
 
 
 def list_sessions(
