@@ -110,6 +110,73 @@ def test_command_form_is_built_from_the_schema_and_followed_to_the_answer(new_pa
     assert page.errors == []
 
 
+def test_local_list_in_parts_is_followed_until_a_part_is_not_accepted(new_page, live_server):
+    """Every part of a local list queued in parts (the POST's `commands`, docs/api.md) is followed, not only the
+    first: each part's state is listed, the next one polled once the one before is Accepted, and none after one
+    that is not. The page's routes play the API's answers (the first part Accepted, the second Failed): a real
+    list past a demo charger's 50 entries a message would take 51 PUTs, and its part cannot be made to fail."""
+    cp_id, label = DEMO_IDS[0], "SendLocalList (Full, from the registry)"
+    parts = [("Full", 2, 3, "Accepted"), ("Differential", 2, 5, "Failed"), ("Differential", 1, 6, "Accepted")]
+    queued = [
+        {
+            "commandId": f"part-{n}",
+            "status": "waiting" if n > 1 else "pending",
+            "updateType": kind,
+            "entries": entries,
+            "listVersion": version,
+        }
+        for n, (kind, entries, version, _) in enumerate(parts, 1)
+    ]
+    polled = []
+
+    def local_list(route):
+        if route.request.method != "POST":
+            return route.continue_()
+        return route.fulfill(json={**queued[0], "commands": queued, "chargerLimits": {"SendLocalListMaxLength": 2}})
+
+    def command_view(route):
+        n = int(route.request.url.rsplit("-", 1)[1])
+        polled.append(n)
+        status = parts[n - 1][3]
+        route.fulfill(
+            json={
+                "commandId": f"part-{n}",
+                "status": "answered",
+                "part": n,
+                "parts": 3,
+                "action": "SendLocalList",
+                "result": {"status": status},
+            }
+        )
+
+    page = new_page()
+    page.route(f"**/chargepoints/{cp_id}/localList", local_list)
+    page.route(f"**/chargepoints/{cp_id}/commands/part-*", command_view)
+    open_dialog(page, live_server, cp_id)
+    page.select_option("[data-testid=cmd-action]", "SendLocalList")
+    page.click("[data-testid=cmd-local-list-Full]")
+    items = page.locator("[data-testid=cmd-part]")
+    items.filter(has_text="waiting for the part before").first.wait_for()
+    assert items.all_inner_texts() == [
+        "Part 1 of 3: Full, 2 entries, version 3 waiting for the charger",
+        "Part 2 of 3: Differential, 2 entries, version 5 waiting for the part before",
+        "Part 3 of 3: Differential, 1 entry, version 6 waiting for the part before",
+    ]
+    assert (
+        page.locator("[data-testid=cmd-status]").inner_text() == f"{label}: part 1 of 3 sent, waiting for the charger…"
+    )
+
+    assert wait_final(page, label) == f"{label}: part 2 of 3 Failed"
+    assert items.all_inner_texts() == [
+        "Part 1 of 3: Full, 2 entries, version 3 Accepted",
+        "Part 2 of 3: Differential, 2 entries, version 5 Failed",
+        "Part 3 of 3: Differential, 1 entry, version 6 not sent",
+    ]
+    assert polled == [1, 2]  # the third part was not followed: the server never sends it
+    assert page.locator(f"{card(cp_id)} [data-testid=cp-command-status]").inner_text() == f"{label}: part 2 of 3 Failed"
+    assert page.errors == []
+
+
 def test_reservation_made_in_the_dialog_is_listed_and_cancelled(new_page, live_server):
     cp_id = DEMO_IDS[2]
     page = open_dialog(new_page(), live_server, cp_id)
