@@ -280,3 +280,38 @@ def test_idtags_view_pages_through_the_whole_registry_and_edits_on_a_later_page(
     finally:
         for tag in tags:
             page.request.delete(f"{live_server}idtags/{tag}")
+
+
+def test_idtags_view_finds_a_tag_by_its_id_and_says_when_there_is_none(page, live_server):
+    """The find box asks GET /idtags/{idTag}: the whole idTag in any case; the tag found stays shown through a
+    refresh; one not in the registry is said, and the page comes back."""
+    assert page.request.put(f"{live_server}idtags/FIND-ME-7", data={"status": "Blocked"}).ok
+    try:
+        open_dashboard(page, live_server, "?pageSize=1")
+        page.click("[data-testid=idtags-view] summary")
+        page.locator("[data-testid=idtags-info]").filter(has_text="Page 1:").wait_for()
+        page.fill("[data-testid=idtag-q]", "find-me-7")
+        page.keyboard.press("Enter")
+        info = page.locator("[data-testid=idtags-info]")
+        info.filter(has_text="Found FIND-ME-7").wait_for()
+        rows = page.locator("[data-testid=idtag-row]")
+        assert rows.count() == 1 and rows.first.get_attribute("data-status") == "Blocked"
+        assert page.locator("[data-testid=idtags-next]").is_disabled()
+        # A refresh asks for the tag found again, not for a page.
+        with page.expect_response(lambda r: "/idtags" in r.url) as asked:
+            page.click("[data-testid=refresh-button]")
+        assert asked.value.url == f"{live_server}idtags/find-me-7" and asked.value.ok
+        assert info.inner_text().startswith("Found FIND-ME-7") and rows.count() == 1
+
+        page.fill("[data-testid=idtag-q]", "FIND-ME")
+        page.click("[data-testid=idtag-find-go]")
+        message = page.locator("[data-testid=idtags-msg]")
+        message.filter(has_text="No idTag FIND-ME in the registry").wait_for()
+        assert message.inner_text() == "No idTag FIND-ME in the registry (a find matches the whole idTag, in any case)."
+        info.filter(has_text="Page 1:").wait_for()
+        # Chromium logs every refused request; the find's 404 is the only one.
+        assert page.errors == [
+            "console.error: Failed to load resource: the server responded with a status of 404 (Not Found)"
+        ]
+    finally:
+        page.request.delete(f"{live_server}idtags/FIND-ME-7")
