@@ -141,33 +141,41 @@ function setCommand(cp, command) {
 }
 
 /** POSTs build()'s body ({action, payload} to .../commands, or to route's, which queues one) and polls the command
- *  until final, saying how it goes on the card and to report (text, cls, busy); its final view, or null when it
- *  could not be sent. */
+ *  until final, saying how it goes on the card and to report (text, cls, busy, parts); its final view, or null when
+ *  it could not be sent. One queued in parts (the answer's `commands`) is followed until a part is not Accepted. */
 export async function runCommand(cp, label, build, report = () => {}, route = "commands") {
   // One at a time per charger (the server would refuse it): the card's note says which one is outstanding.
   if (state.commands[cp.chargePointId]?.busy) {
     report(`${label}: not sent, another command to this charger is outstanding`, "is-error", false);
     return null;
   }
+  let parts = null;
   const say = (text, cls, busy = false) => {
     setCommand(cp, { text, cls, busy });
-    report(text, cls, busy);
+    report(text, cls, busy, parts);
   };
   say(`${label}: sending…`, "is-pending", true);
   try {
     const command = await build();
     const base = `chargepoints/${encodeURIComponent(cp.chargePointId)}`;
-    const path = `${base}/commands`;
-    const { commandId } = await api.request(`${base}/${route}`, "POST", command);
-    say(`${label}: sent, waiting for the charger…`, "is-pending", true);
+    const sent = await api.request(`${base}/${route}`, "POST", command);
+    if (sent.commands?.length > 1) parts = sent.commands;
     // Until final: the server reports timedOut after COMMAND_TIMEOUT_SECONDS (no guess of the page's).
-    let view = { status: "pending" };
-    while (view.status === "pending") {
-      await new Promise((r) => setTimeout(r, 1000));
-      view = await api.request(`${path}/${encodeURIComponent(commandId)}`);
+    let view;
+    let which = "";
+    for (const [i, part] of (parts || [sent]).entries()) {
+      if (parts) which = `part ${i + 1} of ${parts.length} `;
+      view = part;
+      while (view.status === "pending" || view.status === "waiting") {
+        say(`${label}: ${which}sent, waiting for the charger…`, "is-pending", true);
+        await new Promise((r) => setTimeout(r, 1000));
+        view = await api.request(`${base}/commands/${encodeURIComponent(part.commandId)}`);
+        if (parts) parts[i] = { ...part, ...view };
+      }
+      if (parts && view.result?.status !== "Accepted") break; // the later parts are not sent
     }
     const { answer, ok } = commandOutcome(view);
-    say(`${label}: ${answer}`, ok ? "is-ok" : "is-error");
+    say(`${label}: ${which}${answer}`, ok && (!parts || answer === "Accepted") ? "is-ok" : "is-error");
     refreshAfterCommand();
     return view;
   } catch (e) {

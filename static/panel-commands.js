@@ -6,7 +6,7 @@ import { $, h } from "./dom.js";
 import { shortDate } from "./format.js";
 import { collect, renderFields, showErrors } from "./form-view.js";
 import { runCommand } from "./panel-chargepoints.js";
-import { PROFILES, fieldsFor, initialValues, randomReservationId, readForm } from "./schema-form.js";
+import { PROFILES, fieldsFor, initialValues, partStates, randomReservationId, readForm } from "./schema-form.js";
 import { commandOutcome } from "./state.js";
 
 const schemas = new Map(); // action -> its schema's promise: the official schemas do not change
@@ -49,6 +49,7 @@ function build() {
       h("div", { class: "dialog-actions" },
         h("button", { type: "submit", id: "cmd-send", class: "btn btn-primary", "data-testid": "cmd-send" }, "Send"),
         h("span", { id: "cmd-status", class: "cp-command", "data-testid": "cmd-status", role: "status" })),
+      h("ol", { id: "cmd-parts", class: "cmd-recent", "data-testid": "cmd-parts", hidden: true }),
       h("pre", { id: "cmd-result", class: "mono cmd-result", "data-testid": "cmd-result", hidden: true })),
     h("div", { class: "panel-head" }, h("h3", { text: "Recent commands" }),
       h("button", { type: "button", class: "btn btn-small", onclick: () => loadRecent() }, "Reload")),
@@ -61,7 +62,7 @@ export function openCommands(target) {
   cp = target;
   $("cmd-title").textContent = `Commands · ${cp.chargePointId}`;
   say("", "");
-  $("cmd-result").hidden = true;
+  $("cmd-result").hidden = $("cmd-parts").hidden = true;
   showForm();
   loadRecent();
   if (!dialog.open) dialog.showModal();
@@ -71,6 +72,21 @@ function say(text, cls) {
   $("cmd-status").textContent = text;
   $("cmd-status").className = `cp-command ${cls}`;
 }
+
+/** runCommand's report for target, shown while the dialog is still on it: the status, and each part's state. */
+const reporter = (target) => (text, cls, busy, parts) => {
+  if (cp !== target || !dialog.open) return;
+  say(text, cls);
+  $("cmd-parts").hidden = !parts;
+  if (parts) {
+    $("cmd-parts").replaceChildren(...partStates(parts).map((s, i) => {
+      const { updateType, entries, listVersion, status } = parts[i];
+      return h("li", { "data-testid": "cmd-part", "data-status": status }, `Part ${i + 1} of ${parts.length}: ${
+        updateType}, ${entries} entr${entries === 1 ? "y" : "ies"}, version ${listVersion} `,
+      h("span", { class: s.cls, text: s.text }));
+    }));
+  }
+};
 
 // The local list from the registry (POST .../localList builds the SendLocalList), beside its version on the charger.
 const LIST_ACTIONS = ["SendLocalList", "GetLocalListVersion"];
@@ -95,8 +111,8 @@ async function showLocalList(action) {
 
 function sendList(updateType) {
   const target = cp;
-  runCommand(target, `SendLocalList (${updateType}, from the registry)`, () => ({ updateType }),
-    (text, cls) => cp === target && dialog.open && say(text, cls), "localList")
+  runCommand(target, `SendLocalList (${updateType}, from the registry)`, () => ({ updateType }), reporter(target),
+    "localList")
     .then(() => { if (cp === target && dialog.open) { loadRecent(); showLocalList($("cmd-action").value); } });
 }
 
@@ -128,7 +144,7 @@ async function send(ev) {
   const mine = () => cp === target && dialog.open;
   $("cmd-send").disabled = true;
   $("cmd-result").hidden = true;
-  const view = await runCommand(target, action, () => ({ action, payload }), (text, cls) => mine() && say(text, cls));
+  const view = await runCommand(target, action, () => ({ action, payload }), reporter(target));
   if (!mine()) return;
   $("cmd-send").disabled = false;
   const shown = view?.result ?? view?.error;
@@ -155,11 +171,11 @@ async function loadRecent() {
 
 function recentItem(c) {
   const { answer, ok } = commandOutcome(c);
-  const pending = c.status === "pending";
+  const pending = c.status === "pending" || c.status === "waiting"; // waiting: a later part, not yet its turn
   return h("li", { "data-testid": "cmd-recent-item", "data-action": c.action, "data-status": c.status },
     h("details", {},
       h("summary", {}, h("time", { datetime: c.createdAt, title: c.createdAt, text: shortDate(c.createdAt) }),
-        " ", h("b", { text: c.action }), " ",
+        " ", h("b", { text: c.action }), c.parts ? ` part ${c.part} of ${c.parts} ` : " ",
         h("span", { class: pending ? "is-pending" : ok ? "is-ok" : "is-error",
           text: answer === c.status ? c.status : `${c.status}: ${answer}` })),
       h("pre", { class: "mono", text: JSON.stringify({ payload: c.payload, result: c.result, error: c.error },

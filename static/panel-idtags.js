@@ -1,5 +1,6 @@
 // The idTag registry view (loaded when it first opens): the tags Authorize and StartTransaction answer from,
-// a page at a time (as the sessions table), added or edited (PUT replaces an entry) and deleted.
+// a page at a time (as the sessions table) or one found by its idTag, added or edited (PUT replaces an entry) and
+// deleted.
 import { withQuery } from "./api.js";
 import { api, config } from "./context.js";
 import { $, h } from "./dom.js";
@@ -11,6 +12,7 @@ import { firstPage, nextPage, pageLoaded, pageRefused } from "./state.js";
 
 const tagPath = (idTag) => `idtags/${encodeURIComponent(idTag)}`;
 let page = firstPage();
+let found = null; // the idTag the find box asked for: shown instead of a page (refreshes too) until one is turned
 let loads = 0;
 
 function build() {
@@ -18,6 +20,12 @@ function build() {
     "aria-label": "Add or edit an idTag" });
   $("idtags-body").append(
     form,
+    // GET /idtags/{idTag}: the registry's key is the whole idTag in upper case, so a find is exact but any case.
+    h("form", { class: "filter", role: "search", "data-testid": "idtag-find", onsubmit: find },
+      h("label", { for: "idtag-q", text: "Find an idTag" }),
+      h("input", { id: "idtag-q", type: "search", "data-testid": "idtag-q", maxlength: 20, required: true,
+        placeholder: "the whole idTag, any case" }),
+      h("button", { type: "submit", class: "btn btn-small", "data-testid": "idtag-find-go" }, "Find")),
     h("p", { id: "idtags-msg", class: "cp-command", "data-testid": "idtags-msg", role: "status" }),
     h("div", { class: "table-wrap" }, h("table", { class: "sessions", "data-testid": "idtags-table" },
       h("thead", {}, h("tr", {}, ...["idTag", "Status", "Expiry", "Parent", "Max active", "Active", "Updated", ""]
@@ -33,8 +41,16 @@ function build() {
 }
 
 function goto(next) {
+  found = null;
   page = next;
   load();
+}
+
+function find(ev) {
+  ev.preventDefault();
+  found = $("idtag-q").value.trim();
+  tell("", "");
+  if (found) load();
 }
 
 function fillForm(item) {
@@ -74,6 +90,7 @@ async function remove(button, idTag) {
   try {
     await api.request(tagPath(idTag), "DELETE");
     tell(`Deleted ${idTag}.`, "is-ok");
+    found = null;
   } catch (e) {
     tell(`${idTag} could not be deleted: ${e.message}`, "is-error");
   }
@@ -96,24 +113,35 @@ function row(t) {
 
 const placeholder = (text) => h("tr", { class: "placeholder" }, h("td", { colspan: 8, text }));
 
-/** Shows the page of the registry that refreshes, saves and deletes stay on, building the view on first use. */
+/** Shows the page of the registry (or the idTag found) that refreshes, saves and deletes stay on, building the
+ *  view on first use. */
 export async function load() {
   if (!$("idtags-rows")) build();
   const rows = $("idtags-rows");
   const asked = ++loads;
+  const finding = found;
   try {
-    const data = await api.request(withQuery("idtags", { limit: config.idTagPageSize, nextToken: page.token }));
+    const data = finding ? { idTags: [await api.request(tagPath(finding))] }
+      : await api.request(withQuery("idtags", { limit: config.idTagPageSize, nextToken: page.token }));
     if (asked !== loads) return; // a later load (a page turned meanwhile) shows its own answer
     const tags = data.idTags || [];
-    page = pageLoaded(page, data.nextToken);
+    if (!finding) page = pageLoaded(page, data.nextToken);
     rows.replaceChildren(...(tags.length ? tags.map(row)
       : [placeholder(page.token ? "No more idTags." : "No idTags registered yet.")]));
-    $("idtags-info").textContent = `Page ${page.no}: ${tags.length} idTag${tags.length === 1 ? "" : "s"}${
-      page.next ? ", more on the next" : ""}`;
-    $("idtags-next").disabled = !page.next;
-    $("idtags-first").disabled = !page.token;
+    $("idtags-info").textContent = finding ? `Found ${tags[0].idTag}: First page shows the registry again`
+      : `Page ${page.no}: ${tags.length} idTag${tags.length === 1 ? "" : "s"}${page.next ? ", more on the next" : ""}`;
+    $("idtags-next").disabled = finding || !page.next;
+    $("idtags-first").disabled = !finding && !page.token;
   } catch (e) {
     if (asked !== loads) return;
+    if (finding && (e.status === 404 || e.status === 400)) {
+      // Not there (or no idTag at all): said, and the page the view was on comes back.
+      found = null;
+      load();
+      tell(e.status === 404 ? `No idTag ${finding} in the registry (a find matches the whole idTag, in any case).`
+        : `${finding}: ${e.message}`, "is-error");
+      return;
+    }
     page = pageRefused(page, e.status);
     rows.replaceChildren(placeholder(`The idTags could not be loaded: ${e.message}`));
   }

@@ -1,4 +1,6 @@
-// A command's form from its official OCPP 1.6 request schema, and the payload from what was typed. Pure (node --test).
+// The command dialog's pure parts (node --test): a command's form from its official OCPP 1.6 request schema, the
+// payload from what was typed, and a command queued in parts in words.
+import { commandOutcome } from "./state.js";
 
 /** The 19 commands a central system sends, by feature profile. */
 export const PROFILES = {
@@ -146,4 +148,17 @@ export function valuesFrom(fields, object) {
     else values[f.name] = Array.isArray(v) ? v.join(", ") : String(v);
   }
   return values;
+}
+
+/** A command queued in parts (a long local list): each part's state in words. A part goes once the one before is
+ *  Accepted, so one waiting behind a part that was not is never sent. */
+export function partStates(parts) {
+  let stopped = false;
+  return parts.map((p) => {
+    const wait = { waiting: stopped ? "not sent" : "waiting for the part before", pending: "waiting for the charger" };
+    const accepted = p.result?.status === "Accepted";
+    const text = wait[p.status] || commandOutcome(p).answer;
+    stopped ||= !wait[p.status] && !accepted;
+    return { text, cls: accepted ? "is-ok" : wait[p.status] && text !== "not sent" ? "is-pending" : "is-error" };
+  });
 }

@@ -110,6 +110,73 @@ def test_command_form_is_built_from_the_schema_and_followed_to_the_answer(new_pa
     assert page.errors == []
 
 
+def test_local_list_in_parts_is_followed_until_a_part_is_not_accepted(new_page, live_server):
+    """Every part of a local list queued in parts (the POST's `commands`, docs/api.md) is followed, not only the
+    first: each part's state is listed, the next one polled once the one before is Accepted, and none after one
+    that is not. The page's routes play the API's answers (the first part Accepted, the second Failed): a real
+    list past a demo charger's 50 entries a message would take 51 PUTs, and its part cannot be made to fail."""
+    cp_id, label = DEMO_IDS[0], "SendLocalList (Full, from the registry)"
+    parts = [("Full", 2, 3, "Accepted"), ("Differential", 2, 5, "Failed"), ("Differential", 1, 6, "Accepted")]
+    queued = [
+        {
+            "commandId": f"part-{n}",
+            "status": "waiting" if n > 1 else "pending",
+            "updateType": kind,
+            "entries": entries,
+            "listVersion": version,
+        }
+        for n, (kind, entries, version, _) in enumerate(parts, 1)
+    ]
+    polled = []
+
+    def local_list(route):
+        if route.request.method != "POST":
+            return route.continue_()
+        return route.fulfill(json={**queued[0], "commands": queued, "chargerLimits": {"SendLocalListMaxLength": 2}})
+
+    def command_view(route):
+        n = int(route.request.url.rsplit("-", 1)[1])
+        polled.append(n)
+        status = parts[n - 1][3]
+        route.fulfill(
+            json={
+                "commandId": f"part-{n}",
+                "status": "answered",
+                "part": n,
+                "parts": 3,
+                "action": "SendLocalList",
+                "result": {"status": status},
+            }
+        )
+
+    page = new_page()
+    page.route(f"**/chargepoints/{cp_id}/localList", local_list)
+    page.route(f"**/chargepoints/{cp_id}/commands/part-*", command_view)
+    open_dialog(page, live_server, cp_id)
+    page.select_option("[data-testid=cmd-action]", "SendLocalList")
+    page.click("[data-testid=cmd-local-list-Full]")
+    items = page.locator("[data-testid=cmd-part]")
+    items.filter(has_text="waiting for the part before").first.wait_for()
+    assert items.all_inner_texts() == [
+        "Part 1 of 3: Full, 2 entries, version 3 waiting for the charger",
+        "Part 2 of 3: Differential, 2 entries, version 5 waiting for the part before",
+        "Part 3 of 3: Differential, 1 entry, version 6 waiting for the part before",
+    ]
+    assert (
+        page.locator("[data-testid=cmd-status]").inner_text() == f"{label}: part 1 of 3 sent, waiting for the charger…"
+    )
+
+    assert wait_final(page, label) == f"{label}: part 2 of 3 Failed"
+    assert items.all_inner_texts() == [
+        "Part 1 of 3: Full, 2 entries, version 3 Accepted",
+        "Part 2 of 3: Differential, 2 entries, version 5 Failed",
+        "Part 3 of 3: Differential, 1 entry, version 6 not sent",
+    ]
+    assert polled == [1, 2]  # the third part was not followed: the server never sends it
+    assert page.locator(f"{card(cp_id)} [data-testid=cp-command-status]").inner_text() == f"{label}: part 2 of 3 Failed"
+    assert page.errors == []
+
+
 def test_reservation_made_in_the_dialog_is_listed_and_cancelled(new_page, live_server):
     cp_id = DEMO_IDS[2]
     page = open_dialog(new_page(), live_server, cp_id)
@@ -213,3 +280,38 @@ def test_idtags_view_pages_through_the_whole_registry_and_edits_on_a_later_page(
     finally:
         for tag in tags:
             page.request.delete(f"{live_server}idtags/{tag}")
+
+
+def test_idtags_view_finds_a_tag_by_its_id_and_says_when_there_is_none(page, live_server):
+    """The find box asks GET /idtags/{idTag}: the whole idTag in any case; the tag found stays shown through a
+    refresh; one not in the registry is said, and the page comes back."""
+    assert page.request.put(f"{live_server}idtags/FIND-ME-7", data={"status": "Blocked"}).ok
+    try:
+        open_dashboard(page, live_server, "?pageSize=1")
+        page.click("[data-testid=idtags-view] summary")
+        page.locator("[data-testid=idtags-info]").filter(has_text="Page 1:").wait_for()
+        page.fill("[data-testid=idtag-q]", "find-me-7")
+        page.keyboard.press("Enter")
+        info = page.locator("[data-testid=idtags-info]")
+        info.filter(has_text="Found FIND-ME-7").wait_for()
+        rows = page.locator("[data-testid=idtag-row]")
+        assert rows.count() == 1 and rows.first.get_attribute("data-status") == "Blocked"
+        assert page.locator("[data-testid=idtags-next]").is_disabled()
+        # A refresh asks for the tag found again, not for a page.
+        with page.expect_response(lambda r: "/idtags" in r.url) as asked:
+            page.click("[data-testid=refresh-button]")
+        assert asked.value.url == f"{live_server}idtags/find-me-7" and asked.value.ok
+        assert info.inner_text().startswith("Found FIND-ME-7") and rows.count() == 1
+
+        page.fill("[data-testid=idtag-q]", "FIND-ME")
+        page.click("[data-testid=idtag-find-go]")
+        message = page.locator("[data-testid=idtags-msg]")
+        message.filter(has_text="No idTag FIND-ME in the registry").wait_for()
+        assert message.inner_text() == "No idTag FIND-ME in the registry (a find matches the whole idTag, in any case)."
+        info.filter(has_text="Page 1:").wait_for()
+        # Chromium logs every refused request; the find's 404 is the only one.
+        assert page.errors == [
+            "console.error: Failed to load resource: the server responded with a status of 404 (Not Found)"
+        ]
+    finally:
+        page.request.delete(f"{live_server}idtags/FIND-ME-7")

@@ -4,7 +4,8 @@ import { test } from "node:test";
 
 import { ID_TAG_FIELDS, byExpiry, idTagClass, isHeld, reservationClass } from "../../static/records.js";
 import {
-  PROFILES, fieldsFor, fromLocalInput, initialValues, randomReservationId, readForm, skeleton, toLocalInput, valuesFrom,
+  PROFILES, fieldsFor, fromLocalInput, initialValues, partStates, randomReservationId, readForm, skeleton, toLocalInput,
+  valuesFrom,
 } from "../../static/schema-form.js";
 
 // The official request schemas, from the `ocpp` package the server validates with (make's .venv).
@@ -161,4 +162,19 @@ test("statuses get the dashboard's colours; held reservations can be cancelled; 
   const list = [{ expiryDate: "2026-01-01T00:00:00Z" }, {}, { expiryDate: "2026-03-01T00:00:00Z" }];
   assert.deepEqual(list.sort(byExpiry).map((r) => r.expiryDate), ["2026-03-01T00:00:00Z", "2026-01-01T00:00:00Z",
     undefined]);
+});
+
+test("a command in parts: each part's state, and behind a part not Accepted the waiting ones are never sent", () => {
+  const answered = (status) => ({ status: "answered", result: { status } });
+  const waiting = { status: "waiting" };
+  assert.deepEqual(partStates([{ status: "pending" }, waiting]), [
+    { text: "waiting for the charger", cls: "is-pending" }, { text: "waiting for the part before", cls: "is-pending" }]);
+  const failed = [answered("Accepted"), answered("Failed"), waiting, waiting];
+  assert.deepEqual(partStates(failed).map((s) => `${s.text} ${s.cls}`),
+    ["Accepted is-ok", "Failed is-error", "not sent is-error", "not sent is-error"]);
+  const timedOut = [{ status: "timedOut" }, waiting];
+  assert.deepEqual(partStates(timedOut).map((s) => s.text), ["timedOut", "not sent"]);
+  // Accepted, but the charger went offline before the next part: the server failed it.
+  const offline = [answered("Accepted"), { status: "failed", error: { errorCode: "GenericError" } }, waiting];
+  assert.deepEqual(partStates(offline).map((s) => s.text), ["Accepted", "GenericError", "not sent"]);
 });
