@@ -65,8 +65,12 @@ export function freeConnector(cp) {
   return free ? Number(free[0]) : 1;
 }
 
-/** A final command's answer, or why there is none. */
+// What means done; any other status (Rejected, Failed, NotSupported, ...) is a refusal.
+const DONE = new Set(["Accepted", "Scheduled", "RebootRequired", "Unlocked"]);
+
+/** A final command's answer, or why there is none (no status, as GetConfiguration's: done). */
 export function commandOutcome(view) {
-  const answer = view.result?.status || view.error?.errorCode || view.status;
-  return { answer, ok: view.status === "answered" && answer !== "Rejected" };
+  const status = view.result?.status;
+  const answer = status || view.error?.errorCode || view.status;
+  return { answer, ok: view.status === "answered" && (!status || DONE.has(status)) };
 }

@@ -82,6 +82,12 @@ test("a command's outcome: the charger's status, its CALLERROR, or the server's 
   const answered = (status) => commandOutcome({ status: "answered", result: { status } });
   assert.deepEqual(answered("Accepted"), { answer: "Accepted", ok: true });
   assert.deepEqual(answered("Rejected"), { answer: "Rejected", ok: false });
+  for (const refusal of ["Failed", "NotSupported", "UnlockFailed", "Occupied", "NotImplemented", "VersionMismatch"]) {
+    assert.deepEqual(answered(refusal), { answer: refusal, ok: false });
+  }
+  for (const done of ["Scheduled", "RebootRequired", "Unlocked"]) assert.equal(answered(done).ok, true);
+  assert.deepEqual(commandOutcome({ status: "answered", result: { configurationKey: [] } }),
+    { answer: "answered", ok: true });
   assert.deepEqual(commandOutcome({ status: "failed", error: { errorCode: "NotSupported" } }),
     { answer: "NotSupported", ok: false });
   assert.deepEqual(commandOutcome({ status: "timedOut" }), { answer: "timedOut", ok: false });
