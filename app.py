@@ -157,6 +157,11 @@ def set_charge_point_password(charge_point_id):
     return rest.set_password(charge_point_id, request().raw_body)
 
 
+@app.route("/chargepoints/{charge_point_id}/authorizationKey", methods=["POST"], cors=CORS, **OPERATOR)
+def rotate_authorization_key(charge_point_id):
+    return rest.rotate_authorization_key(charge_point_id)
+
+
 @app.route("/chargepoints/{charge_point_id}/chargingProfiles", cors=CORS, **OPERATOR)
 def charging_profiles(charge_point_id):
     return rest.charging_profiles(charge_point_id)

@@ -228,12 +228,6 @@ SCHEMAS: dict[str, dict] = {
         },
         ("messages",),
     ),
-    "PasswordRequest": object_schema(
-        {"password": {"type": "string", "minLength": 16, "maxLength": 40}}, ("password",), closed=True
-    ),
-    "PasswordSet": object_schema(
-        {"chargePointId": {"type": "string"}, "passwordSetAt": {"type": "string"}}, ("chargePointId", "passwordSetAt")
-    ),
     "CommandRequest": object_schema({"action": {"type": "string"}, "payload": {"type": "object"}}, ("action",)),
     "CommandAccepted": object_schema(
         {"commandId": {"type": "string"}, "status": {"type": "string"}}, ("commandId", "status")

@@ -5,7 +5,10 @@
   API Gateway enforces both before the Lambda runs; this module only says which one a route carries.
 - Chargers (POST /ocpp/{id}, and the WebSocket upgrade): OCPP 1.6 security profile 1, HTTP Basic with
   the charge point's id as user name and a password of its own, enforced when OCPP_AUTH=basic. The
-  password is stored only as a salted PBKDF2-SHA256 hash (storage.get_password_hash).
+  password is stored only as a salted hash (storage.get_password_hash), whose tag says how it was made:
+  `pbkdf2_sha256$...` (slow) for a password an operator chose, which may be guessable, and `hmac_sha256$...`
+  (one HMAC-SHA256) for an AuthorizationKey the system generated (authorization_key.py): 190 random bits
+  cannot be guessed however fast a guess is, so the slow hash would buy nothing there but CPU at every login.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ from chalicelib import settings as settings_module
 # can be raised later without invalidating stored passwords.
 ITERATIONS = 600_000
 SCHEME = "pbkdf2_sha256"
+KEY_SCHEME = "hmac_sha256"
 # The OCPP security whitepaper's AuthorizationKey: 16 to 40 characters.
 MIN_PASSWORD, MAX_PASSWORD = 16, 40
 
-# A verified (stored hash -> SHA-256 of the password) pair, so that a warm Lambda does not pay the
+# A verified (slow stored hash -> SHA-256 of the password) pair, so that a warm Lambda does not pay the
 # slow hash on every message of a charger that already proved itself, nor a gateway on every reconnect.
 # Keyed by the stored hash, so a password change invalidates it by itself. Bounded by forgetting the
 # least recently verified: clearing it when full made a gateway with more chargers than the bound hash
@@ -59,7 +63,23 @@ def hash_password(password: str, salt: bytes | None = None, iterations: int = IT
     return "$".join((SCHEME, str(iterations), base64.b64encode(salt).decode(), base64.b64encode(digest).decode()))
 
 
+def hash_key(key: str, salt: bytes | None = None) -> str:
+    """`hmac_sha256$salt$hash`, salt and hash in base64: for a system-generated key only (see above)."""
+    salt = salt if salt is not None else os.urandom(16)
+    digest = hmac.new(salt, key.encode(), hashlib.sha256).digest()
+    return "$".join((KEY_SCHEME, base64.b64encode(salt).decode(), base64.b64encode(digest).decode()))
+
+
+def is_fast(stored: str) -> bool:
+    return stored.startswith(KEY_SCHEME + "$")
+
+
 def verify_password(password: str, stored: str) -> bool:
+    """Whether the password is the one whose hash is stored, by the stored hash's own scheme."""
+    if is_fast(stored):
+        # Not cached: the check is as cheap as the cache's own fingerprint, and it would take the place
+        # of a slow hash's entry.
+        return _verify_key(password, stored)
     fingerprint = hashlib.sha256(password.encode()).digest()
     with _verified_lock:
         if hmac.compare_digest(_verified.get(stored, b""), fingerprint):
@@ -80,6 +100,15 @@ def verify_password(password: str, stored: str) -> bool:
         while len(_verified) > _MAX_VERIFIED:
             _verified.popitem(last=False)
     return True
+
+
+def _verify_key(key: str, stored: str) -> bool:
+    try:
+        _, salt, expected = stored.split("$")
+        digest = hmac.new(base64.b64decode(salt, validate=True), key.encode(), hashlib.sha256).digest()
+        return hmac.compare_digest(digest, base64.b64decode(expected, validate=True))
+    except (ValueError, binascii.Error):
+        return False
 
 
 def basic_credentials(charge_point_id: str, authorization_header: str | None) -> str | None:
@@ -106,14 +135,20 @@ def hash_of_nobody() -> str:
 
 
 def check_basic_auth(charge_point_id: str, authorization_header: str | None) -> bool:
-    """True when the header carries this charge point's id and its password (1 GetItem, and one slow
-    hash whether or not the charger has a password). For the WebSocket upgrade as much as for POST /ocpp/{id}."""
+    """True when the header carries this charge point's id and its password (1 GetItem). A refusal costs
+    one slow hash whatever the charger (none, a password, a key), so that its time tells nothing about which
+    ids exist or how they log in; only a charger's own key gets in fast. For the WebSocket upgrade as much
+    as for POST /ocpp/{id}."""
     if not ocpp_frames.is_valid_charge_point_id(charge_point_id):
         return False
     password = basic_credentials(charge_point_id, authorization_header)
     if password is None:
         return False
     stored = storage.get_password_hash(charge_point_id)
+    if stored is not None and is_fast(stored):
+        if verify_password(password, stored):
+            return True
+        stored = None
     matches = verify_password(password, stored or hash_of_nobody())
     return stored is not None and matches
 

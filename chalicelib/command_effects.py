@@ -28,7 +28,7 @@ import json
 import logging
 from collections.abc import Callable
 
-from chalicelib import firmware, local_list, reservations, smart_charging, storage
+from chalicelib import authorization_key, firmware, local_list, reservations, smart_charging, storage
 from chalicelib.charging_rules import MAX_CONNECTORS
 
 # A snapshot is at most the 100 KB answer it comes from; these keep a hostile charger's count bounded too.
@@ -57,7 +57,9 @@ def configuration_snapshot(command: dict, result: dict) -> None:
 
 def configuration_change(command: dict, result: dict) -> None:
     """ChangeConfiguration Accepted or RebootRequired: the key has the new value (from the next reboot on,
-    for RebootRequired, which the entry says)."""
+    for RebootRequired, which the entry says); a rotated AuthorizationKey, SEALED here, is the charger's
+    credential once Accepted."""
+    authorization_key.key_changed(command, result)
     if result["status"] not in ("Accepted", "RebootRequired"):
         return
     payload = command["payload"]
@@ -91,6 +93,7 @@ EFFECTS: dict[str, Callable[[dict, dict], None]] = {
 }
 
 BEFORE_SUBMIT: dict[str, Callable[[str, dict], dict]] = {
+    "ChangeConfiguration": authorization_key.before_change,
     "SetChargingProfile": smart_charging.before_set,
     "ReserveNow": reservations.register,
 }

@@ -251,8 +251,13 @@ def deadline(command: dict) -> float:
 
 
 def call_frame(command: dict) -> list:
-    """The CALL that carries a command: its commandId is the uniqueId."""
-    return [ocpp_frames.CALL, command["commandId"], command["action"], views.plain(command["payload"])]
+    """The CALL that carries a command: its commandId is the uniqueId. A key in it is stored sealed and
+    opened only here, as it goes out (authorization_key.py)."""
+    # Imported here: the features it registers import this module for its exceptions.
+    from chalicelib import authorization_key
+
+    payload = authorization_key.opened(command, views.plain(command["payload"]))
+    return [ocpp_frames.CALL, command["commandId"], command["action"], payload]
 
 
 def mark_sent(command: dict) -> bool:

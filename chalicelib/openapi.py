@@ -7,7 +7,14 @@ and checks every answer against it. Security follows the stage's settings (chali
 
 from __future__ import annotations
 
-from chalicelib import charging_rules, openapi_exports, openapi_id_tags, openapi_reservations, openapi_sites
+from chalicelib import (
+    charging_rules,
+    openapi_credentials,
+    openapi_exports,
+    openapi_id_tags,
+    openapi_reservations,
+    openapi_sites,
+)
 from chalicelib import settings as settings_module
 from chalicelib.api_schemas import (
     CHARGE_POINT_ID,
@@ -88,18 +95,7 @@ def _operations() -> dict[str, dict[str, dict]]:
                 },
             }
         },
-        "/chargepoints/{charge_point_id}/password": {
-            "put": {
-                "summary": "Set the charger's OCPP HTTP Basic password (stored hashed)",
-                "parameters": [cp],
-                "security": [OPERATOR],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": ref("PasswordRequest")}}},
-                "responses": {
-                    "200": _json(ref("PasswordSet"), "the password is set"),
-                    "400": _error("not a password this system takes"),
-                },
-            }
-        },
+        **openapi_credentials.operations(_json, _error, _path_param),
         "/chargepoints/{charge_point_id}/commands": {
             "post": {
                 "summary": "Send a remote command to a connected charger",
@@ -317,6 +313,7 @@ def document(settings: settings_module.Settings | None = None) -> dict:
                 **openapi_reservations.SCHEMAS,
                 **openapi_sites.SCHEMAS,
                 **openapi_id_tags.SCHEMAS,
+                **openapi_credentials.SCHEMAS,
             },
             **({"securitySchemes": schemes} if schemes else {}),
         },

@@ -19,6 +19,7 @@ from chalice import (
 
 from chalicelib import (
     auth,
+    authorization_key,
     central_system,
     charging_rules,
     commands,
@@ -276,3 +277,10 @@ def set_password(charge_point_id: str, raw: str | bytes | None) -> dict:
     except auth.PasswordError as error:
         raise BadRequestError(str(error)) from None
     return {"chargePointId": charge_point_id, "passwordSetAt": set_at}
+
+
+def rotate_authorization_key(charge_point_id: str) -> Response:
+    """POST /chargepoints/{id}/authorizationKey: 202, the queued ChangeConfiguration and the new key, shown
+    this once (so never kept by a cache either)."""
+    body = command(authorization_key.rotate, charge_point_id)
+    return Response(body=body, status_code=202, headers={"Cache-Control": "no-store"})
