@@ -15,8 +15,10 @@ The key is returned to the operator once and kept nowhere in clear. The command'
 its views, listings and the configuration snapshot) says SEALED instead; the command item carries the key
 sealed, XORed with an HMAC-SHA256 pad of the stage's PAGINATION_SECRET, the charger and a random nonce,
 and `opened` restores it only into the CALL as it goes out (commands.call_frame), in whichever process
-sends it. So a read of the tables, a backup or an export shows no key; someone who also holds the stage's
-PAGINATION_SECRET could open a sealed key (the command keeps it until it expires, KEEP_SECONDS).
+sends it (which must share the API's PAGINATION_SECRET: the gateway gets the API function's environment).
+So a read of the tables, a backup or an export shows no key; someone who also holds the stage's
+PAGINATION_SECRET could open a sealed key (the command keeps it until it expires, KEEP_SECONDS). No log line
+carries a payload; websockets' DEBUG frame trace would, as for every frame (the gateway logs at WARNING).
 """
 
 from __future__ import annotations
@@ -76,13 +78,35 @@ def key_changed(command: dict, result: dict) -> None:
     storage.put_password_hash(command["chargePointId"], command["keyHash"], command["answeredAt"])
 
 
+def withheld(configuration: dict[str, dict]) -> dict[str, dict]:
+    """A GetConfiguration snapshot without an AuthorizationKey's value: the whitepaper makes the key
+    write-only, but a charger that reports it anyway must not have it stored."""
+    return {
+        key: {**entry, "value": SEALED}
+        if key.casefold() == CONFIGURATION_KEY.casefold() and "value" in entry
+        else entry
+        for key, entry in configuration.items()
+    }
+
+
+class SealError(RuntimeError):
+    """A sealed key that does not open to the key whose hash the command carries."""
+
+
 def opened(command: dict, payload: dict) -> dict:
-    """The payload as the CALL carries it: a sealed key restored."""
+    """The payload as the CALL carries it: a sealed key restored. SealError rather than a wrong key: a
+    charger that accepted one would then be refused at its next login."""
     if "sealedKey" not in command:
         return payload
     nonce, _, sealed = command["sealedKey"].partition(".")
     pad = _pad(command["chargePointId"], base64.b64decode(nonce))
-    return {**payload, "value": _mix(base64.b64decode(sealed), pad).decode()}
+    key = _mix(base64.b64decode(sealed), pad).decode(errors="replace")
+    if not auth.verify_password(key, command["keyHash"]):
+        raise SealError(
+            f"the AuthorizationKey of command {command['commandId']} does not open here: this process's "
+            "PAGINATION_SECRET is not the one of the process that sealed it"
+        )
+    return {**payload, "value": key}
 
 
 def _seal(charge_point_id: str, key: str) -> str:

@@ -39,7 +39,8 @@ log = logging.getLogger("ev.command_effects")
 
 def configuration_snapshot(command: dict, result: dict) -> None:
     """GetConfiguration: the keys the charger reported replace the stored snapshot (a partial request, with
-    `key` in its payload, is still what the charger says now about those keys)."""
+    `key` in its payload, is still what the charger says now about those keys); an AuthorizationKey's value
+    withheld."""
     reported = result.get("configurationKey", [])
     configuration = {
         entry["key"]: {"readonly": entry["readonly"], **({"value": entry["value"]} if "value" in entry else {})}
@@ -48,7 +49,7 @@ def configuration_snapshot(command: dict, result: dict) -> None:
     unknown = result.get("unknownKey", [])
     storage.put_configuration(
         command["chargePointId"],
-        configuration,
+        authorization_key.withheld(configuration),
         unknown[:MAX_UNKNOWN_KEYS],
         command["answeredAt"],
         not_kept=max(len(reported) - MAX_CONFIGURATION_KEYS, 0) + max(len(unknown) - MAX_UNKNOWN_KEYS, 0),

@@ -13,7 +13,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import connect
 
-from chalicelib import auth, authorization_key, settings, storage
+from chalicelib import auth, authorization_key, commands, settings, storage
 from tests.ocpp_builders import BOOT, get_command, get_json, post_command, registered
 from tests.support import basic, exchange, wait_for
 
@@ -57,6 +57,30 @@ def test_an_authorization_key_is_set_only_by_rotation_and_only_on_a_connected_ch
         {"action": "ChangeConfiguration", "payload": {"key": "authorizationkey", "value": "x" * 20}},
     )
     assert status == 400 and "/chargepoints/CP-K-ON/authorizationKey" in refused["Message"]
+
+
+def test_a_key_sealed_under_another_secret_is_never_sent(client, monkeypatch):
+    """A gateway whose PAGINATION_SECRET is not the API's would send the charger a key nobody knows."""
+    registered(client, "CP-K-SEAL")
+    given = rotate(client, "CP-K-SEAL").json_body
+    command = storage.get_command("CP-K-SEAL", given["commandId"])
+    assert given["authorizationKey"] not in json.dumps(command, default=str)
+    assert commands.call_frame(command)[3]["value"] == given["authorizationKey"]
+    monkeypatch.setenv("PAGINATION_SECRET", "another-stack")
+    settings.get.cache_clear()
+    with pytest.raises(authorization_key.SealError, match="PAGINATION_SECRET"):
+        commands.call_frame(command)
+
+
+def test_a_charger_that_reports_its_key_anyway_does_not_have_it_stored(client):
+    registered(client, "CP-K-TELLS")
+    _, queued = post_command(client, "CP-K-TELLS", {"action": "GetConfiguration", "payload": {}})
+    reported = [{"key": "AuthorizationKey", "readonly": False, "value": "written-only-says-the-whitepaper"}]
+    assert commands.record_answer(
+        "CP-K-TELLS", queued["commandId"], [3, queued["commandId"], {"configurationKey": reported}]
+    )
+    configuration = get_json(client, "/chargepoints/CP-K-TELLS")[1]["configuration"]
+    assert configuration["AuthorizationKey"]["value"] == authorization_key.SEALED
 
 
 def test_a_rotated_key_replaces_the_password_only_when_the_charger_accepts_it(gateway, client, monkeypatch, caplog):
