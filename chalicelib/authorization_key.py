@@ -37,7 +37,7 @@ CONFIGURATION_KEY = "AuthorizationKey"
 # 32 of 62 symbols: 190 bits; within auth's 16 to 40 characters, and a SHA-256 pad's 32 bytes (_seal).
 KEY_LENGTH = 32
 ALPHABET = string.ascii_letters + string.digits  # nothing a charger's configuration tool could mangle
-SEALED = "(sealed)"  # shorter than any key a charger takes (16): sent as it is, it is refused
+SEALED = "(sealed)"  # what the stored payload, so every view and log of the command, has for the key
 _NONCE_BYTES = 16
 # Set while `rotate` queues its command: the only AuthorizationKey change the commands machinery takes.
 _rotating: ContextVar[bool] = ContextVar("rotating", default=False)
