@@ -244,7 +244,13 @@ class Gateway:
             # the charge point: the connection can now be recorded, before the answer, so that the charger is
             # online (and takes commands) once it knows its registration.
             link.online_recorded = await self._blocking(self._record_online, link, True, charger=link.charge_point_id)
-        await link.websocket.send(json.dumps(answer, separators=(",", ":")))
+        try:
+            await link.websocket.send(json.dumps(answer, separators=(",", ":")))
+        except ConnectionClosed:
+            # The charger closed before this answer (a reset sends its stops and hangs up): the frames it
+            # sent before closing are still read and applied by _session's loop; only answers are lost.
+            self.counts["answersLost"] += 1
+            return
         self.counts["answered" if answer[0] == ocpp_frames.CALLRESULT else "callErrors"] += 1
 
 

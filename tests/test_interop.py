@@ -1,0 +1,87 @@
+"""What an outside charger simulator found (docs/ocpp.md, "Tested against an outside simulator"): each test
+replays the raw OCPP-J frames SAP's e-mobility-charging-stations-simulator sent, as it sent them, against the
+real gateway (plain `websockets`), and checks what the REST API then shows."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from websockets.asyncio.client import connect
+
+from chalicelib import charging_rules
+from tests.support import exchange, wait_for
+from tests.test_ocpp_gateway import rest
+
+ABB = "CS-ABB-00001"
+ABB_BOOT = [
+    2,
+    "fded3e55-dba4-42ed-98d8-1dbb3627ce7a",
+    "BootNotification",
+    {"chargePointModel": "MD_TERRA_53", "chargePointVendor": "ABB", "firmwareVersion": "4.0.4.22"},
+]
+ABB_STARTS = [
+    [
+        2,
+        "23ab80d6-db53-43a9-9785-0a0d623dc887",
+        "StartTransaction",
+        {"idTag": "UNDEFINED", "meterStart": 0, "timestamp": "2026-12-03T15:39:52.979Z", "connectorId": 1},
+    ],
+    [
+        2,
+        "c39aa211-3b96-4573-8daf-0d6bdc0ead0f",
+        "StartTransaction",
+        {"idTag": "BB2TBR09", "meterStart": 0, "timestamp": "2026-12-03T15:39:57.988Z", "connectorId": 2},
+    ],
+]
+# Its Hard reset: both stops sent back to back, then the socket closed before either was answered.
+ABB_STOPS = [
+    [
+        2,
+        "a638e1b3-0557-4d37-95a8-27898f471cf8",
+        "StopTransaction",
+        {
+            "idTag": "UNDEFINED",
+            "meterStop": 858,
+            "timestamp": "2026-12-03T15:43:28.922Z",
+            "transactionId": 1354774228,
+            "reason": "Local",
+        },
+    ],
+    [
+        2,
+        "793d8281-f623-42bc-9903-841db1580dd9",
+        "StopTransaction",
+        {
+            "idTag": "BB2TBR09",
+            "meterStop": 1130,
+            "timestamp": "2026-12-03T15:43:28.968Z",
+            "transactionId": 1379698503,
+            "reason": "Local",
+        },
+    ],
+]
+
+
+def test_calls_received_before_the_charger_closes_are_all_applied_though_no_answer_can_go_back(gateway, client):
+    async def scenario():
+        async with connect(gateway.url + ABB, subprotocols=["ocpp1.6"]) as ws:
+            await exchange(ws, ABB_BOOT)
+            transactions = [(await exchange(ws, start))[2]["transactionId"] for start in ABB_STARTS]
+            assert transactions == [stop[3]["transactionId"] for stop in ABB_STOPS]
+            for stop in ABB_STOPS:
+                await ws.send(json.dumps(stop))
+
+        async def both_completed():
+            sessions = [
+                (await rest(client, "GET", f"/sessions/{charging_rules.session_id(ABB, tx)}"))[1] for tx in transactions
+            ]
+            return sessions if all(s["status"] == "Completed" for s in sessions) else None
+
+        sessions = await wait_for(both_completed, 5)
+        assert [(s["meterStop"], s["stopTime"]) for s in sessions] == [
+            (858, "2026-12-03T15:43:28.922Z"),
+            (1130, "2026-12-03T15:43:28.968Z"),
+        ]
+
+    asyncio.run(scenario())
