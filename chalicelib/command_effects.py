@@ -38,21 +38,25 @@ log = logging.getLogger("ev.command_effects")
 
 
 def configuration_snapshot(command: dict, result: dict) -> None:
-    """GetConfiguration: the keys the charger reported replace the stored snapshot (a partial request, with
-    `key` in its payload, is still what the charger says now about those keys); an AuthorizationKey's value
-    withheld."""
-    reported = result.get("configurationKey", [])
+    """GetConfiguration: the keys the charger reported replace the stored snapshot, an AuthorizationKey's value
+    withheld. A request naming keys is answered for those keys only (OCPP 1.6, 5.8): what the charger said
+    before of its other keys still stands, except keys it now calls unknown (1 GetItem more)."""
     configuration = {
         entry["key"]: {"readonly": entry["readonly"], **({"value": entry["value"]} if "value" in entry else {})}
-        for entry in reported[:MAX_CONFIGURATION_KEYS]
+        for entry in result.get("configurationKey", [])
     }
-    unknown = result.get("unknownKey", [])
+    unknown = list(dict.fromkeys(result.get("unknownKey", [])))
+    if command["payload"].get("key"):
+        before = storage.get_configuration(command["chargePointId"]) or {}
+        kept = {key: entry for key, entry in before.get("configuration", {}).items() if key not in unknown}
+        configuration = {**kept, **configuration}
+        unknown = list(dict.fromkeys(unknown + [k for k in before.get("unknownKeys", []) if k not in configuration]))
     storage.put_configuration(
         command["chargePointId"],
-        authorization_key.withheld(configuration),
+        authorization_key.withheld(dict(list(configuration.items())[:MAX_CONFIGURATION_KEYS])),
         unknown[:MAX_UNKNOWN_KEYS],
         command["answeredAt"],
-        not_kept=max(len(reported) - MAX_CONFIGURATION_KEYS, 0) + max(len(unknown) - MAX_UNKNOWN_KEYS, 0),
+        not_kept=max(len(configuration) - MAX_CONFIGURATION_KEYS, 0) + max(len(unknown) - MAX_UNKNOWN_KEYS, 0),
     )
 
 

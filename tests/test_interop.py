@@ -9,7 +9,8 @@ import json
 
 from websockets.asyncio.client import connect
 
-from chalicelib import charging_rules
+from chalicelib import charging_rules, commands
+from tests.ocpp_builders import get_json, registered
 from tests.support import exchange, wait_for
 from tests.test_ocpp_gateway import rest
 
@@ -85,3 +86,49 @@ def test_calls_received_before_the_charger_closes_are_all_applied_though_no_answ
         ]
 
     asyncio.run(scenario())
+
+
+KEBA = "CS-KEBA-00001"
+# Its answers to GetConfiguration without keys, then naming keys (the uniqueId is the command's).
+KEBA_CONFIGURATION = [
+    (
+        {},
+        '[3,"5750049c-7d21-48a5-ba0d-aa55c6e86154",{"configurationKey":[{"key":"MeterValuesSampledData","readonly":false,'
+        '"value":"Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage"},{"key":"MeterValueSampleInt'
+        'erval","readonly":false,"value":"30"},{"key":"SupportedFeatureProfiles","readonly":true,"value":"Core,FirmwareM'
+        'anagement,LocalAuthListManagement,SmartCharging,RemoteTrigger,Reservation"},{"key":"LocalAuthListEnabled","rea'
+        'donly":false,"value":"false"},{"key":"AuthorizeRemoteTxRequests","readonly":false,"value":"false"},{"key":"WebS'
+        'ocketPingInterval","readonly":false,"value":"60"},{"key":"ReserveConnectorZeroSupported","readonly":false,"valu'
+        'e":"false"},{"key":"HeartbeatInterval","readonly":false,"value":"60"},{"key":"CentralSystemAddress","readonly":'
+        'false,"value":"ws://127.0.0.1:9141/ocpp"},{"key":"SampledDataSignReadings","readonly":false,"value":"false"},{"'
+        'key":"AlignedDataSignReadings","readonly":false,"value":"false"},{"key":"SampledDataSignStartedReadings","reado'
+        'nly":false,"value":"false"},{"key":"SampledDataSignUpdatedReadings","readonly":false,"value":"false"},{"key":"A'
+        'lignedDataSignUpdatedReadings","readonly":false,"value":"false"},{"key":"PublicKeyWithSignedMeterValue","readon'
+        'ly":false,"value":"Never"},{"key":"StartTxnSampledData","readonly":false,"value":""},{"key":"MaxAvailableCurren'
+        't","readonly":false,"value":"32000"},{"key":"NumberOfConnectors","readonly":true,"value":"1"},{"key":"Connector'
+        'PhaseRotation","readonly":false,"value":"0.RST,1.RST"},{"key":"ConnectionTimeOut","readonly":false,"value":"180'
+        '"}],"unknownKey":[]}]',
+    ),
+    (
+        {"key": ["HeartbeatInterval", "NoSuchKey"]},
+        '[3,"16368bf5-838c-49a4-8518-903e045663dc",{"configurationKey":[{"key":"HeartbeatInterval","readonly":false,'
+        '"value":"60"}],"unknownKey":["NoSuchKey"]}]',
+    ),
+    (
+        {"key": ["LocalAuthListMaxLength", "SendLocalListMaxLength"]},
+        '[3,"e75e2e51-3a0d-4ea8-9441-e9acc367d65c",{"configurationKey":[],"unknownKey":["LocalAuthListMaxLength",'
+        '"SendLocalListMaxLength"]}]',
+    ),
+]
+
+
+def test_a_get_configuration_naming_keys_updates_those_keys_and_keeps_what_the_charger_said_of_the_others(client):
+    registered(client, KEBA)
+    for payload, raw in KEBA_CONFIGURATION:
+        queued = commands.queue(KEBA, "GetConfiguration", payload)
+        frame = raw.replace(json.loads(raw)[1], queued["commandId"])
+        assert commands.record_answer(KEBA, queued["commandId"], frame) == "answered"
+    shown = get_json(client, f"/chargepoints/{KEBA}")[1]
+    assert len(shown["configuration"]) == 20
+    assert shown["configuration"]["MeterValueSampleInterval"] == {"readonly": False, "value": "30"}
+    assert shown["unknownKeys"] == ["LocalAuthListMaxLength", "SendLocalListMaxLength", "NoSuchKey"]
