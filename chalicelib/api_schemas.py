@@ -123,6 +123,7 @@ SCHEMAS: dict[str, dict] = {
             "transactionId": INTEGER,
             "idTag": {"type": "string"},
             "userId": {"type": "string"},
+            "idTagStatus": NULLABLE_STRING,
             "status": {"type": "string", "enum": list(charging_rules.SESSION_STATUSES)},
             "startTime": {"type": "string"},
             "stopTime": NULLABLE_STRING,

@@ -56,6 +56,8 @@ def session_view(item: dict) -> dict:
         "transactionId": int(item["transactionId"]),
         "idTag": item["idTag"],
         "userId": item["idTag"],
+        # The answer its StartTransaction got: a refused start still has a session (docs/ocpp.md).
+        "idTagStatus": item.get("idTagStatus"),
         "status": item["status"],
         "startTime": item["startTime"],
         "stopTime": item.get("stopTime"),

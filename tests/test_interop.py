@@ -12,6 +12,7 @@ from websockets.asyncio.client import connect
 from chalicelib import charging_rules, commands
 from tests.ocpp_builders import get_json, registered
 from tests.support import exchange, wait_for
+from tests.test_gateway_edge import post_ocpp
 from tests.test_ocpp_gateway import rest
 
 ABB = "CS-ABB-00001"
@@ -132,3 +133,26 @@ def test_a_get_configuration_naming_keys_updates_those_keys_and_keeps_what_the_c
     assert len(shown["configuration"]) == 20
     assert shown["configuration"]["MeterValueSampleInterval"] == {"readonly": False, "value": "30"}
     assert shown["unknownKeys"] == ["LocalAuthListMaxLength", "SendLocalListMaxLength", "NoSuchKey"]
+
+
+# A RemoteStartTransaction for a Blocked idTag: the Keba starts, is answered Blocked, and goes back to Available
+# without the StopTransaction OCPP 1.6 asks for; the session the start opened stays Active.
+KEBA_BLOCKED_START = [
+    '[2,"37258a97-1d0d-4334-aa04-4a5fa0b643df","BootNotification",{"chargePointModel":"KC-P30-ESS400C2-E0R",'
+    '"chargePointVendor":"Keba AG","firmwareVersion":"1.10.1"}]',
+    '[2,"38b72a55-75a4-4f2a-84c2-82b0db6e19af","StartTransaction",{"idTag":"BLOCKED-1","meterStart":0,'
+    '"timestamp":"2026-12-03T15:55:10.241Z","connectorId":1}]',
+    '[2,"320a093c-0868-40fb-8db3-d109bc8363e8","StatusNotification",{"connectorId":1,"errorCode":"NoError",'
+    '"status":"Available"}]',
+]
+
+
+def test_a_start_refused_for_a_blocked_tag_shows_its_refusal_on_the_session(client):
+    put = client.http.put(
+        "/idtags/BLOCKED-1", headers={"Content-Type": "application/json"}, body=json.dumps({"status": "Blocked"})
+    )
+    assert put.status_code == 200
+    answers = [post_ocpp(client, KEBA, frame)[1] for frame in KEBA_BLOCKED_START]
+    assert answers[1][2]["idTagInfo"] == {"status": "Blocked"}
+    [session] = get_json(client, f"/sessions?chargePointId={KEBA}")[1]["sessions"]
+    assert (session["status"], session["idTagStatus"]) == ("Active", "Blocked")
