@@ -234,16 +234,21 @@ def stop_transaction(msg: Message) -> dict:
         if session["status"] != "Active":
             _stop_after_close(session, p, timestamp, reason)
             return answer
-        last_register = max(int(session["lastRegisterWh"]), register or 0)
+        session_register, after_stop = int(session["lastRegisterWh"]), []
+        if session.get("lastMeterTime", "") > timestamp:
+            # A charger that stopped while offline and metered on sends its stop late: the registers applied
+            # meanwhile are from after the stop, so they neither bill nor make its meterStop look low.
+            session_register = int(session["meterStart"])
+            after_stop = [rules.Anomaly("valuesAfterStop", f"readings until {session['lastMeterTime']}")]
         result = _complete(
             msg,
             session,
             stamp,
             max(timestamp, session["startTime"]),
             p["meterStop"],
-            last_register,
+            max(session_register, register or 0),
             reason,
-            anomalies,
+            anomalies + after_stop,
             facts,
             len(signed),
         )

@@ -156,3 +156,43 @@ def test_a_start_refused_for_a_blocked_tag_shows_its_refusal_on_the_session(clie
     assert answers[1][2]["idTagInfo"] == {"status": "Blocked"}
     [session] = get_json(client, f"/sessions?chargePointId={KEBA}")[1]["sessions"]
     assert (session["status"], session["idTagStatus"]) == ("Active", "Blocked")
+
+
+# A transaction the ABB stopped while offline (meterStop 561 Wh at 16:00:53) but metered on after reconnecting:
+# its readings of 16:01:08 and 16:01:38 arrived before its buffered StopTransaction.
+def abb_reading(tx: int, time: str, wh: str) -> list:
+    value = {"context": "Sample.Periodic", "location": "Outlet", "measurand": "Energy.Active.Import.Register"}
+    return [
+        2,
+        f"mv-{time}",
+        "MeterValues",
+        {
+            "connectorId": 2,
+            "transactionId": tx,
+            "meterValue": [{"timestamp": time, "sampledValue": [{**value, "unit": "Wh", "value": wh}]}],
+        },
+    ]
+
+
+def test_readings_timed_after_a_late_stop_are_not_billed(client):
+    post_ocpp(client, ABB, ABB_BOOT)
+    start = {**ABB_STARTS[1][3], "timestamp": "2026-12-03T15:59:40.000Z"}
+    tx = post_ocpp(client, ABB, [2, "start-2", "StartTransaction", start])[1][2]["transactionId"]
+    for time, wh in (
+        ("2026-12-03T16:00:38.909Z", "402.5"),
+        ("2026-12-03T16:01:08.909Z", "663.26"),
+        ("2026-12-03T16:01:38.909Z", "839.87"),
+    ):
+        assert post_ocpp(client, ABB, abb_reading(tx, time, wh))[1][0] == 3
+    stop = {
+        "idTag": "BB2TBR09",
+        "meterStop": 561,
+        "timestamp": "2026-12-03T16:00:53.571Z",
+        "transactionId": tx,
+        "reason": "Local",
+    }
+    assert post_ocpp(client, ABB, [2, "e0fef016-18b3-4726-a670-8788b293da53", "StopTransaction", stop])[1][0] == 3
+    session = get_json(client, f"/sessions/{charging_rules.session_id(ABB, tx)}")[1]
+    assert (session["status"], session["meterStop"], session["currentEnergy"]) == ("Completed", 561, 0.561)
+    assert session["anomalies"]["counts"] == {"valuesAfterStop": 1}
+    assert get_json(client, "/stats")[1]["totalEnergyKwh"] == 0.561
