@@ -2,24 +2,20 @@
 one snapshot per interval: the fleet's cumulative delivered energy (fleet_total: completed sessions plus
 each active session's energy so far, each counted once) and when it was taken. An interval's energy is the
 difference between the snapshot at its start and the one at its end; the interval under way ends at the live
-figure, a total computed at most once a minute for every request and shared through the stats table, its
-age in the answer. What a figure means at its edges, and what it costs: docs/api.md, docs/performance.md."""
+figure, a total computed at most once a minute (FLEET_ENERGY_LIVE_SECONDS) for every request and shared
+through the stats table, its age in the answer. What a figure means at its edges, and what it costs:
+docs/api.md, docs/performance.md."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
 
-from chalicelib import ocpp_frames, storage, telemetry
+from chalicelib import ocpp_frames, settings, storage, telemetry
 from chalicelib.fleet_total import TotalUnsettled, fleet_total
 
 INTERVAL_SECONDS = 300
 MAX_WINDOW = timedelta(hours=24)
-# A total costs a snapshot's reads (at 10,000 active sessions about 140 requests and 12,700 read units), so
-# requests share one: the dashboard asks once a minute, and a figure at most a minute old serves every
-# viewer's ask at one total a minute however many watch, while the interval under way (a bar 5 minutes
-# wide) lags by at most a fifth of it.
-LIVE_SECONDS = 60
 # A request that claimed the live figure and died (a timeout, a crash) holds the claim this long at most:
 # the API gives up on a request after 29 s.
 CLAIM_SECONDS = 30
@@ -89,7 +85,7 @@ def energy_points(start: datetime, end: datetime) -> dict:
 def _live_edge(now: datetime, latest_snapshot: datetime | None) -> tuple[datetime, int] | None:
     """(when taken, cumulative Wh) of the live figure, when it is younger than the latest snapshot; None
     when it is not and no fresher one could be had (another request is computing it)."""
-    stale_before = now - timedelta(seconds=LIVE_SECONDS)
+    stale_before = now - timedelta(seconds=settings.get().fleet_energy_live_seconds)
     if latest_snapshot is not None:
         stale_before = max(stale_before, latest_snapshot + timedelta(milliseconds=1))
     figure = _live_total(now, stale_before)

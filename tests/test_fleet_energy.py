@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import fleet_energy, ocpp_frames, rest, storage
+from chalicelib import fleet_energy, ocpp_frames, rest, settings, storage
 from chalicelib.fleet_total import TotalUnsettled
 from tests.ocpp_builders import boot, meter, start, stop, ts
 from tests.support import T0
@@ -198,6 +198,24 @@ def test_the_live_figure_is_computed_once_a_minute_for_every_request_and_says_it
     assert body["live"] == {"takenAt": ts(610), "ageSeconds": 0}
     assert [p["energyKwh"] for p in body["points"]] == [1.5, 0.0]
     assert rest.fleet_energy({"from": ts(0), "to": ts(299)})["live"] is None, "a window that ends before now"
+
+
+def test_how_old_the_shared_live_figure_may_get_is_a_setting(aws, clock, monkeypatch):
+    monkeypatch.setenv("FLEET_ENERGY_LIVE_SECONDS", "5")
+    settings.get.cache_clear()
+    boot("CP-1")
+    snapshot_at(clock, 301)
+    tx = start("CP-1", meter=1000, at=310)
+    meter("CP-1", tx, 1600, at=320)
+    assert energy(clock, 330)["live"]["takenAt"] == ts(330)
+    assert energy(clock, 334)["live"] == {"takenAt": ts(330), "ageSeconds": 4}, "shared while under 5 s old"
+    assert energy(clock, 336)["live"]["takenAt"] == ts(336)
+
+
+@pytest.mark.parametrize("raw", ["0", "301", "2.5", "a minute"])
+def test_a_live_figure_age_outside_1_to_300_seconds_stops_the_app_at_start(raw):
+    with pytest.raises(settings.SettingsError, match="FLEET_ENERGY_LIVE_SECONDS"):
+        settings.load({"FLEET_ENERGY_LIVE_SECONDS": raw})
 
 
 def test_a_total_that_cannot_settle_is_not_stored(aws, clock):

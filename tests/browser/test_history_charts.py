@@ -6,7 +6,7 @@ import time
 import urllib.error
 import urllib.request
 
-from chalicelib import fleet_energy
+from tests.browser.conftest import LIVE_FIGURE_SECONDS
 from tests.browser.test_dashboard import ensure_a_session, open_dashboard
 
 
@@ -54,10 +54,10 @@ def test_a_fresh_tab_draws_the_session_and_the_fleet_from_stored_history(page, l
     assert "stored meter history" in page.locator("#session-chart-caption").inner_text()
     fleet = page.locator("[data-testid=fleet-chart]")
     # The interval under way comes from the live figure, shared by every viewer and taken again once it is
-    # fleet_energy.LIVE_SECONDS old: one an earlier test's tab asked for at 0 kWh can stand that long.
+    # LIVE_FIGURE_SECONDS old: one an earlier test's tab asked for at 0 kWh can stand that long.
     page.wait_for_function(
         "() => +document.querySelector('[data-testid=fleet-chart]').dataset.energyKwh > 0",
-        timeout=(fleet_energy.LIVE_SECONDS + 15) * 1000,
+        timeout=(LIVE_FIGURE_SECONDS + 15) * 1000,
     )
     # A fresh server has snapshots since its start only: the intervals they bound, the one under way among them.
     points = get(live_server, "stats/energy")["points"]
