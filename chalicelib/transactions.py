@@ -235,10 +235,7 @@ def stop_transaction(msg: Message) -> dict:
             _stop_after_close(session, p, timestamp, reason)
             return answer
         session_register, after_stop = int(session["lastRegisterWh"]), []
-        if (
-            session.get("lastMeterTime", "") > timestamp
-            and int(session["meterStart"]) <= p["meterStop"] < session_register
-        ):
+        if session.get("lastMeterTime", "") > timestamp:
             # A charger that stopped while offline and metered on sends its stop late: the registers applied
             # meanwhile are from after the stop, so they neither bill nor make its meterStop look low.
             session_register = int(session["meterStart"])
