@@ -71,7 +71,6 @@ ANOMALIES = {
     "supersededByNewStart": "closed by a newer StartTransaction on the same connector, with its last known energy",
     "stopBeforeStart": "its StopTransaction arrived before its StartTransaction",
     "stopAfterClose": "a StopTransaction for a session already closed: its values are kept beside it",
-    "valuesAfterStop": "readings timed after the stop, applied before the stop arrived: not billed",
     "connectorBeyondAnnounced": "a StatusNotification for a connector above the number the charger announced",
     "historyNotKept": "more readings in one message than the meter history keeps: counted only",
 }

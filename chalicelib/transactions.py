@@ -234,21 +234,16 @@ def stop_transaction(msg: Message) -> dict:
         if session["status"] != "Active":
             _stop_after_close(session, p, timestamp, reason)
             return answer
-        session_register, after_stop = int(session["lastRegisterWh"]), []
-        if session.get("lastMeterTime", "") > timestamp:
-            # A charger that stopped while offline and metered on sends its stop late: the registers applied
-            # meanwhile are from after the stop, so they neither bill nor make its meterStop look low.
-            session_register = int(session["meterStart"])
-            after_stop = [rules.Anomaly("valuesAfterStop", f"readings until {session['lastMeterTime']}")]
+        last_register = max(int(session["lastRegisterWh"]), register or 0)
         result = _complete(
             msg,
             session,
             stamp,
             max(timestamp, session["startTime"]),
             p["meterStop"],
-            max(session_register, register or 0),
+            last_register,
             reason,
-            anomalies + after_stop,
+            anomalies,
             facts,
             len(signed),
         )
