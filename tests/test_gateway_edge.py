@@ -406,7 +406,12 @@ def test_failed_logins_back_off_per_address_across_charger_ids(edge):
                 await raw_upgrade(gateway.url, f"/ocpp/CP-SCAN-{n}", b"Authorization: " + header + b"\r\n", "127.0.0.2")
             )[0] == 401
         assert (await raw_upgrade(gateway.url, "/ocpp/CP-ELSEWHERE", good, "127.0.0.2"))[0] == 429
-        assert (await raw_upgrade(gateway.url, "/ocpp/CP-ELSEWHERE", good, "127.0.0.3"))[0] == 101  # another address
+        for _ in range(3):  # 503: its slow hash, at the lowest CPU priority, did not finish in time; it comes back
+            status = (await raw_upgrade(gateway.url, "/ocpp/CP-ELSEWHERE", good, "127.0.0.3"))[0]
+            if status != 503:
+                break
+            await asyncio.sleep(1)
+        assert status == 101  # another address
 
     asyncio.run(scenario())
 
